@@ -1,0 +1,51 @@
+# upbit-ledger — two commands on a fresh machine: `make run` and `make test`.
+# Everything installs into ./.venv; servers run from Python packages under ./.ledger/.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: help install run test lint typecheck imports unit integration bench down clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the project with its dev tools
+
+run: $(STAMP)  ## start embedded PostgreSQL + NATS under ./.ledger, migrate, serve the API
+	$(BIN)/ledger run
+
+down: $(STAMP)  ## stop what `make run` / `ledger services up` started
+	$(BIN)/ledger services down
+
+test: lint typecheck imports  ## the whole suite: ruff, mypy, import contracts, unit + integration tests
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)  ## mypy strict on domain/commands/projections
+	$(BIN)/mypy
+
+imports: $(STAMP)  ## import-linter layer contracts
+	$(BIN)/lint-imports
+
+unit: $(STAMP)  ## unit tests only (no servers)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)  ## integration tests only (starts PostgreSQL/NATS)
+	$(BIN)/pytest tests/integration
+
+bench: $(STAMP)  ## benchmarks; figures are written to docs/benchmarks.md
+	$(BIN)/python -m tests.bench
+
+clean:  ## remove the venv and caches (keeps ./.ledger data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

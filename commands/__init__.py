@@ -1,0 +1,1 @@
+"""The write side: command messages and the application that runs them against the aggregates."""

@@ -1,0 +1,15 @@
+"""Errors of the write side that are not domain rules: unknown ids and lost write races."""
+
+from __future__ import annotations
+
+
+class NotFoundError(Exception):
+    """The command names an aggregate that does not exist."""
+
+
+class UnknownOrderError(NotFoundError):
+    """No order has this id."""
+
+
+class ConcurrencyConflictError(Exception):
+    """Other writers kept changing the same aggregates; the bounded retries were spent."""

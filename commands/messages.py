@@ -1,0 +1,102 @@
+"""Command messages: what a caller asks the ledger to do, imperative and frozen (style S3.4).
+
+Figures may be given as Decimal or decimal strings; the domain validates them. Every command
+carries its `Cause` (domain time in UTC, actor, causation and correlation ids).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+from domain.events import Cause
+
+Figure = Decimal | str | int
+"""A number as a caller gives it; never a float."""
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    """Place an order for a strategy; market bids give `amount_krw`, the rest `volume_btc`."""
+
+    client_order_id: str
+    strategy_id: str
+    market: str
+    side: str
+    order_type: str
+    cause: Cause
+    price_krw: Figure | None = None
+    volume_btc: Figure | None = None
+    amount_krw: Figure | None = None
+    reference_price_krw: Figure | None = None
+
+
+@dataclass(frozen=True)
+class AcceptOrder:
+    """Record that the exchange acknowledged an order."""
+
+    order_id: UUID
+    exchange_order_id: str
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class RecordFill:
+    """Record one fill of an order (idempotent by trade id)."""
+
+    order_id: UUID
+    trade_id: str
+    price_krw: Figure
+    qty_btc: Figure
+    fee_krw: Figure
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    """Cancel the unfilled remainder of an order."""
+
+    order_id: UUID
+    reason: str
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class RejectOrder:
+    """Record that risk, the exchange or the submission refused an order."""
+
+    order_id: UUID
+    reason: str
+    rejected_by: str
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class AllocateCapital:
+    """Allocate KRW capital to a strategy."""
+
+    strategy_id: str
+    amount_krw: Figure
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class SetRiskLimits:
+    """Set the account's risk limits (None removes a limit)."""
+
+    reason: str
+    cause: Cause
+    max_order_krw: Figure | None = None
+    max_exposure_krw: Figure | None = None
+    daily_loss_krw: Figure | None = None
+    max_drawdown: Figure | None = None
+
+
+@dataclass(frozen=True)
+class ChangeTradingState:
+    """Halt, reduce or resume trading: `to_state` is HALTED, REDUCING or ACTIVE."""
+
+    to_state: str
+    reason: str
+    cause: Cause

@@ -1,0 +1,351 @@
+"""The Trading application: one event log (`ledger_events`) and the ledger's use cases.
+
+Each use case loads the aggregates it needs, lets them decide (a refusal raises a domain error
+and appends nothing), and saves every new event of the command in one transaction. A lost
+optimistic-concurrency race is retried a bounded number of times on freshly loaded state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, ProcessRecorder
+from eventsourcing.utils import register_topic
+
+from commands.errors import ConcurrencyConflictError, UnknownOrderError
+from commands.messages import (
+    AcceptOrder,
+    AllocateCapital,
+    CancelOrder,
+    ChangeTradingState,
+    PlaceOrder,
+    RecordFill,
+    RejectOrder,
+    SetRiskLimits,
+)
+from commands.transcodings import STORED_ENUMS, EnumTranscoding
+from domain.constants import DEFAULT_FEE_RATE
+from domain.errors import DuplicateOrderError, InvalidRiskLimitError, UnknownStrategyError
+from domain.event_names import EVENT_CLASS_BY_BUS_NAME
+from domain.ids import order_id, portfolio_id, position_id, risk_limits_id
+from domain.market import DEFAULT_MARKETS, parse_market
+from domain.orders.order import Order
+from domain.orders.terms import order_terms, order_total_krw, parse_side, parse_type
+from domain.portfolio.ledger import Portfolio
+from domain.positions.position import Position
+from domain.risk.limits import Limits, RiskLimits, TradingState
+from domain.risk.rules import OrderRiskContext, check_order
+from domain.sessions import trading_day
+
+T = TypeVar("T")
+A = TypeVar("A")
+DEFAULT_CONFLICT_RETRIES = 8
+
+
+def register_event_topics() -> None:
+    """Register every event class under its bus name, so stored topics resolve on load."""
+    for name, event_class in EVENT_CLASS_BY_BUS_NAME.items():
+        register_topic(name, event_class)
+
+
+class Trading(Application[UUID]):
+    """The ledger's write side: orders, positions, the cash ledger and risk limits."""
+
+    name = "Ledger"
+    snapshotting_intervals = {Order: 100, Position: 100, Portfolio: 100, RiskLimits: 100}
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        account: str = "main",
+        markets: frozenset[str] = DEFAULT_MARKETS,
+        fee_rate: Decimal = DEFAULT_FEE_RATE,
+        conflict_retries: int = DEFAULT_CONFLICT_RETRIES,
+    ) -> None:
+        register_event_topics()
+        self.account = account
+        self.markets = markets
+        self.fee_rate = fee_rate
+        self.conflict_retries = max(1, conflict_retries)
+        super().__init__(dict(env) if env is not None else None)
+
+    def construct_recorder(self) -> ProcessRecorder:
+        """Use a process recorder, so process managers can track their position in the log."""
+        return self.factory.process_recorder()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        """Register the library's transcodings and the domain's enums (for snapshots)."""
+        super().register_transcodings(transcoder)
+        for enum_class in STORED_ENUMS:
+            transcoder.register(EnumTranscoding(enum_class))
+
+    # Queries of the write model.
+    def get_order(self, order_id_: UUID) -> Order:
+        """Return the order with this id.
+
+        Raises:
+            UnknownOrderError: no order has this id.
+        """
+        order = self._find(order_id_, Order)
+        if order is None:
+            raise UnknownOrderError(f"order {order_id_} does not exist")
+        return order
+
+    def get_portfolio(self) -> Portfolio | None:
+        """Return the account's cash ledger, or None before any capital was allocated."""
+        return self._find(portfolio_id(self.account), Portfolio)
+
+    def get_position(self, strategy_id: str, market: str) -> Position | None:
+        """Return a strategy's position in a market, or None before its first fill."""
+        return self._find(position_id(strategy_id, market), Position)
+
+    def get_risk_limits(self) -> RiskLimits | None:
+        """Return the account's risk record, or None before limits were first set."""
+        return self._find(risk_limits_id(self.account), RiskLimits)
+
+    # Commands.
+    def allocate_capital(self, command: AllocateCapital) -> None:
+        """Allocate KRW capital to a strategy (opening the account's ledger if needed)."""
+
+        def attempt() -> None:
+            portfolio = self.get_portfolio() or Portfolio.open(
+                account=self.account, cause=command.cause
+            )
+            portfolio.allocate(command.strategy_id, command.amount_krw, command.cause)
+            self.save(portfolio)
+
+        self._retrying(attempt, "allocate capital")
+
+    def place_order(self, command: PlaceOrder) -> UUID:
+        """Place one order; return its id (uuid5 of its client order id).
+
+        Raises:
+            DomainError: a value, order, ledger or risk rule refuses the order.
+        """
+        return self.place_orders([command])[0]
+
+    def place_orders(self, commands: Sequence[PlaceOrder]) -> list[UUID]:
+        """Place several orders in one transaction: all are recorded, or none is."""
+        # An order id already in the log surfaces as a write conflict; only then is it
+        # worth a look-up per order to tell a duplicate from a lost race.
+        checks = iter([False] + [True] * self.conflict_retries)
+        return self._retrying(
+            lambda: self._place(commands, check_existing=next(checks)),
+            f"place {len(commands)} order(s)",
+        )
+
+    def _place(self, commands: Sequence[PlaceOrder], *, check_existing: bool) -> list[UUID]:
+        portfolio = self.get_portfolio()
+        risk = self.get_risk_limits()
+        state = risk.state if risk is not None else TradingState.ACTIVE
+        limits = risk.limits if risk is not None else Limits()
+        orders: list[Order] = []
+        positions: dict[UUID, Position | None] = {}
+        for command in commands:
+            at = command.cause.occurred_at
+            market = parse_market(command.market, self.markets)
+            terms = order_terms(
+                market,
+                parse_side(command.side),
+                parse_type(command.order_type),
+                at=at,
+                price_krw=command.price_krw,
+                volume_btc=command.volume_btc,
+                amount_krw=command.amount_krw,
+                reference_price_krw=command.reference_price_krw,
+            )
+            new_id = order_id(command.client_order_id.strip())
+            if any(o.id == new_id for o in orders) or (
+                check_existing and self._find(new_id, Order) is not None
+            ):
+                raise DuplicateOrderError(
+                    f"client order id {command.client_order_id!r} was already used by order "
+                    f"{new_id}; every order needs its own client order id"
+                )
+            if portfolio is None:
+                raise UnknownStrategyError(
+                    f"strategy {command.strategy_id!r} has no capital allocated; allocate "
+                    "capital first (no strategy has any yet)"
+                )
+            book = portfolio.book(command.strategy_id)
+            pid = position_id(command.strategy_id, market.code)
+            if pid not in positions:
+                positions[pid] = self._find(pid, Position)
+            position = positions[pid]
+            check_order(
+                state,
+                limits,
+                OrderRiskContext(
+                    strategy_id=command.strategy_id,
+                    side=terms.side,
+                    notional_krw=order_total_krw(terms),
+                    exposure_krw=book.reserved_krw
+                    + (position.cost_basis_krw if position else Decimal(0)),
+                    daily_net_pnl_krw=portfolio.daily_net_pnl(trading_day(at).isoformat()),
+                    trading_day=trading_day(at).isoformat(),
+                ),
+            )
+            locked = portfolio.reserve(
+                order_id=str(new_id),
+                strategy_id=command.strategy_id,
+                terms=terms,
+                fee_rate=self.fee_rate,
+                held_btc=position.qty_btc if position else Decimal(0),
+                cause=command.cause,
+            )
+            orders.append(
+                Order.place(
+                    client_order_id=command.client_order_id,
+                    strategy_id=command.strategy_id,
+                    terms=terms,
+                    locked=locked,
+                    cause=command.cause,
+                )
+            )
+        self.save(portfolio, *orders)
+        return [order.order_id for order in orders]
+
+    def accept_order(self, command: AcceptOrder) -> None:
+        """Record the exchange's acknowledgement of an order (NEW -> OPEN)."""
+
+        def attempt() -> None:
+            order = self.get_order(command.order_id)
+            order.accept(command.exchange_order_id, command.cause)
+            self.save(order)
+
+        self._retrying(attempt, f"accept order {command.order_id}")
+
+    def record_fill(self, command: RecordFill) -> bool:
+        """Record a fill in the order, its position and the cash ledger, atomically.
+
+        Return False when the trade id was already recorded with the same figures.
+        """
+
+        def attempt() -> bool:
+            order = self.get_order(command.order_id)
+            locked_before = order.locked_remaining()
+            fill = order.record_fill(
+                trade_id=command.trade_id,
+                price_krw=command.price_krw,
+                qty_btc=command.qty_btc,
+                fee_krw=command.fee_krw,
+                cause=command.cause,
+            )
+            if fill is None:
+                return False
+            locked_after = order.locked_remaining()
+            position = self.get_position(order.strategy_id, order.market) or Position.open(
+                strategy_id=order.strategy_id, market=order.market, cause=command.cause
+            )
+            realised = position.apply_fill(
+                order_id=str(order.id), side=order.side, fill=fill, cause=command.cause
+            )
+            portfolio = self._portfolio_of(order)
+            portfolio.settle_fill(
+                order=order,
+                fill=fill,
+                released_krw=locked_before[0] - locked_after[0],
+                released_btc=locked_before[1] - locked_after[1],
+                realised_pnl_krw=realised,
+                cause=command.cause,
+            )
+            self.save(order, position, portfolio)
+            return True
+
+        return self._retrying(attempt, f"record fill {command.trade_id}")
+
+    def cancel_order(self, command: CancelOrder) -> None:
+        """Cancel an order's unfilled remainder and release what it still locks."""
+
+        def attempt() -> None:
+            order = self.get_order(command.order_id)
+            krw, btc = order.locked_remaining()
+            order.cancel(command.reason, command.cause)
+            portfolio = self._portfolio_of(order)
+            portfolio.release(
+                order=order, krw=krw, btc=btc, reason="cancelled", cause=command.cause
+            )
+            self.save(order, portfolio)
+
+        self._retrying(attempt, f"cancel order {command.order_id}")
+
+    def reject_order(self, command: RejectOrder) -> None:
+        """Record that an order was refused (NEW -> FAILED) and release its lock."""
+
+        def attempt() -> None:
+            order = self.get_order(command.order_id)
+            krw, btc = order.locked_remaining()
+            order.reject(command.reason, command.rejected_by, command.cause)
+            portfolio = self._portfolio_of(order)
+            portfolio.release(order=order, krw=krw, btc=btc, reason="rejected", cause=command.cause)
+            self.save(order, portfolio)
+
+        self._retrying(attempt, f"reject order {command.order_id}")
+
+    def set_risk_limits(self, command: SetRiskLimits) -> None:
+        """Set the account's risk limits, with actor and reason."""
+        limits = Limits.parse(
+            max_order_krw=command.max_order_krw,
+            max_exposure_krw=command.max_exposure_krw,
+            daily_loss_krw=command.daily_loss_krw,
+            max_drawdown=command.max_drawdown,
+        )
+
+        def attempt() -> None:
+            risk = self._risk_or_new(command.cause)
+            risk.set_limits(limits, command.reason, command.cause)
+            self.save(risk)
+
+        self._retrying(attempt, "set risk limits")
+
+    def change_trading_state(self, command: ChangeTradingState) -> None:
+        """Halt, reduce or resume trading, with actor and reason."""
+        try:
+            to_state = TradingState[command.to_state.upper()]
+        except KeyError:
+            names = ", ".join(s.value for s in TradingState)
+            raise InvalidRiskLimitError(
+                f"trading state {command.to_state!r} is not one of: {names}"
+            ) from None
+
+        def attempt() -> None:
+            risk = self._risk_or_new(command.cause)
+            risk.change_state(to_state, command.reason, command.cause)
+            self.save(risk)
+
+        self._retrying(attempt, f"change trading state to {to_state.value}")
+
+    # Plumbing.
+    def _find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        try:
+            aggregate: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(aggregate, kind):
+            raise TypeError(f"aggregate {aggregate_id} is a {type(aggregate).__name__}")
+        return aggregate
+
+    def _portfolio_of(self, order: Order) -> Portfolio:
+        portfolio = self.get_portfolio()
+        if portfolio is None:  # an order exists only where capital was allocated
+            raise UnknownStrategyError(f"strategy {order.strategy_id!r} has no capital allocated")
+        return portfolio
+
+    def _risk_or_new(self, cause: Any) -> RiskLimits:
+        return self.get_risk_limits() or RiskLimits.create(account=self.account, cause=cause)
+
+    def _retrying(self, attempt: Callable[[], T], what: str) -> T:
+        for _ in range(self.conflict_retries):
+            try:
+                return attempt()
+            except IntegrityError:
+                continue  # another writer won the race: reload and decide again
+        raise ConcurrencyConflictError(
+            f"{what}: other writers changed the same records {self.conflict_retries} times in a "
+            "row; nothing was recorded; try again"
+        )

@@ -1,0 +1,123 @@
+"""The domain's refusals: one rooted hierarchy of errors, each named for the rule it guards.
+
+A `DomainError` is raised in the decide step of a command, before any event exists, so a
+refused command appends nothing (style S4.1). Messages name the offending value and the rule.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class DomainError(Exception):
+    """A command broke a rule of the domain; nothing was recorded."""
+
+    @property
+    def code(self) -> str:
+        """Return a stable machine-readable code derived from the class name."""
+        name = type(self).__name__.removesuffix("Error")
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class ValueRuleError(DomainError):
+    """A value (amount, price, market, time, text) is malformed or out of its allowed range."""
+
+
+class InvalidAmountError(ValueRuleError):
+    """A money amount or quantity is not a finite positive decimal of the allowed precision."""
+
+
+class UnknownMarketError(ValueRuleError):
+    """A market code is malformed or not one of the markets this ledger trades."""
+
+
+class PriceOffTickError(ValueRuleError):
+    """A limit price is not a multiple of the Upbit tick size for its price band."""
+
+
+class OrderBelowMinimumTotalError(ValueRuleError):
+    """An order's total is below Upbit's minimum order total."""
+
+
+class OrderAboveMaximumTotalError(ValueRuleError):
+    """An order's total is above Upbit's maximum order total."""
+
+
+class InvalidOrderShapeError(ValueRuleError):
+    """An order's side, type, price, volume and amount do not form a valid Upbit order."""
+
+
+class InvalidDomainTimeError(ValueRuleError):
+    """A domain time is naive (no time zone) or otherwise unusable."""
+
+
+class MissingTextError(ValueRuleError):
+    """A required text (actor, reason, identifier) is empty."""
+
+
+class OrderError(DomainError):
+    """A command broke a rule of the order lifecycle."""
+
+
+class IllegalOrderTransitionError(OrderError):
+    """The order's state machine has no transition for this trigger in the current state."""
+
+
+class DuplicateOrderError(OrderError):
+    """An order with the same client order id (hence the same order id) already exists."""
+
+
+class FillExceedsOrderError(OrderError):
+    """A fill would execute more than the order's remaining volume or KRW amount."""
+
+
+class ConflictingFillError(OrderError):
+    """A trade id already recorded on the order arrived again with different figures."""
+
+
+class LedgerError(DomainError):
+    """A command broke a rule of the cash ledger (capital, reservations, holdings)."""
+
+
+class UnknownStrategyError(LedgerError):
+    """No capital has been allocated to the strategy."""
+
+
+class InsufficientCashError(LedgerError):
+    """The strategy's available cash does not cover the order with its fee."""
+
+
+class InsufficientPositionError(LedgerError):
+    """The strategy does not hold enough unreserved BTC to sell."""
+
+
+class RiskError(DomainError):
+    """A command broke a risk limit or the trading state."""
+
+
+class InvalidRiskLimitError(RiskError):
+    """A risk limit value is out of its allowed range."""
+
+
+class TradingHaltedError(RiskError):
+    """Trading is HALTED: no order may be placed."""
+
+
+class TradingReducingError(RiskError):
+    """Trading is REDUCING: only orders that reduce exposure (asks) may be placed."""
+
+
+class OrderNotionalLimitError(RiskError):
+    """An order's notional is above the per-order maximum."""
+
+
+class ExposureLimitError(RiskError):
+    """An order would take the strategy's exposure above its maximum."""
+
+
+class DailyLossLimitReachedError(RiskError):
+    """The day's loss has reached the daily loss limit: no new buying today."""
+
+
+class TradingStateUnchangedError(RiskError):
+    """The requested trading state is the current one."""

@@ -1,0 +1,56 @@
+"""The bus name of every domain event: `<context>.<entity>.<verb_past>` (architecture "Events").
+
+An event class's stored topic *is* its bus name (`TOPIC`), so the log, the NATS subjects (with
+an environment prefix added by the NATS adapter) and this table can never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from types import MappingProxyType
+
+from domain.events import LedgerEvent
+from domain.orders.order import Order
+from domain.portfolio.ledger import Portfolio
+from domain.positions.position import Position
+from domain.risk.limits import RiskLimits
+
+BUS_NAME_PATTERN = re.compile(r"^[a-z]+(\.[a-z_]+){1,2}$")
+
+EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
+    Order.Placed,
+    Order.Accepted,
+    Order.PartiallyFilled,
+    Order.Filled,
+    Order.Cancelled,
+    Order.Rejected,
+    Position.Opened,
+    Position.Changed,
+    Position.Closed,
+    Portfolio.Opened,
+    Portfolio.CapitalAllocated,
+    Portfolio.CashReserved,
+    Portfolio.FillSettled,
+    Portfolio.ReservationReleased,
+    RiskLimits.Created,
+    RiskLimits.LimitsSet,
+    RiskLimits.TradingHalted,
+    RiskLimits.TradingReduced,
+    RiskLimits.TradingResumed,
+)
+
+BUS_NAMES: MappingProxyType[type[LedgerEvent], str] = MappingProxyType(
+    # TOPIC is declared by each concrete event class, so the base type does not know it.
+    {cls: str(getattr(cls, "TOPIC")) for cls in EVENT_CLASSES}  # noqa: B009
+)
+"""Event class -> bus name."""
+
+EVENT_CLASS_BY_BUS_NAME: MappingProxyType[str, type[LedgerEvent]] = MappingProxyType(
+    {name: cls for cls, name in BUS_NAMES.items()}
+)
+"""Bus name -> event class (the inverse, used to register stored topics)."""
+
+
+def bus_name(event: LedgerEvent) -> str:
+    """Return the bus name of an event."""
+    return BUS_NAMES[type(event)]

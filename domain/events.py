@@ -1,0 +1,85 @@
+"""The envelope every domain event carries: domain time in UTC and KST, actor, causation.
+
+Architecture "Events": each event records when it happened (domain time, both clocks), who or
+what caused it, and the correlation of the flow it belongs to. The library's own `timestamp`
+is set to the same domain time; it never falls back to the wall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain.clock import require_utc, to_kst
+from domain.errors import InvalidDomainTimeError, MissingTextError
+
+SCHEMA_VERSION_ATTRIBUTE = "class_version"
+"""Event schema versions use the library's `class_version` and `upcast_vN_vN+1` hooks."""
+
+
+class LedgerEvent(Aggregate.Event):
+    """Base of every ledger event: the metadata fields shared by all of them."""
+
+    occurred_at: datetime
+    occurred_at_kst: datetime
+    actor: str
+    causation_id: str
+    correlation_id: str
+
+    @staticmethod
+    def create_timestamp() -> datetime:
+        """Refuse to invent a time: every event must be given its domain time."""
+        raise InvalidDomainTimeError("an event was triggered without its domain time")
+
+    @classmethod
+    def schema_version(cls) -> int:
+        """Return the version of this event's schema (1 until an upcaster is added)."""
+        return int(getattr(cls, SCHEMA_VERSION_ATTRIBUTE, 1))
+
+
+class LedgerCreated(LedgerEvent, Aggregate.Created):
+    """Base of the events that create an aggregate."""
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why and when a command runs: domain time, actor, causation and correlation ids.
+
+    `causation_id` names what directly caused the command (a request, an event);
+    `correlation_id` names the whole flow (e.g. from a candle to its fill).
+    """
+
+    occurred_at: datetime
+    actor: str
+    causation_id: str
+    correlation_id: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "occurred_at", require_utc(self.occurred_at, "occurred_at"))
+        for name in ("actor", "causation_id", "correlation_id"):
+            require_text(getattr(self, name), name)
+
+    def event_fields(self) -> dict[str, Any]:
+        """Return the envelope fields (and the library timestamp) for an event."""
+        return {
+            "timestamp": self.occurred_at,
+            "occurred_at": self.occurred_at,
+            "occurred_at_kst": to_kst(self.occurred_at),
+            "actor": self.actor,
+            "causation_id": self.causation_id,
+            "correlation_id": self.correlation_id,
+        }
+
+
+def require_text(value: object, what: str) -> str:
+    """Return a stripped non-empty text.
+
+    Raises:
+        MissingTextError: the text is missing or blank.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise MissingTextError(f"{what} {value!r} must be a non-empty text")
+    return value.strip()

@@ -1,0 +1,97 @@
+"""Money and quantities: Decimal KRW amounts and BTC volumes, with their validation and rounding.
+
+No float anywhere (style S3.7). BTC quantities round *down* to 8 decimals (strategies.md
+"Numbers").
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+
+from domain.constants import BTC_QUANTUM, KRW_MAX_DECIMALS
+from domain.errors import InvalidAmountError
+
+
+def to_decimal(value: object, what: str) -> Decimal:
+    """Return `value` as a finite Decimal.
+
+    Raises:
+        InvalidAmountError: `value` is a float, not a number, or not finite.
+    """
+    if isinstance(value, (bool, float)):
+        raise InvalidAmountError(
+            f"{what} {value!r} was given as a {type(value).__name__}; give it as a decimal string"
+        )
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidAmountError(f"{what} {value!r} is not a decimal number") from None
+    if not number.is_finite():
+        raise InvalidAmountError(f"{what} {value!r} is not a finite number")
+    return number
+
+
+def _decimals(number: Decimal) -> int:
+    exponent = number.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def positive_krw(value: object, what: str) -> Decimal:
+    """Return a KRW amount that is > 0 with at most 8 decimals.
+
+    Raises:
+        InvalidAmountError: the amount is not positive or has too many decimals.
+    """
+    number = to_decimal(value, what)
+    if number <= 0:
+        raise InvalidAmountError(f"{what} {value} KRW must be greater than 0")
+    if _decimals(number) > KRW_MAX_DECIMALS:
+        raise InvalidAmountError(
+            f"{what} {value} KRW has more than {KRW_MAX_DECIMALS} decimal places"
+        )
+    return number
+
+
+def non_negative_krw(value: object, what: str) -> Decimal:
+    """Return a KRW amount that is >= 0 (fees may be zero).
+
+    Raises:
+        InvalidAmountError: the amount is negative.
+    """
+    number = to_decimal(value, what)
+    if number < 0:
+        raise InvalidAmountError(f"{what} {value} KRW must not be negative")
+    return number
+
+
+def positive_btc(value: object, what: str) -> Decimal:
+    """Return a BTC quantity that is > 0 and a whole number of satoshis (1e-8 BTC).
+
+    Raises:
+        InvalidAmountError: the quantity is not positive or finer than 1e-8 BTC.
+    """
+    number = to_decimal(value, what)
+    if number <= 0:
+        raise InvalidAmountError(f"{what} {value} BTC must be greater than 0")
+    if number != floor8(number):
+        raise InvalidAmountError(
+            f"{what} {value} BTC is finer than {BTC_QUANTUM} BTC (8 decimal places)"
+        )
+    return number
+
+
+def floor8(quantity: Decimal) -> Decimal:
+    """Return the BTC quantity rounded down to 8 decimal places."""
+    return quantity.quantize(BTC_QUANTUM, rounding=ROUND_DOWN)
+
+
+def fraction(value: object, what: str) -> Decimal:
+    """Return a fraction in (0, 1], e.g. a drawdown limit of 0.2 for 20 %.
+
+    Raises:
+        InvalidAmountError: the value is outside (0, 1].
+    """
+    number = to_decimal(value, what)
+    if not Decimal(0) < number <= Decimal(1):
+        raise InvalidAmountError(f"{what} {value} must be a fraction in (0, 1]")
+    return number

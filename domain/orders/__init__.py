@@ -1,0 +1,1 @@
+"""Orders: the order aggregate, its terms and its state machine."""

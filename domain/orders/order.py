@@ -1,0 +1,367 @@
+"""The Order aggregate: an order's terms, its lifecycle through the status table, and its fills.
+
+Decide, then evolve (S2.5): public methods validate and raise before any event exists; the
+`apply` methods of the events only assign state. Fills are idempotent by exchange trade id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import ConflictingFillError, FillExceedsOrderError, InvalidOrderShapeError
+from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
+from domain.ids import order_id
+from domain.money import floor8, non_negative_krw, positive_btc, positive_krw
+from domain.orders.status import OrderStatus, OrderTrigger, next_status
+from domain.orders.terms import OrderSide, OrderTerms, OrderType
+
+ZERO = Decimal(0)
+REJECTION_SOURCES = frozenset({"risk", "exchange", "submission"})
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One execution of an order, as the exchange (or the paper model) reported it."""
+
+    trade_id: str
+    price_krw: Decimal
+    qty_btc: Decimal
+    fee_krw: Decimal
+
+    @property
+    def funds_krw(self) -> Decimal:
+        """Return the KRW value of the fill before its fee."""
+        return self.qty_btc * self.price_krw
+
+
+class Order(Aggregate):
+    """An order of one strategy in one market, from NEW to FILLED, FAILED or CANCELLED."""
+
+    class Placed(LedgerCreated):
+        """The order was placed (status NEW)."""
+
+        TOPIC = "order.placed"
+        client_order_id: str
+        strategy_id: str
+        market: str
+        side: str
+        order_type: str
+        price_krw: Decimal | None
+        volume_btc: Decimal | None
+        amount_krw: Decimal | None
+        locked_krw: Decimal
+        locked_btc: Decimal
+
+        def apply(self, order: Order) -> None:
+            """Evolve the order's state by this event."""
+            order.locked_krw = self.locked_krw
+            order.locked_btc = self.locked_btc
+            order.client_order_id = self.client_order_id
+            order.strategy_id = self.strategy_id
+            order.market = self.market
+            order.side = OrderSide(self.side)
+            order.order_type = OrderType(self.order_type)
+            order.price_krw = self.price_krw
+            order.volume_btc = self.volume_btc
+            order.amount_krw = self.amount_krw
+            order.status = OrderStatus.NEW
+            order.exchange_order_id = None
+            order.executed_volume_btc = Decimal(0)
+            order.executed_funds_krw = Decimal(0)
+            order.paid_fee_krw = Decimal(0)
+            order.fills = {}
+            order.close_reason = None
+
+    class Accepted(LedgerEvent):
+        """The exchange acknowledged the order (status OPEN)."""
+
+        TOPIC = "order.accepted"
+        exchange_order_id: str
+
+        def apply(self, order: Order) -> None:
+            """Evolve the order's state by this event."""
+            order.exchange_order_id = self.exchange_order_id
+            order.status = OrderStatus.OPEN
+
+    class _FillEvent(LedgerEvent):
+        trade_id: str
+        price_krw: Decimal
+        qty_btc: Decimal
+        fee_krw: Decimal
+
+        def apply(self, order: Order) -> None:
+            """Evolve the order's state by this event."""
+            order.fills[self.trade_id] = [self.price_krw, self.qty_btc, self.fee_krw]
+            order.executed_volume_btc += self.qty_btc
+            order.executed_funds_krw += self.qty_btc * self.price_krw
+            order.paid_fee_krw += self.fee_krw
+
+    class PartiallyFilled(_FillEvent):
+        """A fill executed part of the order (status PARTIAL)."""
+
+        TOPIC = "order.partially_filled"
+
+        def apply(self, order: Order) -> None:
+            """Evolve the order's state by this event."""
+            super().apply(order)
+            order.status = OrderStatus.PARTIAL
+
+    class Filled(_FillEvent):
+        """A fill completed the order (status FILLED)."""
+
+        TOPIC = "order.filled"
+
+        def apply(self, order: Order) -> None:
+            """Evolve the order's state by this event."""
+            super().apply(order)
+            order.status = OrderStatus.FILLED
+
+    class Cancelled(LedgerEvent):
+        """The unfilled remainder was cancelled; earlier fills stay (status CANCELLED)."""
+
+        TOPIC = "order.cancelled"
+        reason: str
+
+        def apply(self, order: Order) -> None:
+            """Evolve the order's state by this event."""
+            order.status = OrderStatus.CANCELLED
+            order.close_reason = self.reason
+
+    class Rejected(LedgerEvent):
+        """Risk, the exchange or the submission refused the order (status FAILED)."""
+
+        TOPIC = "order.rejected"
+        reason: str
+        rejected_by: str
+
+        def apply(self, order: Order) -> None:
+            """Evolve the order's state by this event."""
+            order.status = OrderStatus.FAILED
+            order.close_reason = f"{self.rejected_by}: {self.reason}"
+
+    # State, assigned only by the events above.
+    client_order_id: str
+    strategy_id: str
+    market: str
+    side: OrderSide
+    order_type: OrderType
+    price_krw: Decimal | None
+    volume_btc: Decimal | None
+    amount_krw: Decimal | None
+    locked_krw: Decimal
+    locked_btc: Decimal
+    status: OrderStatus
+    exchange_order_id: str | None
+    executed_volume_btc: Decimal
+    executed_funds_krw: Decimal
+    paid_fee_krw: Decimal
+    fills: dict[str, list[Decimal]]
+    close_reason: str | None
+
+    def __init__(self) -> None:
+        """State is set by the Placed event; see `place`."""
+
+    @classmethod
+    def place(
+        cls,
+        *,
+        client_order_id: str,
+        strategy_id: str,
+        terms: OrderTerms,
+        locked: tuple[Decimal, Decimal],
+        cause: Cause,
+    ) -> Order:
+        """Place a new order with validated terms and the (KRW, BTC) its strategy locked for it.
+
+        The order's id derives from its client order id.
+
+        Raises:
+            MissingTextError: the client order id or strategy id is blank.
+        """
+        client_id = require_text(client_order_id, "client order id")
+        return cls._create(
+            cls.Placed,
+            id=order_id(client_id),
+            client_order_id=client_id,
+            strategy_id=require_text(strategy_id, "strategy id"),
+            market=terms.market.code,
+            side=terms.side.value,
+            order_type=terms.order_type.value,
+            price_krw=terms.price_krw,
+            volume_btc=terms.volume_btc,
+            amount_krw=terms.amount_krw,
+            locked_krw=locked[0],
+            locked_btc=locked[1],
+            **cause.event_fields(),
+        )
+
+    @property
+    def order_id(self) -> UUID:
+        """Return the order's id."""
+        return UUID(str(self.id))
+
+    @property
+    def is_amount_order(self) -> bool:
+        """Return True for a market bid, sized by a KRW amount rather than a BTC volume."""
+        return self.amount_krw is not None
+
+    @property
+    def average_price_krw(self) -> Decimal | None:
+        """Return the volume-weighted average fill price, or None before the first fill."""
+        if not self.executed_volume_btc:
+            return None
+        return self.executed_funds_krw / self.executed_volume_btc
+
+    def locked_remaining(self) -> tuple[Decimal, Decimal]:
+        """Return the (KRW, BTC) still locked for what has not executed; zero once ended.
+
+        A limit bid's lock shrinks in proportion to its executed volume; a market bid's by what
+        its fills cost with fees; an ask's by its executed volume.
+        """
+        if self.status.is_terminal:
+            return ZERO, ZERO
+        if self.side is OrderSide.ASK:
+            return ZERO, self.locked_btc - self.executed_volume_btc
+        if self.amount_krw is not None:
+            return max(ZERO, self.locked_krw - self.executed_funds_krw - self.paid_fee_krw), ZERO
+        assert self.volume_btc is not None  # a limit bid has a volume
+        per_btc = self.locked_krw / self.volume_btc
+        return (self.volume_btc - self.executed_volume_btc) * per_btc, ZERO
+
+    def fill_of(self, trade_id: str) -> Fill | None:
+        """Return the recorded fill with this trade id, if any."""
+        figures = self.fills.get(trade_id)
+        return None if figures is None else Fill(trade_id, *figures)
+
+    def accept(self, exchange_order_id: str, cause: Cause) -> None:
+        """Record the exchange's acknowledgement.
+
+        Raises:
+            IllegalOrderTransitionError: the order is not NEW.
+        """
+        next_status(self.status, OrderTrigger.ACCEPT)
+        self.trigger_event(
+            self.Accepted,
+            exchange_order_id=require_text(exchange_order_id, "exchange order id"),
+            **cause.event_fields(),
+        )
+
+    def record_fill(
+        self, *, trade_id: str, price_krw: object, qty_btc: object, fee_krw: object, cause: Cause
+    ) -> Fill | None:
+        """Record a fill; return it, or None when this trade id was already recorded unchanged.
+
+        An amount order (market bid) completes once its remaining KRW buys less than 1e-8 BTC
+        at the fill price; a volume order completes when its whole volume has executed.
+
+        Raises:
+            IllegalOrderTransitionError: the order is not OPEN or PARTIAL.
+            InvalidAmountError: a figure is not positive (fee: negative).
+            ConflictingFillError: the trade id was recorded with other figures.
+            FillExceedsOrderError: the fill executes more than what remains.
+        """
+        fill = Fill(
+            trade_id=require_text(trade_id, "trade id"),
+            price_krw=positive_krw(price_krw, "fill price"),
+            qty_btc=positive_btc(qty_btc, "fill quantity"),
+            fee_krw=non_negative_krw(fee_krw, "fill fee"),
+        )
+        known = self.fill_of(fill.trade_id)
+        if known is not None:
+            if known != fill:
+                raise ConflictingFillError(
+                    f"trade {fill.trade_id} was recorded on order {self.id} as {known.qty_btc} BTC "
+                    f"at {known.price_krw} KRW (fee {known.fee_krw}); now {fill.qty_btc} BTC at "
+                    f"{fill.price_krw} KRW (fee {fill.fee_krw}) was reported"
+                )
+            return None
+        is_complete = self._completes(fill)
+        trigger = OrderTrigger.FILL_COMPLETELY if is_complete else OrderTrigger.FILL_PARTIALLY
+        next_status(self.status, trigger)
+        event_class = self.Filled if is_complete else self.PartiallyFilled
+        self.trigger_event(
+            event_class,
+            trade_id=fill.trade_id,
+            price_krw=fill.price_krw,
+            qty_btc=fill.qty_btc,
+            fee_krw=fill.fee_krw,
+            **cause.event_fields(),
+        )
+        return fill
+
+    def _completes(self, fill: Fill) -> bool:
+        if self.amount_krw is not None:
+            remaining = self.amount_krw - self.executed_funds_krw
+            if fill.funds_krw > remaining:
+                raise FillExceedsOrderError(
+                    f"fill {fill.trade_id} of {fill.funds_krw:,} KRW exceeds the {remaining:,} KRW "
+                    f"that remains of order {self.id}'s {self.amount_krw:,} KRW amount"
+                )
+            return floor8((remaining - fill.funds_krw) / fill.price_krw) == 0
+        assert self.volume_btc is not None  # every order has an amount or a volume
+        remaining = self.volume_btc - self.executed_volume_btc
+        if fill.qty_btc > remaining:
+            raise FillExceedsOrderError(
+                f"fill {fill.trade_id} of {fill.qty_btc} BTC exceeds the {remaining} BTC that "
+                f"remains of order {self.id}'s {self.volume_btc} BTC"
+            )
+        return fill.qty_btc == remaining
+
+    def cancel(self, reason: str, cause: Cause) -> None:
+        """Cancel the unfilled remainder; fills already recorded stay.
+
+        Raises:
+            IllegalOrderTransitionError: the order is not OPEN or PARTIAL.
+            MissingTextError: the reason is blank.
+        """
+        next_status(self.status, OrderTrigger.CANCEL)
+        self.trigger_event(
+            self.Cancelled, reason=require_text(reason, "cancel reason"), **cause.event_fields()
+        )
+
+    def reject(self, reason: str, rejected_by: str, cause: Cause) -> None:
+        """Record that risk, the exchange or the submission refused the order.
+
+        Raises:
+            IllegalOrderTransitionError: the order is not NEW.
+            InvalidOrderShapeError: `rejected_by` is not risk, exchange or submission.
+        """
+        next_status(self.status, OrderTrigger.REJECT)
+        if rejected_by not in REJECTION_SOURCES:
+            raise InvalidOrderShapeError(
+                f"rejected_by {rejected_by!r} is not one of: {', '.join(sorted(REJECTION_SOURCES))}"
+            )
+        self.trigger_event(
+            self.Rejected,
+            reason=require_text(reason, "reject reason"),
+            rejected_by=rejected_by,
+            **cause.event_fields(),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Return the order's state as plain values (for views and the CLI)."""
+        return {
+            "order_id": str(self.id),
+            "client_order_id": self.client_order_id,
+            "strategy_id": self.strategy_id,
+            "market": self.market,
+            "side": self.side.value,
+            "order_type": self.order_type.value,
+            "price_krw": self.price_krw,
+            "volume_btc": self.volume_btc,
+            "amount_krw": self.amount_krw,
+            "status": self.status.value,
+            "exchange_order_id": self.exchange_order_id,
+            "executed_volume_btc": self.executed_volume_btc,
+            "executed_funds_krw": self.executed_funds_krw,
+            "average_price_krw": self.average_price_krw,
+            "paid_fee_krw": self.paid_fee_krw,
+            "fills": len(self.fills),
+            "close_reason": self.close_reason,
+            "version": self.version,
+        }

@@ -1,0 +1,1 @@
+"""The cash ledger of an account: capital per strategy, reservations, settled fills."""

@@ -1,0 +1,325 @@
+"""The Portfolio aggregate: the account's cash ledger, kept per strategy.
+
+Capital is allocated per strategy; an open bid locks KRW (limit: qty x price x (1 + fee
+rate), strategies.md clarification 4), an open ask locks BTC; a fill settles cash and
+releases the part of the lock it used; cancel, reject and completion release the rest. The
+lock of each order is recorded on the order itself (like Upbit's `locked`), so this ledger
+keeps only totals per strategy and stays small however many orders are open.
+Every fill is attributed to exactly one strategy, so per-strategy P&L adds up to the account's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InsufficientCashError, InsufficientPositionError, UnknownStrategyError
+from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
+from domain.ids import portfolio_id
+from domain.money import positive_krw
+from domain.orders.order import Fill, Order
+from domain.orders.terms import OrderSide, OrderTerms
+from domain.sessions import trading_day
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class StrategyBook:
+    """A read-only view of one strategy's cash figures."""
+
+    strategy_id: str
+    allocated_krw: Decimal
+    cash_krw: Decimal
+    reserved_krw: Decimal
+    realised_pnl_krw: Decimal
+    fees_krw: Decimal
+
+    @property
+    def available_krw(self) -> Decimal:
+        """Return the cash not reserved by open bids."""
+        return self.cash_krw - self.reserved_krw
+
+
+class Portfolio(Aggregate):
+    """The cash ledger of one account."""
+
+    class Opened(LedgerCreated):
+        """The account's ledger was opened."""
+
+        TOPIC = "ledger.portfolio.opened"
+        account: str
+
+        def apply(self, ledger: Portfolio) -> None:
+            """Evolve the ledger's state by this event."""
+            ledger.account = self.account
+            ledger.allocated_krw = {}
+            ledger.cash_krw = {}
+            ledger.reserved_krw = {}
+            ledger.reserved_btc = {}
+            ledger.realised_pnl_krw = {}
+            ledger.fees_krw = {}
+            ledger.daily_net_pnl_krw = {}
+
+    class CapitalAllocated(LedgerEvent):
+        """KRW capital was allocated to a strategy."""
+
+        TOPIC = "ledger.capital.allocated"
+        strategy_id: str
+        amount_krw: Decimal
+
+        def apply(self, ledger: Portfolio) -> None:
+            """Evolve the ledger's state by this event."""
+            s = self.strategy_id
+            ledger.allocated_krw[s] = ledger.allocated_krw.get(s, ZERO) + self.amount_krw
+            ledger.cash_krw[s] = ledger.cash_krw.get(s, ZERO) + self.amount_krw
+            ledger.reserved_krw.setdefault(s, ZERO)
+            ledger.realised_pnl_krw.setdefault(s, ZERO)
+            ledger.fees_krw.setdefault(s, ZERO)
+
+    class CashReserved(LedgerEvent):
+        """A new order locked KRW (bid) or BTC (ask) of its strategy."""
+
+        TOPIC = "ledger.cash.reserved"
+        order_id: str
+        strategy_id: str
+        market: str
+        krw: Decimal
+        btc: Decimal
+
+        def apply(self, ledger: Portfolio) -> None:
+            """Evolve the ledger's state by this event."""
+            ledger._shift_reserved(self.strategy_id, self.market, self.krw, self.btc)
+
+    class FillSettled(LedgerEvent):
+        """A fill moved cash and released its share of the order's lock."""
+
+        TOPIC = "ledger.fill.settled"
+        order_id: str
+        trade_id: str
+        strategy_id: str
+        market: str
+        side: str
+        cash_delta_krw: Decimal
+        fee_krw: Decimal
+        realised_pnl_krw: Decimal
+        released_krw: Decimal
+        released_btc: Decimal
+        trading_day: str
+
+        def apply(self, ledger: Portfolio) -> None:
+            """Evolve the ledger's state by this event."""
+            s = self.strategy_id
+            ledger.cash_krw[s] += self.cash_delta_krw
+            ledger.realised_pnl_krw[s] += self.realised_pnl_krw
+            ledger.fees_krw[s] += self.fee_krw
+            day = self.trading_day
+            net = self.realised_pnl_krw - self.fee_krw
+            ledger.daily_net_pnl_krw[day] = ledger.daily_net_pnl_krw.get(day, ZERO) + net
+            ledger._shift_reserved(s, self.market, -self.released_krw, -self.released_btc)
+
+    class ReservationReleased(LedgerEvent):
+        """An order ended (filled, cancelled, rejected): the rest of its lock is free again."""
+
+        TOPIC = "ledger.reservation.released"
+        order_id: str
+        strategy_id: str
+        market: str
+        krw: Decimal
+        btc: Decimal
+        reason: str
+
+        def apply(self, ledger: Portfolio) -> None:
+            """Evolve the ledger's state by this event."""
+            ledger._shift_reserved(self.strategy_id, self.market, -self.krw, -self.btc)
+
+    account: str
+    allocated_krw: dict[str, Decimal]
+    cash_krw: dict[str, Decimal]
+    reserved_krw: dict[str, Decimal]
+    reserved_btc: dict[str, Decimal]
+    realised_pnl_krw: dict[str, Decimal]
+    fees_krw: dict[str, Decimal]
+    daily_net_pnl_krw: dict[str, Decimal]
+
+    def __init__(self) -> None:
+        """State is set by the Opened event; see `open`."""
+
+    @classmethod
+    def open(cls, *, account: str, cause: Cause) -> Portfolio:
+        """Open the cash ledger of an account."""
+        name = require_text(account, "account")
+        return cls._create(cls.Opened, id=portfolio_id(name), account=name, **cause.event_fields())
+
+    # Evolve helpers: called only from the events' apply methods.
+    def _shift_reserved(self, strategy_id: str, market: str, krw: Decimal, btc: Decimal) -> None:
+        self.reserved_krw[strategy_id] = self.reserved_krw.get(strategy_id, ZERO) + krw
+        key = f"{strategy_id}|{market}"
+        self.reserved_btc[key] = self.reserved_btc.get(key, ZERO) + btc
+
+    # Queries.
+    def book(self, strategy_id: str) -> StrategyBook:
+        """Return the cash figures of a strategy.
+
+        Raises:
+            UnknownStrategyError: no capital was ever allocated to the strategy.
+        """
+        if strategy_id not in self.allocated_krw:
+            known = ", ".join(sorted(self.allocated_krw)) or "none"
+            raise UnknownStrategyError(
+                f"strategy {strategy_id!r} has no capital allocated; allocate capital first "
+                f"(strategies with capital: {known})"
+            )
+        return StrategyBook(
+            strategy_id=strategy_id,
+            allocated_krw=self.allocated_krw[strategy_id],
+            cash_krw=self.cash_krw[strategy_id],
+            reserved_krw=self.reserved_krw[strategy_id],
+            realised_pnl_krw=self.realised_pnl_krw[strategy_id],
+            fees_krw=self.fees_krw[strategy_id],
+        )
+
+    def books(self) -> list[StrategyBook]:
+        """Return the books of every strategy, by strategy id."""
+        return [self.book(s) for s in sorted(self.allocated_krw)]
+
+    def reserved_btc_of(self, strategy_id: str, market: str) -> Decimal:
+        """Return the BTC reserved by the strategy's open asks in the market."""
+        return self.reserved_btc.get(f"{strategy_id}|{market}", ZERO)
+
+    def daily_net_pnl(self, day: str) -> Decimal:
+        """Return the account's realised P&L net of fees on a trading day (ISO date)."""
+        return self.daily_net_pnl_krw.get(day, ZERO)
+
+    # Commands.
+    def allocate(self, strategy_id: str, amount_krw: object, cause: Cause) -> None:
+        """Allocate KRW capital to a strategy.
+
+        Raises:
+            InvalidAmountError: the amount is not positive.
+        """
+        self.trigger_event(
+            self.CapitalAllocated,
+            strategy_id=require_text(strategy_id, "strategy id"),
+            amount_krw=positive_krw(amount_krw, "capital"),
+            **cause.event_fields(),
+        )
+
+    def reserve(
+        self,
+        *,
+        order_id: str,
+        strategy_id: str,
+        terms: OrderTerms,
+        fee_rate: Decimal,
+        held_btc: Decimal,
+        cause: Cause,
+    ) -> tuple[Decimal, Decimal]:
+        """Lock what a new order may spend, KRW for a bid or BTC for an ask; return (krw, btc).
+
+        A limit bid locks qty x price x (1 + fee rate) (clarification 4). A market bid is
+        sized to fit its strategy's cash: it is refused only when its amount exceeds the
+        available cash, and locks at most the available cash.
+
+        Raises:
+            UnknownStrategyError: the strategy has no capital.
+            InsufficientCashError: a bid's cost with fee exceeds the available cash.
+            InsufficientPositionError: an ask sells more BTC than is held and not yet offered.
+        """
+        book = self.book(strategy_id)
+        krw = btc = ZERO
+        if terms.side is OrderSide.BID:
+            if terms.amount_krw is not None:
+                if terms.amount_krw > book.available_krw:
+                    raise InsufficientCashError(
+                        f"market bid of {terms.amount_krw:,} KRW exceeds strategy {strategy_id}'s "
+                        f"available cash {book.available_krw:,} KRW"
+                    )
+                krw = min(terms.amount_krw * (1 + fee_rate), book.available_krw)
+            else:
+                assert terms.price_krw is not None and terms.volume_btc is not None
+                krw = terms.volume_btc * terms.price_krw * (1 + fee_rate)
+                if krw > book.available_krw:
+                    raise InsufficientCashError(
+                        f"limit bid costs {krw:,} KRW with its {fee_rate} fee, more than strategy "
+                        f"{strategy_id}'s available cash {book.available_krw:,} KRW"
+                    )
+        else:
+            assert terms.volume_btc is not None
+            btc = terms.volume_btc
+            free = held_btc - self.reserved_btc_of(strategy_id, terms.market.code)
+            if btc > free:
+                raise InsufficientPositionError(
+                    f"ask of {btc} BTC exceeds the {free} BTC of {terms.market.code} that "
+                    f"strategy {strategy_id} holds and has not already offered"
+                )
+        self.trigger_event(
+            self.CashReserved,
+            order_id=order_id,
+            strategy_id=strategy_id,
+            market=terms.market.code,
+            krw=krw,
+            btc=btc,
+            **cause.event_fields(),
+        )
+        return krw, btc
+
+    def settle_fill(
+        self,
+        *,
+        order: Order,
+        fill: Fill,
+        released_krw: Decimal,
+        released_btc: Decimal,
+        realised_pnl_krw: Decimal,
+        cause: Cause,
+    ) -> None:
+        """Move the cash of a fill of `order` and release the part of its lock it used.
+
+        Raises:
+            InsufficientCashError: a bid fill would take the strategy's cash below zero.
+        """
+        strategy_id = order.strategy_id
+        if order.side is OrderSide.BID:
+            cash_delta = -(fill.funds_krw + fill.fee_krw)
+            if self.book(strategy_id).cash_krw + cash_delta < 0:
+                raise InsufficientCashError(
+                    f"bid fill {fill.trade_id} costs {-cash_delta:,} KRW, more than strategy "
+                    f"{strategy_id}'s cash {self.cash_krw[strategy_id]:,} KRW"
+                )
+        else:
+            cash_delta = fill.funds_krw - fill.fee_krw
+        self.trigger_event(
+            self.FillSettled,
+            order_id=str(order.id),
+            trade_id=fill.trade_id,
+            strategy_id=strategy_id,
+            market=order.market,
+            side=order.side.value,
+            cash_delta_krw=cash_delta,
+            fee_krw=fill.fee_krw,
+            realised_pnl_krw=realised_pnl_krw,
+            released_krw=released_krw,
+            released_btc=released_btc,
+            trading_day=trading_day(cause.occurred_at).isoformat(),
+            **cause.event_fields(),
+        )
+
+    def release(
+        self, *, order: Order, krw: Decimal, btc: Decimal, reason: str, cause: Cause
+    ) -> None:
+        """Release what an ended order still locked (nothing to do when it locked nothing)."""
+        if not krw and not btc:
+            return
+        self.trigger_event(
+            self.ReservationReleased,
+            order_id=str(order.id),
+            strategy_id=order.strategy_id,
+            market=order.market,
+            krw=krw,
+            btc=btc,
+            reason=reason,
+            **cause.event_fields(),
+        )

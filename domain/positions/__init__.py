@@ -1,0 +1,1 @@
+"""Positions: what one strategy holds in one market, changed only by fills."""

@@ -1,0 +1,196 @@
+"""The RiskLimits aggregate: the account's limits and its trading state ACTIVE/REDUCING/HALTED.
+
+Every change names its actor and reason. Daily loss counts per trading day (strategies.md
+"Session": 09:00 KST to 09:00 KST). The drawdown limit is recorded here; it is evaluated by the
+risk monitor against marked equity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InvalidAmountError, InvalidRiskLimitError, TradingStateUnchangedError
+from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
+from domain.ids import risk_limits_id
+from domain.money import fraction, positive_krw
+
+
+class TradingState(Enum):
+    """ACTIVE trades freely; REDUCING only lowers exposure; HALTED places nothing."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limit values; None means no limit."""
+
+    max_order_krw: Decimal | None = None
+    max_exposure_krw: Decimal | None = None
+    daily_loss_krw: Decimal | None = None
+    max_drawdown: Decimal | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        max_order_krw: object = None,
+        max_exposure_krw: object = None,
+        daily_loss_krw: object = None,
+        max_drawdown: object = None,
+    ) -> Limits:
+        """Return validated limits.
+
+        Raises:
+            InvalidRiskLimitError: a limit is not positive, or the drawdown is not in (0, 1].
+        """
+        try:
+            return cls(
+                max_order_krw=_optional(max_order_krw, positive_krw, "max order notional"),
+                max_exposure_krw=_optional(max_exposure_krw, positive_krw, "max exposure"),
+                daily_loss_krw=_optional(daily_loss_krw, positive_krw, "daily loss limit"),
+                max_drawdown=_optional(max_drawdown, fraction, "max drawdown"),
+            )
+        except InvalidAmountError as error:
+            raise InvalidRiskLimitError(str(error)) from None
+
+    def as_fields(self) -> dict[str, Decimal | None]:
+        """Return the limits as event fields."""
+        return {
+            "max_order_krw": self.max_order_krw,
+            "max_exposure_krw": self.max_exposure_krw,
+            "daily_loss_krw": self.daily_loss_krw,
+            "max_drawdown": self.max_drawdown,
+        }
+
+
+def _optional(value: object, parse: Any, what: str) -> Decimal | None:
+    return None if value is None else parse(value, what)
+
+
+class RiskLimits(Aggregate):
+    """The risk limits and trading state of one account."""
+
+    class Created(LedgerCreated):
+        """The account's risk record was created: no limits, trading ACTIVE."""
+
+        TOPIC = "risk.limits.created"
+        account: str
+
+        def apply(self, risk: RiskLimits) -> None:
+            """Evolve the risk's state by this event."""
+            risk.account = self.account
+            risk.limit_values = Limits().as_fields()
+            risk.state = TradingState.ACTIVE
+            risk.state_reason = "created"
+
+    class LimitsSet(LedgerEvent):
+        """The limit values were set."""
+
+        TOPIC = "risk.limits.set"
+        max_order_krw: Decimal | None
+        max_exposure_krw: Decimal | None
+        daily_loss_krw: Decimal | None
+        max_drawdown: Decimal | None
+        reason: str
+
+        def apply(self, risk: RiskLimits) -> None:
+            """Evolve the risk's state by this event."""
+            risk.limit_values = {
+                "max_order_krw": self.max_order_krw,
+                "max_exposure_krw": self.max_exposure_krw,
+                "daily_loss_krw": self.daily_loss_krw,
+                "max_drawdown": self.max_drawdown,
+            }
+
+    class _StateChanged(LedgerEvent):
+        from_state: str
+        reason: str
+        to_state = TradingState.ACTIVE
+
+        def apply(self, risk: RiskLimits) -> None:
+            """Evolve the risk's state by this event."""
+            risk.state = self.to_state
+            risk.state_reason = self.reason
+
+    class TradingHalted(_StateChanged):
+        """Trading was halted: no order may be placed."""
+
+        TOPIC = "risk.trading.halted"
+        to_state = TradingState.HALTED
+
+    class TradingReduced(_StateChanged):
+        """Trading was restricted to reducing exposure."""
+
+        TOPIC = "risk.trading.reduced"
+        to_state = TradingState.REDUCING
+
+    class TradingResumed(_StateChanged):
+        """Trading was resumed (ACTIVE)."""
+
+        TOPIC = "risk.trading.resumed"
+        to_state = TradingState.ACTIVE
+
+    account: str
+    limit_values: dict[str, Decimal | None]
+    state: TradingState
+    state_reason: str
+
+    def __init__(self) -> None:
+        """State is set by the Created event; see `create`."""
+
+    @property
+    def limits(self) -> Limits:
+        """Return the limits in force."""
+        return Limits(**self.limit_values)
+
+    @classmethod
+    def create(cls, *, account: str, cause: Cause) -> RiskLimits:
+        """Create the risk record of an account (no limits, ACTIVE)."""
+        name = require_text(account, "account")
+        return cls._create(
+            cls.Created, id=risk_limits_id(name), account=name, **cause.event_fields()
+        )
+
+    def set_limits(self, limits: Limits, reason: str, cause: Cause) -> None:
+        """Set every limit value at once (None removes a limit).
+
+        Raises:
+            MissingTextError: the reason is blank.
+        """
+        self.trigger_event(
+            self.LimitsSet,
+            reason=require_text(reason, "reason"),
+            **limits.as_fields(),
+            **cause.event_fields(),
+        )
+
+    def change_state(self, to_state: TradingState, reason: str, cause: Cause) -> None:
+        """Move trading to `to_state` (halt, reduce or resume), naming actor and reason.
+
+        Raises:
+            TradingStateUnchangedError: trading is already in `to_state`.
+            MissingTextError: the reason is blank.
+        """
+        if to_state is self.state:
+            raise TradingStateUnchangedError(
+                f"trading is already {self.state.value} (since: {self.state_reason})"
+            )
+        event_class = {
+            TradingState.HALTED: self.TradingHalted,
+            TradingState.REDUCING: self.TradingReduced,
+            TradingState.ACTIVE: self.TradingResumed,
+        }[to_state]
+        self.trigger_event(
+            event_class,
+            from_state=self.state.value,
+            reason=require_text(reason, "reason"),
+            **cause.event_fields(),
+        )
