@@ -1,0 +1,60 @@
+"""The event log's PostgreSQL configuration: eventsourcing settings from a libpq URL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+
+class EventStoreUnavailableError(Exception):
+    """PostgreSQL could not be reached or refused the connection (retryable)."""
+
+
+def eventsourcing_env(
+    conninfo: str,
+    *,
+    schema: str,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    connect_timeout_s: float = 10.0,
+) -> Mapping[str, str]:
+    """Return the eventsourcing environment for the event log in `schema` at `conninfo`."""
+    params = conninfo_to_dict(conninfo)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(params.get("dbname") or "postgres"),
+        "POSTGRES_HOST": str(params.get("host") or "localhost"),
+        "POSTGRES_PORT": str(params.get("port") or 5432),
+        "POSTGRES_USER": str(params.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(params.get("password") or ""),
+        "POSTGRES_SCHEMA": schema,
+        "CREATE_TABLE": "y",
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(max_overflow),
+        "POSTGRES_CONNECT_TIMEOUT": str(int(connect_timeout_s)),
+    }
+
+
+def ensure_schema(conninfo: str, schema: str, *, connect_timeout_s: float = 10.0) -> None:
+    """Create the schema when it does not exist yet.
+
+    Raises:
+        EventStoreUnavailableError: the server cannot be reached.
+    """
+    try:
+        with psycopg.connect(
+            conninfo, autocommit=True, connect_timeout=int(connect_timeout_s)
+        ) as c:
+            c.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    except psycopg.OperationalError as error:
+        raise EventStoreUnavailableError(
+            f"PostgreSQL at {_where(conninfo)} is not reachable: {str(error).strip()}"
+        ) from None
+
+
+def _where(conninfo: str) -> str:
+    params = conninfo_to_dict(conninfo)
+    return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname')}"

@@ -1,0 +1,1 @@
+"""Entry points and wiring: settings, the composition root, the HTTP API and the CLI."""

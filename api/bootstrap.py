@@ -1,0 +1,91 @@
+"""The one composition root: settings in, a wired system out (style S1.2).
+
+Every entry point (CLI command, API server, later each process) starts here. Each port is an
+explicit keyword parameter, so tests pass in-memory persistence or fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from adapters.embedded.services import EmbeddedServices
+from adapters.postgres.event_store import ensure_schema, eventsourcing_env
+from adapters.postgres.migrator import Migrator
+from api.settings import Settings
+from commands.trading import Trading
+
+
+class ServiceUnavailableError(Exception):
+    """A server the command needs is not running or not reachable (exit code 3)."""
+
+
+@dataclass
+class System:
+    """The wired ledger: its settings and the write-side application."""
+
+    settings: Settings
+    trading: Trading
+
+    def close(self) -> None:
+        """Close connection pools."""
+        self.trading.close()
+
+
+def database_conninfo(settings: Settings, *, start_embedded: bool = True) -> str:
+    """Return the libpq URL of the database: the configured one, else the embedded server.
+
+    With no `database.url`, the embedded PostgreSQL under `<data_dir>/pg` is started when it
+    is not running (`start_embedded`), exactly as `ledger services up` would.
+
+    Raises:
+        ServiceUnavailableError: the embedded server is not running and may not be started.
+    """
+    if settings.database.url is not None:
+        return settings.database.url.get_secret_value()
+    services = EmbeddedServices(settings.data_dir)
+    report = services.up(postgres=True, nats=False) if start_embedded else services.status()
+    postgres = next(s for s in report.services if s.name == "postgres")
+    if not postgres.is_running or postgres.url is None:
+        raise ServiceUnavailableError(
+            f"the embedded PostgreSQL under {settings.data_dir / 'pg'} is not running; "
+            "start it with `ledger services up`, or set LEDGER_DATABASE__URL"
+        )
+    return postgres.url
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    event_store: Mapping[str, str] | None = None,
+    start_embedded: bool = True,
+) -> System:
+    """Wire the system; `event_store` overrides the eventsourcing persistence settings."""
+    if event_store is None:
+        conninfo = database_conninfo(settings, start_embedded=start_embedded)
+        db = settings.database
+        ensure_schema(conninfo, db.schema_name, connect_timeout_s=db.connect_timeout_s)
+        event_store = eventsourcing_env(
+            conninfo,
+            schema=db.schema_name,
+            pool_size=db.pool_size,
+            max_overflow=db.max_overflow,
+            connect_timeout_s=db.connect_timeout_s,
+        )
+    trading = Trading(
+        event_store,
+        account=settings.trading.account,
+        markets=frozenset(settings.trading.markets),
+        fee_rate=settings.trading.fee_rate,
+    )
+    return System(settings=settings, trading=trading)
+
+
+def migrator(settings: Settings, *, start_embedded: bool = True) -> Migrator:
+    """Return the migrator of the configured database and schema."""
+    conninfo = database_conninfo(settings, start_embedded=start_embedded)
+    return Migrator(
+        conninfo,
+        settings.database.schema_name,
+        connect_timeout_s=int(settings.database.connect_timeout_s),
+    )

@@ -1,0 +1,81 @@
+"""What every CLI command shares: the global options, settings, the console and the Cause."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from api.settings import Settings, load_settings
+from domain.events import Cause
+
+console = Console(highlight=False, markup=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+@dataclass
+class CliState:
+    """The root command's options, and the settings loaded from them on first use."""
+
+    config_file: Path | None = None
+    secrets_dir: Path | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        """Return the merged settings (defaults < file < secrets < env < flags)."""
+        if self._settings is None:
+            self._settings = load_settings(
+                config_file=self.config_file, secrets_dir=self.secrets_dir, overrides=self.overrides
+            )
+        return self._settings
+
+
+def state_of(ctx: typer.Context) -> CliState:
+    """Return the CLI state stored by the root callback."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def make_cause(actor: str | None, correlation_id: str | None = None) -> Cause:
+    """Return the Cause of a command typed now by a person at the terminal."""
+    request_id = f"cli:{uuid.uuid4()}"
+    return Cause(
+        occurred_at=datetime.now(tz=UTC),
+        actor=actor or f"cli:{getpass.getuser()}",
+        causation_id=request_id,
+        correlation_id=correlation_id or request_id,
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def print_json(data: Any) -> None:
+    """Print data as JSON (Decimals as strings, times in ISO 8601)."""
+    console.print_json(json.dumps(_plain(data)))
+
+
+ACTOR_OPTION = typer.Option(None, "--actor", help="Who runs the command (default: cli:$USER).")
+JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON.")

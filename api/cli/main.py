@@ -1,0 +1,126 @@
+"""The `ledger` command: global options, command groups, and errors mapped to exit codes.
+
+Exit codes (style S4.4, with the issue's rule that every refused input exits 2):
+  0  done
+  1  unexpected error (a bug: please report it with the message)
+  2  bad input or refused: a malformed value, a broken rule, an unknown id, bad configuration
+  3  a server is unavailable or writers kept conflicting: retry may succeed
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.text import Text
+
+from api.cli import capital, migrate, orders, risk, services
+from api.cli.config import show_config
+from api.cli.context import CliState, err_console
+from api.cli.run import run
+
+app = typer.Typer(
+    name="ledger",
+    help="upbit-ledger: an event-sourced ledger for automated BTC trading on Upbit's KRW market."
+    "\n\nSettings: defaults < TOML file < secrets dir < environment (LEDGER_SECTION__KEY) < "
+    "flags. Exit codes: 0 done, 1 unexpected error, 2 bad input or refused by a rule, "
+    "3 a server unavailable or a write conflict (retry).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML config file (default: ./ledger.toml if present).")
+    ] = None,
+    secrets_dir: Annotated[
+        Path | None, typer.Option(help="Directory of secret files named like their variables.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where embedded servers keep data (default: ./.ledger).")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="External PostgreSQL URL (no embedded server).")
+    ] = None,
+    nats_url: Annotated[str | None, typer.Option(help="External NATS URL.")] = None,
+) -> None:
+    """Store the global options; settings load on first use."""
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database"] = {"url": database_url}
+    if nats_url is not None:
+        overrides["nats"] = {"url": nats_url}
+    ctx.obj = CliState(config_file=config, secrets_dir=secrets_dir, overrides=overrides)
+
+
+app.command("run")(run)
+app.command("show-config")(show_config)
+app.add_typer(services.app, name="services")
+app.add_typer(migrate.app, name="migrate")
+app.add_typer(orders.app, name="order")
+app.add_typer(capital.app, name="capital")
+app.add_typer(risk.app, name="risk")
+
+
+def exit_code_for(error: BaseException) -> int:
+    """Return the exit code for an error that reached the top (see the module docstring)."""
+    from eventsourcing.persistence import OperationalError
+
+    from adapters.embedded.errors import EmbeddedServerError
+    from adapters.postgres.event_store import EventStoreUnavailableError
+    from adapters.postgres.migration_errors import MigrationDatabaseUnavailableError, MigrationError
+    from api.bootstrap import ServiceUnavailableError
+    from api.settings import ConfigError
+    from commands.errors import ConcurrencyConflictError, NotFoundError
+    from domain.errors import DomainError
+
+    unavailable = (
+        ServiceUnavailableError,
+        EventStoreUnavailableError,
+        EmbeddedServerError,
+        MigrationDatabaseUnavailableError,
+        ConcurrencyConflictError,
+        OperationalError,
+    )
+    if isinstance(error, unavailable):
+        return 3
+    if isinstance(error, DomainError | NotFoundError | ConfigError | MigrationError):
+        return 2
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code instead of raising."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="ledger", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    except click.ClickException as usage:
+        usage.show()
+        return 2
+    except Exception as error:  # noqa: BLE001 - the one place errors become exit codes
+        code = exit_code_for(error)
+        kind = "error" if code != 1 else f"unexpected error ({type(error).__name__})"
+        err_console.print(Text.assemble((f"{kind}:", "bold red"), " ", str(error)))
+        if code == 1:
+            err_console.print("this is a bug: please report it with the command you ran")
+        return code
+    return 0
+
+
+def entry_point() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Settings: one pydantic model per concern, merged defaults < TOML file < secrets < env < flags.
+
+Environment variables use the prefix `LEDGER_` and `__` between levels
+(`LEDGER_DATABASE__URL`); a secrets directory holds one file per secret named like its
+variable (`ledger_upbit__secret_key`). Secrets are `SecretStr`, never printed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings.sources import NestedSecretsSettingsSource
+
+DEFAULT_CONFIG_FILE = Path("ledger.toml")
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "secret", "password", "token", "xxx", "your-key", "todo"}
+)
+
+_config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "ledger_config_file", default=None
+)
+
+
+class ConfigError(Exception):
+    """The configuration is malformed; the message names the setting, value and rule."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL URL (postgresql://user:pass@host:port/db); "
+        "unset = embedded PostgreSQL under <data_dir>/pg",
+    )
+    schema_name: str = Field("ledger", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pool_size: int = Field(5, ge=1, le=100)
+    max_overflow: int = Field(10, ge=0, le=100)
+    connect_timeout_s: float = Field(10.0, gt=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+
+class NatsSettings(_Section):
+    url: str | None = Field(
+        None, description="NATS URL (nats://host:port); unset = embedded server under <data_dir>"
+    )
+    stream: str = Field("LEDGER", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    @field_validator("url")
+    @classmethod
+    def _nats_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("nats://", "tls://")):
+            raise ValueError("must be a nats:// or tls:// URL")
+        return value
+
+
+class ApiSettings(_Section):
+    host: str = Field("127.0.0.1", description="address the HTTP API binds to")
+    port: int = Field(8000, ge=1, le=65535)
+    token: SecretStr | None = Field(None, description="bearer token the command API requires")
+
+    @field_validator("token")
+    @classmethod
+    def _real_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return value
+        secret = value.get_secret_value()
+        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < 16:
+            raise ValueError("must be a real token of at least 16 characters, not a placeholder")
+        return value
+
+
+class UpbitSettings(_Section):
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    rest_url: str = Field("https://api.upbit.com", pattern=r"^https?://")
+    websocket_url: str = Field("wss://api.upbit.com/websocket/v1", pattern=r"^wss?://")
+
+
+class TradingSettings(_Section):
+    account: str = Field("main", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    markets: tuple[str, ...] = Field(("KRW-BTC",), min_length=1)
+    fee_rate: Decimal = Field(Decimal("0.0005"), ge=0, lt=Decimal("0.01"))
+
+    @field_validator("markets")
+    @classmethod
+    def _krw_markets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for code in value:
+            if not code.startswith("KRW-") or code != code.upper():
+                raise ValueError(f"market {code!r} is not an upper-case KRW market like KRW-BTC")
+        return value
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one ledger process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEDGER_",
+        env_nested_delimiter="__",
+        secrets_nested_delimiter="__",
+        secrets_dir_missing="error",
+        extra="forbid",
+        frozen=True,
+        nested_model_default_partial_update=True,
+    )
+
+    env: str = Field("dev", pattern=r"^[a-z][a-z0-9-]{0,31}$", description="NATS subject prefix")
+    data_dir: Path = Field(Path(".ledger"), description="embedded servers' data and logs")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    database: DatabaseSettings = DatabaseSettings()
+    nats: NatsSettings = NatsSettings()
+    api: ApiSettings = ApiSettings()
+    upbit: UpbitSettings = UpbitSettings()
+    trading: TradingSettings = TradingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            NestedSecretsSettingsSource(file_secret_settings),
+        ]
+        config_file = _config_file.get()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    secrets_dir: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Return the merged settings: defaults < TOML file < secrets dir < env < `overrides`.
+
+    `config_file` None means ./ledger.toml when it exists. `overrides` are the CLI flags, as
+    nested dicts (`{"database": {"url": ...}}`).
+
+    Raises:
+        ConfigError: a file is missing or malformed, or a value breaks its rule.
+    """
+    path = config_file if config_file is not None else DEFAULT_CONFIG_FILE
+    if config_file is not None and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    if path.is_file():
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    if secrets_dir is not None and not secrets_dir.is_dir():
+        raise ConfigError(f"secrets directory {secrets_dir} does not exist")
+    token = _config_file.set(path if path.is_file() else None)
+    try:
+        kwargs: dict[str, Any] = dict(overrides or {})
+        if secrets_dir is not None:
+            kwargs["_secrets_dir"] = secrets_dir
+        return Settings(**kwargs)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error, path)) from None
+    finally:
+        _config_file.reset(token)
+
+
+def describe_validation_error(error: ValidationError, config_file: Path) -> str:
+    """Return one line per broken rule, naming the setting, its value and where to set it."""
+    lines = []
+    for problem in error.errors():
+        dotted = ".".join(str(part) for part in problem["loc"])
+        env_name = "LEDGER_" + "__".join(str(p).upper() for p in problem["loc"])
+        value = problem.get("input")
+        shown = "(hidden)" if _is_secret(dotted) else repr(value)
+        rule = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"unknown setting {dotted!r} (check the spelling in {config_file} or env)")
+        else:
+            lines.append(
+                f"setting {dotted} = {shown} is invalid: {rule} (set by {env_name} "
+                f"or [{'.'.join(dotted.split('.')[:-1]) or 'top level'}] in {config_file})"
+            )
+    return "; ".join(lines)
+
+
+SECRET_SETTINGS = frozenset({"database.url", "api.token", "upbit.access_key", "upbit.secret_key"})
+"""Settings never printed in clear (a database URL may carry a password)."""
+
+
+def _is_secret(dotted: str) -> bool:
+    return dotted in SECRET_SETTINGS
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """Return the settings as plain data with every secret replaced by a marker."""
+    data = settings.model_dump(mode="json")
+    url = settings.database.url
+    if url is not None:
+        data["database"]["url"] = _redact_url(url.get_secret_value())
+    return data
+
+
+def _redact_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:**********@{host}"
