@@ -7,12 +7,14 @@ optimistic-concurrency race is retried a bounded number of times on freshly load
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, ProcessRecorder
 from eventsourcing.utils import register_topic
 
@@ -34,7 +36,13 @@ from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 from domain.ids import order_id, portfolio_id, position_id, risk_limits_id
 from domain.market import DEFAULT_MARKETS, parse_market
 from domain.orders.order import Order
-from domain.orders.terms import order_terms, order_total_krw, parse_side, parse_type
+from domain.orders.terms import (
+    OrderSide,
+    order_terms,
+    order_total_krw,
+    parse_side,
+    parse_type,
+)
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
 from domain.risk.limits import Limits, RiskLimits, TradingState
@@ -43,7 +51,9 @@ from domain.sessions import trading_day
 
 T = TypeVar("T")
 A = TypeVar("A")
-DEFAULT_CONFLICT_RETRIES = 8
+DEFAULT_CONFLICT_RETRIES = 10
+CONFLICT_BACKOFF_S = 0.002
+"""Pause before retry n is n x this: racing writers drift apart instead of colliding again."""
 
 
 def register_event_topics() -> None:
@@ -56,6 +66,13 @@ class Trading(Application[UUID]):
     """The ledger's write side: orders, positions, the cash ledger and risk limits."""
 
     name = "Ledger"
+    env = {
+        # Keep recently used aggregates in memory; every get still fetches newer events from
+        # the log ("fast-forward"), so other writers' changes are always seen.
+        "AGGREGATE_CACHE_MAXSIZE": "4096",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
+    }
     snapshotting_intervals = {Order: 100, Position: 100, Portfolio: 100, RiskLimits: 100}
 
     def __init__(
@@ -77,6 +94,27 @@ class Trading(Application[UUID]):
     def construct_recorder(self) -> ProcessRecorder:
         """Use a process recorder, so process managers can track their position in the log."""
         return self.factory.process_recorder()
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot each saved aggregate once, from memory, when the save crossed its interval.
+
+        The library re-reads an aggregate from the log for every crossed multiple of the
+        interval. Right after a successful save the object in memory *is* the recorded state
+        at its version, so one snapshot of it is exact and needs no read (a batch of 500
+        orders crossed the ledger's interval ten times).
+        """
+        if self.snapshots is None:
+            return
+        saved: dict[UUID, int] = {}
+        for event in processing_event.events:
+            saved[event.originator_id] = saved.get(event.originator_id, 0) + 1
+        for aggregate_id, aggregate in processing_event.aggregates.items():
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            count = saved.get(aggregate_id, 0)
+            if not interval or not count:
+                continue
+            if aggregate.version // interval > (aggregate.version - count) // interval:
+                self.snapshots.put([Snapshot.take(aggregate)])
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Register the library's transcodings and the domain's enums (for snapshots)."""
@@ -113,11 +151,15 @@ class Trading(Application[UUID]):
         """Allocate KRW capital to a strategy (opening the account's ledger if needed)."""
 
         def attempt() -> None:
-            portfolio = self.get_portfolio() or Portfolio.open(
-                account=self.account, cause=command.cause
-            )
+            portfolio = self.get_portfolio()
+            risk = None
+            if portfolio is None:  # the account opens with its ledger and its risk record
+                portfolio = Portfolio.open(account=self.account, cause=command.cause)
+                risk = self.get_risk_limits() or RiskLimits.create(
+                    account=self.account, cause=command.cause
+                )
             portfolio.allocate(command.strategy_id, command.amount_krw, command.cause)
-            self.save(portfolio)
+            self.save(portfolio, risk)
 
         self._retrying(attempt, "allocate capital")
 
@@ -145,6 +187,7 @@ class Trading(Application[UUID]):
         state = risk.state if risk is not None else TradingState.ACTIVE
         limits = risk.limits if risk is not None else Limits()
         orders: list[Order] = []
+        new_ids: set[UUID] = set()
         positions: dict[UUID, Position | None] = {}
         for command in commands:
             at = command.cause.occurred_at
@@ -160,9 +203,7 @@ class Trading(Application[UUID]):
                 reference_price_krw=command.reference_price_krw,
             )
             new_id = order_id(command.client_order_id.strip())
-            if any(o.id == new_id for o in orders) or (
-                check_existing and self._find(new_id, Order) is not None
-            ):
+            if new_id in new_ids or (check_existing and self._find(new_id, Order) is not None):
                 raise DuplicateOrderError(
                     f"client order id {command.client_order_id!r} was already used by order "
                     f"{new_id}; every order needs its own client order id"
@@ -173,10 +214,13 @@ class Trading(Application[UUID]):
                     "capital first (no strategy has any yet)"
                 )
             book = portfolio.book(command.strategy_id)
-            pid = position_id(command.strategy_id, market.code)
-            if pid not in positions:
-                positions[pid] = self._find(pid, Position)
-            position = positions[pid]
+            # A bid needs the position only to measure exposure against a limit.
+            position = None
+            if terms.side is OrderSide.ASK or limits.max_exposure_krw is not None:
+                pid = position_id(command.strategy_id, market.code)
+                if pid not in positions:
+                    positions[pid] = self._find(pid, Position)
+                position = positions[pid]
             check_order(
                 state,
                 limits,
@@ -198,6 +242,7 @@ class Trading(Application[UUID]):
                 held_btc=position.qty_btc if position else Decimal(0),
                 cause=command.cause,
             )
+            new_ids.add(new_id)
             orders.append(
                 Order.place(
                     client_order_id=command.client_order_id,
@@ -340,11 +385,12 @@ class Trading(Application[UUID]):
         return self.get_risk_limits() or RiskLimits.create(account=self.account, cause=cause)
 
     def _retrying(self, attempt: Callable[[], T], what: str) -> T:
-        for _ in range(self.conflict_retries):
+        for attempt_no in range(self.conflict_retries):
             try:
                 return attempt()
             except IntegrityError:
-                continue  # another writer won the race: reload and decide again
+                # Another writer won the race: wait a little, reload and decide again.
+                time.sleep(CONFLICT_BACKOFF_S * (attempt_no + 1))
         raise ConcurrencyConflictError(
             f"{what}: other writers changed the same records {self.conflict_retries} times in a "
             "row; nothing was recorded; try again"

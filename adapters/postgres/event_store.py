@@ -8,6 +8,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from adapters.postgres.recorder import RECORDER_TOPIC
+
 
 class EventStoreUnavailableError(Exception):
     """PostgreSQL could not be reached or refused the connection (retryable)."""
@@ -32,6 +34,7 @@ def eventsourcing_env(
         "POSTGRES_PASSWORD": str(params.get("password") or ""),
         "POSTGRES_SCHEMA": schema,
         "CREATE_TABLE": "y",
+        "PROCESS_RECORDER_TOPIC": RECORDER_TOPIC,
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(max_overflow),
         "POSTGRES_CONNECT_TIMEOUT": str(int(connect_timeout_s)),

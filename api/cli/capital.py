@@ -8,7 +8,15 @@ import typer
 from rich.table import Table
 
 from api.bootstrap import bootstrap
-from api.cli.context import ACTOR_OPTION, JSON_OPTION, console, make_cause, print_json, state_of
+from api.cli.context import (
+    ACTOR_OPTION,
+    JSON_OPTION,
+    console,
+    krw,
+    make_cause,
+    print_json,
+    state_of,
+)
 
 if TYPE_CHECKING:
     from commands.trading import Trading
@@ -67,5 +75,5 @@ def _print_books(trading: Trading, *, as_json: bool) -> None:
     for column in ("strategy", "allocated", "cash", "reserved", "available", "realised", "fees"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     for row in rows:
-        table.add_row(*(f"{v:,}" if not isinstance(v, str) else v for v in row.values()))
+        table.add_row(*(krw(v) if not isinstance(v, str) else v for v in row.values()))
     console.print(table if rows else "no capital allocated yet")

@@ -72,6 +72,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def krw(value: Decimal) -> str:
+    """Return a KRW figure for a table: grouped thousands, two decimals (JSON keeps all)."""
+    return f"{value.quantize(Decimal('0.01')):,}"
+
+
 def print_json(data: Any) -> None:
     """Print data as JSON (Decimals as strings, times in ISO 8601)."""
     console.print_json(json.dumps(_plain(data)))

@@ -85,6 +85,7 @@ def test_events_appended_on_postgres_reload_in_a_new_application(trading, target
     assert topics == [
         "ledger.portfolio.opened",
         "ledger.capital.allocated",
+        "risk.limits.created",
         "ledger.cash.reserved",
         "order.placed",
         "order.accepted",

@@ -1,0 +1,1 @@
+"""Adapters: the concrete implementations of ports, one external system per package."""

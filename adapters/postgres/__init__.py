@@ -1,0 +1,1 @@
+"""PostgreSQL adapters: the event store settings, schema migrations and read-model views."""

