@@ -1,0 +1,128 @@
+"""Settings: precedence defaults < TOML file < secrets dir < environment < flags; clear errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from api.settings import ConfigError, load_settings, redacted
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("LEDGER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no ./ledger.toml unless a test writes one
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_settings_with_nothing_configured_use_the_documented_defaults() -> None:
+    settings = load_settings()
+    assert settings.database.url is None
+    assert settings.database.schema_name == "ledger"
+    assert settings.nats.url is None
+    assert settings.api.host == "127.0.0.1"
+    assert settings.trading.markets == ("KRW-BTC",)
+    assert settings.trading.fee_rate == Decimal("0.0005")
+    assert settings.data_dir == Path(".ledger")
+
+
+def test_settings_each_source_overrides_the_one_below_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the same setting in a file, a secrets dir, the environment and a flag
+    config = write(
+        tmp_path / "c.toml",
+        '[api]\nport = 8001\ntoken = "file-token-0123456789"\n'
+        '[database]\npool_size = 2\nschema_name = "from_file"\n',
+    )
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    write(secrets / "ledger_api__token", "secret-token-0123456789")
+    write(secrets / "ledger_database__pool_size", "3")
+    monkeypatch.setenv("LEDGER_DATABASE__POOL_SIZE", "4")
+    monkeypatch.setenv("LEDGER_API__PORT", "8004")
+    # When they are merged with a flag for the port
+    settings = load_settings(
+        config_file=config, secrets_dir=secrets, overrides={"api": {"port": 8005}}
+    )
+    # Then flags > env > secrets > file > defaults, one setting at a time
+    assert settings.api.port == 8005
+    assert settings.database.pool_size == 4
+    assert settings.api.token is not None
+    assert settings.api.token.get_secret_value() == "secret-token-0123456789"
+    assert settings.database.schema_name == "from_file"
+    assert settings.database.max_overflow == 10
+
+
+def test_settings_read_ledger_toml_in_the_working_directory_by_default() -> None:
+    write(Path("ledger.toml"), 'env = "paper"\n')
+    assert load_settings().env == "paper"
+
+
+def test_settings_with_a_malformed_env_value_name_the_setting_and_its_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE__POOL_SIZE", "abc")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "setting database.pool_size = 'abc' is invalid" in str(error.value)
+    assert "LEDGER_DATABASE__POOL_SIZE" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[database\n", "is not valid TOML"),
+        ("[database]\npol_size = 3\n", "unknown setting 'database.pol_size'"),
+        ('[trading]\nmarkets = ["BTC-ETH"]\n', "market 'BTC-ETH' is not an upper-case KRW"),
+        ('[database]\nurl = "mysql://x"\n', "must be a postgresql:// URL"),
+        ('[nats]\nurl = "http://x"\n', "must be a nats:// or tls:// URL"),
+        ('env = "Prod Env"\n', "setting env = 'Prod Env' is invalid"),
+    ],
+)
+def test_settings_from_a_bad_file_are_refused_with_the_rule(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    config = write(tmp_path / "bad.toml", text)
+    with pytest.raises(ConfigError, match=None) as error:
+        load_settings(config_file=config)
+    assert expected in str(error.value)
+
+
+def test_settings_refuse_a_missing_config_file_or_secrets_dir(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(config_file=tmp_path / "none.toml")
+    with pytest.raises(ConfigError, match="secrets directory .* does not exist"):
+        load_settings(secrets_dir=tmp_path / "none")
+
+
+@pytest.mark.parametrize("token", ["changeme", "short", "password"])
+def test_settings_refuse_a_placeholder_api_token_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    monkeypatch.setenv("LEDGER_API__TOKEN", token)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "api.token = (hidden)" in str(error.value)
+    assert f"'{token}'" not in str(error.value)
+
+
+def test_redacted_settings_hide_every_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE__URL", "postgresql://trader:hunter2@db:5432/ledger")
+    monkeypatch.setenv("LEDGER_UPBIT__ACCESS_KEY", "upbit-access-abcdef")
+    monkeypatch.setenv("LEDGER_UPBIT__SECRET_KEY", "upbit-secret-abcdef")
+    monkeypatch.setenv("LEDGER_API__TOKEN", "a-real-token-0123456789")
+    text = repr(redacted(load_settings()))
+    for secret in ("hunter2", "upbit-access-abcdef", "upbit-secret-abcdef", "a-real-token"):
+        assert secret not in text
+    assert "postgresql://trader:**********@db:5432/ledger" in text
