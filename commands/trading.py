@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -33,6 +33,7 @@ from commands.transcodings import STORED_ENUMS, EnumTranscoding
 from domain.constants import DEFAULT_FEE_RATE
 from domain.errors import DuplicateOrderError, InvalidRiskLimitError, UnknownStrategyError
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
+from domain.events import Cause
 from domain.ids import order_id, portfolio_id, position_id, risk_limits_id
 from domain.market import DEFAULT_MARKETS, parse_market
 from domain.orders.order import Order
@@ -381,7 +382,7 @@ class Trading(Application[UUID]):
             raise UnknownStrategyError(f"strategy {order.strategy_id!r} has no capital allocated")
         return portfolio
 
-    def _risk_or_new(self, cause: Any) -> RiskLimits:
+    def _risk_or_new(self, cause: Cause) -> RiskLimits:
         return self.get_risk_limits() or RiskLimits.create(account=self.account, cause=cause)
 
     def _retrying(self, attempt: Callable[[], T], what: str) -> T:

@@ -7,15 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from api.bootstrap import bootstrap
 from api.cli.context import (
     ACTOR_OPTION,
     JSON_OPTION,
     console,
     krw,
     make_cause,
+    open_system,
     print_json,
-    state_of,
 )
 
 if TYPE_CHECKING:
@@ -34,23 +33,17 @@ def allocate(
     """Allocate KRW capital to a strategy."""
     from commands.messages import AllocateCapital
 
-    system = bootstrap(state_of(ctx).settings())
-    try:
+    with open_system(ctx) as system:
         system.trading.allocate_capital(AllocateCapital(strategy, amount, make_cause(actor)))
         console.print(f"allocated {amount} KRW to strategy {strategy}")
         _print_books(system.trading, as_json=False)
-    finally:
-        system.close()
 
 
 @app.command("show")
 def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Show every strategy's capital, cash, reservations, realised P&L and fees."""
-    system = bootstrap(state_of(ctx).settings())
-    try:
+    with open_system(ctx) as system:
         _print_books(system.trading, as_json=as_json)
-    finally:
-        system.close()
 
 
 def _print_books(trading: Trading, *, as_json: bool) -> None:

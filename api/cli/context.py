@@ -5,17 +5,22 @@ from __future__ import annotations
 import getpass
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from api.settings import Settings, load_settings
 from domain.events import Cause
+
+if TYPE_CHECKING:
+    from api.bootstrap import System
 
 console = Console(highlight=False, markup=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
@@ -45,6 +50,18 @@ def state_of(ctx: typer.Context) -> CliState:
     if not isinstance(root.obj, CliState):
         root.obj = CliState()
     return root.obj
+
+
+@contextmanager
+def open_system(ctx: typer.Context) -> Iterator[System]:
+    """Bootstrap the system for one command and close its connections afterwards."""
+    from api.bootstrap import bootstrap
+
+    system = bootstrap(state_of(ctx).settings())
+    try:
+        yield system
+    finally:
+        system.close()
 
 
 def make_cause(actor: str | None, correlation_id: str | None = None) -> Cause:

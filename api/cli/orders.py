@@ -9,8 +9,15 @@ from uuid import UUID
 import typer
 from rich.table import Table
 
-from api.bootstrap import System, bootstrap
-from api.cli.context import ACTOR_OPTION, JSON_OPTION, console, make_cause, print_json, state_of
+from api.bootstrap import System
+from api.cli.context import (
+    ACTOR_OPTION,
+    JSON_OPTION,
+    console,
+    make_cause,
+    open_system,
+    print_json,
+)
 
 app = typer.Typer(
     help="Place and manage orders. Every change is an event; a refused command records nothing.",
@@ -18,10 +25,6 @@ app = typer.Typer(
 )
 
 OrderIdArg = Annotated[UUID, typer.Argument(help="The order id printed by `ledger order place`.")]
-
-
-def _system(ctx: typer.Context) -> System:
-    return bootstrap(state_of(ctx).settings())
 
 
 @app.command("place")
@@ -58,8 +61,7 @@ def place(
     """
     from commands.messages import PlaceOrder
 
-    system = _system(ctx)
-    try:
+    with open_system(ctx) as system:
         order_id = system.trading.place_order(
             PlaceOrder(
                 client_order_id=client_order_id or f"cli-{uuid.uuid4()}",
@@ -75,8 +77,6 @@ def place(
             )
         )
         _show(system, order_id, as_json, title="order placed")
-    finally:
-        system.close()
 
 
 @app.command("accept")
@@ -89,12 +89,9 @@ def accept(
     """Record that the exchange acknowledged the order (NEW -> OPEN)."""
     from commands.messages import AcceptOrder
 
-    system = _system(ctx)
-    try:
+    with open_system(ctx) as system:
         system.trading.accept_order(AcceptOrder(order_id, exchange_order_id, make_cause(actor)))
         _show(system, order_id, False, title="order accepted")
-    finally:
-        system.close()
 
 
 @app.command("fill")
@@ -110,15 +107,12 @@ def fill(
     """Record a fill (OPEN/PARTIAL -> PARTIAL or FILLED), with its position and cash."""
     from commands.messages import RecordFill
 
-    system = _system(ctx)
-    try:
+    with open_system(ctx) as system:
         is_new = system.trading.record_fill(
             RecordFill(order_id, trade_id, price, volume, fee, make_cause(actor))
         )
         title = "fill recorded" if is_new else f"trade {trade_id} was already recorded: unchanged"
         _show(system, order_id, False, title=title)
-    finally:
-        system.close()
 
 
 @app.command("cancel")
@@ -131,12 +125,9 @@ def cancel(
     """Cancel the unfilled remainder (OPEN/PARTIAL -> CANCELLED); fills stay."""
     from commands.messages import CancelOrder
 
-    system = _system(ctx)
-    try:
+    with open_system(ctx) as system:
         system.trading.cancel_order(CancelOrder(order_id, reason, make_cause(actor)))
         _show(system, order_id, False, title="order cancelled")
-    finally:
-        system.close()
 
 
 @app.command("reject")
@@ -150,22 +141,16 @@ def reject(
     """Record that the order was refused (NEW -> FAILED) and release its reservation."""
     from commands.messages import RejectOrder
 
-    system = _system(ctx)
-    try:
+    with open_system(ctx) as system:
         system.trading.reject_order(RejectOrder(order_id, reason, by, make_cause(actor)))
         _show(system, order_id, False, title="order rejected")
-    finally:
-        system.close()
 
 
 @app.command("show")
 def show(ctx: typer.Context, order_id: OrderIdArg, as_json: bool = JSON_OPTION) -> None:
     """Show an order's state from the event log."""
-    system = _system(ctx)
-    try:
+    with open_system(ctx) as system:
         _show(system, order_id, as_json, title="order")
-    finally:
-        system.close()
 
 
 def _show(system: System, order_id: UUID, as_json: bool, *, title: str) -> None:

@@ -6,8 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.bootstrap import bootstrap
-from api.cli.context import ACTOR_OPTION, JSON_OPTION, console, make_cause, print_json, state_of
+from api.cli.context import (
+    ACTOR_OPTION,
+    JSON_OPTION,
+    console,
+    make_cause,
+    open_system,
+    print_json,
+)
 
 if TYPE_CHECKING:
     from commands.trading import Trading
@@ -40,8 +46,7 @@ def set_limits(
     """Set all limits at once; a limit left out is removed."""
     from commands.messages import SetRiskLimits
 
-    system = bootstrap(state_of(ctx).settings())
-    try:
+    with open_system(ctx) as system:
         system.trading.set_risk_limits(
             SetRiskLimits(
                 reason=reason,
@@ -53,19 +58,14 @@ def set_limits(
             )
         )
         _print_risk(system.trading, as_json=False)
-    finally:
-        system.close()
 
 
 def _change(ctx: typer.Context, to_state: str, reason: str, actor: str | None) -> None:
     from commands.messages import ChangeTradingState
 
-    system = bootstrap(state_of(ctx).settings())
-    try:
+    with open_system(ctx) as system:
         system.trading.change_trading_state(ChangeTradingState(to_state, reason, make_cause(actor)))
         _print_risk(system.trading, as_json=False)
-    finally:
-        system.close()
 
 
 @app.command("halt")
@@ -89,11 +89,8 @@ def resume(ctx: typer.Context, reason: ReasonOption, actor: str | None = ACTOR_O
 @app.command("show")
 def show(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Show the limits and the trading state."""
-    system = bootstrap(state_of(ctx).settings())
-    try:
+    with open_system(ctx) as system:
         _print_risk(system.trading, as_json=as_json)
-    finally:
-        system.close()
 
 
 def _print_risk(trading: Trading, *, as_json: bool) -> None:
