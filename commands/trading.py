@@ -31,7 +31,12 @@ from commands.messages import (
 )
 from commands.transcodings import STORED_ENUMS, EnumTranscoding
 from domain.constants import DEFAULT_FEE_RATE
-from domain.errors import DuplicateOrderError, InvalidRiskLimitError, UnknownStrategyError
+from domain.errors import (
+    DomainError,
+    DuplicateOrderError,
+    UnknownStrategyError,
+    UnknownTradingStateError,
+)
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 from domain.events import Cause
 from domain.ids import order_id, portfolio_id, position_id, risk_limits_id
@@ -85,6 +90,8 @@ class Trading(Application[UUID]):
         fee_rate: Decimal = DEFAULT_FEE_RATE,
         conflict_retries: int = DEFAULT_CONFLICT_RETRIES,
     ) -> None:
+        if not isinstance(fee_rate, Decimal) or not Decimal(0) <= fee_rate < Decimal("0.01"):
+            raise ValueError(f"fee rate {fee_rate!r} must be a Decimal in [0, 0.01)")
         register_event_topics()
         self.account = account
         self.markets = markets
@@ -144,7 +151,7 @@ class Trading(Application[UUID]):
         return self._find(position_id(strategy_id, market), Position)
 
     def get_risk_limits(self) -> RiskLimits | None:
-        """Return the account's risk record, or None before limits were first set."""
+        """Return the account's risk record, or None before the account was opened."""
         return self._find(risk_limits_id(self.account), RiskLimits)
 
     # Commands.
@@ -174,15 +181,29 @@ class Trading(Application[UUID]):
 
     def place_orders(self, commands: Sequence[PlaceOrder]) -> list[UUID]:
         """Place several orders in one transaction: all are recorded, or none is."""
-        # An order id already in the log surfaces as a write conflict; only then is it
-        # worth a look-up per order to tell a duplicate from a lost race.
-        checks = iter([False] + [True] * self.conflict_retries)
-        return self._retrying(
-            lambda: self._place(commands, check_existing=next(checks)),
-            f"place {len(commands)} order(s)",
-        )
 
-    def _place(self, commands: Sequence[PlaceOrder], *, check_existing: bool) -> list[UUID]:
+        def attempt() -> list[UUID]:
+            try:
+                return self._place(commands)
+            except (IntegrityError, DomainError):
+                # An order id already in the log surfaces as a write conflict, or earlier as
+                # a refusal (its cash is already locked): only then is a look-up per order
+                # worth it, and a duplicate is the answer the caller needs.
+                self._refuse_duplicates(commands)
+                raise
+
+        return self._retrying(attempt, f"place {len(commands)} order(s)")
+
+    def _refuse_duplicates(self, commands: Sequence[PlaceOrder]) -> None:
+        for command in commands:
+            existing = order_id(command.client_order_id.strip())
+            if self._find(existing, Order) is not None:
+                raise DuplicateOrderError(
+                    f"client order id {command.client_order_id!r} was already used by order "
+                    f"{existing}; every order needs its own client order id"
+                )
+
+    def _place(self, commands: Sequence[PlaceOrder]) -> list[UUID]:
         portfolio = self.get_portfolio()
         risk = self.get_risk_limits()
         state = risk.state if risk is not None else TradingState.ACTIVE
@@ -204,10 +225,10 @@ class Trading(Application[UUID]):
                 reference_price_krw=command.reference_price_krw,
             )
             new_id = order_id(command.client_order_id.strip())
-            if new_id in new_ids or (check_existing and self._find(new_id, Order) is not None):
+            if new_id in new_ids:
                 raise DuplicateOrderError(
-                    f"client order id {command.client_order_id!r} was already used by order "
-                    f"{new_id}; every order needs its own client order id"
+                    f"client order id {command.client_order_id!r} is used twice in one batch "
+                    f"(order {new_id}); every order needs its own client order id"
                 )
             if portfolio is None:
                 raise UnknownStrategyError(
@@ -355,7 +376,7 @@ class Trading(Application[UUID]):
             to_state = TradingState[command.to_state.upper()]
         except KeyError:
             names = ", ".join(s.value for s in TradingState)
-            raise InvalidRiskLimitError(
+            raise UnknownTradingStateError(
                 f"trading state {command.to_state!r} is not one of: {names}"
             ) from None
 
@@ -372,9 +393,8 @@ class Trading(Application[UUID]):
             aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
-        if not isinstance(aggregate, kind):
-            raise TypeError(f"aggregate {aggregate_id} is a {type(aggregate).__name__}")
-        return aggregate
+        # An id of another kind of aggregate is not one of `kind`: not found, for the caller.
+        return aggregate if isinstance(aggregate, kind) else None
 
     def _portfolio_of(self, order: Order) -> Portfolio:
         portfolio = self.get_portfolio()

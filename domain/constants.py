@@ -18,3 +18,9 @@ DEFAULT_FEE_RATE = Decimal("0.0005")
 
 KRW_MAX_DECIMALS = 8
 """Most decimal places accepted in a KRW figure entered by a person (prices, amounts)."""
+
+MAX_KRW_FIGURE = Decimal("1000000000000000")
+"""Sanity bound on any KRW figure (10^15 KRW), far above Upbit's 10^9 KRW maximum order."""
+
+MAX_BTC_FIGURE = Decimal("21000000")
+"""No quantity of BTC can exceed the 21 million that will ever exist."""

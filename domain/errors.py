@@ -71,6 +71,14 @@ class FillExceedsOrderError(OrderError):
     """A fill would execute more than the order's remaining volume or KRW amount."""
 
 
+class FillBeyondLimitPriceError(OrderError):
+    """A fill of a limit order is priced worse than its limit (a bid above, an ask below)."""
+
+
+class UnknownTradingStateError(ValueRuleError):
+    """A trading state name is not ACTIVE, REDUCING or HALTED."""
+
+
 class ConflictingFillError(OrderError):
     """A trade id already recorded on the order arrived again with different figures."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
-from domain.constants import BTC_QUANTUM, KRW_MAX_DECIMALS
+from domain.constants import BTC_QUANTUM, KRW_MAX_DECIMALS, MAX_BTC_FIGURE, MAX_KRW_FIGURE
 from domain.errors import InvalidAmountError
 
 
@@ -32,7 +32,7 @@ def to_decimal(value: object, what: str) -> Decimal:
 
 
 def _decimals(number: Decimal) -> int:
-    exponent = number.as_tuple().exponent
+    exponent = number.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
@@ -45,6 +45,7 @@ def positive_krw(value: object, what: str) -> Decimal:
     number = to_decimal(value, what)
     if number <= 0:
         raise InvalidAmountError(f"{what} {value} KRW must be greater than 0")
+    _require_at_most(number, MAX_KRW_FIGURE, what, "KRW")
     if _decimals(number) > KRW_MAX_DECIMALS:
         raise InvalidAmountError(
             f"{what} {value} KRW has more than {KRW_MAX_DECIMALS} decimal places"
@@ -61,6 +62,7 @@ def non_negative_krw(value: object, what: str) -> Decimal:
     number = to_decimal(value, what)
     if number < 0:
         raise InvalidAmountError(f"{what} {value} KRW must not be negative")
+    _require_at_most(number, MAX_KRW_FIGURE, what, "KRW")
     return number
 
 
@@ -73,11 +75,19 @@ def positive_btc(value: object, what: str) -> Decimal:
     number = to_decimal(value, what)
     if number <= 0:
         raise InvalidAmountError(f"{what} {value} BTC must be greater than 0")
+    _require_at_most(number, MAX_BTC_FIGURE, what, "BTC")
     if number != floor8(number):
         raise InvalidAmountError(
             f"{what} {value} BTC is finer than {BTC_QUANTUM} BTC (8 decimal places)"
         )
     return number
+
+
+def _require_at_most(number: Decimal, limit: Decimal, what: str, unit: str) -> None:
+    if number > limit:
+        raise InvalidAmountError(
+            f"{what} {number} {unit} is above the largest accepted {limit:,} {unit}"
+        )
 
 
 def floor8(quantity: Decimal) -> Decimal:

@@ -24,8 +24,8 @@ class TickTable:
     effective_from: datetime
     label: str
     bands: tuple[tuple[Decimal, Decimal], ...]
-    finer_per_decade: bool
-    """Below the lowest band: True = one decimal finer per decade; False = lowest tick."""
+    below_lowest_tick: Decimal | None
+    """The tick below the lowest band; None = one decimal finer per decade (to 1e-8)."""
 
     def tick_for(self, price: Decimal) -> tuple[Decimal, Decimal]:
         """Return (band lower bound, tick) for a positive price."""
@@ -33,8 +33,8 @@ class TickTable:
             if price >= lower:
                 return lower, tick
         lower, tick = self.bands[-1]
-        if not self.finer_per_decade:
-            return D(0), tick
+        if self.below_lowest_tick is not None:
+            return D(0), self.below_lowest_tick
         while price < lower and tick > D("1e-8"):
             lower, tick = lower / 10, tick / 10
         return lower, tick
@@ -55,7 +55,7 @@ TICK_TABLES: tuple[TickTable, ...] = (
         bands=_bands(
             "1000", "1000", "500", "100", "50", "10", "5", "1", "1", "0.1", "0.01", "0.001"
         ),
-        finer_per_decade=True,
+        below_lowest_tick=None,
     ),
     TickTable(
         effective_from=datetime(2024, 1, 29, tzinfo=KST),
@@ -63,13 +63,13 @@ TICK_TABLES: tuple[TickTable, ...] = (
         bands=_bands(
             "1000", "500", "100", "50", "10", "10", "1", "1", "0.1", "0.01", "0.001", "0.0001"
         ),
-        finer_per_decade=True,
+        below_lowest_tick=None,
     ),
     TickTable(
         effective_from=datetime.min.replace(tzinfo=KST),
         label="before 2024-01-29",
         bands=_bands("1000", "500", "100", "50", "10", "10", "5", "5", "1", "0.1", "0.01", "0.001"),
-        finer_per_decade=False,
+        below_lowest_tick=D("0.0001"),
     ),
 )
 

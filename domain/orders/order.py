@@ -13,11 +13,16 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import ConflictingFillError, FillExceedsOrderError, InvalidOrderShapeError
+from domain.errors import (
+    ConflictingFillError,
+    FillBeyondLimitPriceError,
+    FillExceedsOrderError,
+    InvalidOrderShapeError,
+)
 from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
 from domain.ids import order_id
 from domain.money import floor8, non_negative_krw, positive_btc, positive_krw
-from domain.orders.status import OrderStatus, OrderTrigger, next_status
+from domain.orders.status import OrderStatus, OrderTrigger, next_status, require_can_fill
 from domain.orders.terms import OrderSide, OrderTerms, OrderType
 
 ZERO = Decimal(0)
@@ -264,6 +269,7 @@ class Order(Aggregate):
             InvalidAmountError: a figure is not positive (fee: negative).
             ConflictingFillError: the trade id was recorded with other figures.
             FillExceedsOrderError: the fill executes more than what remains.
+            FillBeyondLimitPriceError: a limit order's fill is on the wrong side of its price.
         """
         fill = Fill(
             trade_id=require_text(trade_id, "trade id"),
@@ -279,10 +285,14 @@ class Order(Aggregate):
                     f"at {known.price_krw} KRW (fee {known.fee_krw}); now {fill.qty_btc} BTC at "
                     f"{fill.price_krw} KRW (fee {fill.fee_krw}) was reported"
                 )
-            return None
-        is_complete = self._completes(fill)
+            return None  # a redelivered fill, even of an order that has since ended
+        require_can_fill(self.status)
+        is_complete, excess = self._completion(fill)
         trigger = OrderTrigger.FILL_COMPLETELY if is_complete else OrderTrigger.FILL_PARTIALLY
         next_status(self.status, trigger)
+        if excess is not None:
+            raise FillExceedsOrderError(excess)
+        self._require_within_limit(fill)
         event_class = self.Filled if is_complete else self.PartiallyFilled
         self.trigger_event(
             event_class,
@@ -294,23 +304,38 @@ class Order(Aggregate):
         )
         return fill
 
-    def _completes(self, fill: Fill) -> bool:
+    def _completion(self, fill: Fill) -> tuple[bool, str | None]:
+        """Return whether the fill completes the order, and why it is too large (if it is)."""
         if self.amount_krw is not None:
             remaining = self.amount_krw - self.executed_funds_krw
             if fill.funds_krw > remaining:
-                raise FillExceedsOrderError(
+                return True, (
                     f"fill {fill.trade_id} of {fill.funds_krw:,} KRW exceeds the {remaining:,} KRW "
                     f"that remains of order {self.id}'s {self.amount_krw:,} KRW amount"
                 )
-            return floor8((remaining - fill.funds_krw) / fill.price_krw) == 0
+            return floor8((remaining - fill.funds_krw) / fill.price_krw) == 0, None
         assert self.volume_btc is not None  # every order has an amount or a volume
         remaining = self.volume_btc - self.executed_volume_btc
         if fill.qty_btc > remaining:
-            raise FillExceedsOrderError(
+            return True, (
                 f"fill {fill.trade_id} of {fill.qty_btc} BTC exceeds the {remaining} BTC that "
                 f"remains of order {self.id}'s {self.volume_btc} BTC"
             )
-        return fill.qty_btc == remaining
+        return fill.qty_btc == remaining, None
+
+    def _require_within_limit(self, fill: Fill) -> None:
+        limit = self.price_krw
+        if limit is None:
+            return
+        if (self.side is OrderSide.BID and fill.price_krw > limit) or (
+            self.side is OrderSide.ASK and fill.price_krw < limit
+        ):
+            bound = "above" if self.side is OrderSide.BID else "below"
+            raise FillBeyondLimitPriceError(
+                f"fill {fill.trade_id} at {fill.price_krw:,} KRW is {bound} the limit price "
+                f"{limit:,} KRW of {self.side.value} order {self.id}; an exchange never fills "
+                f"a limit {self.side.value} there"
+            )
 
     def cancel(self, reason: str, cause: Cause) -> None:
         """Cancel the unfilled remainder; fills already recorded stay.

@@ -61,6 +61,29 @@ TRANSITIONS: MappingProxyType[tuple[OrderStatus, OrderTrigger], OrderStatus] = M
 TERMINAL_STATUSES = frozenset({S.FILLED, S.FAILED, S.CANCELLED})
 
 
+FILL_TRIGGERS = (T.FILL_PARTIALLY, T.FILL_COMPLETELY)
+
+
+def require_can_fill(current: OrderStatus) -> None:
+    """Refuse any fill of an order whose status the table lets no fill leave.
+
+    Raises:
+        IllegalOrderTransitionError: neither fill trigger is allowed in `current`.
+    """
+    if not any((current, trigger) in TRANSITIONS for trigger in FILL_TRIGGERS):
+        raise IllegalOrderTransitionError(
+            f"an order in status {current.value} cannot fill partially or fill completely; "
+            + _allowed_from(current)
+        )
+
+
+def _allowed_from(current: OrderStatus) -> str:
+    allowed = sorted(t.value for (s, t) in TRANSITIONS if s is current)
+    if not allowed:
+        return f"{current.value} is final"
+    return f"allowed from {current.value}: {', '.join(allowed)}"
+
+
 def next_status(current: OrderStatus, trigger: OrderTrigger) -> OrderStatus:
     """Return the status that `trigger` moves an order in `current` to.
 
@@ -70,12 +93,7 @@ def next_status(current: OrderStatus, trigger: OrderTrigger) -> OrderStatus:
     try:
         return TRANSITIONS[(current, trigger)]
     except KeyError:
-        allowed = sorted(t.value for (s, t) in TRANSITIONS if s is current)
         raise IllegalOrderTransitionError(
             f"an order in status {current.value} cannot {trigger.value.replace('_', ' ')}; "
-            + (
-                f"allowed from {current.value}: {', '.join(allowed)}"
-                if allowed
-                else f"{current.value} is final"
-            )
+            + _allowed_from(current)
         ) from None

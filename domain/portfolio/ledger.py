@@ -24,6 +24,9 @@ from domain.orders.terms import OrderSide, OrderTerms
 from domain.sessions import trading_day
 
 ZERO = Decimal(0)
+ROUNDING_DUST_KRW = Decimal("0.00000001")
+"""A market bid sized as available / (1 + fee rate) may exceed the cash by 28-digit rounding
+dust when its fee is added back; strategies.md clarification 4 says not to refuse it."""
 
 
 @dataclass(frozen=True)
@@ -219,9 +222,9 @@ class Portfolio(Aggregate):
     ) -> tuple[Decimal, Decimal]:
         """Lock what a new order may spend, KRW for a bid or BTC for an ask; return (krw, btc).
 
-        A limit bid locks qty x price x (1 + fee rate) (clarification 4). A market bid is
-        sized to fit its strategy's cash: it is refused only when its amount exceeds the
-        available cash, and locks at most the available cash.
+        A limit bid locks qty x price x (1 + fee rate) (clarification 4); a market bid locks
+        amount x (1 + fee rate), like Upbit, and is refused when that exceeds the available
+        cash by more than rounding dust (the lock is then capped at the available cash).
 
         Raises:
             UnknownStrategyError: the strategy has no capital.
@@ -232,12 +235,14 @@ class Portfolio(Aggregate):
         krw = btc = ZERO
         if terms.side is OrderSide.BID:
             if terms.amount_krw is not None:
-                if terms.amount_krw > book.available_krw:
+                krw = terms.amount_krw * (1 + fee_rate)
+                if krw - book.available_krw > ROUNDING_DUST_KRW:
                     raise InsufficientCashError(
-                        f"market bid of {terms.amount_krw:,} KRW exceeds strategy {strategy_id}'s "
-                        f"available cash {book.available_krw:,} KRW"
+                        f"market bid of {terms.amount_krw:,} KRW costs {krw:,} KRW with its "
+                        f"{fee_rate} fee, more than strategy {strategy_id}'s available cash "
+                        f"{book.available_krw:,} KRW"
                     )
-                krw = min(terms.amount_krw * (1 + fee_rate), book.available_krw)
+                krw = min(krw, book.available_krw)
             else:
                 assert terms.price_krw is not None and terms.volume_btc is not None
                 krw = terms.volume_btc * terms.price_krw * (1 + fee_rate)

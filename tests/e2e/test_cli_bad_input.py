@@ -136,7 +136,7 @@ def test_order_illegal_transition_exits_2_and_appends_nothing(funded: Cli) -> No
     )
     # Then the state machine refuses, naming the status and the trigger
     assert result.returncode == 2
-    assert "an order in status NEW cannot fill completely" in result.stderr
+    assert "an order in status NEW cannot fill partially or fill completely" in result.stderr
     assert funded.event_count() == before
 
 

@@ -1,0 +1,382 @@
+"""Test data builders (nautilus `TestDataStubs` style): causes, commands and aggregates.
+
+Every builder has sensible defaults, so a test names only what matters to it. Domain time is
+fixed: `BASE_TIME` is 2025-01-06 00:00 UTC (09:00 KST, the opening of that trading day);
+`minute=` and `day=` move forward from it. Nothing here reads the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+
+from commands.messages import (
+    AcceptOrder,
+    AllocateCapital,
+    CancelOrder,
+    ChangeTradingState,
+    Figure,
+    PlaceOrder,
+    RecordFill,
+    RejectOrder,
+    SetRiskLimits,
+)
+from commands.trading import Trading
+from domain.constants import DEFAULT_FEE_RATE
+from domain.event_names import bus_name
+from domain.events import Cause, LedgerEvent
+from domain.market import parse_market
+from domain.orders.order import Fill, Order
+from domain.orders.terms import OrderSide, OrderTerms, OrderType, order_terms
+from domain.portfolio.ledger import Portfolio
+from domain.positions.position import Position
+from domain.risk.limits import RiskLimits
+from domain.risk.rules import OrderRiskContext
+
+BASE_TIME = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)
+"""Monday 2025-01-06 00:00 UTC = 09:00 KST: a session opens (strategies.md "Session")."""
+
+STRATEGY = "alpha"
+OTHER_STRATEGY = "beta"
+MARKET = "KRW-BTC"
+PRICE = Decimal("50000000")
+"""A KRW-BTC price on the 1,000 KRW tick grid."""
+CAPITAL = Decimal("10000000")
+FEE_RATE = DEFAULT_FEE_RATE
+POPO_ENV = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+# Time and causes.
+def at(minute: int = 0, *, day: int = 0) -> datetime:
+    """Return the domain time `day` days and `minute` minutes after `BASE_TIME`."""
+    return BASE_TIME + timedelta(days=day, minutes=minute)
+
+
+def cause(
+    minute: int = 0,
+    *,
+    day: int = 0,
+    actor: str = "tester",
+    causation_id: str | None = None,
+    correlation_id: str = "flow-1",
+) -> Cause:
+    """Return a cause at `at(minute, day=day)`; the causation id names the minute."""
+    return Cause(
+        occurred_at=at(minute, day=day),
+        actor=actor,
+        causation_id=causation_id or f"request-{day}-{minute}",
+        correlation_id=correlation_id,
+    )
+
+
+def fee(price_krw: Figure, qty_btc: Figure, rate: Decimal = FEE_RATE) -> Decimal:
+    """Return the exchange fee of a fill: price x quantity x rate (upbit-api.md §7.2)."""
+    return Decimal(str(price_krw)) * Decimal(str(qty_btc)) * rate
+
+
+# Commands.
+def allocate_capital(
+    amount_krw: Figure = CAPITAL, *, strategy_id: str = STRATEGY, minute: int = 0
+) -> AllocateCapital:
+    return AllocateCapital(strategy_id=strategy_id, amount_krw=amount_krw, cause=cause(minute))
+
+
+def place_limit_bid(
+    client_order_id: str = "bid-1",
+    *,
+    price_krw: Figure | None = "50000000",
+    volume_btc: Figure | None = "0.01",
+    strategy_id: str = STRATEGY,
+    market: str = MARKET,
+    minute: int = 1,
+    day: int = 0,
+    **extra: Any,
+) -> PlaceOrder:
+    return PlaceOrder(
+        client_order_id=client_order_id,
+        strategy_id=strategy_id,
+        market=market,
+        side="bid",
+        order_type="limit",
+        cause=cause(minute, day=day),
+        price_krw=price_krw,
+        volume_btc=volume_btc,
+        **extra,
+    )
+
+
+def place_limit_ask(
+    client_order_id: str = "ask-1",
+    *,
+    price_krw: Figure | None = "51000000",
+    volume_btc: Figure | None = "0.01",
+    strategy_id: str = STRATEGY,
+    market: str = MARKET,
+    minute: int = 1,
+    day: int = 0,
+    **extra: Any,
+) -> PlaceOrder:
+    return PlaceOrder(
+        client_order_id=client_order_id,
+        strategy_id=strategy_id,
+        market=market,
+        side="ask",
+        order_type="limit",
+        cause=cause(minute, day=day),
+        price_krw=price_krw,
+        volume_btc=volume_btc,
+        **extra,
+    )
+
+
+def place_market_bid(
+    client_order_id: str = "market-bid-1",
+    *,
+    amount_krw: Figure | None = "100000",
+    strategy_id: str = STRATEGY,
+    market: str = MARKET,
+    minute: int = 1,
+    day: int = 0,
+    **extra: Any,
+) -> PlaceOrder:
+    return PlaceOrder(
+        client_order_id=client_order_id,
+        strategy_id=strategy_id,
+        market=market,
+        side="bid",
+        order_type="market",
+        cause=cause(minute, day=day),
+        amount_krw=amount_krw,
+        **extra,
+    )
+
+
+def place_market_ask(
+    client_order_id: str = "market-ask-1",
+    *,
+    volume_btc: Figure | None = "0.01",
+    reference_price_krw: Figure | None = "50000000",
+    strategy_id: str = STRATEGY,
+    market: str = MARKET,
+    minute: int = 1,
+    day: int = 0,
+    **extra: Any,
+) -> PlaceOrder:
+    return PlaceOrder(
+        client_order_id=client_order_id,
+        strategy_id=strategy_id,
+        market=market,
+        side="ask",
+        order_type="market",
+        cause=cause(minute, day=day),
+        volume_btc=volume_btc,
+        reference_price_krw=reference_price_krw,
+        **extra,
+    )
+
+
+def accept_order(
+    order_id: UUID, *, exchange_order_id: str = "upbit-uuid-1", minute: int = 2
+) -> AcceptOrder:
+    return AcceptOrder(order_id=order_id, exchange_order_id=exchange_order_id, cause=cause(minute))
+
+
+def record_fill(
+    order_id: UUID,
+    *,
+    trade_id: str = "trade-1",
+    price_krw: Figure = "50000000",
+    qty_btc: Figure = "0.01",
+    fee_krw: Figure | None = None,
+    minute: int = 3,
+    day: int = 0,
+) -> RecordFill:
+    """Return a fill command; the fee defaults to the 0.05 % KRW-market fee of the fill."""
+    return RecordFill(
+        order_id=order_id,
+        trade_id=trade_id,
+        price_krw=price_krw,
+        qty_btc=qty_btc,
+        fee_krw=fee(price_krw, qty_btc) if fee_krw is None else fee_krw,
+        cause=cause(minute, day=day),
+    )
+
+
+def cancel_order(order_id: UUID, *, reason: str = "user asked", minute: int = 4) -> CancelOrder:
+    return CancelOrder(order_id=order_id, reason=reason, cause=cause(minute))
+
+
+def reject_order(
+    order_id: UUID, *, reason: str = "refused", rejected_by: str = "exchange", minute: int = 2
+) -> RejectOrder:
+    return RejectOrder(
+        order_id=order_id, reason=reason, rejected_by=rejected_by, cause=cause(minute)
+    )
+
+
+def set_risk_limits(
+    *, reason: str = "daily review", minute: int = 0, **limits: Figure | None
+) -> SetRiskLimits:
+    return SetRiskLimits(reason=reason, cause=cause(minute), **limits)
+
+
+def change_trading_state(
+    to_state: str, *, reason: str = "operator decision", minute: int = 0
+) -> ChangeTradingState:
+    return ChangeTradingState(to_state=to_state, reason=reason, cause=cause(minute))
+
+
+# Domain objects (aggregates built with their creation events already collected).
+def terms(
+    side: str = "bid",
+    order_type: str = "limit",
+    *,
+    price_krw: Figure | None = None,
+    volume_btc: Figure | None = None,
+    amount_krw: Figure | None = None,
+    reference_price_krw: Figure | None = None,
+    minute: int = 0,
+) -> OrderTerms:
+    """Return validated terms; a limit order defaults to 0.01 BTC at 50,000,000 KRW."""
+    kind = OrderType(order_type)
+    if kind is OrderType.LIMIT:
+        price_krw = "50000000" if price_krw is None else price_krw
+        volume_btc = "0.01" if volume_btc is None else volume_btc
+    return order_terms(
+        parse_market(MARKET),
+        OrderSide(side),
+        kind,
+        at=at(minute),
+        price_krw=price_krw,
+        volume_btc=volume_btc,
+        amount_krw=amount_krw,
+        reference_price_krw=reference_price_krw,
+    )
+
+
+def limit_lock(order: OrderTerms, rate: Decimal = FEE_RATE) -> tuple[Decimal, Decimal]:
+    """Return the (KRW, BTC) an order locks: qty x price x (1 + fee) for a limit bid."""
+    if order.side is OrderSide.ASK:
+        assert order.volume_btc is not None
+        return Decimal(0), order.volume_btc
+    if order.amount_krw is not None:
+        return order.amount_krw * (1 + rate), Decimal(0)
+    assert order.volume_btc is not None and order.price_krw is not None
+    return order.volume_btc * order.price_krw * (1 + rate), Decimal(0)
+
+
+def placed_order(
+    order_terms_: OrderTerms | None = None,
+    *,
+    client_order_id: str = "bid-1",
+    strategy_id: str = STRATEGY,
+    locked: tuple[Decimal, Decimal] | None = None,
+    minute: int = 1,
+) -> Order:
+    """Return a NEW order whose Placed event is already collected (a clean 'given')."""
+    chosen = order_terms_ if order_terms_ is not None else terms()
+    order = Order.place(
+        client_order_id=client_order_id,
+        strategy_id=strategy_id,
+        terms=chosen,
+        locked=limit_lock(chosen) if locked is None else locked,
+        cause=cause(minute),
+    )
+    order.collect_events()
+    return order
+
+
+def open_order(order_terms_: OrderTerms | None = None, **kwargs: Any) -> Order:
+    """Return an OPEN order (placed and accepted), its events collected."""
+    order = placed_order(order_terms_, **kwargs)
+    order.accept("upbit-uuid-1", cause(2))
+    order.collect_events()
+    return order
+
+
+def fill(
+    trade_id: str = "trade-1",
+    *,
+    price_krw: Figure = "50000000",
+    qty_btc: Figure = "0.01",
+    fee_krw: Figure | None = None,
+) -> Fill:
+    """Return a fill value with the 0.05 % fee by default."""
+    return Fill(
+        trade_id=trade_id,
+        price_krw=Decimal(str(price_krw)),
+        qty_btc=Decimal(str(qty_btc)),
+        fee_krw=fee(price_krw, qty_btc) if fee_krw is None else Decimal(str(fee_krw)),
+    )
+
+
+def opened_portfolio(capital: Mapping[str, Figure] | None = None) -> Portfolio:
+    """Return the account's ledger with capital allocated (default 10,000,000 KRW to alpha)."""
+    portfolio = Portfolio.open(account="main", cause=cause(0))
+    for strategy_id, amount in (capital or {STRATEGY: CAPITAL}).items():
+        portfolio.allocate(strategy_id, amount, cause(0))
+    portfolio.collect_events()
+    return portfolio
+
+
+def opened_position(strategy_id: str = STRATEGY, market: str = MARKET) -> Position:
+    """Return an empty position record, its Opened event collected."""
+    position = Position.open(strategy_id=strategy_id, market=market, cause=cause(0))
+    position.collect_events()
+    return position
+
+
+def created_risk_limits() -> RiskLimits:
+    """Return the account's risk record (no limits, ACTIVE), its Created event collected."""
+    risk = RiskLimits.create(account="main", cause=cause(0))
+    risk.collect_events()
+    return risk
+
+
+def risk_context(
+    side: str = "bid",
+    *,
+    notional_krw: Figure = "500000",
+    exposure_krw: Figure = "0",
+    daily_net_pnl_krw: Figure = "0",
+    strategy_id: str = STRATEGY,
+) -> OrderRiskContext:
+    return OrderRiskContext(
+        strategy_id=strategy_id,
+        side=OrderSide(side),
+        notional_krw=Decimal(str(notional_krw)),
+        exposure_krw=Decimal(str(exposure_krw)),
+        daily_net_pnl_krw=Decimal(str(daily_net_pnl_krw)),
+        trading_day=at().date().isoformat(),
+    )
+
+
+# The application and its log.
+def trading_app(**kwargs: Any) -> Trading:
+    """Return a fresh Trading application on the in-memory (POPO) event store."""
+    return Trading(POPO_ENV, **kwargs)
+
+
+def last_notification_id(app: Trading) -> int:
+    """Return the position of the last event in the application's log (0 when empty)."""
+    return app.recorder.max_notification_id() or 0
+
+
+def events_since(app: Trading, notification_id: int) -> list[DomainEventProtocol[Any]]:
+    """Return the domain events appended after `notification_id`, in log order."""
+    notifications = app.recorder.select_notifications(start=notification_id + 1, limit=10_000)
+    return [app.mapper.to_domain_event(n) for n in notifications]
+
+
+def bus_names_since(app: Trading, notification_id: int) -> list[str]:
+    """Return the bus names of the events appended after `notification_id`, in log order."""
+    names = []
+    for event in events_since(app, notification_id):
+        assert isinstance(event, LedgerEvent)
+        names.append(bus_name(event))
+    return names

@@ -1,0 +1,1 @@
+"""Unit tests: no I/O; the in-memory (POPO) event store, fakes and builders."""

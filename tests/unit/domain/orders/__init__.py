@@ -1,0 +1,1 @@
+"""Unit tests of the order state machine and the order aggregate."""
