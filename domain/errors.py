@@ -51,6 +51,10 @@ class InvalidDomainTimeError(ValueRuleError):
     """A domain time is naive (no time zone) or otherwise unusable."""
 
 
+class InvalidCandleError(ValueRuleError):
+    """A candle breaks the candle rules (minute-aligned, positive, bounded, ordered)."""
+
+
 class MissingTextError(ValueRuleError):
     """A required text (actor, reason, identifier) is empty."""
 

@@ -1,0 +1,1 @@
+"""The paper fill model shared by backtests and paper trading (strategies.md)."""
