@@ -148,7 +148,7 @@ class Trading(Application[UUID]):
 
     def get_position(self, strategy_id: str, market: str) -> Position | None:
         """Return a strategy's position in a market, or None before its first fill."""
-        return self._find(position_id(strategy_id, market), Position)
+        return self._find(position_id(self.account, strategy_id, market), Position)
 
     def get_risk_limits(self) -> RiskLimits | None:
         """Return the account's risk record, or None before the account was opened."""
@@ -239,7 +239,7 @@ class Trading(Application[UUID]):
             # A bid needs the position only to measure exposure against a limit.
             position = None
             if terms.side is OrderSide.ASK or limits.max_exposure_krw is not None:
-                pid = position_id(command.strategy_id, market.code)
+                pid = position_id(self.account, command.strategy_id, market.code)
                 if pid not in positions:
                     positions[pid] = self._find(pid, Position)
                 position = positions[pid]
@@ -307,7 +307,10 @@ class Trading(Application[UUID]):
                 return False
             locked_after = order.locked_remaining()
             position = self.get_position(order.strategy_id, order.market) or Position.open(
-                strategy_id=order.strategy_id, market=order.market, cause=command.cause
+                account=self.account,
+                strategy_id=order.strategy_id,
+                market=order.market,
+                cause=command.cause,
             )
             realised = position.apply_fill(
                 order_id=str(order.id), side=order.side, fill=fill, cause=command.cause

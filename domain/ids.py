@@ -20,9 +20,9 @@ def order_id(client_order_id: str) -> UUID:
     return derive_id("order", client_order_id)
 
 
-def position_id(strategy_id: str, market: str) -> UUID:
-    """Return the id of the position of one strategy in one market."""
-    return derive_id("position", strategy_id, market)
+def position_id(account: str, strategy_id: str, market: str) -> UUID:
+    """Return the id of the position of one strategy of an account in one market."""
+    return derive_id("position", account, strategy_id, market)
 
 
 def portfolio_id(account: str) -> UUID:

@@ -326,7 +326,7 @@ def opened_portfolio(capital: Mapping[str, Figure] | None = None) -> Portfolio:
 
 def opened_position(strategy_id: str = STRATEGY, market: str = MARKET) -> Position:
     """Return an empty position record, its Opened event collected."""
-    position = Position.open(strategy_id=strategy_id, market=market, cause=cause(0))
+    position = Position.open(account="main", strategy_id=strategy_id, market=market, cause=cause(0))
     position.collect_events()
     return position
 

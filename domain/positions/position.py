@@ -28,11 +28,13 @@ class Position(Aggregate):
         """The strategy's first fill in this market opened its position record."""
 
         TOPIC = "position.opened"
+        account: str
         strategy_id: str
         market: str
 
         def apply(self, position: Position) -> None:
             """Evolve the position's state by this event."""
+            position.account = self.account
             position.strategy_id = self.strategy_id
             position.market = self.market
             position.qty_btc = Decimal(0)
@@ -72,6 +74,7 @@ class Position(Aggregate):
         def apply(self, position: Position) -> None:
             """Nothing to assign: Changed already brought the quantity to zero."""
 
+    account: str
     strategy_id: str
     market: str
     qty_btc: Decimal
@@ -83,11 +86,12 @@ class Position(Aggregate):
         """State is set by the Opened event; see `open`."""
 
     @classmethod
-    def open(cls, *, strategy_id: str, market: str, cause: Cause) -> Position:
-        """Open the (empty) position record of a strategy in a market."""
+    def open(cls, *, account: str, strategy_id: str, market: str, cause: Cause) -> Position:
+        """Open the (empty) position record of an account's strategy in a market."""
         return cls._create(
             cls.Opened,
-            id=position_id(strategy_id, market),
+            id=position_id(account, strategy_id, market),
+            account=account,
             strategy_id=strategy_id,
             market=market,
             **cause.event_fields(),

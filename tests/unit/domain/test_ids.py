@@ -33,15 +33,18 @@ def test_order_id_of_different_client_order_ids_differ() -> None:
     assert order_id("client-1") != order_id("client-2")
 
 
-def test_position_id_depends_on_strategy_and_market() -> None:
+def test_position_id_depends_on_account_strategy_and_market() -> None:
     ids = {
-        position_id("alpha", "KRW-BTC"),
-        position_id("beta", "KRW-BTC"),
-        position_id("alpha", "KRW-ETH"),
+        position_id("main", "alpha", "KRW-BTC"),
+        position_id("main", "beta", "KRW-BTC"),
+        position_id("main", "alpha", "KRW-ETH"),
+        position_id("other", "alpha", "KRW-BTC"),
     }
 
-    assert len(ids) == 3
-    assert position_id("alpha", "KRW-BTC") == derive_id("position", "alpha", "KRW-BTC")
+    assert len(ids) == 4
+    assert position_id("main", "alpha", "KRW-BTC") == derive_id(
+        "position", "main", "alpha", "KRW-BTC"
+    )
 
 
 def test_ids_of_different_kinds_with_the_same_cause_differ() -> None:

@@ -38,11 +38,11 @@ def position_after_two_buys() -> Position:
 
 
 def test_open_position_is_flat_and_keyed_by_strategy_and_market() -> None:
-    position = Position.open(strategy_id="alpha", market="KRW-BTC", cause=cause(0))
+    position = Position.open(account="main", strategy_id="alpha", market="KRW-BTC", cause=cause(0))
 
     (opened,) = position.collect_events()
     assert isinstance(opened, Position.Opened)
-    assert position.id == position_id("alpha", "KRW-BTC")
+    assert position.id == position_id("main", "alpha", "KRW-BTC")
     assert (position.qty_btc, position.cost_basis_krw, position.realised_pnl_krw) == (0, 0, 0)
     assert position.average_cost_krw is None
 
