@@ -7,10 +7,12 @@ carries its `Cause` (domain time in UTC, actor, causation and correlation ids).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
 from domain.events import Cause
+from domain.strategies.base import OrderIntent
 
 Figure = Decimal | str | int
 """A number as a caller gives it; never a float."""
@@ -99,4 +101,17 @@ class ChangeTradingState:
 
     to_state: str
     reason: str
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class RecordSignal:
+    """Record a strategy's decision; `rank` orders its signals at one candle."""
+
+    run_id: str
+    strategy_id: str
+    market: str
+    candle_open_time: datetime
+    rank: int
+    intent: OrderIntent
     cause: Cause

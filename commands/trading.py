@@ -26,6 +26,7 @@ from commands.messages import (
     ChangeTradingState,
     PlaceOrder,
     RecordFill,
+    RecordSignal,
     RejectOrder,
     SetRiskLimits,
 )
@@ -34,6 +35,7 @@ from domain.constants import DEFAULT_FEE_RATE
 from domain.errors import (
     DomainError,
     DuplicateOrderError,
+    DuplicateSignalError,
     UnknownStrategyError,
     UnknownTradingStateError,
 )
@@ -54,6 +56,7 @@ from domain.positions.position import Position
 from domain.risk.limits import Limits, RiskLimits, TradingState
 from domain.risk.rules import OrderRiskContext, check_order
 from domain.sessions import trading_day
+from domain.strategies.signal import Signal
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -389,6 +392,30 @@ class Trading(Application[UUID]):
             self.save(risk)
 
         self._retrying(attempt, f"change trading state to {to_state.value}")
+
+    def record_signal(self, command: RecordSignal) -> UUID:
+        """Record a strategy's decision as a `strategy.signal.created` event; return its id.
+
+        Raises:
+            DuplicateSignalError: this run already has that strategy's signal at that candle.
+        """
+        signal = Signal.create(
+            run_id=command.run_id,
+            strategy_id=command.strategy_id,
+            market=parse_market(command.market, self.markets).code,
+            candle_open_time=command.candle_open_time,
+            rank=command.rank,
+            intent=command.intent,
+            cause=command.cause,
+        )
+        try:
+            self.save(signal)
+        except IntegrityError:
+            raise DuplicateSignalError(
+                f"signal {signal.id} ({command.strategy_id} at {command.candle_open_time}, rank "
+                f"{command.rank}) of run {command.run_id} is already recorded"
+            ) from None
+        return UUID(str(signal.id))
 
     # Plumbing.
     def _find(self, aggregate_id: UUID, kind: type[A]) -> A | None:

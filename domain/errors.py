@@ -55,6 +55,10 @@ class InvalidCandleError(ValueRuleError):
     """A candle breaks the candle rules (minute-aligned, positive, bounded, ordered)."""
 
 
+class InvalidStrategyParameterError(ValueRuleError):
+    """A strategy parameter is unknown or out of its allowed range."""
+
+
 class MissingTextError(ValueRuleError):
     """A required text (actor, reason, identifier) is empty."""
 
@@ -69,6 +73,10 @@ class IllegalOrderTransitionError(OrderError):
 
 class DuplicateOrderError(OrderError):
     """An order with the same client order id (hence the same order id) already exists."""
+
+
+class DuplicateSignalError(OrderError):
+    """A signal with the same id (run, strategy, candle, rank) is already recorded."""
 
 
 class FillExceedsOrderError(OrderError):

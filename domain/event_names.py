@@ -14,6 +14,7 @@ from domain.orders.order import Order
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
 from domain.risk.limits import RiskLimits
+from domain.strategies.signal import Signal
 
 BUS_NAME_PATTERN = re.compile(r"^[a-z]+(\.[a-z_]+){1,2}$")
 
@@ -37,6 +38,7 @@ EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
     RiskLimits.TradingHalted,
     RiskLimits.TradingReduced,
     RiskLimits.TradingResumed,
+    Signal.Created,
 )
 
 BUS_NAMES: MappingProxyType[type[LedgerEvent], str] = MappingProxyType(

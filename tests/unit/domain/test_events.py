@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
 
 import pytest
 
-from commands.messages import AllocateCapital, ChangeTradingState
+from commands.messages import AllocateCapital, ChangeTradingState, RecordSignal
 from commands.trading import Trading
 from domain.clock import KST
 from domain.errors import InvalidDomainTimeError, MissingTextError
 from domain.event_names import EVENT_CLASSES, bus_name
 from domain.events import Cause, LedgerEvent
 from domain.orders.order import Order
+from domain.orders.terms import OrderSide, OrderType
+from domain.strategies.base import OrderIntent
 from tests.builders import (
     accept_order,
     cancel_order,
@@ -51,6 +54,12 @@ def every_event_through_the_application(app: Trading) -> None:
     app.reject_order(reject_order(app.place_order(place_limit_bid("bid-3"))))
     for state in ("HALTED", "REDUCING", "ACTIVE"):
         app.change_trading_state(ChangeTradingState(state, "drill", SEOUL_CAUSE))
+    intent = OrderIntent(
+        OrderSide.BID, OrderType.MARKET, D("50000000"), "entry", "vb-1", amount_krw=D("100000")
+    )
+    app.record_signal(
+        RecordSignal("run-1", "alpha", "KRW-BTC", SEOUL_CAUSE.occurred_at, 0, intent, SEOUL_CAUSE)
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""The three strategies of strategies.md as pure incremental logic: folds over closed candles."""

@@ -1,0 +1,108 @@
+"""What a strategy sees at a candle's close, and what it asks for (strategies.md "Common ground").
+
+A strategy is a fold: at each close it gets a `DecisionContext` (the candle, its session, the
+complete session bars, its own book) and returns `OrderIntent`s; it learns of its own fills
+through `FillNotice`s, delivered before the decisions of the candle that produced them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from domain.candles.candle import Candle
+from domain.orders.terms import OrderSide, OrderType
+from domain.session_bars import SessionBar
+
+
+@dataclass(frozen=True)
+class StrategyBook:
+    """A strategy's own figures at a close: cash, cash not locked by bids, BTC held."""
+
+    cash_krw: Decimal
+    available_krw: Decimal
+    qty_btc: Decimal
+    pending_tags: tuple[str, ...]
+    """Tags of its orders still NEW, OPEN or PARTIAL, in placement order."""
+
+    @property
+    def has_pending(self) -> bool:
+        """Return True while one of its orders is still pending."""
+        return bool(self.pending_tags)
+
+    def equity_at(self, price: Decimal) -> Decimal:
+        """Return cash + held BTC x price (strategies.md "Capital")."""
+        return self.cash_krw + self.qty_btc * price
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    """Everything a strategy may use at the close of one candle."""
+
+    candle: Candle
+    session_open: Decimal
+    """The open of the first candle of the candle's session."""
+    session_end: datetime
+    completed_bars: Sequence[SessionBar]
+    """Every complete session bar so far, oldest first (including one this candle completed)."""
+    just_completed: SessionBar | None
+    """The session bar this candle completed, if it did."""
+    book: StrategyBook
+    fee_rate: Decimal
+
+    @property
+    def decided_at(self) -> datetime:
+        """Return the decision time: the candle's close time."""
+        return self.candle.close_time
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """An order a strategy wants placed, or (side None) its resting orders cancelled."""
+
+    side: OrderSide
+    order_type: OrderType
+    reference_price_krw: Decimal
+    reason: str
+    tag: str
+    """The strategy's own name for the order, echoed back in fill notices."""
+    price_krw: Decimal | None = None
+    volume_btc: Decimal | None = None
+    amount_krw: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class CancelIntent:
+    """Cancel every resting order of the strategy (the grid's stop loss)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class FillNotice:
+    """One fill of one of the strategy's orders."""
+
+    tag: str
+    side: OrderSide
+    price_krw: Decimal
+    qty_btc: Decimal
+    is_complete: bool
+    """True when this fill completed the order."""
+
+
+Decision = OrderIntent | CancelIntent
+
+
+class Strategy(Protocol):
+    """A strategy: a name, a fold over fills, and a decision at each close."""
+
+    name: str
+
+    def on_fill(self, notice: FillNotice) -> None:
+        """Learn of a fill of one of its own orders."""
+
+    def decide(self, context: DecisionContext) -> list[Decision]:
+        """Return what to do at this close (usually nothing)."""

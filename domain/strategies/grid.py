@@ -1,0 +1,200 @@
+"""Grid: resting limit buys on price lines, each sold one line higher (strategies.md §3).
+
+Lines are computed exactly and rounded down to the tick once; every line below the top one is
+empty, buying or holding. At every close, after that candle's fills, lines are visited from
+the lowest. Readings of the rules are in docs/strategies-notes.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from domain.constants import MIN_ORDER_TOTAL_KRW
+from domain.money import floor8
+from domain.orders.terms import OrderSide, OrderType
+from domain.strategies.base import (
+    CancelIntent,
+    Decision,
+    DecisionContext,
+    FillNotice,
+    OrderIntent,
+)
+from domain.strategies.parameters import require
+from domain.ticks import round_down_to_tick
+
+NAME = "grid"
+EMPTY, BUYING, HOLDING = "empty", "buying", "holding"
+
+
+@dataclass(frozen=True)
+class GridParams:
+    """The price range, number of lines, spacing, KRW per buy and optional stop loss."""
+
+    lower: Decimal | None = None
+    upper: Decimal | None = None
+    levels: int = 10
+    spacing: str = "arithmetic"
+    order_krw: Decimal = Decimal("100000")
+    stop_loss_pct: Decimal | None = None
+    range_pct: Decimal = Decimal("0.10")
+    """When lower and upper are omitted: +/- this fraction around the first close."""
+
+    def __post_init__(self) -> None:
+        require(self.levels >= 2, f"{NAME}.levels {self.levels} must be at least 2")
+        require(
+            self.spacing in ("arithmetic", "geometric"),
+            f"{NAME}.spacing {self.spacing!r} must be arithmetic or geometric",
+        )
+        require(self.order_krw > 0, f"{NAME}.order_krw {self.order_krw} must be > 0")
+        if self.lower is not None or self.upper is not None:
+            require(
+                self.lower is not None and self.upper is not None,
+                f"{NAME}: give both lower and upper, or neither",
+            )
+            assert self.lower is not None and self.upper is not None
+            require(
+                0 < self.lower < self.upper,
+                f"{NAME}.lower {self.lower} must be > 0 and below upper {self.upper}",
+            )
+        if self.stop_loss_pct is not None:
+            require(
+                0 < self.stop_loss_pct < 1,
+                f"{NAME}.stop_loss_pct {self.stop_loss_pct} must be a fraction in (0, 1)",
+            )
+        require(0 < self.range_pct < 1, f"{NAME}.range_pct {self.range_pct} must be in (0, 1)")
+
+
+def grid_lines(
+    lower: Decimal, upper: Decimal, levels: int, spacing: str, at: datetime
+) -> tuple[Decimal, ...]:
+    """Return the line prices P_0..P_{levels-1}, exact then rounded down to the tick once.
+
+    Clarification 9: arithmetic `lower + (upper - lower) x i / (levels - 1)`, geometric
+    `lower x (upper / lower) ^ (i / (levels - 1))`, with P_0 = lower and the top = upper.
+    """
+    last = levels - 1
+    exact: list[Decimal] = []
+    for i in range(levels):
+        if i == 0:
+            price = lower
+        elif i == last:
+            price = upper
+        elif spacing == "arithmetic":
+            price = lower + (upper - lower) * i / last
+        else:
+            price = lower * (upper / lower) ** (Decimal(i) / last)
+        exact.append(price)
+    return tuple(round_down_to_tick(price, at) for price in exact)
+
+
+class Grid:
+    """One instance trades one market with its own capital."""
+
+    name = NAME
+
+    def __init__(self, params: GridParams | None = None) -> None:
+        self.params = params or GridParams()
+        self.lower: Decimal | None = self.params.lower
+        self.upper: Decimal | None = self.params.upper
+        self.lines: tuple[Decimal, ...] = ()
+        self.states: list[str] = []
+        self.filled_qty: list[Decimal] = []
+        """Per line: BTC bought by its BUY so far (the SELL offers what the BUY filled)."""
+        self.complete: dict[str, bool] = {}
+        self.is_stopped = False
+        self._count = 0
+
+    def on_fill(self, notice: FillNotice) -> None:
+        """Track each line's order: what its BUY filled, and whether its order completed."""
+        if notice.tag.startswith(f"{NAME}-stop-"):
+            return  # the stop-loss sale: the grid is stopped for good
+        line = int(notice.tag.rsplit("-", 2)[1])
+        if notice.side is OrderSide.BID:
+            self.filled_qty[line] += notice.qty_btc
+        if notice.is_complete:
+            self.complete[notice.tag] = True
+
+    def decide(self, context: DecisionContext) -> list[Decision]:
+        """Stop out below the stop line; else move each line along empty -> buying -> holding."""
+        candle = context.candle
+        if not self.lines:
+            self._configure(context)
+        assert self.lower is not None and self.upper is not None
+        if self.is_stopped:
+            return []
+        stop = self.params.stop_loss_pct
+        if stop is not None and candle.close < self.lower * (1 - stop):
+            return self._stop_out(context)
+        decisions: list[Decision] = []
+        available = context.book.available_krw
+        in_range = self.lower <= candle.close <= self.upper
+        for i in range(len(self.lines) - 1):
+            if self.states[i] == BUYING and self.complete.pop(self._tag(i, "buy"), False):
+                self.states[i] = HOLDING
+                decisions.append(
+                    self._order(OrderSide.ASK, i + 1, i, "sell", volume_btc=self.filled_qty[i])
+                )
+            if self.states[i] == HOLDING and self.complete.pop(self._tag(i, "sell"), False):
+                self.states[i] = EMPTY
+            if self.states[i] == EMPTY and in_range and self.lines[i] < candle.close:
+                price = self.lines[i]
+                qty = floor8(self.params.order_krw / price)
+                total = qty * price
+                cost = total * (1 + context.fee_rate)
+                if total >= MIN_ORDER_TOTAL_KRW and cost <= available:
+                    available -= cost
+                    self.states[i] = BUYING
+                    self.filled_qty[i] = Decimal(0)
+                    decisions.append(self._order(OrderSide.BID, i, i, "buy", volume_btc=qty))
+        return decisions
+
+    def _configure(self, context: DecisionContext) -> None:
+        if self.lower is None or self.upper is None:
+            close, pct = context.candle.close, self.params.range_pct
+            self.lower, self.upper = close * (1 - pct), close * (1 + pct)
+        self.lines = grid_lines(
+            self.lower,
+            self.upper,
+            self.params.levels,
+            self.params.spacing,
+            context.candle.open_time,
+        )
+        self.states = [EMPTY] * (len(self.lines) - 1)
+        self.filled_qty = [Decimal(0)] * (len(self.lines) - 1)
+
+    def _stop_out(self, context: DecisionContext) -> list[Decision]:
+        self.is_stopped = True
+        decisions: list[Decision] = [CancelIntent(reason="grid stop loss")]
+        qty = context.book.qty_btc
+        if qty * context.candle.close >= MIN_ORDER_TOTAL_KRW:
+            self._count += 1
+            decisions.append(
+                OrderIntent(
+                    side=OrderSide.ASK,
+                    order_type=OrderType.MARKET,
+                    reference_price_krw=context.candle.close,
+                    reason="grid stop loss",
+                    tag=f"{NAME}-stop-{self._count}",
+                    volume_btc=qty,
+                )
+            )
+        return decisions
+
+    def _order(
+        self, side: OrderSide, price_line: int, line: int, kind: str, *, volume_btc: Decimal
+    ) -> OrderIntent:
+        price = self.lines[price_line]
+        return OrderIntent(
+            side=side,
+            order_type=OrderType.LIMIT,
+            reference_price_krw=price,
+            reason=f"grid line {line} {kind}",
+            tag=self._tag(line, kind),
+            price_krw=price,
+            volume_btc=volume_btc,
+        )
+
+    def _tag(self, line: int, kind: str) -> str:
+        return f"{NAME}-{line}-{kind}"

@@ -1,0 +1,133 @@
+"""Volatility breakout (Larry Williams, 변동성 돌파): strategies.md §1.
+
+Buy at market once the session's price reaches `session_open + k x (prev.high - prev.low)`;
+sell everything at market at the close of the session's last minute. Readings of the rules
+are in docs/strategies-notes.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from domain.constants import MIN_ORDER_TOTAL_KRW
+from domain.indicators.moving_average import noise_ratio, simple_mean
+from domain.orders.terms import OrderSide, OrderType
+from domain.sessions import session_end, trading_day
+from domain.strategies.base import Decision, DecisionContext, FillNotice, OrderIntent
+from domain.strategies.parameters import require
+
+NAME = "volatility_breakout"
+
+
+@dataclass(frozen=True)
+class VolatilityBreakoutParams:
+    """k, how k is chosen, the noise window, the MA filter window, the share of cash used."""
+
+    k: Decimal = Decimal("0.5")
+    k_mode: str = "fixed"
+    noise_days: int = 20
+    ma_days: int = 0
+    allocation: Decimal = Decimal("1.0")
+
+    def __post_init__(self) -> None:
+        require(
+            self.k_mode in ("fixed", "noise"),
+            f"{NAME}.k_mode {self.k_mode!r} must be fixed or noise",
+        )
+        require(self.k > 0, f"{NAME}.k {self.k} must be greater than 0")
+        require(self.noise_days >= 1, f"{NAME}.noise_days {self.noise_days} must be >= 1")
+        require(self.ma_days >= 0, f"{NAME}.ma_days {self.ma_days} must be >= 0 (0 = off)")
+        require(0 < self.allocation <= 1, f"{NAME}.allocation {self.allocation} must be in (0, 1]")
+
+
+class VolatilityBreakout:
+    """One instance trades one market with its own capital."""
+
+    name = NAME
+
+    def __init__(self, params: VolatilityBreakoutParams | None = None) -> None:
+        self.params = params or VolatilityBreakoutParams()
+        self.entered_day: date | None = None
+        """The session of the last entry (at most one entry per session)."""
+        self.holding_day: date | None = None
+        """The session in which the position now held was entered."""
+        self._count = 0
+
+    def on_fill(self, notice: FillNotice) -> None:
+        """Nothing to remember: the book tells what is held."""
+
+    def target(self, context: DecisionContext) -> Decimal | None:
+        """Return the session's breakout target, or None when the history does not allow it."""
+        bars = context.completed_bars
+        if not bars:
+            return None
+        prev = bars[-1]
+        k = self.params.k
+        if self.params.k_mode == "noise":
+            days = self.params.noise_days
+            noise = [noise_ratio(b.open, b.high, b.low, b.close) for b in bars[-days:]]
+            mean = simple_mean(noise, days)
+            if mean is None:  # fewer than noise_days bars: no entry (clarification 8)
+                return None
+            k = mean
+        return context.session_open + k * (prev.high - prev.low)
+
+    def decide(self, context: DecisionContext) -> list[Decision]:
+        """Exit at the session's end, or enter on the breakout."""
+        book, candle = context.book, context.candle
+        if book.has_pending:
+            return []
+        if book.qty_btc > 0:
+            return self._exit(context)
+        day = trading_day(candle.open_time)
+        if self.entered_day == day or candle.close_time >= context.session_end:
+            return []
+        if not self._ma_allows(context):
+            return []
+        target = self.target(context)
+        if target is None or candle.high < target:
+            return []
+        amount = self.params.allocation * book.available_krw / (1 + context.fee_rate)
+        if amount < MIN_ORDER_TOTAL_KRW:
+            return []
+        self.entered_day = self.holding_day = day
+        return [
+            self._intent(
+                OrderSide.BID, max(target, candle.open), "breakout entry", amount_krw=amount
+            )
+        ]
+
+    def _exit(self, context: DecisionContext) -> list[Decision]:
+        if self.holding_day is not None and context.candle.close_time < session_end(
+            self.holding_day
+        ):
+            return []
+        qty = context.book.qty_btc
+        if qty * context.candle.close < MIN_ORDER_TOTAL_KRW:
+            return []
+        self.holding_day = None
+        return [
+            self._intent(OrderSide.ASK, context.candle.close, "session end exit", volume_btc=qty)
+        ]
+
+    def _ma_allows(self, context: DecisionContext) -> bool:
+        days = self.params.ma_days
+        if days == 0:
+            return True
+        mean = simple_mean([bar.close for bar in context.completed_bars], days)
+        return mean is not None and context.session_open > mean
+
+    def _intent(
+        self, side: OrderSide, reference: Decimal, reason: str, **amounts: Decimal
+    ) -> OrderIntent:
+        self._count += 1
+        return OrderIntent(
+            side=side,
+            order_type=OrderType.MARKET,
+            reference_price_krw=reference,
+            reason=reason,
+            tag=f"{NAME}-{self._count}",
+            **amounts,
+        )
