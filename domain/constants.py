@@ -16,9 +16,6 @@ BTC_QUANTUM = Decimal("0.00000001")
 DEFAULT_FEE_RATE = Decimal("0.0005")
 """Trading fee of the KRW market, maker and taker (upbit-api.md §7.2; strategies.md defaults)."""
 
-KRW_MAX_DECIMALS = 8
-"""Most decimal places accepted in a KRW figure entered by a person (prices, amounts)."""
-
 MAX_KRW_FIGURE = Decimal("1000000000000000")
 """Sanity bound on any KRW figure (10^15 KRW), far above Upbit's 10^9 KRW maximum order."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
-from domain.constants import BTC_QUANTUM, KRW_MAX_DECIMALS, MAX_BTC_FIGURE, MAX_KRW_FIGURE
+from domain.constants import BTC_QUANTUM, MAX_BTC_FIGURE, MAX_KRW_FIGURE
 from domain.errors import InvalidAmountError
 
 
@@ -31,25 +31,16 @@ def to_decimal(value: object, what: str) -> Decimal:
     return number
 
 
-def _decimals(number: Decimal) -> int:
-    exponent = number.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
 def positive_krw(value: object, what: str) -> Decimal:
-    """Return a KRW amount that is > 0 with at most 8 decimals.
+    """Return a KRW amount that is > 0, kept exactly (strategies size amounts to 28 digits).
 
     Raises:
-        InvalidAmountError: the amount is not positive or has too many decimals.
+        InvalidAmountError: the amount is not positive, or absurdly large.
     """
     number = to_decimal(value, what)
     if number <= 0:
         raise InvalidAmountError(f"{what} {value} KRW must be greater than 0")
     _require_at_most(number, MAX_KRW_FIGURE, what, "KRW")
-    if _decimals(number) > KRW_MAX_DECIMALS:
-        raise InvalidAmountError(
-            f"{what} {value} KRW has more than {KRW_MAX_DECIMALS} decimal places"
-        )
     return number
 
 

@@ -57,9 +57,10 @@ def test_positive_krw_of_zero_or_negative_is_refused_naming_value(value: str) ->
     assert f"capital {value} KRW must be greater than 0" in str(refused.value)
 
 
-def test_positive_krw_with_more_than_8_decimals_is_refused() -> None:
-    with pytest.raises(InvalidAmountError, match="has more than 8 decimal places"):
-        positive_krw("5000.000000001", "amount")
+def test_positive_krw_keeps_a_28_digit_amount_exactly() -> None:
+    # A strategy sizes A = available / (1 + fee rate) in the 28-digit context (clarification 3)
+    amount = D("10000000") / D("1.0005")
+    assert positive_krw(amount, "amount") == amount
 
 
 def test_positive_krw_with_8_decimals_is_accepted() -> None:

@@ -1,0 +1,1 @@
+"""Market data files: candle CSVs in the format of shared/data/market/README.md."""

@@ -1,0 +1,117 @@
+"""Read 1-minute candles from CSV (optionally gzipped): `ts_utc,open,high,low,close,volume[,value]`.
+
+`ts_utc` is the candle's open time in UTC, ISO 8601 with `Z`; prices in the quote currency,
+volume in the base asset, value in the quote currency. Every malformed row is refused with its
+file, line and column, and nothing is returned.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from domain.candles.candle import Candle
+from domain.errors import InvalidCandleError
+
+COLUMNS = ("ts_utc", "open", "high", "low", "close", "volume")
+OPTIONAL = ("value",)
+
+
+class CandleFileError(Exception):
+    """A candle file is missing, unreadable or malformed; the message says where."""
+
+
+def read_candles(
+    path: Path, *, start: datetime | None = None, end: datetime | None = None
+) -> list[Candle]:
+    """Return the file's candles with open time in [start, end), checked and in order.
+
+    Raises:
+        CandleFileError: the file is missing or a row is malformed, unsorted or duplicated.
+    """
+    if not path.is_file():
+        raise CandleFileError(f"candle file {path} does not exist")
+    return list(_rows(path, start, end))
+
+
+def _open(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return path.open(encoding="utf-8", newline="")
+
+
+def _rows(path: Path, start: datetime | None, end: datetime | None) -> Iterator[Candle]:
+    try:
+        with _open(path) as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if (
+                header is None
+                or tuple(header[:6]) != COLUMNS
+                or len(header) > 7
+                or (len(header) == 7 and header[6] != "value")
+            ):
+                raise CandleFileError(
+                    f"{path}:1: header {','.join(header or [])!r} must be "
+                    f"{','.join(COLUMNS)}[,value]"
+                )
+            width = len(header)
+            previous: datetime | None = None
+            for line, row in enumerate(reader, start=2):
+                candle = _candle(path, line, row, width)
+                if previous is not None and candle.open_time <= previous:
+                    kind = "duplicate" if candle.open_time == previous else "unsorted"
+                    raise CandleFileError(
+                        f"{path}:{line}: {kind} minute {row[0]} after "
+                        f"{previous.isoformat().replace('+00:00', 'Z')}: rows must be strictly "
+                        "increasing by ts_utc"
+                    )
+                previous = candle.open_time
+                if (start is None or candle.open_time >= start) and (
+                    end is None or candle.open_time < end
+                ):
+                    yield candle
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as error:
+        raise CandleFileError(f"candle file {path} cannot be read: {error}") from None
+
+
+def _candle(path: Path, line: int, row: list[str], width: int) -> Candle:
+    if len(row) != width:
+        raise CandleFileError(f"{path}:{line}: {len(row)} columns, the header has {width}")
+    open_time = _time(path, line, row[0])
+    numbers = []
+    for column, text in enumerate(row[1:], start=2):
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            name = (COLUMNS + OPTIONAL)[column - 1]
+            raise CandleFileError(
+                f"{path}:{line}:{column}: {name} {text!r} is not a number"
+            ) from None
+        if not number.is_finite():
+            raise CandleFileError(f"{path}:{line}:{column}: {text!r} is not a finite number")
+        numbers.append(number)
+    value = numbers[5] if width == 7 else Decimal(0)
+    try:
+        return Candle.checked(
+            open_time, numbers[0], numbers[1], numbers[2], numbers[3], numbers[4], value
+        )
+    except InvalidCandleError as error:
+        raise CandleFileError(f"{path}:{line}: {error}") from None
+
+
+def _time(path: Path, line: int, text: str) -> datetime:
+    if not text.endswith("Z"):
+        raise CandleFileError(
+            f"{path}:{line}:1: ts_utc {text!r} must be ISO 8601 UTC ending in Z, "
+            "e.g. 2023-01-01T00:00:00Z"
+        )
+    try:
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+    except ValueError:
+        raise CandleFileError(f"{path}:{line}:1: ts_utc {text!r} is not an ISO 8601 time") from None

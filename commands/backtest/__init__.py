@@ -1,0 +1,1 @@
+"""Backtests as replays: closed candles in, the ledger's events out (strategies.md)."""

@@ -1,0 +1,291 @@
+"""The backtest engine: candle by candle, the paper fills first, then the decisions.
+
+strategies.md "Order of work at each candle": first the fills that this candle produces for
+orders placed earlier (in placement order), then the strategies' decisions at its close in the
+fixed order volatility breakout, grid, turtle. Every signal, order and fill goes through the
+`Trading` application, so a backtest appends exactly the events that trading would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from commands.backtest.paper_orders import PaperOrder
+from commands.messages import (
+    AcceptOrder,
+    AllocateCapital,
+    CancelOrder,
+    PlaceOrder,
+    RecordFill,
+    RecordSignal,
+)
+from commands.trading import Trading
+from domain.candles.candle import Candle
+from domain.events import Cause
+from domain.fills.paper_fill_model import FillModel, PaperFill
+from domain.money import floor8
+from domain.orders.status import OrderStatus
+from domain.orders.terms import OrderSide, OrderType
+from domain.replay_hash import replay_hash
+from domain.session_bars import SessionBar, SessionBarBuilder
+from domain.sessions import session_end, trading_day
+from domain.strategies.base import (
+    CancelIntent,
+    DecisionContext,
+    FillNotice,
+    OrderIntent,
+    Strategy,
+    StrategyBook,
+)
+
+STRATEGY_ORDER = ("volatility_breakout", "grid", "turtle")
+"""Decisions at one close run in this order, whatever order the strategies are named in."""
+
+
+@dataclass(frozen=True)
+class FillRecord:
+    """One paper fill of one strategy, for reports."""
+
+    time: datetime
+    side: str
+    price_krw: Decimal
+    qty_btc: Decimal
+    fee_krw: Decimal
+    order_id: UUID
+
+
+@dataclass
+class StrategyTrack:
+    """A strategy, its current book, and what the run recorded of it."""
+
+    strategy: Strategy
+    book: StrategyBook
+    equity: list[Decimal] = field(default_factory=list)
+    qty: list[Decimal] = field(default_factory=list)
+    fills: list[FillRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The run's id, market, capital per strategy and fill model."""
+
+    run_id: str
+    capital_krw: Decimal
+    fill_model: FillModel
+    market: str = "KRW-BTC"
+
+
+class BacktestEngine:
+    """Runs strategies over closed 1-minute candles through the ledger."""
+
+    def __init__(self, trading: Trading, strategies: Sequence[Strategy], config: EngineConfig):
+        names = [s.name for s in strategies]
+        unknown = [n for n in names if n not in STRATEGY_ORDER]
+        if unknown or len(set(names)) != len(names):
+            raise ValueError(f"strategies {names} must be distinct names of {STRATEGY_ORDER}")
+        self.trading = trading
+        self.config = config
+        self.tracks = {
+            s.name: StrategyTrack(
+                s, StrategyBook(config.capital_krw, config.capital_krw, Decimal(0), ())
+            )
+            for s in sorted(strategies, key=lambda s: STRATEGY_ORDER.index(s.name))
+        }
+        self.pending: list[PaperOrder] = []
+        self.sessions = SessionBarBuilder()
+        self.bars: list[SessionBar] = []
+        self.candles = 0
+        self.times: list[datetime] = []
+        self.session_end_indexes: list[int] = []
+
+    def run(self, candles: Iterable[Candle]) -> BacktestEngine:
+        """Process every candle; return the engine, whose tracks hold the run's record."""
+        for candle in candles:
+            self.step(candle)
+        return self
+
+    def step(self, candle: Candle) -> None:
+        """Process one closed candle: fills, then decisions, then the equity point."""
+        index = self.candles
+        if index == 0:
+            self._allocate(candle)
+        completed = self.sessions.add(candle)
+        self.bars.extend(completed)
+        day = trading_day(candle.open_time)
+        just = completed[-1] if completed and completed[-1].day == day else None
+        current = self.sessions.current
+        session_open = just.open if just is not None else current.open if current else candle.open
+        self._fill(index, candle)
+        for track in self.tracks.values():
+            context = DecisionContext(
+                candle=candle,
+                session_open=session_open,
+                session_end=session_end(day),
+                completed_bars=self.bars,
+                just_completed=just,
+                book=track.book,
+                fee_rate=self.config.fill_model.fee_rate,
+            )
+            for rank, decision in enumerate(track.strategy.decide(context)):
+                if isinstance(decision, CancelIntent):
+                    self._cancel_all(track, decision.reason, candle)
+                else:
+                    self._place(track, decision, rank, index, candle)
+        for track in self.tracks.values():
+            track.equity.append(track.book.equity_at(candle.close))
+            track.qty.append(track.book.qty_btc)
+        if just is not None:
+            self.session_end_indexes.append(index)
+        self.times.append(candle.close_time)
+        self.candles += 1
+
+    def replay_hash(self) -> str:
+        """Return the replay hash of the decision events this run appended."""
+        notifications = self.trading.recorder.select_notifications(start=None, limit=10**9)
+        events = (self.trading.mapper.to_domain_event(n) for n in notifications)
+        return replay_hash((type(e).TOPIC, vars(e)) for e in events)  # type: ignore[attr-defined]
+
+    # Steps.
+    def _allocate(self, candle: Candle) -> None:
+        cause = self._cause(candle.open_time, "backtest", "allocation", "allocation")
+        for name in self.tracks:
+            self.trading.allocate_capital(AllocateCapital(name, self.config.capital_krw, cause))
+
+    def _fill(self, index: int, candle: Candle) -> None:
+        for order in list(self.pending):
+            if order.placed_at_index >= index:
+                continue  # an order fills from the candle after its decision on
+            fill = order.fill_in(candle, self.config.fill_model)
+            if fill is None:
+                self._end_if_exhausted(order, candle)
+                continue
+            self._record(order, fill, candle)
+
+    def _record(self, order: PaperOrder, fill: PaperFill, candle: Candle) -> None:
+        track = self.tracks[order.strategy]
+        cause = self._cause(
+            candle.close_time, "paper-exchange", str(order.order_id), str(order.signal_id)
+        )
+        trade_id = f"paper:{order.order_id}:{order.fills + 1}"
+        self.trading.record_fill(
+            RecordFill(order.order_id, trade_id, fill.price, fill.qty, fill.fee, cause)
+        )
+        order.apply(fill)
+        is_complete = self.trading.get_order(order.order_id).status is OrderStatus.FILLED
+        if is_complete != fill.is_complete:
+            raise AssertionError(f"paper model and ledger disagree on order {order.order_id}")
+        if is_complete:
+            self.pending.remove(order)
+        track.fills.append(
+            FillRecord(
+                candle.close_time, order.side.value, fill.price, fill.qty, fill.fee, order.order_id
+            )
+        )
+        self._refresh(track)
+        track.strategy.on_fill(FillNotice(order.tag, order.side, fill.price, fill.qty, is_complete))
+
+    def _end_if_exhausted(self, order: PaperOrder, candle: Candle) -> None:
+        # Clarification 6: a market bid completes when its remainder buys less than 1e-8 BTC.
+        # The ledger closes it as Upbit does such an order: cancelled, keeping its fills.
+        if order.order_type is not OrderType.MARKET or order.side is not OrderSide.BID:
+            return
+        price = candle.open * (1 + self.config.fill_model.slippage_bps / 10000)
+        if floor8(order.remaining_krw / price) > 0 or order.fills == 0:
+            return
+        cause = self._cause(
+            candle.close_time, "paper-exchange", str(order.order_id), str(order.signal_id)
+        )
+        self.trading.cancel_order(
+            CancelOrder(order.order_id, "remainder buys less than 1e-8 BTC", cause)
+        )
+        self.pending.remove(order)
+        self._refresh(self.tracks[order.strategy])
+
+    def _place(
+        self, track: StrategyTrack, intent: OrderIntent, rank: int, index: int, candle: Candle
+    ) -> None:
+        name = track.strategy.name
+        decided = self._cause(
+            candle.close_time,
+            f"strategy:{name}",
+            f"candle:{self.config.market}:{candle.open_time.isoformat()}",
+            f"candle:{candle.open_time.isoformat()}",
+        )
+        signal_id = self.trading.record_signal(
+            RecordSignal(
+                self.config.run_id,
+                name,
+                self.config.market,
+                candle.open_time,
+                rank,
+                intent,
+                decided,
+            )
+        )
+        flow = self._cause(candle.close_time, f"strategy:{name}", str(signal_id), str(signal_id))
+        is_market_ask = intent.order_type is OrderType.MARKET and intent.side is OrderSide.ASK
+        order_id = self.trading.place_order(
+            PlaceOrder(
+                client_order_id=str(signal_id),
+                strategy_id=name,
+                market=self.config.market,
+                side=intent.side.value,
+                order_type=intent.order_type.value,
+                cause=flow,
+                price_krw=intent.price_krw,
+                volume_btc=intent.volume_btc,
+                amount_krw=intent.amount_krw,
+                reference_price_krw=candle.close if is_market_ask else None,
+            )
+        )
+        self.trading.accept_order(AcceptOrder(order_id, f"paper-{order_id}", flow))
+        self.pending.append(
+            PaperOrder(
+                order_id=order_id,
+                strategy=name,
+                tag=intent.tag,
+                signal_id=signal_id,
+                side=intent.side,
+                order_type=intent.order_type,
+                price_krw=intent.price_krw,
+                remaining_btc=intent.volume_btc or Decimal(0),
+                remaining_krw=intent.amount_krw or Decimal(0),
+                placed_at_index=index,
+            )
+        )
+        self._refresh(track)
+
+    def _cancel_all(self, track: StrategyTrack, reason: str, candle: Candle) -> None:
+        for order in [o for o in self.pending if o.strategy == track.strategy.name]:
+            cause = self._cause(
+                candle.close_time,
+                f"strategy:{track.strategy.name}",
+                str(order.order_id),
+                str(order.signal_id),
+            )
+            self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
+            self.pending.remove(order)
+        self._refresh(track)
+
+    def _refresh(self, track: StrategyTrack) -> None:
+        name = track.strategy.name
+        portfolio = self.trading.get_portfolio()
+        assert portfolio is not None
+        book = portfolio.book(name)
+        position = self.trading.get_position(name, self.config.market)
+        track.book = StrategyBook(
+            cash_krw=book.cash_krw,
+            available_krw=book.available_krw,
+            qty_btc=position.qty_btc if position else Decimal(0),
+            pending_tags=tuple(o.tag for o in self.pending if o.strategy == name),
+        )
+
+    @staticmethod
+    def _cause(at: datetime, actor: str, causation: str, correlation: str) -> Cause:
+        return Cause(
+            occurred_at=at, actor=actor, causation_id=causation, correlation_id=correlation
+        )
