@@ -18,6 +18,7 @@ import typer
 from rich.text import Text
 
 from api.cli import capital, migrate, orders, risk, services
+from api.cli.backtest import backtest
 from api.cli.config import show_config
 from api.cli.context import CliState, err_console
 from api.cli.run import run
@@ -64,6 +65,7 @@ def root(
 
 app.command("run")(run)
 app.command("show-config")(show_config)
+app.command("backtest")(backtest)
 app.add_typer(services.app, name="services")
 app.add_typer(migrate.app, name="migrate")
 app.add_typer(orders.app, name="order")
@@ -76,9 +78,11 @@ def exit_code_for(error: BaseException) -> int:
     from eventsourcing.persistence import OperationalError
 
     from adapters.embedded.errors import EmbeddedServerError
+    from adapters.market_data.candles_csv import CandleFileError
     from adapters.postgres.event_store import EventStoreUnavailableError
     from adapters.postgres.migration_errors import MigrationDatabaseUnavailableError, MigrationError
     from api.bootstrap import ServiceUnavailableError
+    from api.cli.backtest import BacktestInputError
     from api.settings import ConfigError
     from commands.errors import ConcurrencyConflictError, NotFoundError
     from domain.errors import DomainError
@@ -93,7 +97,15 @@ def exit_code_for(error: BaseException) -> int:
     )
     if isinstance(error, unavailable):
         return 3
-    if isinstance(error, DomainError | NotFoundError | ConfigError | MigrationError):
+    bad_input = (
+        DomainError,
+        NotFoundError,
+        ConfigError,
+        MigrationError,
+        CandleFileError,
+        BacktestInputError,
+    )
+    if isinstance(error, bad_input):
         return 2
     return 1
 

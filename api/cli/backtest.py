@@ -1,0 +1,179 @@
+"""`ledger backtest`: run the strategies over a candle file through the ledger, in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from api.cli.context import console, err_console
+
+DEFAULT_CAPITAL = "10000000"
+STRATEGIES_HELP = "Comma-separated: volatility_breakout, grid, turtle (all by default)."
+PARAM_HELP = (
+    "Strategy parameter STRATEGY.NAME=VALUE, repeatable. volatility_breakout: k (0.5), k_mode "
+    "(fixed|noise), noise_days (20), ma_days (0 = off), allocation (1.0). grid: lower, upper "
+    "(KRW; when omitted +/- range_pct (0.10) around the first close), levels (10), spacing "
+    "(arithmetic|geometric), order_krw (100000), stop_loss_pct (off). turtle: entry_days (20), "
+    "exit_days (10), atr_days (20), risk_per_unit (0.01), max_units (4), pyramid_step_n (0.5), "
+    "stop_n (2.0)."
+)
+
+
+class BacktestInputError(Exception):
+    """A backtest option is malformed (exit code 2)."""
+
+
+def backtest(
+    candles: Annotated[
+        Path,
+        typer.Option(
+            help="Candle CSV (.csv or .csv.gz): ts_utc,open,high,low,close,volume[,value]."
+        ),
+    ],
+    start: Annotated[
+        str | None, typer.Option("--from", help="First candle (ISO UTC time or date), inclusive.")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End (ISO UTC), exclusive.")] = None,
+    strategies: Annotated[
+        str, typer.Option(help=STRATEGIES_HELP)
+    ] = "volatility_breakout,grid,turtle",
+    capital: Annotated[str, typer.Option(help="KRW allocated to each strategy.")] = DEFAULT_CAPITAL,
+    fee_rate: Annotated[str, typer.Option(help="Fee rate of every fill.")] = "0.0005",
+    slippage_bps: Annotated[str, typer.Option(help="Slippage of market orders, bps.")] = "0",
+    max_participation: Annotated[
+        str | None,
+        typer.Option(
+            help="Most of a candle's volume one order may fill (0-1]; off "
+            "by default. Exercises PARTIAL fills."
+        ),
+    ] = None,
+    param: Annotated[list[str] | None, typer.Option(help=PARAM_HELP)] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the result as JSON.")
+    ] = None,
+) -> None:
+    """Backtest = replay: candles in, the ledger's events out, and a replay hash.
+
+    Minutes missing from the file become flat synthetic candles (strategies.md). Every signal,
+    order and fill goes through the same Order, Position and Portfolio aggregates as trading,
+    in memory. Two runs on the same input print the same replay hash.
+    """
+    from adapters.market_data.candles_csv import read_candles
+    from commands.backtest.engine import BacktestEngine, EngineConfig
+    from commands.backtest.report import backtest_report
+    from commands.trading import Trading
+    from domain.candles.gaps import fill_gaps
+    from domain.fills.paper_fill_model import FillModel
+    from domain.money import positive_krw, to_decimal
+    from domain.strategies.catalog import build_strategies, parse_param
+
+    names = [n.strip() for n in strategies.split(",") if n.strip()]
+    overrides: dict[str, dict[str, str]] = {}
+    for text in param or []:
+        strategy, name, value = parse_param(text)
+        overrides.setdefault(strategy, {})[name] = value
+    built = build_strategies(names, overrides)
+    try:
+        model = FillModel(
+            fee_rate=to_decimal(fee_rate, "fee rate"),
+            slippage_bps=to_decimal(slippage_bps, "slippage"),
+            max_participation=None
+            if max_participation is None
+            else to_decimal(max_participation, "max participation"),
+        )
+    except ValueError as error:
+        raise BacktestInputError(str(error)) from None
+    capital_krw = positive_krw(capital, "capital")
+    rows = read_candles(candles, start=_time(start, "--from"), end=_time(end, "--to"))
+    if not rows:
+        raise BacktestInputError(f"no candles in {candles} between {start} and {end}")
+    run_id = _run_id(
+        candles,
+        rows[0].open_time,
+        rows[-1].open_time,
+        len(rows),
+        names,
+        overrides,
+        capital_krw,
+        model,
+    )
+    trading = Trading(
+        {"PERSISTENCE_MODULE": "eventsourcing.popo"}, account=run_id, fee_rate=model.fee_rate
+    )
+    engine = BacktestEngine(trading, built, EngineConfig(run_id, capital_krw, model))
+    expected = int((rows[-1].open_time - rows[0].open_time).total_seconds() // 60) + 1
+    engine.run(_progress(fill_gaps(rows), expected))
+    report = backtest_report(engine)
+    trading.close()
+    _print(report)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        console.print(f"JSON written to {json_out}")
+
+
+def _time(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BacktestInputError(
+            f"{option} {text!r} is not an ISO 8601 time, e.g. 2023-03-01 or 2023-03-01T09:00Z"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _run_id(path: Path, first: datetime, last: datetime, count: int, *parts: Any) -> str:
+    basis = json.dumps([path.name, first.isoformat(), last.isoformat(), count, *map(str, parts)])
+    return "bt-" + hashlib.sha256(basis.encode()).hexdigest()[:12]
+
+
+def _progress(candles: Iterable[Any], total: int) -> Iterator[Any]:
+    if not console.is_terminal:
+        yield from candles
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("replaying candles", total=total)
+        for n, candle in enumerate(candles, start=1):
+            yield candle
+            if n % 2000 == 0:
+                progress.update(task, completed=n)
+
+
+def _print(report: dict[str, Any]) -> None:
+    table = Table(title=f"{report['candles']:,} candles", title_justify="left")
+    names = [*report["strategies"], "portfolio"]
+    table.add_column("metric")
+    for name in names:
+        table.add_column(name, justify="right")
+    sections = {**report["strategies"], "portfolio": report["portfolio"]}
+    for key in ("fills", "final_equity"):
+        table.add_row(key, *(_cell(sections[n].get(key)) for n in names))
+    metric_names = list(next(iter(sections.values()))["metrics"])
+    for key in metric_names:
+        table.add_row(key, *(_cell(sections[n]["metrics"].get(key)) for n in names))
+    console.print(table)
+    console.print(f"replay hash {report['replay_hash']}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, str):
+        try:
+            return f"{Decimal(value):,.2f}"
+        except ArithmeticError:
+            return value
+    return f"{value:,}" if isinstance(value, int) else str(value)

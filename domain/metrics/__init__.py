@@ -1,0 +1,1 @@
+"""Performance metrics with the same definitions everywhere (strategies.md "Metrics")."""
