@@ -1,0 +1,138 @@
+"""`ledger backtest` from the command line: results, determinism and refused input (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import LEDGER
+
+HEADER = "ts_utc,open,high,low,close,volume,value\n"
+
+
+def rows(count: int, start_hour: int = 0) -> str:
+    lines = []
+    for i in range(count):
+        minute = start_hour * 60 + i
+        price = 50_000_000 + (i % 7) * 1000
+        lines.append(
+            f"2023-01-01T{minute // 60:02d}:{minute % 60:02d}:00Z,{price}.0,"
+            f"{price + 5000}.0,{price - 5000}.0,{price}.0,0.5,{price // 2}.0\n"
+        )
+    return "".join(lines)
+
+
+def backtest(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LEDGER, "backtest", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def csv_file(tmp_path: Path) -> Path:
+    path = tmp_path / "candles.csv"
+    path.write_text(HEADER + rows(120), encoding="utf-8")
+    return path
+
+
+def test_backtest_prints_a_table_and_writes_json_with_the_replay_hash(
+    csv_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "result.json"
+    result = backtest("--candles", str(csv_file), "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["candles"] == 120
+    assert set(report["strategies"]) == {"volatility_breakout", "grid", "turtle"}
+    assert f"replay hash {report['replay_hash']}" in result.stdout
+    for section in report["strategies"].values():
+        assert {
+            "fills",
+            "round_trips",
+            "final_cash",
+            "final_qty_btc",
+            "final_equity",
+            "fees_krw",
+            "metrics",
+            "trades",
+        } <= set(section)
+
+
+def test_backtest_twice_on_the_same_file_prints_the_same_hash(csv_file: Path) -> None:
+    first, second = backtest("--candles", str(csv_file)), backtest("--candles", str(csv_file))
+    hashes = [
+        line
+        for r in (first, second)
+        for line in r.stdout.splitlines()
+        if line.startswith("replay hash")
+    ]
+    assert len(hashes) == 2 and hashes[0] == hashes[1]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            HEADER + rows(3) + "2023-01-01T00:03:00Z,50000000.0,abc,1.0,1.0,1.0,1.0\n",
+            ":5:3: high 'abc' is not a number",
+        ),
+        (
+            HEADER + rows(3) + "2023-01-01T00:01:00Z,1.0,1.0,1.0,1.0,1.0,1.0\n",
+            ":5: unsorted minute 2023-01-01T00:01:00Z",
+        ),
+        (
+            HEADER + rows(3) + "2023-01-01T00:02:00Z,1.0,1.0,1.0,1.0,1.0,1.0\n",
+            ":5: duplicate minute 2023-01-01T00:02:00Z",
+        ),
+        ("time,o,h,l,c\n", ":1: header"),
+        (HEADER + "2023-01-01 00:00:00,1,1,1,1,1,1\n", ":2:1: ts_utc"),
+    ],
+)
+def test_backtest_with_a_malformed_csv_names_file_line_and_column_and_exits_2(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    result = backtest("--candles", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{path}{expected}" in result.stderr.replace("\n", "")
+    assert "replay hash" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--strategies", "momentum"), "unknown strategy 'momentum'"),
+        (("--param", "grid.step=3"), "grid has no parameter 'step'"),
+        (
+            ("--param", "grid.lower=60000000", "--param", "grid.upper=50000000"),
+            "grid.lower 60000000 must be > 0 and below upper 50000000",
+        ),
+        (("--param", "grid.levels=1"), "grid.levels 1 must be at least 2"),
+        (("--fee-rate", "-0.001"), "fee rate -0.001 must not be negative"),
+        (("--param", "turtle"), "must be STRATEGY.NAME=VALUE"),
+        (("--from", "yesterday"), "--from 'yesterday' is not an ISO 8601 time"),
+        (("--capital", "0"), "capital 0 KRW must be greater than 0"),
+    ],
+)
+def test_backtest_with_bad_options_explains_and_exits_2(
+    csv_file: Path, args: tuple[str, ...], expected: str
+) -> None:
+    result = backtest("--candles", str(csv_file), *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in result.stderr.replace("\n", " ")
+
+
+def test_backtest_of_a_missing_file_exits_2(tmp_path: Path) -> None:
+    result = backtest("--candles", str(tmp_path / "none.csv"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
