@@ -1,8 +1,9 @@
 """Session bars: one bar per trading session, built from its 1-minute candles.
 
-strategies.md "Session": first open, max high, min low, last close, summed volume and value;
-a bar is complete when a candle closes with `close_time >=` the session's end. The first
-session of a stream may be partial and still counts (clarification 1).
+strategies.md "Session": first open, max high, min low, last close (the summed volume and value
+of the definition are used by no rule, so bars do not carry them); a bar is complete when a
+candle closes with `close_time >=` the session's end. The first session of a stream may be
+partial and still counts (clarification 1).
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ class SessionBar:
     high: Decimal
     low: Decimal
     close: Decimal
-    volume: Decimal
-    value: Decimal
     first_open_time: datetime
 
     @property
@@ -40,8 +39,6 @@ class SessionBar:
             high=max(self.high, candle.high),
             low=min(self.low, candle.low),
             close=candle.close,
-            volume=self.volume + candle.volume,
-            value=self.value + candle.value,
         )
 
     @classmethod
@@ -53,8 +50,6 @@ class SessionBar:
             high=candle.high,
             low=candle.low,
             close=candle.close,
-            volume=candle.volume,
-            value=candle.value,
             first_open_time=candle.open_time,
         )
 

@@ -15,7 +15,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import numpy as np
+
 from domain.candles.candle import Candle
+from domain.candles.tape import CandleTape
 from domain.errors import InvalidCandleError
 
 COLUMNS = ("ts_utc", "open", "high", "low", "close", "volume")
@@ -37,6 +40,77 @@ def read_candles(
     if not path.is_file():
         raise CandleFileError(f"candle file {path} does not exist")
     return list(_rows(path, start, end))
+
+
+def read_tape(
+    path: Path, *, start: datetime | None = None, end: datetime | None = None
+) -> CandleTape:
+    """Return the file's candles in [start, end) as a gap-free tape (the fast loader).
+
+    The checks are those of `read_candles`, vectorised; on any failure the row-by-row reader
+    runs to name the file, line and column.
+
+    Raises:
+        CandleFileError: the file is missing, empty in the range, or malformed.
+    """
+    if not path.is_file():
+        raise CandleFileError(f"candle file {path} does not exist")
+    try:
+        with _open(path) as handle:
+            text = handle.read()
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise CandleFileError(f"candle file {path} cannot be read: {error}") from None
+    lines = text.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    try:
+        header = lines[0].strip().split(",") if lines else []
+        if tuple(header[:6]) != COLUMNS or len(header) not in (6, 7) or len(lines) < 2:
+            raise ValueError("header")
+        body = lines[1:]
+        if not all(len(line) > 20 and line[16:21] == ":00Z," for line in body):
+            raise ValueError("time")
+        minutes = np.array([line[:19] for line in body], dtype="datetime64[m]").astype(np.int64)
+        numbers = np.loadtxt(
+            io.StringIO(text),
+            delimiter=",",
+            skiprows=1,
+            comments=None,
+            quotechar=None,
+            usecols=range(1, len(header)),
+            dtype=np.float64,
+            ndmin=2,
+        )
+        if len(numbers) != len(body) or not _plausible(minutes, numbers):
+            raise ValueError("values")
+    except ValueError:
+        list(_rows(path, None, None))  # names the first bad row
+        raise CandleFileError(f"candle file {path} is malformed") from None
+    first = 0 if start is None else int(np.searchsorted(minutes, _minute(start), "left"))
+    last = len(minutes) if end is None else int(np.searchsorted(minutes, _minute(end), "left"))
+    if first >= last:
+        raise CandleFileError(f"candle file {path} has no candles between {start} and {end}")
+
+    def row_text(row: int) -> list[str]:
+        return body[first + row].strip().split(",")[1:]
+
+    return CandleTape(int(minutes[first]), minutes[first:last], numbers[first:last, :5], row_text)
+
+
+def _minute(at: datetime) -> int:
+    return int((at - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() // 60)
+
+
+def _plausible(minutes: np.ndarray, numbers: np.ndarray) -> bool:  # type: ignore[type-arg]
+    o, h, lo, c, v = (numbers[:, k] for k in range(5))
+    checks = [
+        np.isfinite(numbers).all(),
+        (np.diff(minutes) > 0).all(),
+        (np.minimum(np.minimum(o, h), np.minimum(lo, c)) > 0).all(),
+        (lo <= np.minimum(o, c)).all() and (h >= np.maximum(o, c)).all(),
+        (v >= 0).all() and (numbers.shape[1] < 6 or (numbers[:, 5] >= 0).all()),
+    ]
+    return all(bool(check) for check in checks)
 
 
 def _open(path: Path) -> io.TextIOBase:

@@ -24,10 +24,9 @@ def test_bar_completes_at_the_candle_closing_at_the_session_end() -> None:
     assert builder.add(candle(at(1, 23, 58), "105", "120", "101", "102", "2")) == ()
     # When the 23:59 candle closes at 24:00 UTC (09:00 KST)
     (bar,) = builder.add(candle(at(1, 23, 59), "102", "103", "90", "99", "3"))
-    # Then the bar is first open, max high, min low, last close, summed volume and value
+    # Then the bar is first open, max high, min low, last close
     assert bar.day == date(2023, 1, 1)
     assert (bar.open, bar.high, bar.low, bar.close) == (D(100), D(120), D(90), D(99))
-    assert (bar.volume, bar.value) == (D(6), D(600))
     assert bar.first_open_time == at(1, 23, 57)
     assert builder.current is None
 
