@@ -59,6 +59,14 @@ def backtest(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the result as JSON.")
     ] = None,
+    engine_path: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="fast: visit only candles where something can happen; "
+            "plain: every candle, as live trading does. Both append the same events.",
+        ),
+    ] = "fast",
 ) -> None:
     """Backtest = replay: candles in, the ledger's events out, and a replay hash.
 
@@ -66,7 +74,7 @@ def backtest(
     order and fill goes through the same Order, Position and Portfolio aggregates as trading,
     in memory. Two runs on the same input print the same replay hash.
     """
-    from adapters.market_data.candles_csv import read_candles
+    from adapters.market_data.candles_csv import read_candles, read_tape
     from commands.backtest.engine import BacktestEngine, EngineConfig
     from commands.backtest.report import backtest_report
     from commands.trading import Trading
@@ -92,14 +100,15 @@ def backtest(
     except ValueError as error:
         raise BacktestInputError(str(error)) from None
     capital_krw = positive_krw(capital, "capital")
-    rows = read_candles(candles, start=_time(start, "--from"), end=_time(end, "--to"))
-    if not rows:
-        raise BacktestInputError(f"no candles in {candles} between {start} and {end}")
+    if engine_path not in ("fast", "plain"):
+        raise BacktestInputError(f"--engine {engine_path!r} must be fast or plain")
+    first_at, end_at = _time(start, "--from"), _time(end, "--to")
+    tape = read_tape(candles, start=first_at, end=end_at)
     run_id = _run_id(
         candles,
-        rows[0].open_time,
-        rows[-1].open_time,
-        len(rows),
+        tape.open_time(0),
+        tape.open_time(len(tape) - 1),
+        len(tape),
         names,
         overrides,
         capital_krw,
@@ -109,8 +118,11 @@ def backtest(
         {"PERSISTENCE_MODULE": "eventsourcing.popo"}, account=run_id, fee_rate=model.fee_rate
     )
     engine = BacktestEngine(trading, built, EngineConfig(run_id, capital_krw, model))
-    expected = int((rows[-1].open_time - rows[0].open_time).total_seconds() // 60) + 1
-    engine.run(_progress(fill_gaps(rows), expected))
+    if engine_path == "fast":
+        engine.run_tape(tape)
+    else:
+        rows = read_candles(candles, start=first_at, end=end_at)
+        engine.run(_progress(fill_gaps(rows), len(tape)))
     report = backtest_report(engine)
     trading.close()
     _print(report)

@@ -14,6 +14,9 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+import numpy as np
+import numpy.typing as npt
+
 from commands.backtest.paper_orders import PaperOrder
 from commands.messages import (
     AcceptOrder,
@@ -25,14 +28,14 @@ from commands.messages import (
 )
 from commands.trading import Trading
 from domain.candles.candle import Candle
+from domain.candles.tape import CandleTape, slack
 from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel, PaperFill
+from domain.market_point import MarketPoint, MarketPointBuilder
 from domain.money import floor8
 from domain.orders.status import OrderStatus
 from domain.orders.terms import OrderSide, OrderType
 from domain.replay_hash import replay_hash
-from domain.session_bars import SessionBar, SessionBarBuilder
-from domain.sessions import session_end, trading_day
 from domain.strategies.base import (
     CancelIntent,
     DecisionContext,
@@ -64,8 +67,8 @@ class StrategyTrack:
 
     strategy: Strategy
     book: StrategyBook
-    equity: list[Decimal] = field(default_factory=list)
-    qty: list[Decimal] = field(default_factory=list)
+    changes: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)
+    """(index, cash, BTC held) from each candle at which the book changed."""
     fills: list[FillRecord] = field(default_factory=list)
 
 
@@ -80,7 +83,12 @@ class EngineConfig:
 
 
 class BacktestEngine:
-    """Runs strategies over closed 1-minute candles through the ledger."""
+    """Runs strategies over closed 1-minute candles through the ledger.
+
+    `run` takes the candles one by one, as live trading does; `run_tape` visits only the
+    candles at which an order can fill or a strategy can act, found by scanning the tape's
+    arrays. Both call `process` at a candle the same way, so both append the same events.
+    """
 
     def __init__(self, trading: Trading, strategies: Sequence[Strategy], config: EngineConfig):
         names = [s.name for s in strategies]
@@ -89,44 +97,61 @@ class BacktestEngine:
             raise ValueError(f"strategies {names} must be distinct names of {STRATEGY_ORDER}")
         self.trading = trading
         self.config = config
+        empty = StrategyBook(config.capital_krw, config.capital_krw, Decimal(0), ())
         self.tracks = {
-            s.name: StrategyTrack(
-                s, StrategyBook(config.capital_krw, config.capital_krw, Decimal(0), ())
-            )
+            s.name: StrategyTrack(s, empty, [(0, config.capital_krw, Decimal(0))])
             for s in sorted(strategies, key=lambda s: STRATEGY_ORDER.index(s.name))
         }
         self.pending: list[PaperOrder] = []
-        self.sessions = SessionBarBuilder()
-        self.bars: list[SessionBar] = []
         self.candles = 0
-        self.times: list[datetime] = []
+        self.closes: npt.NDArray[np.float64] = np.zeros(0)
+        self.first_time: datetime | None = None
+        self.last_candle: Candle | None = None
         self.session_end_indexes: list[int] = []
+        self._index = 0
 
+    # Drivers.
     def run(self, candles: Iterable[Candle]) -> BacktestEngine:
-        """Process every candle; return the engine, whose tracks hold the run's record."""
-        for candle in candles:
-            self.step(candle)
+        """Process every candle, one at a time (the path live trading takes)."""
+        points = MarketPointBuilder()
+        closes: list[float] = []
+        for index, candle in enumerate(candles):
+            point = points.add(candle)
+            self.process(index, point)
+            closes.append(float(candle.close))
+            if point.just_completed is not None:
+                self.session_end_indexes.append(index)
+        self.closes = np.array(closes, dtype=np.float64)
         return self
 
-    def step(self, candle: Candle) -> None:
-        """Process one closed candle: fills, then decisions, then the equity point."""
-        index = self.candles
+    def run_tape(self, tape: CandleTape) -> BacktestEngine:
+        """Process only the candles where something can happen; identical events to `run`."""
+        index, n = 0, len(tape)
+        wake: dict[int, int] = {}
+        while index < n:
+            self.process(index, tape.point(index))
+            index = self._next_event(index, tape, wake)
+        self.candles = n
+        self.closes = tape.close
+        self.last_candle = tape.candle(n - 1)
+        self.session_end_indexes = list(tape.completion_indices)
+        return self
+
+    def process(self, index: int, point: MarketPoint) -> None:
+        """Process the close of one candle: its fills, then the decisions in the fixed order."""
+        candle = point.candle
+        self._index = index
         if index == 0:
+            self.first_time = candle.close_time
             self._allocate(candle)
-        completed = self.sessions.add(candle)
-        self.bars.extend(completed)
-        day = trading_day(candle.open_time)
-        just = completed[-1] if completed and completed[-1].day == day else None
-        current = self.sessions.current
-        session_open = just.open if just is not None else current.open if current else candle.open
         self._fill(index, candle)
         for track in self.tracks.values():
             context = DecisionContext(
                 candle=candle,
-                session_open=session_open,
-                session_end=session_end(day),
-                completed_bars=self.bars,
-                just_completed=just,
+                session_open=point.session_open,
+                session_end=point.session_end,
+                completed_bars=point.completed_bars,
+                just_completed=point.just_completed,
                 book=track.book,
                 fee_rate=self.config.fill_model.fee_rate,
             )
@@ -135,19 +160,79 @@ class BacktestEngine:
                     self._cancel_all(track, decision.reason, candle)
                 else:
                     self._place(track, decision, rank, index, candle)
-        for track in self.tracks.values():
-            track.equity.append(track.book.equity_at(candle.close))
-            track.qty.append(track.book.qty_btc)
-        if just is not None:
-            self.session_end_indexes.append(index)
-        self.times.append(candle.close_time)
-        self.candles += 1
+        self.candles = index + 1
+        self.last_candle = candle
+
+    # The record.
+    def equity_curve(self, name: str) -> npt.NDArray[np.float64]:
+        """Return the strategy's equity at every close: float(cash) + float(qty) x close."""
+        cash, qty = self._segments(name)
+        return cash + qty * self.closes
+
+    def position_curve(self, name: str) -> npt.NDArray[np.float64]:
+        """Return the BTC held at every close (as floats, for exposure)."""
+        return self._segments(name)[1]
+
+    def final_equity(self, name: str) -> Decimal:
+        """Return the exact equity at the last close."""
+        book = self.tracks[name].book
+        close = self.last_candle.close if self.last_candle else Decimal(0)
+        return book.cash_krw + book.qty_btc * close
+
+    @property
+    def last_time(self) -> datetime | None:
+        """Return the close time of the last candle."""
+        return self.last_candle.close_time if self.last_candle else None
 
     def replay_hash(self) -> str:
         """Return the replay hash of the decision events this run appended."""
         notifications = self.trading.recorder.select_notifications(start=None, limit=10**9)
         events = (self.trading.mapper.to_domain_event(n) for n in notifications)
         return replay_hash((type(e).TOPIC, vars(e)) for e in events)  # type: ignore[attr-defined]
+
+    def _segments(self, name: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        n = self.candles
+        cash, qty = np.empty(n), np.empty(n)
+        changes = self.tracks[name].changes
+        for k, (start, c, q) in enumerate(changes):
+            stop = changes[k + 1][0] if k + 1 < len(changes) else n
+            cash[start:stop], qty[start:stop] = float(c), float(q)
+        return cash, qty
+
+    # The fast path: the next candle at which anything can happen.
+    def _next_event(self, index: int, tape: CandleTape, wake: dict[int, int]) -> int:
+        candidates = [len(tape)]
+        for order in self.pending:
+            known = wake.get(id(order))
+            if known is None or known <= index:
+                known = self._fill_candidate(order, index, tape)
+                wake[id(order)] = known
+            candidates.append(known)
+        fee_rate = self.config.fill_model.fee_rate
+        for track in self.tracks.values():
+            candidates.append(track.strategy.wake_after(index, tape, track.book, fee_rate))
+        return max(index + 1, min(candidates))
+
+    def _fill_candidate(self, order: PaperOrder, index: int, tape: CandleTape) -> int:
+        start = max(index + 1, order.placed_at_index + 1)
+        needs_volume = self.config.fill_model.max_participation is not None
+        if order.order_type is OrderType.MARKET:
+            return start
+        assert order.price_krw is not None
+        price = float(order.price_krw)
+        margin = slack(price)
+        if order.side is OrderSide.BID:
+
+            def touched(w: slice) -> npt.NDArray[np.bool_]:
+                hit = tape.low[w] <= price + margin
+                return hit & (tape.volume[w] > 0) if needs_volume else hit
+        else:
+
+            def touched(w: slice) -> npt.NDArray[np.bool_]:
+                hit = tape.high[w] >= price - margin
+                return hit & (tape.volume[w] > 0) if needs_volume else hit
+
+        return tape.scan(start, touched)
 
     # Steps.
     def _allocate(self, candle: Candle) -> None:
@@ -272,6 +357,15 @@ class BacktestEngine:
         self._refresh(track)
 
     def _refresh(self, track: StrategyTrack) -> None:
+        self._refresh_book(track)
+        book, changes = track.book, track.changes
+        entry = (self._index, book.cash_krw, book.qty_btc)
+        if changes[-1][0] == self._index:
+            changes[-1] = entry
+        elif (changes[-1][1], changes[-1][2]) != (book.cash_krw, book.qty_btc):
+            changes.append(entry)
+
+    def _refresh_book(self, track: StrategyTrack) -> None:
         name = track.strategy.name
         portfolio = self.trading.get_portfolio()
         assert portfolio is not None

@@ -35,15 +35,16 @@ def _strategy(engine: BacktestEngine, track: StrategyTrack, capital: Decimal) ->
         "round_trips": len(trips),
         "final_cash": str(track.book.cash_krw),
         "final_qty_btc": str(track.book.qty_btc),
-        "final_equity": str(track.equity[-1] if track.equity else capital),
+        "final_equity": str(engine.final_equity(track.strategy.name)),
         "fees_krw": str(fees),
-        "metrics": performance(
-            equity=track.equity,
-            times=engine.times,
-            session_end_indexes=engine.session_end_indexes,
-            position_qty=track.qty,
-            fills=fills,
-            trips=trips,
+        "metrics": _metrics(
+            engine,
+            engine.equity_curve(track.strategy.name),
+            engine.position_curve(track.strategy.name),
+            capital,
+            engine.final_equity(track.strategy.name),
+            fills,
+            trips,
         ),
         "trades": [
             {
@@ -60,21 +61,40 @@ def _strategy(engine: BacktestEngine, track: StrategyTrack, capital: Decimal) ->
 
 
 def _portfolio(engine: BacktestEngine, capital: Decimal) -> dict[str, Any]:
-    tracks = list(engine.tracks.values())
-    if not tracks:
+    names = list(engine.tracks)
+    if not names:
         return {}
-    equity = [sum(values, Decimal(0)) for values in zip(*(t.equity for t in tracks), strict=True)]
-    qty = [sum(values, Decimal(0)) for values in zip(*(t.qty for t in tracks), strict=True)]
+    equity = sum(engine.equity_curve(n) for n in names)
+    qty = sum(engine.position_curve(n) for n in names)
+    final = sum((engine.final_equity(n) for n in names), Decimal(0))
+    tracks = list(engine.tracks.values())
     fills = sorted((f for t in tracks for f in _fills(t)), key=lambda f: f.time)
     trips = [trip for t in tracks for trip in round_trips(_fills(t), capital)]
     return {
-        "final_equity": str(equity[-1]) if equity else str(capital * len(tracks)),
-        "metrics": performance(
-            equity=equity,
-            times=engine.times,
-            session_end_indexes=engine.session_end_indexes,
-            position_qty=qty,
-            fills=fills,
-            trips=trips,
-        ),
+        "final_equity": str(final),
+        "metrics": _metrics(engine, equity, qty, capital * len(names), final, fills, trips),
     }
+
+
+def _metrics(
+    engine: BacktestEngine,
+    equity: Any,
+    qty: Any,
+    start: Decimal,
+    end: Decimal,
+    fills: list[TradeFill],
+    trips: list[Any],
+) -> dict[str, Any]:
+    if engine.first_time is None or engine.last_time is None:
+        return {}
+    return performance(
+        equity=equity,
+        start_equity=start,
+        end_equity=end,
+        first_time=engine.first_time,
+        last_time=engine.last_time,
+        session_end_indexes=engine.session_end_indexes,
+        position_qty=qty,
+        fills=fills,
+        trips=trips,
+    )

@@ -87,11 +87,41 @@ class CandleTape:
             value,
         )
 
+    def scan(self, start: int, predicate: Callable[[slice], npt.NDArray[np.bool_]]) -> int:
+        """Return the first index >= `start` where `predicate(window)` is True, else len(self).
+
+        Windows grow geometrically, so a near hit costs little and a far one a few passes.
+        """
+        n, size = len(self), 256
+        while start < n:
+            stop = min(n, start + size)
+            hits = np.flatnonzero(predicate(slice(start, stop)))
+            if hits.size:
+                return start + int(hits[0])
+            start, size = stop, size * 8
+        return n
+
+    def session_of(self, index: int) -> int:
+        """Return the session number (0 for the first) of the candle at `index`."""
+        return (self.start_minute + index) // MINUTES_PER_DAY - self.first_day
+
+    def session_last_index(self, session: int) -> int:
+        """Return the index of the last minute of a session (may lie beyond the tape)."""
+        return (self.first_day + session + 1) * MINUTES_PER_DAY - 1 - self.start_minute
+
+    def index_closing_at(self, at: datetime) -> int:
+        """Return the index of the candle whose close time is `at` (may lie off the tape)."""
+        return int((at - EPOCH).total_seconds() // 60) - 1 - self.start_minute
+
+    def bars_before(self, index: int) -> list[SessionBar]:
+        """Return the bars completed at or before `index`."""
+        return self.bars[: bisect_right(self.completion_indices, index)]
+
     def point(self, index: int) -> MarketPoint:
         """Return the market at the close of the candle at `index`."""
         done = bisect_right(self.completion_indices, index)
         just = self.bars[done - 1] if done and self.completion_indices[done - 1] == index else None
-        day_start = self.session_first_index[self._session_of(index)]
+        day_start = self.session_first_index[self.session_of(index)]
         candle = self.candle(index)
         return MarketPoint(
             candle=candle,
@@ -100,9 +130,6 @@ class CandleTape:
             completed_bars=self.bars[:done],
             just_completed=just,
         )
-
-    def _session_of(self, index: int) -> int:
-        return (self.start_minute + index) // MINUTES_PER_DAY - self.first_day
 
     def _sessions(self) -> None:
         n = len(self)
@@ -132,3 +159,12 @@ class CandleTape:
             close=self.candle(end - 1).close,
             first_open_time=opening.open_time,
         )
+
+
+def slack(price: float) -> float:
+    """Return a float margin far wider than float64's error on a price read from text.
+
+    Scans over float arrays use it so that they never miss a candle the exact Decimal rule
+    would accept; the exact rule then decides at each candidate.
+    """
+    return abs(price) * 1e-9 + 1e-9

@@ -17,26 +17,34 @@ import numpy as np
 from domain.metrics.round_trips import RoundTrip, TradeFill
 
 DAYS_PER_YEAR = 365
+Floats = np.ndarray[Any, np.dtype[np.float64]]
 
 
 def performance(
     *,
-    equity: Sequence[Decimal],
-    times: Sequence[datetime],
+    equity: Floats,
+    start_equity: Decimal,
+    end_equity: Decimal,
+    first_time: datetime,
+    last_time: datetime,
     session_end_indexes: Sequence[int],
-    position_qty: Sequence[Decimal],
+    position_qty: Floats,
     fills: Sequence[TradeFill],
     trips: Sequence[RoundTrip],
 ) -> dict[str, Any]:
-    """Return every metric of strategies.md for one equity curve (one strategy or the sum)."""
-    if not equity:
+    """Return every metric of strategies.md for one equity curve (one strategy or the sum).
+
+    `equity` and `position_qty` hold one value per candle close; the exact first and last
+    equity give the returns.
+    """
+    if not equity.size:
         return {}
-    start, end = equity[0], equity[-1]
-    days = (times[-1] - times[0]).total_seconds() / 86400
+    start, end = start_equity, end_equity
+    days = (last_time - first_time).total_seconds() / 86400
     ratio = float(end / start) if start else math.nan
-    daily = np.array([float(equity[i]) for i in session_end_indexes])
+    daily = equity[np.asarray(session_end_indexes, dtype=np.int64)]
     returns = daily[1:] / daily[:-1] - 1 if len(daily) > 1 else np.array([])
-    curve = np.array([float(e) for e in equity])
+    curve = equity
     peaks = np.maximum.accumulate(curve)
     wins = [t for t in trips if t.net_pnl_krw > 0]
     gross_profit = sum((t.net_pnl_krw for t in wins), Decimal(0))
@@ -51,7 +59,7 @@ def performance(
         "win_rate": len(wins) / len(trips) if trips else None,
         "profit_factor": float(gross_profit / gross_loss) if gross_loss else None,
         "fees_krw": str(sum((f.fee_krw for f in fills), Decimal(0))),
-        "exposure": sum(1 for q in position_qty if q != 0) / len(position_qty),
+        "exposure": float(np.count_nonzero(position_qty)) / position_qty.size,
         "turnover_krw": str(sum((f.qty_btc * f.price_krw for f in fills), Decimal(0))),
         "daily_points": int(daily.size),
     }

@@ -11,11 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from domain.candles.candle import Candle
 from domain.orders.terms import OrderSide, OrderType
 from domain.session_bars import SessionBar
+
+if TYPE_CHECKING:
+    from domain.candles.tape import CandleTape
 
 
 @dataclass(frozen=True)
@@ -106,3 +109,12 @@ class Strategy(Protocol):
 
     def decide(self, context: DecisionContext) -> list[Decision]:
         """Return what to do at this close (usually nothing)."""
+
+    def wake_after(
+        self, index: int, tape: CandleTape, book: StrategyBook, fee_rate: Decimal
+    ) -> int:
+        """Return the first candle after `index` at which `decide` may act, else len(tape).
+
+        Between now and then `decide` must return nothing and change nothing, given the book;
+        a fill changes the book and wakes every strategy anyway.
+        """

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
+import numpy.typing as npt
+
+from domain.candles.tape import CandleTape, slack
 from domain.constants import MIN_ORDER_TOTAL_KRW
 from domain.money import floor8
 from domain.orders.terms import OrderSide, OrderType
@@ -20,6 +24,7 @@ from domain.strategies.base import (
     DecisionContext,
     FillNotice,
     OrderIntent,
+    StrategyBook,
 )
 from domain.strategies.parameters import require
 from domain.ticks import round_down_to_tick
@@ -105,6 +110,47 @@ class Grid:
         self.complete: dict[str, bool] = {}
         self.is_stopped = False
         self._count = 0
+
+    def wake_after(
+        self, index: int, tape: CandleTape, book: StrategyBook, fee_rate: Decimal
+    ) -> int:
+        """Return the next close at which a line can buy or the stop loss fires."""
+        if not self.lines:
+            return index + 1
+        if self.is_stopped:
+            return len(tape)
+        assert self.lower is not None and self.upper is not None
+        level = None
+        for i, state in enumerate(self.states):
+            price = self.lines[i]
+            total = floor8(self.params.order_krw / price) * price
+            if (
+                state == EMPTY
+                and total >= MIN_ORDER_TOTAL_KRW
+                and (total * (1 + fee_rate) <= book.available_krw)
+            ):
+                level = float(price)
+                break
+        stop = self.params.stop_loss_pct
+        stop_level = None if stop is None else float(self.lower * (1 - stop))
+        low_f, high_f = float(self.lower), float(self.upper)
+
+        def acts(window: slice) -> npt.NDArray[np.bool_]:
+            close = tape.close[window]
+            hits = np.zeros(close.shape, dtype=bool)
+            if level is not None:
+                hits |= (
+                    (close > level - slack(level))
+                    & (close >= low_f - slack(low_f))
+                    & (close <= high_f + slack(high_f))
+                )
+            if stop_level is not None:
+                hits |= close < stop_level + slack(stop_level)
+            return hits
+
+        if level is None and stop_level is None:
+            return len(tape)
+        return tape.scan(index + 1, acts)
 
     def on_fill(self, notice: FillNotice) -> None:
         """Track each line's order: what its BUY filled, and whether its order completed."""

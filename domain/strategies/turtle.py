@@ -6,16 +6,24 @@ orders are market orders. Readings of the rules are in docs/strategies-notes.md.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from decimal import Decimal
 
+from domain.candles.tape import CandleTape
 from domain.constants import MIN_ORDER_TOTAL_KRW
 from domain.indicators.atr import WilderAtr
 from domain.indicators.donchian import highest_high, lowest_low
 from domain.money import floor8
 from domain.orders.terms import OrderSide, OrderType
 from domain.session_bars import SessionBar
-from domain.strategies.base import Decision, DecisionContext, FillNotice, OrderIntent
+from domain.strategies.base import (
+    Decision,
+    DecisionContext,
+    FillNotice,
+    OrderIntent,
+    StrategyBook,
+)
 from domain.strategies.parameters import require
 
 NAME = "turtle"
@@ -59,6 +67,13 @@ class Turtle:
         self.last_fill: Decimal | None = None
         """Price of the most recent fill of an entry order (clarification 7)."""
         self._count = 0
+
+    def wake_after(
+        self, index: int, tape: CandleTape, book: StrategyBook, fee_rate: Decimal
+    ) -> int:
+        """Return the next candle that completes a session bar: the turtle's only decisions."""
+        done = bisect_right(tape.completion_indices, index)
+        return tape.completion_indices[done] if done < len(tape.completion_indices) else len(tape)
 
     def on_fill(self, notice: FillNotice) -> None:
         """Remember the price of the latest entry fill."""

@@ -7,15 +7,27 @@ are in docs/strategies-notes.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
+import numpy.typing as npt
+
+from domain.candles.tape import CandleTape, slack
 from domain.constants import MIN_ORDER_TOTAL_KRW
 from domain.indicators.moving_average import noise_ratio, simple_mean
 from domain.orders.terms import OrderSide, OrderType
+from domain.session_bars import SessionBar
 from domain.sessions import session_end, trading_day
-from domain.strategies.base import Decision, DecisionContext, FillNotice, OrderIntent
+from domain.strategies.base import (
+    Decision,
+    DecisionContext,
+    FillNotice,
+    OrderIntent,
+    StrategyBook,
+)
 from domain.strategies.parameters import require
 
 NAME = "volatility_breakout"
@@ -54,14 +66,18 @@ class VolatilityBreakout:
         self.holding_day: date | None = None
         """The session in which the position now held was entered."""
         self._count = 0
+        self._targets: dict[int, Decimal | None] = {}
 
     def on_fill(self, notice: FillNotice) -> None:
         """Nothing to remember: the book tells what is held."""
 
-    def target(self, context: DecisionContext) -> Decimal | None:
-        """Return the session's breakout target, or None when the history does not allow it."""
-        bars = context.completed_bars
-        if not bars:
+    def target(self, session_open: Decimal, bars: Sequence[SessionBar]) -> Decimal | None:
+        """Return the session's breakout target, or None when no entry is allowed in it.
+
+        `bars` are the complete session bars before the session. None also when the MA
+        filter forbids entries in the session (a constant of the session).
+        """
+        if not bars or not self._ma_allows(session_open, bars):
             return None
         prev = bars[-1]
         k = self.params.k
@@ -72,7 +88,40 @@ class VolatilityBreakout:
             if mean is None:  # fewer than noise_days bars: no entry (clarification 8)
                 return None
             k = mean
-        return context.session_open + k * (prev.high - prev.low)
+        return session_open + k * (prev.high - prev.low)
+
+    def wake_after(
+        self, index: int, tape: CandleTape, book: StrategyBook, fee_rate: Decimal
+    ) -> int:
+        """Return the next candle that ends the session of the position, or that breaks out."""
+        if book.has_pending:
+            return len(tape)  # a fill will wake it
+        if book.qty_btc > 0:
+            if self.holding_day is None:
+                return index + 1
+            return max(
+                index + 1,
+                tape.session_last_index(
+                    tape.session_of(index) + (self.holding_day - tape.open_time(index).date()).days
+                ),
+            )
+        session = tape.session_of(index + 1)
+        while index + 1 < len(tape):
+            first = max(index + 1, tape.session_first_index[session])
+            last = tape.session_last_index(session)  # entries never at the last minute
+            target = self._session_target(tape, session)
+            if target is not None and tape.open_time(first).date() != self.entered_day:
+                hit = tape.scan(first, _reaching(tape, float(target) - slack(float(target))))
+                if hit < min(last, len(tape)):
+                    return hit
+            index, session = last, session + 1
+        return len(tape)
+
+    def _session_target(self, tape: CandleTape, session: int) -> Decimal | None:
+        if session not in self._targets:
+            first = tape.session_first_index[session]
+            self._targets[session] = self.target(tape.candle(first).open, tape.bars_before(first))
+        return self._targets[session]
 
     def decide(self, context: DecisionContext) -> list[Decision]:
         """Exit at the session's end, or enter on the breakout."""
@@ -84,9 +133,7 @@ class VolatilityBreakout:
         day = trading_day(candle.open_time)
         if self.entered_day == day or candle.close_time >= context.session_end:
             return []
-        if not self._ma_allows(context):
-            return []
-        target = self.target(context)
+        target = self.target(context.session_open, context.completed_bars)
         if target is None or candle.high < target:
             return []
         amount = self.params.allocation * book.available_krw / (1 + context.fee_rate)
@@ -112,12 +159,12 @@ class VolatilityBreakout:
             self._intent(OrderSide.ASK, context.candle.close, "session end exit", volume_btc=qty)
         ]
 
-    def _ma_allows(self, context: DecisionContext) -> bool:
+    def _ma_allows(self, session_open: Decimal, bars: Sequence[SessionBar]) -> bool:
         days = self.params.ma_days
         if days == 0:
             return True
-        mean = simple_mean([bar.close for bar in context.completed_bars], days)
-        return mean is not None and context.session_open > mean
+        mean = simple_mean([bar.close for bar in bars], days)
+        return mean is not None and session_open > mean
 
     def _intent(
         self, side: OrderSide, reference: Decimal, reason: str, **amounts: Decimal
@@ -131,3 +178,10 @@ class VolatilityBreakout:
             tag=f"{NAME}-{self._count}",
             **amounts,
         )
+
+
+def _reaching(tape: CandleTape, level: float) -> Callable[[slice], npt.NDArray[np.bool_]]:
+    def reached(window: slice) -> npt.NDArray[np.bool_]:
+        return tape.high[window] >= level
+
+    return reached
