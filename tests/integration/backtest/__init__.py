@@ -1,0 +1,1 @@
+"""Backtests over the real candle files in ../shared (skipped when absent)."""

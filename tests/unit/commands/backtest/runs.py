@@ -1,0 +1,49 @@
+"""Run a backtest on a tape both ways (fast and plain) and read back its events."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from adapters.market_data.candles_csv import read_candles, read_tape
+from commands.backtest.engine import BacktestEngine, EngineConfig
+from commands.backtest.report import backtest_report
+from commands.trading import Trading
+from domain.candles.gaps import fill_gaps
+from domain.fills.paper_fill_model import FillModel
+from domain.replay_hash import canonical_json
+from domain.strategies.catalog import build_strategies
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
+MARCH = FIXTURES / "candles" / "upbit-KRW-BTC-1m-2023-03-09_2023-03-16.csv.gz"
+PARAMS: dict[str, dict[str, str]] = {
+    "turtle": {"entry_days": "3", "atr_days": "3", "exit_days": "2"},
+    "grid": {"lower": "26000000", "upper": "34000000", "levels": "9", "stop_loss_pct": "0.05"},
+}
+
+
+def run(
+    path: Path, names: list[str], *, fast: bool = True, end: Any = None, **model: Any
+) -> tuple[BacktestEngine, dict[str, Any]]:
+    """Run the named strategies over the file; return the engine and its report."""
+    trading = Trading({"PERSISTENCE_MODULE": "eventsourcing.popo"}, account="test")
+    strategies = build_strategies(names, {n: p for n, p in PARAMS.items() if n in names})
+    engine = BacktestEngine(
+        trading, strategies, EngineConfig("run-test", Decimal("10000000"), FillModel(**model))
+    )
+    if fast:
+        engine.run_tape(read_tape(path, end=end))
+    else:
+        engine.run(fill_gaps(read_candles(path, end=end)))
+    return engine, backtest_report(engine)
+
+
+def events(engine: BacktestEngine) -> list[tuple[str, str, Any]]:
+    """Return (topic, canonical JSON, occurred_at) of every event the run appended."""
+    notifications = engine.trading.recorder.select_notifications(start=None, limit=10**9)
+    found = []
+    for n in notifications:
+        event = engine.trading.mapper.to_domain_event(n)
+        found.append((n.topic, canonical_json(n.topic, vars(event)), event.occurred_at))
+    return found
