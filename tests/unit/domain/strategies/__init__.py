@@ -1,0 +1,1 @@
+"""Unit tests of the strategies, rule by rule (strategies.md)."""
