@@ -59,6 +59,14 @@ def backtest(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the result as JSON.")
     ] = None,
+    report_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Write a self-contained HTML report: equity, drawdown "
+            "and trades on the price, per strategy and for the portfolio.",
+        ),
+    ] = None,
     engine_path: Annotated[
         str,
         typer.Option(
@@ -129,6 +137,20 @@ def backtest(
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         console.print(f"JSON written to {json_out}")
+    if report_out is not None:
+        from adapters.reports.backtest_html import render_backtest_html
+
+        curves = {name: engine.equity_curve(name) for name in engine.tracks}
+        curves["portfolio"] = sum(curves.values())  # type: ignore[assignment]
+        page = render_backtest_html(
+            report,
+            first_time=tape.open_time(0),
+            closes=engine.closes,
+            equity=curves,
+            title=f"Backtest {run_id} of {candles.name}",
+        )
+        report_out.write_text(page, encoding="utf-8")
+        console.print(f"HTML report written to {report_out}")
 
 
 def _time(text: str | None, option: str) -> datetime | None:

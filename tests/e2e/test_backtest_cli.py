@@ -136,3 +136,17 @@ def test_backtest_of_a_missing_file_exits_2(tmp_path: Path) -> None:
     result = backtest("--candles", str(tmp_path / "none.csv"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr
+
+
+def test_backtest_report_is_one_self_contained_html_file_with_charts(
+    csv_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    result = backtest("--candles", str(csv_file), "--report", str(out))
+    assert result.returncode == 0, result.stderr
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>")
+    for name in ("volatility_breakout", "grid", "turtle", "portfolio"):
+        assert f"<h2>{name}</h2>" in page
+    assert page.count("<svg") == 12  # price, equity and drawdown for 3 strategies + portfolio
+    assert "<script" not in page and "http" not in page.replace("http://www.w3", "")
