@@ -13,3 +13,7 @@ class UnknownOrderError(NotFoundError):
 
 class ConcurrencyConflictError(Exception):
     """Other writers kept changing the same aggregates; the bounded retries were spent."""
+
+
+class DuplicateRunError(Exception):
+    """A backtest run's events are already in the log."""

@@ -15,10 +15,15 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, ProcessRecorder
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    ProcessRecorder,
+    StoredEvent,
+)
 from eventsourcing.utils import register_topic
 
-from commands.errors import ConcurrencyConflictError, UnknownOrderError
+from commands.errors import ConcurrencyConflictError, DuplicateRunError, UnknownOrderError
 from commands.messages import (
     AcceptOrder,
     AllocateCapital,
@@ -416,6 +421,36 @@ class Trading(Application[UUID]):
                 f"{command.rank}) of run {command.run_id} is already recorded"
             ) from None
         return UUID(str(signal.id))
+
+    def copy_events_from(self, source: Trading) -> int:
+        """Append every event of `source` (e.g. an in-memory backtest) to this log, atomically.
+
+        The stored bytes are copied as they are, so the copy decodes to the same events and
+        the same replay hash. Return how many events were copied.
+
+        Raises:
+            DuplicateRunError: an aggregate of the source is already in this log.
+        """
+        notifications = source.recorder.select_notifications(start=None, limit=10**9)
+        stored = [
+            StoredEvent(
+                originator_id=n.originator_id,
+                originator_version=n.originator_version,
+                topic=n.topic,
+                state=n.state,
+            )
+            for n in notifications
+        ]
+        if not stored:
+            return 0
+        try:
+            self.recorder.insert_events(stored)
+        except IntegrityError:
+            raise DuplicateRunError(
+                f"the events of account {source.account!r} are already in this log: a run is "
+                "persisted once (change its inputs to record another run)"
+            ) from None
+        return len(stored)
 
     # Plumbing.
     def _find(self, aggregate_id: UUID, kind: type[A]) -> A | None:

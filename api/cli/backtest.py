@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,7 @@ class BacktestInputError(Exception):
 
 
 def backtest(
+    ctx: typer.Context,
     candles: Annotated[
         Path,
         typer.Option(
@@ -67,6 +69,14 @@ def backtest(
             "and trades on the price, per strategy and for the portfolio.",
         ),
     ] = None,
+    persist: Annotated[
+        bool,
+        typer.Option(
+            "--persist",
+            help="Also write the run's events to the PostgreSQL event log "
+            "(account = the run id); a run is persisted once.",
+        ),
+    ] = False,
     engine_path: Annotated[
         str,
         typer.Option(
@@ -127,11 +137,18 @@ def backtest(
     )
     engine = BacktestEngine(trading, built, EngineConfig(run_id, capital_krw, model))
     if engine_path == "fast":
-        engine.run_tape(tape)
+        with _tape_progress() as update:
+            engine.run_tape(tape, update)
     else:
         rows = read_candles(candles, start=first_at, end=end_at)
         engine.run(_progress(fill_gaps(rows), len(tape)))
     report = backtest_report(engine)
+    if persist:
+        from api.cli.context import open_system
+
+        with open_system(ctx) as system:
+            copied = system.trading.copy_events_from(trading)
+        console.print(f"persisted {copied:,} events of run {run_id} to the event log")
     trading.close()
     _print(report)
     if json_out is not None:
@@ -182,6 +199,22 @@ def _progress(candles: Iterable[Any], total: int) -> Iterator[Any]:
             yield candle
             if n % 2000 == 0:
                 progress.update(task, completed=n)
+
+
+@contextmanager
+def _tape_progress() -> Iterator[Callable[[int, int], None] | None]:
+    if not console.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("replaying candles", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
 
 
 def _print(report: dict[str, Any]) -> None:

@@ -83,7 +83,7 @@ def exit_code_for(error: BaseException) -> int:
     from api.bootstrap import ServiceUnavailableError
     from api.cli.backtest import BacktestInputError
     from api.settings import ConfigError
-    from commands.errors import ConcurrencyConflictError, NotFoundError
+    from commands.errors import ConcurrencyConflictError, DuplicateRunError, NotFoundError
     from domain.errors import DomainError
 
     unavailable = (
@@ -103,6 +103,7 @@ def exit_code_for(error: BaseException) -> int:
         MigrationError,
         CandleFileError,
         BacktestInputError,
+        DuplicateRunError,
     )
     if isinstance(error, bad_input):
         return 2

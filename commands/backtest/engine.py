@@ -8,7 +8,7 @@ fixed order volatility breakout, grid, turtle. Every signal, order and fill goes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -124,13 +124,20 @@ class BacktestEngine:
         self.closes = np.array(closes, dtype=np.float64)
         return self
 
-    def run_tape(self, tape: CandleTape) -> BacktestEngine:
-        """Process only the candles where something can happen; identical events to `run`."""
+    def run_tape(
+        self, tape: CandleTape, progress: Callable[[int, int], None] | None = None
+    ) -> BacktestEngine:
+        """Process only the candles where something can happen; identical events to `run`.
+
+        `progress(index, total)` is called after each processed candle, if given.
+        """
         index, n = 0, len(tape)
         wake: dict[int, int] = {}
         while index < n:
             self.process(index, tape.point(index))
             index = self._next_event(index, tape, wake)
+            if progress is not None:
+                progress(min(index, n), n)
         self.candles = n
         self.closes = tape.close
         self.last_candle = tape.candle(n - 1)

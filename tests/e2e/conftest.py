@@ -45,7 +45,7 @@ class Cli:
         )
 
     def event_count(self) -> int:
-        result = self("services", "status", "--json")
+        result = self("services", "up", "--json")
         assert result.returncode == 0, result.stderr
         import json
 

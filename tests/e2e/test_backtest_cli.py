@@ -150,3 +150,19 @@ def test_backtest_report_is_one_self_contained_html_file_with_charts(
         assert f"<h2>{name}</h2>" in page
     assert page.count("<svg") == 12  # price, equity and drawdown for 3 strategies + portfolio
     assert "<script" not in page and "http" not in page.replace("http://www.w3", "")
+
+
+def test_backtest_persist_writes_the_run_to_the_event_log_once(cli, csv_file: Path) -> None:  # type: ignore[no-untyped-def]
+    # Given an empty event log (the e2e data dir's PostgreSQL, a fresh schema)
+    before = cli.event_count()
+    # When a backtest is persisted
+    first = cli("backtest", "--candles", str(csv_file), "--persist")
+    # Then its events are in the log
+    assert first.returncode == 0, first.stderr
+    copied = int(first.stdout.split("persisted ")[1].split(" events")[0].replace(",", ""))
+    assert copied > 0 and cli.event_count() == before + copied
+    # And the same run persisted again is refused, appending nothing
+    again = cli("backtest", "--candles", str(csv_file), "--persist")
+    assert again.returncode == 2
+    assert "already in this log" in again.stderr
+    assert cli.event_count() == before + copied
