@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from adapters.reports.figures import format_figure
 
 WIDTH, HEIGHT, PAD = 1100, 240, 84
 Floats = npt.NDArray[np.float64]
@@ -68,23 +69,10 @@ def _metrics_table(data: dict[str, Any]) -> str:
     rows = {k: data[k] for k in ("fills", "round_trips", "final_equity", "fees_krw") if k in data}
     rows.update(data.get("metrics", {}))
     cells = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{html.escape(_fmt(v))}</td></tr>"
+        f"<tr><td>{html.escape(k)}</td><td>{html.escape(format_figure(v))}</td></tr>"
         for k, v in rows.items()
     )
     return f"<table>{cells}</table>"
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    if isinstance(value, str):
-        try:
-            return f"{Decimal(value):,.2f}"
-        except ArithmeticError:
-            return value
-    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def _axis(value: float) -> str:

@@ -7,13 +7,13 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from adapters.reports.figures import format_figure
 from api.cli.context import console, err_console
 
 DEFAULT_CAPITAL = "10000000"
@@ -225,22 +225,9 @@ def _print(report: dict[str, Any]) -> None:
         table.add_column(name, justify="right")
     sections = {**report["strategies"], "portfolio": report["portfolio"]}
     for key in ("fills", "final_equity"):
-        table.add_row(key, *(_cell(sections[n].get(key)) for n in names))
+        table.add_row(key, *(format_figure(sections[n].get(key)) for n in names))
     metric_names = list(next(iter(sections.values()))["metrics"])
     for key in metric_names:
-        table.add_row(key, *(_cell(sections[n]["metrics"].get(key)) for n in names))
+        table.add_row(key, *(format_figure(sections[n]["metrics"].get(key)) for n in names))
     console.print(table)
     console.print(f"replay hash {report['replay_hash']}")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    if isinstance(value, str):
-        try:
-            return f"{Decimal(value):,.2f}"
-        except ArithmeticError:
-            return value
-    return f"{value:,}" if isinstance(value, int) else str(value)

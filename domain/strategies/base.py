@@ -77,6 +77,20 @@ class OrderIntent:
     amount_krw: Decimal | None = None
 
 
+def market_intent(
+    tag: str, side: OrderSide, reference: Decimal, reason: str, **amounts: Decimal
+) -> OrderIntent:
+    """Return a market order intent (a bid gives `amount_krw`, an ask `volume_btc`)."""
+    return OrderIntent(
+        side=side,
+        order_type=OrderType.MARKET,
+        reference_price_krw=reference,
+        reason=reason,
+        tag=tag,
+        **amounts,
+    )
+
+
 @dataclass(frozen=True)
 class CancelIntent:
     """Cancel every resting order of the strategy (the grid's stop loss)."""

@@ -15,7 +15,7 @@ from domain.constants import MIN_ORDER_TOTAL_KRW
 from domain.indicators.atr import WilderAtr
 from domain.indicators.donchian import highest_high, lowest_low
 from domain.money import floor8
-from domain.orders.terms import OrderSide, OrderType
+from domain.orders.terms import OrderSide
 from domain.session_bars import SessionBar
 from domain.strategies.base import (
     Decision,
@@ -23,6 +23,7 @@ from domain.strategies.base import (
     FillNotice,
     OrderIntent,
     StrategyBook,
+    market_intent,
 )
 from domain.strategies.parameters import require
 
@@ -132,11 +133,4 @@ class Turtle:
         self, side: OrderSide, reference: Decimal, reason: str, **amounts: Decimal
     ) -> OrderIntent:
         self._count += 1
-        return OrderIntent(
-            side=side,
-            order_type=OrderType.MARKET,
-            reference_price_krw=reference,
-            reason=reason,
-            tag=f"{NAME}-{self._count}",
-            **amounts,
-        )
+        return market_intent(f"{NAME}-{self._count}", side, reference, reason, **amounts)

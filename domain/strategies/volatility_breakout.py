@@ -18,7 +18,7 @@ import numpy.typing as npt
 from domain.candles.tape import CandleTape, slack
 from domain.constants import MIN_ORDER_TOTAL_KRW
 from domain.indicators.moving_average import noise_ratio, simple_mean
-from domain.orders.terms import OrderSide, OrderType
+from domain.orders.terms import OrderSide
 from domain.session_bars import SessionBar
 from domain.sessions import session_end, trading_day
 from domain.strategies.base import (
@@ -27,6 +27,7 @@ from domain.strategies.base import (
     FillNotice,
     OrderIntent,
     StrategyBook,
+    market_intent,
 )
 from domain.strategies.parameters import require
 
@@ -170,14 +171,7 @@ class VolatilityBreakout:
         self, side: OrderSide, reference: Decimal, reason: str, **amounts: Decimal
     ) -> OrderIntent:
         self._count += 1
-        return OrderIntent(
-            side=side,
-            order_type=OrderType.MARKET,
-            reference_price_krw=reference,
-            reason=reason,
-            tag=f"{NAME}-{self._count}",
-            **amounts,
-        )
+        return market_intent(f"{NAME}-{self._count}", side, reference, reason, **amounts)
 
 
 def _reaching(tape: CandleTape, level: float) -> Callable[[slice], npt.NDArray[np.bool_]]:
