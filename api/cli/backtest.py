@@ -93,7 +93,7 @@ def backtest(
     in memory. Two runs on the same input print the same replay hash.
     """
     from adapters.market_data.candles_csv import read_candles, read_tape
-    from commands.backtest.engine import BacktestEngine, EngineConfig
+    from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
     from commands.backtest.report import backtest_report
     from commands.trading import Trading
     from domain.candles.gaps import fill_gaps
@@ -132,9 +132,7 @@ def backtest(
         capital_krw,
         model,
     )
-    trading = Trading(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"}, account=run_id, fee_rate=model.fee_rate
-    )
+    trading = Trading(IN_MEMORY_ENV, account=run_id, fee_rate=model.fee_rate)
     engine = BacktestEngine(trading, built, EngineConfig(run_id, capital_krw, model))
     if engine_path == "fast":
         with _tape_progress() as update:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from adapters.market_data.candles_csv import read_candles, read_tape
-from commands.backtest.engine import BacktestEngine, EngineConfig
+from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
 from commands.trading import Trading
 from domain.candles.gaps import fill_gaps
 from domain.fills.paper_fill_model import FillModel
@@ -33,7 +33,7 @@ LEDGER = str(Path(sys.executable).with_name("ledger"))
 
 
 def _engine() -> BacktestEngine:
-    trading = Trading({"PERSISTENCE_MODULE": "eventsourcing.popo"}, account="bench")
+    trading = Trading(IN_MEMORY_ENV, account="bench")
     return BacktestEngine(
         trading,
         build_strategies(list(STRATEGY_NAMES), {}),

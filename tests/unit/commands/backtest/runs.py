@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.market_data.candles_csv import read_candles, read_tape
-from commands.backtest.engine import BacktestEngine, EngineConfig
+from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
 from commands.backtest.report import backtest_report
 from commands.trading import Trading
 from domain.candles.gaps import fill_gaps
@@ -27,7 +27,7 @@ def run(
     path: Path, names: list[str], *, fast: bool = True, end: Any = None, **model: Any
 ) -> tuple[BacktestEngine, dict[str, Any]]:
     """Run the named strategies over the file; return the engine and its report."""
-    trading = Trading({"PERSISTENCE_MODULE": "eventsourcing.popo"}, account="test")
+    trading = Trading(IN_MEMORY_ENV, account="test")
     strategies = build_strategies(names, {n: p for n, p in PARAMS.items() if n in names})
     engine = BacktestEngine(
         trading, strategies, EngineConfig("run-test", Decimal("10000000"), FillModel(**model))

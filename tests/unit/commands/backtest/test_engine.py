@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
-from commands.backtest.engine import BacktestEngine, EngineConfig
+from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
 from commands.backtest.report import backtest_report
 from commands.trading import Trading
 from domain.candles.candle import Candle
@@ -51,7 +51,7 @@ def breakout_day(volume: str = "2") -> list[Candle]:
 
 
 def run(candles: list[Candle], **model: Any) -> tuple[BacktestEngine, dict[str, Any]]:
-    trading = Trading({"PERSISTENCE_MODULE": "eventsourcing.popo"}, account="test")
+    trading = Trading(IN_MEMORY_ENV, account="test")
     engine = BacktestEngine(
         trading, [VolatilityBreakout()], EngineConfig("run-test", D("10000000"), FillModel(**model))
     )
