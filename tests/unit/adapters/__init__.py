@@ -1,0 +1,1 @@
+"""Unit tests of the adapters that need no server."""

@@ -1,0 +1,1 @@
+"""Unit tests of the Upbit adapter: parsing, errors, auth, rate limits."""
