@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+from domain.candles.candle_hour import CandleRow
 from domain.events import Cause
 from domain.strategies.base import OrderIntent
 
@@ -115,3 +116,19 @@ class RecordSignal:
     rank: int
     intent: OrderIntent
     cause: Cause
+
+
+@dataclass(frozen=True)
+class IngestCandles:
+    """Record closed candles of one market's UTC hour.
+
+    `allow_corrections` records a candle that differs from the recorded one as an explicit
+    correction instead of refusing it.
+    """
+
+    market: str
+    hour_start: datetime
+    rows: tuple[CandleRow, ...]
+    source: str
+    cause: Cause
+    allow_corrections: bool = False

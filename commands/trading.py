@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 from uuid import UUID
@@ -29,6 +31,7 @@ from commands.messages import (
     AllocateCapital,
     CancelOrder,
     ChangeTradingState,
+    IngestCandles,
     PlaceOrder,
     RecordFill,
     RecordSignal,
@@ -36,6 +39,7 @@ from commands.messages import (
     SetRiskLimits,
 )
 from commands.transcodings import STORED_ENUMS, EnumTranscoding
+from domain.candles.candle_hour import CandleHour, candle_hour_id
 from domain.constants import DEFAULT_FEE_RATE
 from domain.errors import (
     DomainError,
@@ -70,6 +74,15 @@ CONFLICT_BACKOFF_S = 0.002
 """Pause before retry n is n x this: racing writers drift apart instead of colliding again."""
 
 
+@dataclass(frozen=True)
+class CandleIngestReport:
+    """What an ingest recorded: new candles, corrections, and hours opened."""
+
+    recorded: int
+    corrected: int
+    hours_opened: int
+
+
 def register_event_topics() -> None:
     """Register every event class under its bus name, so stored topics resolve on load."""
     for name, event_class in EVENT_CLASS_BY_BUS_NAME.items():
@@ -87,7 +100,13 @@ class Trading(Application[UUID]):
         "AGGREGATE_CACHE_FASTFORWARD": "y",
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
     }
-    snapshotting_intervals = {Order: 100, Position: 100, Portfolio: 100, RiskLimits: 100}
+    snapshotting_intervals = {
+        Order: 100,
+        Position: 100,
+        Portfolio: 100,
+        RiskLimits: 100,
+        CandleHour: 30,
+    }
 
     def __init__(
         self,
@@ -451,6 +470,52 @@ class Trading(Application[UUID]):
                 "persisted once (change its inputs to record another run)"
             ) from None
         return len(stored)
+
+    def ingest_candles(
+        self, commands: Sequence[IngestCandles], *, assume_new: bool = False
+    ) -> CandleIngestReport:
+        """Record candles of many hours in one transaction; return what was recorded.
+
+        With `assume_new`, every hour is taken to be new (a bulk import's fast path); if one
+        is not, the write conflicts and the batch is decided again hour by hour.
+
+        Raises:
+            CandleConflictError: a candle differs from the recorded one (nothing is written).
+        """
+        if assume_new:
+            try:
+                return self._ingest(commands, load=False)
+            except IntegrityError:
+                pass  # some hour exists already: look each one up
+        return self._retrying(lambda: self._ingest(commands, load=True), "ingest candles")
+
+    def _ingest(self, commands: Sequence[IngestCandles], *, load: bool) -> CandleIngestReport:
+        hours: dict[UUID, CandleHour] = {}
+        recorded = corrected = opened = 0
+        for command in commands:
+            market = parse_market(command.market, self.markets).code
+            hour_id = candle_hour_id(market, command.hour_start)
+            hour = hours.get(hour_id) or (self._find(hour_id, CandleHour) if load else None)
+            if hour is None:
+                hour = CandleHour.open(
+                    market=market, hour_start=command.hour_start, cause=command.cause
+                )
+                opened += 1
+            hours[hour_id] = hour
+            new, fixed = hour.ingest(
+                command.rows,
+                source=command.source,
+                correct=command.allow_corrections,
+                cause=command.cause,
+            )
+            recorded += new
+            corrected += fixed
+        self.save(*hours.values())
+        return CandleIngestReport(recorded=recorded, corrected=corrected, hours_opened=opened)
+
+    def get_candle_hour(self, market: str, hour_start: datetime) -> CandleHour | None:
+        """Return a market's recorded hour of candles, or None."""
+        return self._find(candle_hour_id(market, hour_start), CandleHour)
 
     # Plumbing.
     def _find(self, aggregate_id: UUID, kind: type[A]) -> A | None:

@@ -59,6 +59,10 @@ class InvalidStrategyParameterError(ValueRuleError):
     """A strategy parameter is unknown or out of its allowed range."""
 
 
+class CandleConflictError(ValueRuleError):
+    """A candle differs from the one already recorded for the same minute."""
+
+
 class MissingTextError(ValueRuleError):
     """A required text (actor, reason, identifier) is empty."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from types import MappingProxyType
 
+from domain.candles.candle_hour import CandleHour
 from domain.events import LedgerEvent
 from domain.orders.order import Order
 from domain.portfolio.ledger import Portfolio
@@ -39,6 +40,9 @@ EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
     RiskLimits.TradingReduced,
     RiskLimits.TradingResumed,
     Signal.Created,
+    CandleHour.Opened,
+    CandleHour.Ingested,
+    CandleHour.Corrected,
 )
 
 BUS_NAMES: MappingProxyType[type[LedgerEvent], str] = MappingProxyType(
