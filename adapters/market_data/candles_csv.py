@@ -11,6 +11,7 @@ import csv
 import gzip
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -53,6 +54,36 @@ def read_tape(
     Raises:
         CandleFileError: the file is missing, empty in the range, or malformed.
     """
+    rows = read_rows(path, start=start, end=end)
+    return CandleTape(int(rows.minutes[0]), rows.minutes, rows.prices, rows.fields)
+
+
+@dataclass(frozen=True)
+class CandleRows:
+    """The checked rows of a candle file: minutes since the epoch, float prices, exact text."""
+
+    minutes: np.ndarray  # type: ignore[type-arg]
+    prices: np.ndarray  # type: ignore[type-arg]
+    lines: list[str]
+    """The data lines of the rows kept, as the file wrote them."""
+
+    def values(self, row: int) -> str:
+        """Return the row's text after the time: `open,high,low,close,volume[,value]`."""
+        return self.lines[row][21:].rstrip()
+
+    def fields(self, row: int) -> list[str]:
+        """Return the row's fields after the time: open, high, low, close, volume[, value]."""
+        return self.lines[row].strip().split(",")[1:]
+
+
+def read_rows(
+    path: Path, *, start: datetime | None = None, end: datetime | None = None
+) -> CandleRows:
+    """Return the file's rows with open time in [start, end), checked (see `read_tape`).
+
+    Raises:
+        CandleFileError: the file is missing, empty in the range, or malformed.
+    """
     if not path.is_file():
         raise CandleFileError(f"candle file {path} does not exist")
     try:
@@ -90,11 +121,7 @@ def read_tape(
     last = len(minutes) if end is None else int(np.searchsorted(minutes, _minute(end), "left"))
     if first >= last:
         raise CandleFileError(f"candle file {path} has no candles between {start} and {end}")
-
-    def row_text(row: int) -> list[str]:
-        return body[first + row].strip().split(",")[1:]
-
-    return CandleTape(int(minutes[first]), minutes[first:last], numbers[first:last, :5], row_text)
+    return CandleRows(minutes[first:last], numbers[first:last, :5], body[first:last])
 
 
 def _minute(at: datetime) -> int:

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from api.cli import capital, migrate, orders, risk, services
 from api.cli.backtest import backtest
+from api.cli.candles import import_candles
 from api.cli.config import show_config
 from api.cli.context import CliState, err_console
 from api.cli.run import run
@@ -65,6 +66,7 @@ def root(
 app.command("run")(run)
 app.command("show-config")(show_config)
 app.command("backtest")(backtest)
+app.command("import")(import_candles)
 app.add_typer(services.app, name="services")
 app.add_typer(migrate.app, name="migrate")
 app.add_typer(orders.app, name="order")

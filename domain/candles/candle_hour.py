@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -26,18 +26,22 @@ from domain.ids import derive_id
 ONE_HOUR = timedelta(hours=1)
 
 
-@dataclass(frozen=True)
-class CandleRow:
-    """One candle as text: `minute,open,high,low,close,volume,value,synthetic` (minute 0-59)."""
+class CandleRow(NamedTuple):
+    """One candle as text: `minute,open,high,low,close,volume,value,synthetic` (minute 0-59).
+
+    The numbers are kept exactly as the source wrote them; `text` is what events store.
+    """
 
     minute: int
-    fields: tuple[str, str, str, str, str, str]
-    is_synthetic: bool = False
+    text: str
 
-    @property
-    def text(self) -> str:
-        """Return the row as stored in events."""
-        return ",".join((str(self.minute), *self.fields, "1" if self.is_synthetic else "0"))
+    @classmethod
+    def of(cls, minute: int, fields: Sequence[str], *, is_synthetic: bool = False) -> CandleRow:
+        """Return the row of a candle given its open, high, low, close, volume[, value]."""
+        values = list(fields) if len(fields) == 6 else [*fields, "0"]
+        if len(values) != 6:
+            raise InvalidCandleError(f"candle fields {list(fields)} are not o,h,l,c,v[,value]")
+        return cls(minute, ",".join((str(minute), *values, "1" if is_synthetic else "0")))
 
     @classmethod
     def parse(cls, text: str) -> CandleRow:
@@ -45,14 +49,14 @@ class CandleRow:
         parts = text.split(",")
         if len(parts) != 8:
             raise InvalidCandleError(f"candle row {text!r} does not have 8 fields")
-        o, h, lo, c, v, value = parts[1:7]
-        return cls(int(parts[0]), (o, h, lo, c, v, value), parts[7] == "1")
+        return cls(int(parts[0]), text)
 
     def candle(self, hour_start: datetime) -> Candle:
         """Return the candle with exact Decimal values."""
-        o, h, lo, c, v, value = (Decimal(x) for x in self.fields)
+        parts = self.text.split(",")
+        o, h, lo, c, v, value = (Decimal(x) for x in parts[1:7])
         at = hour_start + timedelta(minutes=self.minute)
-        return Candle(at, o, h, lo, c, v, value, self.is_synthetic)
+        return Candle(at, o, h, lo, c, v, value, parts[7] == "1")
 
 
 def hour_start_of(at: datetime) -> datetime:
@@ -148,6 +152,9 @@ class CandleHour(Aggregate):
         """
         new: list[str] = []
         corrections: list[tuple[str, str]] = []
+        if not self.rows and not self.pending_events[1:]:
+            new = self._all_new(rows)
+            rows = ()
         for row in sorted(rows, key=lambda r: r.minute):
             if not 0 <= row.minute < 60:
                 raise InvalidCandleError(f"candle minute {row.minute} is not in 0-59")
@@ -183,6 +190,16 @@ class CandleHour(Aggregate):
                 **cause.event_fields(),
             )
         return len(new), len(corrections)
+
+    def _all_new(self, rows: Sequence[CandleRow]) -> list[str]:
+        # A fresh hour: every row is new; only the minutes need checking.
+        ordered = sorted(rows)
+        minutes = [row.minute for row in ordered]
+        if minutes and (minutes[0] < 0 or minutes[-1] > 59):
+            raise InvalidCandleError(f"candle minute {minutes[0]}..{minutes[-1]} is not in 0-59")
+        if len(set(minutes)) != len(minutes):
+            raise InvalidCandleError(f"a minute of {self.hour_start.isoformat()} appears twice")
+        return [row.text for row in ordered]
 
     def candles(self) -> list[Candle]:
         """Return the recorded candles, in minute order."""

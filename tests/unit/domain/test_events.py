@@ -58,10 +58,10 @@ def every_event_through_the_application(app: Trading) -> None:
     intent = OrderIntent(
         OrderSide.BID, OrderType.MARKET, D("50000000"), "entry", "vb-1", amount_krw=D("100000")
     )
-    row = CandleRow(0, ("1000", "1000", "1000", "1000", "1", "1000"))
+    row = CandleRow.of(0, ("1000", "1000", "1000", "1000", "1", "1000"))
     hour = SEOUL_CAUSE.occurred_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     app.ingest_candles([IngestCandles("KRW-BTC", hour, (row,), "test", SEOUL_CAUSE)])
-    fixed = CandleRow(0, ("1000", "1001", "1000", "1000", "1", "1000"))
+    fixed = CandleRow.of(0, ("1000", "1001", "1000", "1000", "1", "1000"))
     app.ingest_candles([IngestCandles("KRW-BTC", hour, (fixed,), "test", SEOUL_CAUSE, True)])
     app.record_signal(
         RecordSignal("run-1", "alpha", "KRW-BTC", SEOUL_CAUSE.occurred_at, 0, intent, SEOUL_CAUSE)

@@ -19,7 +19,7 @@ CAUSE = Cause(HOUR + timedelta(hours=1), "importer", "file:x", "import-1")
 
 
 def row(minute: int, close: str = "21080000.0") -> CandleRow:
-    return CandleRow(
+    return CandleRow.of(
         minute, ("21079000.0", "21082000.0", "21061000.0", close, "4.85201383", "102241235.21498")
     )
 
