@@ -35,11 +35,21 @@ class BacktestInputError(Exception):
 def backtest(
     ctx: typer.Context,
     candles: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            help="Candle CSV (.csv or .csv.gz): ts_utc,open,high,low,close,volume[,value]."
+            help="Candle CSV (.csv or .csv.gz): ts_utc,open,high,low,close,volume[,value]. "
+            "Or use --from-log."
         ),
-    ],
+    ] = None,
+    from_log: Annotated[
+        bool,
+        typer.Option(
+            "--from-log",
+            help="Replay the candles recorded in the event log (by "
+            "`ledger import` or ingest) instead of a file.",
+        ),
+    ] = False,
+    market: Annotated[str, typer.Option(help="Market of the candles.")] = "KRW-BTC",
     start: Annotated[
         str | None, typer.Option("--from", help="First candle (ISO UTC time or date), inclusive.")
     ] = None,
@@ -121,9 +131,25 @@ def backtest(
     if engine_path not in ("fast", "plain"):
         raise BacktestInputError(f"--engine {engine_path!r} must be fast or plain")
     first_at, end_at = _time(start, "--from"), _time(end, "--to")
-    tape = read_tape(candles, start=first_at, end=end_at)
+    if (candles is None) == (not from_log):
+        raise BacktestInputError("give the candles either as --candles FILE or with --from-log")
+    if from_log:
+        from api.cli.context import open_system
+        from commands.candle_history import candle_tape_from_log
+
+        with open_system(ctx) as system:
+            found = candle_tape_from_log(system.trading, market, start=first_at, end=end_at)
+        if found is None:
+            window = f"between {start or 'the beginning'} and {end or 'the end'}"
+            raise BacktestInputError(
+                f"no {market} candles are recorded in the event log {window}; record some with "
+                "`ledger import`"
+            )
+        tape, source_label = found, f"the event log ({market})"
+    else:
+        assert candles is not None
+        tape, source_label = read_tape(candles, start=first_at, end=end_at), candles.name
     run_id = _run_id(
-        candles,
         tape.open_time(0),
         tape.open_time(len(tape) - 1),
         len(tape),
@@ -133,13 +159,15 @@ def backtest(
         model,
     )
     trading = Trading(IN_MEMORY_ENV, account=run_id, fee_rate=model.fee_rate)
-    engine = BacktestEngine(trading, built, EngineConfig(run_id, capital_krw, model))
+    engine = BacktestEngine(trading, built, EngineConfig(run_id, capital_krw, model, market))
     if engine_path == "fast":
         with _tape_progress() as update:
             engine.run_tape(tape, update)
-    else:
+    elif candles is not None:
         rows = read_candles(candles, start=first_at, end=end_at)
         engine.run(_progress(fill_gaps(rows), len(tape)))
+    else:
+        engine.run(_progress((tape.candle(i) for i in range(len(tape))), len(tape)))
     report = backtest_report(engine)
     if persist:
         from api.cli.context import open_system
@@ -162,7 +190,7 @@ def backtest(
             first_time=tape.open_time(0),
             closes=engine.closes,
             equity=curves,
-            title=f"Backtest {run_id} of {candles.name}",
+            title=f"Backtest {run_id} of {source_label}",
         )
         report_out.write_text(page, encoding="utf-8")
         console.print(f"HTML report written to {report_out}")
@@ -180,8 +208,10 @@ def _time(text: str | None, option: str) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _run_id(path: Path, first: datetime, last: datetime, count: int, *parts: Any) -> str:
-    basis = json.dumps([path.name, first.isoformat(), last.isoformat(), count, *map(str, parts)])
+def _run_id(first: datetime, last: datetime, count: int, *parts: Any) -> str:
+    # The inputs, not where they came from: a file and the log with the same candles replay
+    # to the same run, hence the same replay hash.
+    basis = json.dumps([first.isoformat(), last.isoformat(), count, *map(str, parts)])
     return "bt-" + hashlib.sha256(basis.encode()).hexdigest()[:12]
 
 

@@ -91,3 +91,22 @@ def test_import_for_an_unknown_market_exits_2(cli: Cli, tmp_path: Path, market: 
     result = cli("import", str(excerpt(tmp_path, 5)), "--market", market)
     assert result.returncode == 2
     assert f"market {market!r}" in result.stderr
+
+
+def test_backtest_from_the_log_matches_the_backtest_of_the_file(cli: Cli, tmp_path: Path) -> None:
+    # Given three days of candles imported into the log
+    path = excerpt(tmp_path, 3 * 1440)
+    assert cli("import", str(path)).returncode == 0
+    # When the same window is backtested from the file and from the log
+    from_file = cli("backtest", "--candles", str(path), "--from", "2023-03-09T06:00Z")
+    from_log = cli("backtest", "--from-log", "--market", "KRW-BTC", "--from", "2023-03-09T06:00Z")
+    # Then the results and the replay hash are the same
+    assert from_file.returncode == 0 and from_log.returncode == 0, from_log.stderr
+    assert from_file.stdout == from_log.stdout
+    assert "replay hash" in from_log.stdout
+
+
+def test_backtest_from_an_empty_log_explains_and_exits_2(cli: Cli) -> None:
+    result = cli("backtest", "--from-log", "--market", "KRW-BTC")
+    assert result.returncode == 2
+    assert "no KRW-BTC candles are recorded in the event log" in result.stderr
