@@ -22,6 +22,7 @@ from api.cli.candles import import_candles
 from api.cli.config import show_config
 from api.cli.context import CliState, err_console
 from api.cli.run import run
+from api.cli.sandbox import sandbox
 
 app = typer.Typer(
     name="ledger",
@@ -67,6 +68,7 @@ app.command("run")(run)
 app.command("show-config")(show_config)
 app.command("backtest")(backtest)
 app.command("import")(import_candles)
+app.command("sandbox")(sandbox)
 app.add_typer(services.app, name="services")
 app.add_typer(migrate.app, name="migrate")
 app.add_typer(orders.app, name="order")

@@ -1,0 +1,1 @@
+"""The Upbit-compatible sandbox exchange: real candles replayed as a live market, offline."""

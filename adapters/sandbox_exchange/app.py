@@ -1,0 +1,195 @@
+"""The sandbox's HTTP API: Upbit's paths, shapes, headers, limits and error bodies (offline).
+
+Quotation endpoints serve the replayed candles up to the sandbox clock's now; every answer
+carries `Remaining-Req`; over the limit it answers 429 (text body, as Upbit does) and, when the
+caller carries on, 418. Tests drive the clock through `/sandbox/clock`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from adapters.sandbox_exchange.clock import SandboxClock
+from adapters.sandbox_exchange.json_text import Number, render_json
+from adapters.sandbox_exchange.market_data import Bar, SandboxMarket
+from adapters.sandbox_exchange.rate_limits import RateLimiter
+
+KST = timedelta(hours=9)
+MINUTE_UNITS = (1, 3, 5, 10, 15, 30, 60, 240)
+NAMES = {"KRW-BTC": ("비트코인", "Bitcoin")}
+
+
+def create_sandbox_app(
+    markets: dict[str, SandboxMarket], clock: SandboxClock, limiter: RateLimiter | None = None
+) -> FastAPI:
+    """Return the sandbox exchange over `markets`, on `clock`."""
+    app = FastAPI(title="upbit-ledger sandbox exchange", docs_url=None, redoc_url=None)
+    limits = limiter or RateLimiter()
+
+    def answer(group: str, build: Any) -> Response:
+        admission = limits.admit(group)
+        headers = {"Remaining-Req": admission.remaining_req}
+        if admission.status == 429:
+            return PlainTextResponse("Too many API requests.", 429, headers=headers)
+        if admission.status == 418:
+            return error(418, "blocked", "Too many requests: temporarily blocked.", headers)
+        if group in ("market", "candles", "ticker", "orderbook", "crix-trades"):
+            headers["Limit-By-Ip"] = "Yes"
+        result = build()
+        if isinstance(result, Response):
+            result.headers.update(headers)
+            return result
+        return Response(
+            render_json(result), 200, headers=headers, media_type="application/json;charset=UTF-8"
+        )
+
+    def market_of(code: str | None) -> SandboxMarket | Response:
+        if not code:
+            return error(
+                400, 400, "Missing request parameter error. Check the required parameters!"
+            )
+        found = markets.get(code)
+        return found if found is not None else error(404, 404, "Code not found")
+
+    @app.get("/v1/market/all")
+    def market_all() -> Response:
+        return answer(
+            "market",
+            lambda: [
+                {
+                    "market": code,
+                    "korean_name": NAMES.get(code, (code, code))[0],
+                    "english_name": NAMES.get(code, (code, code))[1],
+                }
+                for code in markets
+            ],
+        )
+
+    @app.get("/v1/candles/minutes/{unit}")
+    def minute_candles(unit: int, request: Request) -> Response:
+        def build() -> Any:
+            if unit not in MINUTE_UNITS:
+                return error(400, 400, f"unit {unit} is not one of {MINUTE_UNITS}")
+            return candles(request, unit)
+
+        return answer("candles", build)
+
+    @app.get("/v1/candles/days")
+    def day_candles(request: Request) -> Response:
+        return answer("candles", lambda: candles(request, 1440))
+
+    def candles(request: Request, unit: int) -> Any:
+        found = market_of(request.query_params.get("market"))
+        if isinstance(found, Response):
+            return found
+        count_text = request.query_params.get("count", "1")
+        if not count_text.isdigit() or not 1 <= int(count_text) <= 200:
+            return error(400, "validation_error", f"count {count_text} must be 1-200")
+        now = clock.now()
+        before = now
+        if "to" in request.query_params:
+            parsed = parse_to(request.query_params["to"])
+            if parsed is None:
+                return error(
+                    400, "validation_error", f"to {request.query_params['to']!r} is not a time"
+                )
+            before = parsed
+        bars = found.minute_bars(before=before, now=now, count=int(count_text), unit=unit)
+        return [candle_body(found.market, bar, unit) for bar in bars]
+
+    @app.get("/v1/ticker")
+    def ticker(request: Request) -> Response:
+        def build() -> Any:
+            codes = [c for c in request.query_params.get("markets", "").split(",") if c]
+            if not codes:
+                return error(
+                    400, 400, "Missing request parameter error. Check the required parameters!"
+                )
+            bodies = []
+            for code in codes:
+                found = market_of(code)
+                if isinstance(found, Response):
+                    return found
+                last = found.last_bar(clock.now())
+                if last is not None:
+                    bodies.append(ticker_body(found.market, last))
+            return bodies
+
+        return answer("ticker", build)
+
+    @app.get("/sandbox/clock")
+    def get_clock() -> dict[str, Any]:
+        return {"now": clock.now().isoformat(), "speed": clock.speed, "frozen": clock.is_frozen}
+
+    @app.post("/sandbox/clock")
+    async def set_clock(request: Request) -> Response:
+        body = await request.json()
+        try:
+            at = datetime.fromisoformat(str(body["at"]).replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            return error(400, "validation_error", 'body must be {"at": ISO time, "frozen"?}')
+        clock.set(at.astimezone(UTC), frozen=body.get("frozen"))
+        return Response(
+            render_json({"now": clock.now().isoformat()}), 200, media_type="application/json"
+        )
+
+    return app
+
+
+def error(
+    status: int, name: str | int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """Return Upbit's error body `{"error": {"name", "message"}}`."""
+    return Response(
+        render_json({"error": {"name": name, "message": message}}),
+        status,
+        headers=headers,
+        media_type="application/json;charset=UTF-8",
+    )
+
+
+def parse_to(text: str) -> datetime | None:
+    """Parse Upbit's `to`: ISO with Z or offset, or naive (taken as UTC)."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def candle_body(market: str, bar: Bar, unit: int) -> dict[str, Any]:
+    """Return a candle as Upbit's REST shape (numbers exact)."""
+    body: dict[str, Any] = {
+        "market": market,
+        "candle_date_time_utc": bar.start.strftime("%Y-%m-%dT%H:%M:%S"),
+        "candle_date_time_kst": (bar.start + KST).strftime("%Y-%m-%dT%H:%M:%S"),
+        "opening_price": Number(bar.open),
+        "high_price": Number(bar.high),
+        "low_price": Number(bar.low),
+        "trade_price": Number(bar.close),
+        "timestamp": int(bar.last_trade_at.timestamp() * 1000),
+        "candle_acc_trade_price": bar.value,
+        "candle_acc_trade_volume": bar.volume,
+    }
+    if unit < 1440:
+        body["unit"] = unit
+    return body
+
+
+def ticker_body(market: str, bar: Bar) -> dict[str, Any]:
+    """Return a ticker built from the last closed candle."""
+    at = bar.last_trade_at
+    return {
+        "market": market,
+        "trade_date": at.strftime("%Y%m%d"),
+        "trade_time": at.strftime("%H%M%S"),
+        "trade_date_kst": (at + KST).strftime("%Y%m%d"),
+        "trade_time_kst": (at + KST).strftime("%H%M%S"),
+        "trade_timestamp": int(at.timestamp() * 1000),
+        "trade_price": Number(bar.close),
+        "timestamp": int(at.timestamp() * 1000),
+    }

@@ -1,0 +1,1 @@
+"""The Upbit client against the sandbox exchange, over real HTTP on loopback."""
