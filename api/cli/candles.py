@@ -71,3 +71,94 @@ def import_candles(
         f"{report.corrected:,} corrected, {report.hours_opened:,} new hours; candle table "
         f"+{added:,} rows; {elapsed:.1f} s ({len(rows.lines) / elapsed:,.0f} candles/s)"
     )
+
+
+def ingest(
+    ctx: typer.Context,
+    market: Annotated[str, typer.Option(help="The market to ingest.")] = "KRW-BTC",
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="First minute (ISO UTC) (default: 24 hours before the "
+            "exchange's newest closed candle)."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="End (ISO UTC), exclusive (default: now).")
+    ] = None,
+    exchange_url: Annotated[
+        str | None,
+        typer.Option(
+            help="REST base URL (default: upbit.rest_url, e.g. the "
+            "sandbox's http://127.0.0.1:8765)."
+        ),
+    ] = None,
+    actor: str | None = ACTOR_OPTION,
+) -> None:
+    """Backfill closed 1-minute candles from Upbit (or the sandbox) into the event log.
+
+    Pages of 200 candles are read newest first within the rate limit and recorded one page
+    per save; a minute the pages show had no trade is recorded as a flat synthetic candle.
+    Candles already recorded are skipped; a differing one is recorded as a correction.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from adapters.postgres.candle_table import CandleTable
+    from adapters.upbit.candle_source import UpbitCandleSource
+    from adapters.upbit.rest import UpbitRestClient
+    from api.bootstrap import database_conninfo, migrator
+    from api.cli.backtest import BacktestInputError
+    from commands.ingest import backfill
+
+    def parse(text: str | None, option: str) -> datetime | None:
+        if text is None:
+            return None
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise BacktestInputError(f"{option} {text!r} is not an ISO 8601 time") from None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    settings = state_of(ctx).settings()
+    end = parse(until, "--until") or datetime.now(tz=UTC)
+    url = exchange_url or settings.upbit.rest_url
+    started = time.perf_counter()
+    with UpbitRestClient(url) as client, open_system(ctx) as system:
+        source = UpbitCandleSource(client)
+        start = parse(since, "--since")
+        if start is None:
+            newest = source.candles_before(market, end, 1)
+            if not newest:
+                raise BacktestInputError(f"{url} has no closed {market} candle before {end}")
+            start = newest[-1].open_time - timedelta(hours=24)
+        migrator(settings).up()
+        table = CandleTable(database_conninfo(settings), settings.database.schema_name)
+        name = f"upbit-rest:{url}"
+
+        def to_table(candles: list) -> None:  # type: ignore[type-arg]
+            table.write(
+                market,
+                name,
+                [
+                    (c.open_time, c.open, c.high, c.low, c.close, c.volume, c.value, c.is_synthetic)
+                    for c in candles
+                ],
+            )
+
+        with console.status(f"backfilling {market} from {start.isoformat()} via {url}…"):
+            report = backfill(
+                system.trading,
+                source,
+                market,
+                since=start,
+                until=end,
+                cause=lambda: make_cause(actor, f"ingest:{market}"),
+                source_name=name,
+                on_page=to_table,
+            )
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"{market}: {report.pages} pages, {report.candles:,} candles read, {report.synthetic:,} "
+        f"empty minutes recorded as synthetic, {report.recorded:,} recorded, "
+        f"{report.corrected:,} corrected; {elapsed:.1f} s"
+    )

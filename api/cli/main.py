@@ -4,7 +4,8 @@ Exit codes (style S4.4, with the issue's rule that every refused input exits 2):
   0  done
   1  unexpected error (a bug: please report it with the message)
   2  bad input or refused: a malformed value, a broken rule, an unknown id, bad configuration
-  3  a server is unavailable or writers kept conflicting: retry may succeed
+  3  a server or the exchange is unavailable (or answered garbage), or writers kept
+     conflicting: retry may succeed
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.text import Text
 
 from api.cli import capital, migrate, orders, risk, services
 from api.cli.backtest import backtest
-from api.cli.candles import import_candles
+from api.cli.candles import import_candles, ingest
 from api.cli.config import show_config
 from api.cli.context import CliState, err_console
 from api.cli.run import run
@@ -68,6 +69,7 @@ app.command("run")(run)
 app.command("show-config")(show_config)
 app.command("backtest")(backtest)
 app.command("import")(import_candles)
+app.command("ingest")(ingest)
 app.command("sandbox")(sandbox)
 app.add_typer(services.app, name="services")
 app.add_typer(migrate.app, name="migrate")
@@ -84,13 +86,17 @@ def exit_code_for(error: BaseException) -> int:
     from adapters.market_data.candles_csv import CandleFileError
     from adapters.postgres.event_store import EventStoreUnavailableError
     from adapters.postgres.migration_errors import MigrationDatabaseUnavailableError, MigrationError
+    from adapters.upbit.errors import UpbitError, UpbitPermanentError
     from api.bootstrap import ServiceUnavailableError
     from api.cli.backtest import BacktestInputError
     from api.settings import ConfigError
     from commands.errors import ConcurrencyConflictError, DuplicateRunError, NotFoundError
     from domain.errors import DomainError
 
+    if isinstance(error, UpbitPermanentError):
+        return 2
     unavailable = (
+        UpbitError,
         ServiceUnavailableError,
         EventStoreUnavailableError,
         EmbeddedServerError,
