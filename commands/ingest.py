@@ -32,6 +32,8 @@ class BackfillReport:
     synthetic: int
     recorded: int
     corrected: int
+    newest: Candle | None = None
+    """The newest real candle found (None when the span had none)."""
 
 
 def backfill(
@@ -44,17 +46,24 @@ def backfill(
     cause: Callable[[], Cause],
     source_name: str,
     on_page: Callable[[list[Candle]], None] | None = None,
+    after: Candle | None = None,
 ) -> BackfillReport:
-    """Record every closed candle of `market` in [since, until), newest page first."""
+    """Record every closed candle of `market` in [since, until), newest page first.
+
+    `after` is the newest candle already recorded before `since`: minutes between it and the
+    oldest candle found are confirmed empty too.
+    """
     pages = candles_seen = synthetic = recorded = corrected = 0
     before = until
     newer: Candle | None = None  # the oldest candle of the page recorded before this one
+    newest: Candle | None = None
     while before > since:
         page = [c for c in source.candles_before(market, before, PAGE) if c.open_time >= since]
         if not page:
             break
         pages += 1
         candles_seen += len(page)
+        newest = newest or page[-1]
         rows = _with_confirmed_gaps(page, newer)
         synthetic += len(rows) - len(page)
         report = trading.ingest_candles(
@@ -65,7 +74,43 @@ def backfill(
         if on_page is not None:
             on_page(rows)
         newer, before = page[0], page[0].open_time
-    return BackfillReport(pages, candles_seen, synthetic, recorded, corrected)
+    if after is not None and newer is not None:
+        gap = _with_confirmed_gaps([after], newer)[1:]
+        if gap:
+            report = trading.ingest_candles(_hour_commands(market, gap, source_name, cause()))
+            synthetic += len(gap)
+            recorded += report.recorded
+            if on_page is not None:
+                on_page(gap)
+    return BackfillReport(pages, candles_seen, synthetic, recorded, corrected, newest)
+
+
+def record_closed(
+    trading: Trading,
+    market: str,
+    candle: Candle,
+    *,
+    previous: Candle | None,
+    source: CandleSource,
+    source_name: str,
+    cause: Callable[[], Cause],
+) -> list[Candle]:
+    """Record one candle closed on the live feed; return every candle recorded with it.
+
+    Minutes between `previous` (the last recorded) and it are asked of REST first: candles
+    missed by the feed are recorded, the minutes REST confirms empty become synthetic.
+    """
+    missing: list[Candle] = []
+    if previous is not None and previous.close_time < candle.open_time:
+        found = [
+            c
+            for c in source.candles_before(market, candle.open_time, PAGE)
+            if c.open_time > previous.open_time
+        ]
+        missing = _with_confirmed_gaps([previous, *found], candle)[1:]
+    rows = [*missing, candle]
+    trading.ingest_candles(_hour_commands(market, rows, source_name, cause()))
+    return rows
 
 
 def _with_confirmed_gaps(page: list[Candle], newer: Candle | None) -> list[Candle]:

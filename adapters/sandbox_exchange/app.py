@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response
 
 from adapters.sandbox_exchange.clock import SandboxClock
 from adapters.sandbox_exchange.json_text import Number, render_json
 from adapters.sandbox_exchange.market_data import Bar, SandboxMarket
 from adapters.sandbox_exchange.rate_limits import RateLimiter
+from adapters.sandbox_exchange.websocket_feed import FeedHub, serve_feed
 
 KST = timedelta(hours=9)
 MINUTE_UNITS = (1, 3, 5, 10, 15, 30, 60, 240)
@@ -120,6 +121,17 @@ def create_sandbox_app(
             return bodies
 
         return answer("ticker", build)
+
+    hub = FeedHub()
+
+    @app.websocket("/websocket/v1")
+    async def feed(socket: WebSocket) -> None:
+        await serve_feed(socket, markets, clock, hub)
+
+    @app.post("/sandbox/websocket/drop")
+    async def drop_feeds() -> Response:
+        dropped = await hub.drop_all()
+        return Response(render_json({"dropped": dropped}), 200, media_type="application/json")
 
     @app.get("/sandbox/clock")
     def get_clock() -> dict[str, Any]:

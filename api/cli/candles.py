@@ -93,6 +93,15 @@ def ingest(
             "sandbox's http://127.0.0.1:8765)."
         ),
     ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="After the backfill, follow the candle.1m WebSocket and "
+            "record each closed minute until Ctrl-C (reconnecting, and backfilling "
+            "what a drop missed).",
+        ),
+    ] = False,
     actor: str | None = ACTOR_OPTION,
 ) -> None:
     """Backfill closed 1-minute candles from Upbit (or the sandbox) into the event log.
@@ -145,6 +154,9 @@ def ingest(
                 ],
             )
 
+        if live:
+            _follow_live(system.trading, source, url, market, start, name, to_table, actor)
+            return
         with console.status(f"backfilling {market} from {start.isoformat()} via {url}…"):
             report = backfill(
                 system.trading,
@@ -162,3 +174,44 @@ def ingest(
         f"empty minutes recorded as synthetic, {report.recorded:,} recorded, "
         f"{report.corrected:,} corrected; {elapsed:.1f} s"
     )
+
+
+def _follow_live(trading, source, url, market, start, name, to_table, actor):  # type: ignore[no-untyped-def]
+    import asyncio
+    import signal
+    from datetime import UTC, datetime
+
+    from adapters.upbit.live_ingest import LiveCandleIngest
+
+    websocket_url = url.replace("https://", "wss://").replace("http://", "ws://")
+    websocket_url = websocket_url.rstrip("/") + "/websocket/v1"
+
+    def show(candles: list) -> None:  # type: ignore[type-arg]
+        to_table(candles)
+        for candle in candles:
+            kind = "synthetic (no trades)" if candle.is_synthetic else f"close {candle.close}"
+            console.print(f"{candle.open_time:%Y-%m-%d %H:%M} UTC  {market}  {kind}")
+
+    ingest = LiveCandleIngest(
+        trading,
+        source,
+        websocket_url,
+        market,
+        cause=lambda: make_cause(actor, f"ingest:{market}"),
+        source_name=name,
+        now=lambda: datetime.now(tz=UTC),
+        on_record=show,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        stats = await ingest.run(start, stop)
+        console.print(
+            f"stopped: {len(stats.recorded):,} candles recorded, {stats.reconnects} reconnects"
+        )
+
+    console.print(f"following {websocket_url} for {market} (Ctrl-C stops)")
+    asyncio.run(main())

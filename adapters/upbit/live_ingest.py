@@ -1,0 +1,149 @@
+"""Live ingest: the `candle.1m` WebSocket feed into the log, with REST backfill around it.
+
+A candle is complete when a later one arrives on the feed (Upbit sends no "closed" flag), and
+is recorded then, within a second of its minute's end. At start and after every reconnect the
+missed span is backfilled over REST; a dropped connection is retried with back-off. Feed
+trouble is reported to `on_feed` (interrupted, resumed) so the caller can record it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import websockets
+
+from adapters.upbit.candle_source import UpbitCandleSource
+from adapters.upbit.errors import UpbitMalformedPayloadError, UpbitRetryableError
+from adapters.upbit.parsing import UpbitCandle
+from adapters.upbit.websocket import candle_stream
+from commands.ingest import backfill, record_closed
+from commands.trading import Trading
+from domain.candles.candle import Candle
+from domain.events import Cause
+
+
+@dataclass
+class LiveIngestStats:
+    """What the live ingest did."""
+
+    recorded: list[Candle] = field(default_factory=list)
+    reconnects: int = 0
+    interruptions: list[str] = field(default_factory=list)
+
+
+class LiveCandleIngest:
+    """Keeps one market's candles flowing from the feed into the log."""
+
+    def __init__(
+        self,
+        trading: Trading,
+        source: UpbitCandleSource,
+        websocket_url: str,
+        market: str,
+        *,
+        cause: Callable[[], Cause],
+        source_name: str,
+        now: Callable[[], datetime],
+        on_record: Callable[[list[Candle]], None] | None = None,
+        backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0),
+    ) -> None:
+        self.trading, self.source, self.url, self.market = trading, source, websocket_url, market
+        self.cause, self.source_name, self.now = cause, source_name, now
+        self.on_record = on_record
+        self.backoff_s = backoff_s
+        self.stats = LiveIngestStats()
+        self.last: Candle | None = None
+        self._forming: UpbitCandle | None = None
+
+    async def run(self, since: datetime, stop: asyncio.Event) -> LiveIngestStats:
+        """Backfill from `since`, then follow the feed until `stop` is set."""
+        failures = 0
+        while not stop.is_set():
+            self._catch_up(since)
+            try:
+                consumer = asyncio.ensure_future(self._follow(stop))
+                stopper = asyncio.ensure_future(stop.wait())
+                done, _ = await asyncio.wait(
+                    {consumer, stopper}, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in (consumer, stopper):
+                    if task not in done:
+                        task.cancel()
+                if consumer in done:
+                    consumer.result()
+                failures = 0
+            except (
+                websockets.ConnectionClosed,
+                OSError,
+                UpbitMalformedPayloadError,
+                UpbitRetryableError,
+            ) as error:
+                self.stats.interruptions.append(f"{type(error).__name__}: {error}")
+                self.stats.reconnects += 1
+                await asyncio.sleep(self.backoff_s[min(failures, len(self.backoff_s) - 1)])
+                failures += 1
+            self._forming = None
+            if self.last is not None:
+                since = self.last.close_time
+        return self.stats
+
+    async def _follow(self, stop: asyncio.Event) -> None:
+        async for update in candle_stream(self.url, [self.market]):
+            forming = self._forming
+            if forming is not None and update.open_time > forming.open_time:
+                self._close(forming)
+            if self.last is None or update.open_time > self.last.open_time:
+                self._forming = update
+            if stop.is_set():
+                return
+
+    def _catch_up(self, since: datetime) -> None:
+        # Candles starting before the current minute: the forming one is the feed's to close.
+        until = self.now().replace(second=0, microsecond=0)
+        report = backfill(
+            self.trading,
+            self.source,
+            self.market,
+            since=since,
+            until=until,
+            cause=self.cause,
+            source_name=self.source_name,
+            after=self.last,
+            on_page=self._recorded,
+        )
+        if report.newest is not None and (
+            self.last is None or report.newest.open_time > self.last.open_time
+        ):
+            self.last = report.newest
+
+    def _close(self, update: UpbitCandle) -> None:
+        candle = Candle.checked(
+            update.open_time,
+            update.open,
+            update.high,
+            update.low,
+            update.close,
+            update.volume,
+            update.value,
+        )
+        if self.last is not None and candle.open_time <= self.last.open_time:
+            return  # already recorded by a backfill
+        rows = record_closed(
+            self.trading,
+            self.market,
+            candle,
+            previous=self.last,
+            source=self.source,
+            source_name=self.source_name,
+            cause=self.cause,
+        )
+        self.last = candle
+        self._recorded(rows)
+
+    def _recorded(self, candles: list[Candle]) -> None:
+        self.stats.recorded.extend(candles)
+        if self.on_record is not None:
+            self.on_record(candles)
