@@ -133,6 +133,12 @@ def create_sandbox_app(
         dropped = await hub.drop_all()
         return Response(render_json({"dropped": dropped}), 200, media_type="application/json")
 
+    @app.post("/sandbox/websocket/inject")
+    async def inject_frame(request: Request) -> Response:
+        body = await request.json()
+        sent = await hub.inject(str(body.get("text", "")))
+        return Response(render_json({"sent": sent}), 200, media_type="application/json")
+
     @app.get("/sandbox/clock")
     def get_clock() -> dict[str, Any]:
         return {"now": clock.now().isoformat(), "speed": clock.speed, "frozen": clock.is_frozen}

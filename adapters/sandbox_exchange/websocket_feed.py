@@ -33,6 +33,12 @@ class FeedHub:
     def __init__(self) -> None:
         self.sockets: set[WebSocket] = set()
 
+    async def inject(self, text: str) -> int:
+        """Send a raw frame (e.g. a truncated one) to every open connection; return how many."""
+        for socket in list(self.sockets):
+            await socket.send_text(text)
+        return len(self.sockets)
+
     async def drop_all(self) -> int:
         """Close every open feed connection; return how many were open."""
         dropped = list(self.sockets)

@@ -77,22 +77,23 @@ def test_migrations_apply_roll_back_and_apply_again_with_matching_status(
     migrator = Migrator(pg_schema.conninfo, pg_schema.schema)
     ours = {"candles", "projection_tracking", "event_log"}
 
-    assert [s.is_applied for s in migrator.status()] == [False, False, False]
-    assert [m.version for m in migrator.up()] == [1, 2, 3]
+    assert [s.is_applied for s in migrator.status()] == [False] * 4
+    assert [m.version for m in migrator.up()] == [1, 2, 3, 4]
     statuses = migrator.status()
     assert [(s.version, s.name) for s in statuses] == [
         (1, "candles"),
         (2, "projection_tracking"),
         (3, "event_log_view"),
+        (4, "candles_hypertable"),
     ]
     assert all(s.is_applied and s.checksum_ok and s.applied_at for s in statuses)
     assert ours <= _relations(pg_schema)
 
-    assert [m.version for m in migrator.down()] == [3, 2, 1]
+    assert [m.version for m in migrator.down()] == [4, 3, 2, 1]
     assert not any(s.is_applied for s in migrator.status())
     assert _relations(pg_schema) & ours == set()
 
-    assert [m.version for m in migrator.up()] == [1, 2, 3]
+    assert [m.version for m in migrator.up()] == [1, 2, 3, 4]
     assert migrator.up() == []
     assert all(s.is_applied for s in migrator.status())
 
@@ -102,7 +103,7 @@ def test_up_and_down_with_a_target_stop_at_that_version(pg_schema: PgTarget) -> 
 
     assert [m.version for m in migrator.up(target=2)] == [1, 2]
     assert [m.version for m in migrator.down(target=1)] == [2]
-    assert [s.is_applied for s in migrator.status()] == [True, False, False]
+    assert [s.is_applied for s in migrator.status()] == [True, False, False, False]
 
 
 def test_event_log_view_shows_library_events_as_json(pg_schema: PgTarget) -> None:

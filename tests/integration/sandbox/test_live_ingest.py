@@ -87,10 +87,15 @@ def test_live_ingest_of_a_day_with_two_drops_records_every_minute_once(
         task = asyncio.ensure_future(ingest.run(DAY, stop))
         await asyncio.sleep(0.5)
         clock.set(DAY, frozen=False)  # the market opens: 1 day in 18 s
-        for at in (5.0, 5.0):  # drop the feed twice
-            await asyncio.sleep(at)
-            async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient() as http:
+            for _ in range(2):  # drop the feed twice
+                await asyncio.sleep(5.0)
                 await http.post(f"http://{host}/sandbox/websocket/drop")
+            await asyncio.sleep(3.0)  # then send a truncated frame
+            await http.post(
+                f"http://{host}/sandbox/websocket/inject",
+                json={"text": '{"type":"candle.1m","code":"KRW-B'},
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if ingest.last is not None and ingest.last.open_time >= last_minute:
@@ -102,8 +107,10 @@ def test_live_ingest_of_a_day_with_two_drops_records_every_minute_once(
     asyncio.run(scenario())
     client.close()
 
-    # Then the feed was lost twice and resumed, and the log holds every minute exactly once
-    assert ingest.stats.reconnects >= 2
+    # Then the feed was lost three times (two drops, one bad frame) and resumed each time,
+    # and the log holds every minute exactly once
+    assert ingest.stats.reconnects >= 3
+    assert any("UpbitMalformedPayloadError" in i for i in ingest.stats.interruptions)
     tape = candle_tape_from_log(trading, "KRW-BTC", start=DAY, end=DAY + timedelta(days=1))
     assert tape is not None and len(tape) == 1440
     topics = [n.topic for n in trading.recorder.select_notifications(start=None, limit=10**6)]
