@@ -33,6 +33,8 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._counts: dict[str, tuple[int, int, int]] = {}  # group -> (second, used, overruns)
         self._blocked_until = 0.0
+        self.rejected = 0
+        """How many requests were answered 429 or 418 (benchmarks assert none)."""
 
     def admit(self, group: str) -> Admission:
         """Count one request of `group`: 200, 429 over the limit, 418 while blocked."""
@@ -44,8 +46,10 @@ class RateLimiter:
             if start != second:
                 start, used, overruns = second, 0, 0
             if now < self._blocked_until:
+                self.rejected += 1
                 return Admission(418, self._header(group, limit, 0))
             if used >= limit:
+                self.rejected += 1
                 overruns += 1
                 self._counts[group] = (start, used, overruns)
                 if overruns >= BLOCK_AFTER_OVERRUNS:

@@ -21,6 +21,7 @@ from tests.bench.backtest import (
     bench_engine_plain,
     bench_import,
 )
+from tests.bench.ingest import bench_backfill, bench_live_latency
 from tests.bench.ledger_core import (
     Figure,
     bench_batched_saves,
@@ -50,12 +51,16 @@ def main() -> int:
             finally:
                 server.stop()
         met &= _report(args, machine, "ledger-core", LEDGER_CORE_TITLE, figures)
-    if args.only in (None, "import") and EIGHT_MONTHS.exists():
+    if args.only in (None, "import"):
         with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
             server = EmbeddedPostgres(Path(tmp) / "pg")
             endpoint = server.start()
+            url = endpoint.socket_url()
             try:
-                figures = [bench_import(endpoint.socket_url())]
+                figures = [bench_import(url)] if EIGHT_MONTHS.exists() else []
+                for n, bench in enumerate((bench_backfill, bench_live_latency)):
+                    ensure_schema(url, f"bench_ingest_{n}")
+                    figures.append(bench(dict(eventsourcing_env(url, schema=f"bench_ingest_{n}"))))
             finally:
                 server.stop()
         met &= _report(args, machine, "import", IMPORT_TITLE, figures)
@@ -74,9 +79,10 @@ LEDGER_CORE_TITLE = (
     "commit on.",
 )
 IMPORT_TITLE = (
-    "Candle import (issue 5): `ledger import` into the embedded PostgreSQL",
-    "One `market.candle.ingested` event per UTC hour of candles (about 60 candles each), all "
-    "in one transaction, and the candle table filled by COPY alongside.",
+    "Candles into the log (issue 5): import, REST backfill and live ingest",
+    "Embedded PostgreSQL; the sandbox exchange on loopback in the same process. Import: one "
+    "`market.candle.ingested` event per UTC hour of candles, one transaction, the candle table "
+    "by COPY alongside. Backfill and live: the fixture's 8 days of real candles.",
 )
 BACKTEST_TITLE = (
     "Backtests (issue 4): `ledger backtest` over the 8-month Upbit file",
