@@ -3,43 +3,32 @@
 Each use case loads the aggregates it needs, lets them decide (a refusal raises a domain error
 and appends nothing), and saves every new event of the command in one transaction. A lost
 optimistic-concurrency race is retried a bounded number of times on freshly loaded state.
+The log's plumbing is in `commands.ledger_log`; candle ingestion in `commands.candle_ingestion`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import (
-    IntegrityError,
-    JSONTranscoder,
-    ProcessRecorder,
-    StoredEvent,
-)
-from eventsourcing.utils import register_topic
+from eventsourcing.persistence import IntegrityError
 
-from commands.errors import ConcurrencyConflictError, DuplicateRunError, UnknownOrderError
+from commands.candle_ingestion import CandleIngestion, CandleIngestReport
+from commands.errors import UnknownOrderError
+from commands.ledger_log import DEFAULT_CONFLICT_RETRIES, register_event_topics
 from commands.messages import (
     AcceptOrder,
     AllocateCapital,
     CancelOrder,
     ChangeTradingState,
-    IngestCandles,
     PlaceOrder,
     RecordFill,
     RecordSignal,
     RejectOrder,
     SetRiskLimits,
 )
-from commands.transcodings import STORED_ENUMS, EnumTranscoding
-from domain.candles.candle_hour import CandleHour, candle_hour_id
+from domain.candles.candle_hour import CandleHour
 from domain.constants import DEFAULT_FEE_RATE
 from domain.errors import (
     DomainError,
@@ -48,7 +37,6 @@ from domain.errors import (
     UnknownStrategyError,
     UnknownTradingStateError,
 )
-from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 from domain.events import Cause
 from domain.ids import order_id, portfolio_id, position_id, risk_limits_id
 from domain.market import DEFAULT_MARKETS, parse_market
@@ -67,39 +55,13 @@ from domain.risk.rules import OrderRiskContext, check_order
 from domain.sessions import trading_day
 from domain.strategies.signal import Signal
 
-T = TypeVar("T")
-A = TypeVar("A")
-DEFAULT_CONFLICT_RETRIES = 10
-CONFLICT_BACKOFF_S = 0.002
-"""Pause before retry n is n x this: racing writers drift apart instead of colliding again."""
+__all__ = ["CandleIngestReport", "Trading", "register_event_topics"]
 
 
-@dataclass(frozen=True)
-class CandleIngestReport:
-    """What an ingest recorded: new candles, corrections, and hours opened."""
-
-    recorded: int
-    corrected: int
-    hours_opened: int
-
-
-def register_event_topics() -> None:
-    """Register every event class under its bus name, so stored topics resolve on load."""
-    for name, event_class in EVENT_CLASS_BY_BUS_NAME.items():
-        register_topic(name, event_class)
-
-
-class Trading(Application[UUID]):
+class Trading(CandleIngestion):
     """The ledger's write side: orders, positions, the cash ledger and risk limits."""
 
-    name = "Ledger"
-    env = {
-        # Keep recently used aggregates in memory; every get still fetches newer events from
-        # the log ("fast-forward"), so other writers' changes are always seen.
-        "AGGREGATE_CACHE_MAXSIZE": "4096",
-        "AGGREGATE_CACHE_FASTFORWARD": "y",
-        "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
-    }
+    name = "Ledger"  # names the tables (ledger_events); never derived from the class name
     snapshotting_intervals = {
         Order: 100,
         Position: 100,
@@ -119,43 +81,9 @@ class Trading(Application[UUID]):
     ) -> None:
         if not isinstance(fee_rate, Decimal) or not Decimal(0) <= fee_rate < Decimal("0.01"):
             raise ValueError(f"fee rate {fee_rate!r} must be a Decimal in [0, 0.01)")
-        register_event_topics()
-        self.account = account
         self.markets = markets
         self.fee_rate = fee_rate
-        self.conflict_retries = max(1, conflict_retries)
-        super().__init__(dict(env) if env is not None else None)
-
-    def construct_recorder(self) -> ProcessRecorder:
-        """Use a process recorder, so process managers can track their position in the log."""
-        return self.factory.process_recorder()
-
-    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        """Snapshot each saved aggregate once, from memory, when the save crossed its interval.
-
-        The library re-reads an aggregate from the log for every crossed multiple of the
-        interval. Right after a successful save the object in memory *is* the recorded state
-        at its version, so one snapshot of it is exact and needs no read (a batch of 500
-        orders crossed the ledger's interval ten times).
-        """
-        if self.snapshots is None:
-            return
-        saved: dict[UUID, int] = {}
-        for event in processing_event.events:
-            saved[event.originator_id] = saved.get(event.originator_id, 0) + 1
-        for aggregate_id, aggregate in processing_event.aggregates.items():
-            interval = self.snapshotting_intervals.get(type(aggregate))
-            count = saved.get(aggregate_id, 0)
-            if not interval or not count:
-                continue
-            if aggregate.version // interval > (aggregate.version - count) // interval:
-                self.snapshots.put([Snapshot.take(aggregate)])
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        """Register the library's transcodings and the domain's enums (for snapshots)."""
-        super().register_transcodings(transcoder)
-        for enum_class in STORED_ENUMS:
-            transcoder.register(EnumTranscoding(enum_class))
+        super().__init__(env, account=account, conflict_retries=conflict_retries)
 
     # Queries of the write model.
     def get_order(self, order_id_: UUID) -> Order:
@@ -441,91 +369,7 @@ class Trading(Application[UUID]):
             ) from None
         return UUID(str(signal.id))
 
-    def copy_events_from(self, source: Trading) -> int:
-        """Append every event of `source` (e.g. an in-memory backtest) to this log, atomically.
-
-        The stored bytes are copied as they are, so the copy decodes to the same events and
-        the same replay hash. Return how many events were copied.
-
-        Raises:
-            DuplicateRunError: an aggregate of the source is already in this log.
-        """
-        notifications = source.recorder.select_notifications(start=None, limit=10**9)
-        stored = [
-            StoredEvent(
-                originator_id=n.originator_id,
-                originator_version=n.originator_version,
-                topic=n.topic,
-                state=n.state,
-            )
-            for n in notifications
-        ]
-        if not stored:
-            return 0
-        try:
-            self.recorder.insert_events(stored)
-        except IntegrityError:
-            raise DuplicateRunError(
-                f"the events of account {source.account!r} are already in this log: a run is "
-                "persisted once (change its inputs to record another run)"
-            ) from None
-        return len(stored)
-
-    def ingest_candles(
-        self, commands: Sequence[IngestCandles], *, assume_new: bool = False
-    ) -> CandleIngestReport:
-        """Record candles of many hours in one transaction; return what was recorded.
-
-        With `assume_new`, every hour is taken to be new (a bulk import's fast path); if one
-        is not, the write conflicts and the batch is decided again hour by hour.
-
-        Raises:
-            CandleConflictError: a candle differs from the recorded one (nothing is written).
-        """
-        if assume_new:
-            try:
-                return self._ingest(commands, load=False)
-            except IntegrityError:
-                pass  # some hour exists already: look each one up
-        return self._retrying(lambda: self._ingest(commands, load=True), "ingest candles")
-
-    def _ingest(self, commands: Sequence[IngestCandles], *, load: bool) -> CandleIngestReport:
-        hours: dict[UUID, CandleHour] = {}
-        recorded = corrected = opened = 0
-        for command in commands:
-            market = parse_market(command.market, self.markets).code
-            hour_id = candle_hour_id(market, command.hour_start)
-            hour = hours.get(hour_id) or (self._find(hour_id, CandleHour) if load else None)
-            if hour is None:
-                hour = CandleHour.open(
-                    market=market, hour_start=command.hour_start, cause=command.cause
-                )
-                opened += 1
-            hours[hour_id] = hour
-            new, fixed = hour.ingest(
-                command.rows,
-                source=command.source,
-                correct=command.allow_corrections,
-                cause=command.cause,
-            )
-            recorded += new
-            corrected += fixed
-        self.save(*hours.values())
-        return CandleIngestReport(recorded=recorded, corrected=corrected, hours_opened=opened)
-
-    def get_candle_hour(self, market: str, hour_start: datetime) -> CandleHour | None:
-        """Return a market's recorded hour of candles, or None."""
-        return self._find(candle_hour_id(market, hour_start), CandleHour)
-
     # Plumbing.
-    def _find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
-        try:
-            aggregate: object = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        # An id of another kind of aggregate is not one of `kind`: not found, for the caller.
-        return aggregate if isinstance(aggregate, kind) else None
-
     def _portfolio_of(self, order: Order) -> Portfolio:
         portfolio = self.get_portfolio()
         if portfolio is None:  # an order exists only where capital was allocated
@@ -534,15 +378,3 @@ class Trading(Application[UUID]):
 
     def _risk_or_new(self, cause: Cause) -> RiskLimits:
         return self.get_risk_limits() or RiskLimits.create(account=self.account, cause=cause)
-
-    def _retrying(self, attempt: Callable[[], T], what: str) -> T:
-        for attempt_no in range(self.conflict_retries):
-            try:
-                return attempt()
-            except IntegrityError:
-                # Another writer won the race: wait a little, reload and decide again.
-                time.sleep(CONFLICT_BACKOFF_S * (attempt_no + 1))
-        raise ConcurrencyConflictError(
-            f"{what}: other writers changed the same records {self.conflict_retries} times in a "
-            "row; nothing was recorded; try again"
-        )

@@ -1,0 +1,76 @@
+"""Candle ingestion into the log: hours of one-minute candles, recorded or corrected in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from commands.ledger_log import LedgerLog
+from commands.messages import IngestCandles
+from domain.candles.candle_hour import CandleHour, candle_hour_id
+from domain.market import DEFAULT_MARKETS, parse_market
+
+
+@dataclass(frozen=True)
+class CandleIngestReport:
+    """What an ingest recorded: new candles, corrections, and hours opened."""
+
+    recorded: int
+    corrected: int
+    hours_opened: int
+
+
+class CandleIngestion(LedgerLog):
+    """The use cases that record market candles, one CandleHour aggregate per market hour."""
+
+    markets: frozenset[str] = DEFAULT_MARKETS
+
+    def ingest_candles(
+        self, commands: Sequence[IngestCandles], *, assume_new: bool = False
+    ) -> CandleIngestReport:
+        """Record candles of many hours in one transaction; return what was recorded.
+
+        With `assume_new`, every hour is taken to be new (a bulk import's fast path); if one
+        is not, the write conflicts and the batch is decided again hour by hour.
+
+        Raises:
+            CandleConflictError: a candle differs from the recorded one (nothing is written).
+        """
+        if assume_new:
+            try:
+                return self._ingest(commands, load=False)
+            except IntegrityError:
+                pass  # some hour exists already: look each one up
+        return self._retrying(lambda: self._ingest(commands, load=True), "ingest candles")
+
+    def _ingest(self, commands: Sequence[IngestCandles], *, load: bool) -> CandleIngestReport:
+        hours: dict[UUID, CandleHour] = {}
+        recorded = corrected = opened = 0
+        for command in commands:
+            market = parse_market(command.market, self.markets).code
+            hour_id = candle_hour_id(market, command.hour_start)
+            hour = hours.get(hour_id) or (self._find(hour_id, CandleHour) if load else None)
+            if hour is None:
+                hour = CandleHour.open(
+                    market=market, hour_start=command.hour_start, cause=command.cause
+                )
+                opened += 1
+            hours[hour_id] = hour
+            new, fixed = hour.ingest(
+                command.rows,
+                source=command.source,
+                correct=command.allow_corrections,
+                cause=command.cause,
+            )
+            recorded += new
+            corrected += fixed
+        self.save(*hours.values())
+        return CandleIngestReport(recorded=recorded, corrected=corrected, hours_opened=opened)
+
+    def get_candle_hour(self, market: str, hour_start: datetime) -> CandleHour | None:
+        """Return a market's recorded hour of candles, or None."""
+        return self._find(candle_hour_id(market, hour_start), CandleHour)

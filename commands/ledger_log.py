@@ -1,0 +1,139 @@
+"""The event log under every use case: recorder, snapshots, transcodings and conflict retries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    ProcessRecorder,
+    StoredEvent,
+)
+from eventsourcing.utils import register_topic
+
+from commands.errors import ConcurrencyConflictError, DuplicateRunError
+from commands.transcodings import STORED_ENUMS, EnumTranscoding
+from domain.event_names import EVENT_CLASS_BY_BUS_NAME
+
+T = TypeVar("T")
+A = TypeVar("A")
+DEFAULT_CONFLICT_RETRIES = 10
+CONFLICT_BACKOFF_S = 0.002
+"""Pause before retry n is n x this: racing writers drift apart instead of colliding again."""
+
+
+def register_event_topics() -> None:
+    """Register every event class under its bus name, so stored topics resolve on load."""
+    for name, event_class in EVENT_CLASS_BY_BUS_NAME.items():
+        register_topic(name, event_class)
+
+
+class LedgerLog(Application[UUID]):
+    """An application on the ledger's one event log, with the plumbing its use cases share."""
+
+    env = {
+        # Keep recently used aggregates in memory; every get still fetches newer events from
+        # the log ("fast-forward"), so other writers' changes are always seen.
+        "AGGREGATE_CACHE_MAXSIZE": "4096",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
+    }
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        account: str = "main",
+        conflict_retries: int = DEFAULT_CONFLICT_RETRIES,
+    ) -> None:
+        register_event_topics()
+        self.account = account
+        self.conflict_retries = max(1, conflict_retries)
+        super().__init__(dict(env) if env is not None else None)
+
+    def construct_recorder(self) -> ProcessRecorder:
+        """Use a process recorder, so process managers can track their position in the log."""
+        return self.factory.process_recorder()
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot each saved aggregate once, from memory, when the save crossed its interval.
+
+        The library re-reads an aggregate from the log for every crossed multiple of the
+        interval. Right after a successful save the object in memory *is* the recorded state
+        at its version, so one snapshot of it is exact and needs no read (a batch of 500
+        orders crossed the ledger's interval ten times).
+        """
+        if self.snapshots is None:
+            return
+        saved: dict[UUID, int] = {}
+        for event in processing_event.events:
+            saved[event.originator_id] = saved.get(event.originator_id, 0) + 1
+        for aggregate_id, aggregate in processing_event.aggregates.items():
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            count = saved.get(aggregate_id, 0)
+            if not interval or not count:
+                continue
+            if aggregate.version // interval > (aggregate.version - count) // interval:
+                self.snapshots.put([Snapshot.take(aggregate)])
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        """Register the library's transcodings and the domain's enums (for snapshots)."""
+        super().register_transcodings(transcoder)
+        for enum_class in STORED_ENUMS:
+            transcoder.register(EnumTranscoding(enum_class))
+
+    def copy_events_from(self, source: LedgerLog) -> int:
+        """Append every event of `source` (e.g. an in-memory backtest) to this log, atomically.
+
+        The stored bytes are copied as they are, so the copy decodes to the same events and
+        the same replay hash. Return how many events were copied.
+
+        Raises:
+            DuplicateRunError: an aggregate of the source is already in this log.
+        """
+        notifications = source.recorder.select_notifications(start=None, limit=10**9)
+        stored = [
+            StoredEvent(
+                originator_id=n.originator_id,
+                originator_version=n.originator_version,
+                topic=n.topic,
+                state=n.state,
+            )
+            for n in notifications
+        ]
+        if not stored:
+            return 0
+        try:
+            self.recorder.insert_events(stored)
+        except IntegrityError:
+            raise DuplicateRunError(
+                f"the events of account {source.account!r} are already in this log: a run is "
+                "persisted once (change its inputs to record another run)"
+            ) from None
+        return len(stored)
+
+    def _find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        try:
+            aggregate: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        # An id of another kind of aggregate is not one of `kind`: not found, for the caller.
+        return aggregate if isinstance(aggregate, kind) else None
+
+    def _retrying(self, attempt: Callable[[], T], what: str) -> T:
+        for attempt_no in range(self.conflict_retries):
+            try:
+                return attempt()
+            except IntegrityError:
+                # Another writer won the race: wait a little, reload and decide again.
+                time.sleep(CONFLICT_BACKOFF_S * (attempt_no + 1))
+        raise ConcurrencyConflictError(
+            f"{what}: other writers changed the same records {self.conflict_retries} times in a "
+            "row; nothing was recorded; try again"
+        )
