@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -40,6 +41,8 @@ def main() -> int:
         "--only", choices=("ledger-core", "backtest", "import"), help="one section only"
     )
     args = parser.parse_args()
+    # A terminated run still stops the PostgreSQL it started (the `finally` blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     machine = describe_machine()
     met = True
     if args.only in (None, "ledger-core"):
