@@ -86,6 +86,28 @@ def allocate_capital(
     return AllocateCapital(strategy_id=strategy_id, amount_krw=amount_krw, cause=cause(minute))
 
 
+def _place(
+    client_order_id: str,
+    side: str,
+    order_type: str,
+    *,
+    strategy_id: str,
+    market: str,
+    minute: int,
+    day: int,
+    **figures: Any,
+) -> PlaceOrder:
+    return PlaceOrder(
+        client_order_id=client_order_id,
+        strategy_id=strategy_id,
+        market=market,
+        side=side,
+        order_type=order_type,
+        cause=cause(minute, day=day),
+        **figures,
+    )
+
+
 def place_limit_bid(
     client_order_id: str = "bid-1",
     *,
@@ -97,13 +119,14 @@ def place_limit_bid(
     day: int = 0,
     **extra: Any,
 ) -> PlaceOrder:
-    return PlaceOrder(
-        client_order_id=client_order_id,
+    return _place(
+        client_order_id,
+        "bid",
+        "limit",
         strategy_id=strategy_id,
         market=market,
-        side="bid",
-        order_type="limit",
-        cause=cause(minute, day=day),
+        minute=minute,
+        day=day,
         price_krw=price_krw,
         volume_btc=volume_btc,
         **extra,
@@ -121,13 +144,14 @@ def place_limit_ask(
     day: int = 0,
     **extra: Any,
 ) -> PlaceOrder:
-    return PlaceOrder(
-        client_order_id=client_order_id,
+    return _place(
+        client_order_id,
+        "ask",
+        "limit",
         strategy_id=strategy_id,
         market=market,
-        side="ask",
-        order_type="limit",
-        cause=cause(minute, day=day),
+        minute=minute,
+        day=day,
         price_krw=price_krw,
         volume_btc=volume_btc,
         **extra,
@@ -144,13 +168,14 @@ def place_market_bid(
     day: int = 0,
     **extra: Any,
 ) -> PlaceOrder:
-    return PlaceOrder(
-        client_order_id=client_order_id,
+    return _place(
+        client_order_id,
+        "bid",
+        "market",
         strategy_id=strategy_id,
         market=market,
-        side="bid",
-        order_type="market",
-        cause=cause(minute, day=day),
+        minute=minute,
+        day=day,
         amount_krw=amount_krw,
         **extra,
     )
@@ -167,13 +192,14 @@ def place_market_ask(
     day: int = 0,
     **extra: Any,
 ) -> PlaceOrder:
-    return PlaceOrder(
-        client_order_id=client_order_id,
+    return _place(
+        client_order_id,
+        "ask",
+        "market",
         strategy_id=strategy_id,
         market=market,
-        side="ask",
-        order_type="market",
-        cause=cause(minute, day=day),
+        minute=minute,
+        day=day,
         volume_btc=volume_btc,
         reference_price_krw=reference_price_krw,
         **extra,

@@ -259,12 +259,16 @@ def _integer(obj: Mapping[str, Any], key: str) -> int:
     return value
 
 
-def _naive_time(obj: Mapping[str, Any], key: str) -> datetime:
+def _time(obj: Mapping[str, Any], key: str, what: str) -> tuple[str, datetime]:
     text = _text(obj, key)
     try:
-        value = datetime.fromisoformat(text)
+        return text, datetime.fromisoformat(text)
     except ValueError:
-        raise UpbitMalformedPayloadError(f"field {key!r} = {text!r} is not a time") from None
+        raise UpbitMalformedPayloadError(f"field {key!r} = {text!r} is not {what}") from None
+
+
+def _naive_time(obj: Mapping[str, Any], key: str) -> datetime:
+    text, value = _time(obj, key, "a time")
     if value.tzinfo is not None:
         raise UpbitMalformedPayloadError(
             f"field {key!r} = {text!r} carries a zone; Upbit candle times have none"
@@ -273,11 +277,7 @@ def _naive_time(obj: Mapping[str, Any], key: str) -> datetime:
 
 
 def _iso_time(obj: Mapping[str, Any], key: str) -> datetime:
-    text = _text(obj, key)
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UpbitMalformedPayloadError(f"field {key!r} = {text!r} is not an ISO time") from None
+    text, value = _time(obj, key, "an ISO time")
     if value.tzinfo is None:
         raise UpbitMalformedPayloadError(f"field {key!r} = {text!r} has no UTC offset")
     return value.astimezone(UTC)

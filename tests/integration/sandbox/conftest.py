@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from adapters.market_data.candles_csv import read_tape
 from adapters.sandbox_exchange.app import create_sandbox_app
 from adapters.sandbox_exchange.clock import SandboxClock
 from adapters.sandbox_exchange.market_data import SandboxMarket
+from commands.trading import Trading
 
 FIXTURE = (
     Path(__file__).resolve().parents[2]
@@ -59,3 +61,19 @@ def sandbox() -> Iterator[Sandbox]:
     yield Sandbox(f"http://127.0.0.1:{port}", clock, market)
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def trading(pg_schema) -> Iterator[Trading]:  # type: ignore[no-untyped-def]
+    app = Trading(pg_schema.eventsourcing_env())
+    yield app
+    app.close()
+
+
+def file_rows() -> dict[datetime, list[str]]:
+    """The fixture file's rows by minute, as the text fields after the time."""
+    with gzip.open(FIXTURE, "rt") as handle:
+        lines = handle.read().splitlines()[1:]
+    return {
+        datetime.fromisoformat(line[:19]).replace(tzinfo=UTC): line.split(",")[1:] for line in lines
+    }

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-
-import pytest
 
 from adapters.upbit.candle_source import UpbitCandleSource
 from adapters.upbit.rest import UpbitRestClient
@@ -15,28 +11,13 @@ from commands.candle_history import candle_tape_from_log
 from commands.ingest import backfill
 from commands.trading import Trading
 from domain.events import Cause
-from tests.integration.sandbox.conftest import FIXTURE, NOW, Sandbox
+from tests.integration.sandbox.conftest import NOW, Sandbox, file_rows
 
 SINCE = datetime(2023, 3, 11, tzinfo=UTC)
 
 
 def cause() -> Cause:
     return Cause(NOW, "ingest", "backfill-test", "backfill-test")
-
-
-@pytest.fixture
-def trading(pg_schema) -> Iterator[Trading]:  # type: ignore[no-untyped-def]
-    app = Trading(pg_schema.eventsourcing_env())
-    yield app
-    app.close()
-
-
-def file_rows() -> dict[datetime, list[str]]:
-    with gzip.open(FIXTURE, "rt") as handle:
-        lines = handle.read().splitlines()[1:]
-    return {
-        datetime.fromisoformat(line[:19]).replace(tzinfo=UTC): line.split(",")[1:] for line in lines
-    }
 
 
 def test_backfill_records_every_minute_once_with_the_empty_one_synthetic(

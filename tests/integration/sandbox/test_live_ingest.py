@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import socket
 import threading
 import time
@@ -25,7 +24,7 @@ from adapters.upbit.rest import UpbitRestClient
 from commands.candle_history import candle_tape_from_log
 from commands.trading import Trading
 from domain.events import Cause
-from tests.integration.sandbox.conftest import FIXTURE
+from tests.integration.sandbox.conftest import FIXTURE, file_rows
 
 DAY = datetime(2023, 3, 11, tzinfo=UTC)
 SPEED = 4800.0  # a market day in 18 s
@@ -48,21 +47,6 @@ def running_sandbox() -> Iterator[tuple[str, SandboxClock]]:
     yield f"127.0.0.1:{port}", clock
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture
-def trading(pg_schema) -> Iterator[Trading]:  # type: ignore[no-untyped-def]
-    app = Trading(pg_schema.eventsourcing_env())
-    yield app
-    app.close()
-
-
-def file_rows() -> dict[datetime, list[str]]:
-    with gzip.open(FIXTURE, "rt") as handle:
-        lines = handle.read().splitlines()[1:]
-    return {
-        datetime.fromisoformat(line[:19]).replace(tzinfo=UTC): line.split(",")[1:] for line in lines
-    }
 
 
 def test_live_ingest_of_a_day_with_two_drops_records_every_minute_once(
