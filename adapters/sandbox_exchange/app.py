@@ -7,6 +7,7 @@ caller carries on, 418. Tests drive the clock through `/sandbox/clock`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,20 +15,35 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response
 
 from adapters.sandbox_exchange.clock import SandboxClock
+from adapters.sandbox_exchange.exchange_routes import add_exchange_routes
 from adapters.sandbox_exchange.json_text import Number, render_json
 from adapters.sandbox_exchange.market_data import Bar, SandboxMarket
+from adapters.sandbox_exchange.paper_exchange import PaperExchange
 from adapters.sandbox_exchange.rate_limits import RateLimiter
 from adapters.sandbox_exchange.websocket_feed import FeedHub, serve_feed
 
 KST = timedelta(hours=9)
 MINUTE_UNITS = (1, 3, 5, 10, 15, 30, 60, 240)
 NAMES = {"KRW-BTC": ("비트코인", "Bitcoin")}
+SANDBOX_KEYS = {
+    "sandbox-access-key": "sandbox-secret-key-for-offline-tests-only-never-a-real-upbit-key"
+}
+"""The default test key pair: offline only, never a real Upbit key."""
 
 
 def create_sandbox_app(
-    markets: dict[str, SandboxMarket], clock: SandboxClock, limiter: RateLimiter | None = None
+    markets: dict[str, SandboxMarket],
+    clock: SandboxClock,
+    limiter: RateLimiter | None = None,
+    *,
+    exchange: PaperExchange | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> FastAPI:
-    """Return the sandbox exchange over `markets`, on `clock`."""
+    """Return the sandbox exchange over `markets`, on `clock`.
+
+    `exchange` holds the test account and its orders (default: 10,000,000 KRW, no
+    participation cap); `keys` maps the test access keys to their secrets.
+    """
     app = FastAPI(title="upbit-ledger sandbox exchange", docs_url=None, redoc_url=None)
     limits = limiter or RateLimiter()
 
@@ -121,6 +137,15 @@ def create_sandbox_app(
             return bodies
 
         return answer("ticker", build)
+
+    add_exchange_routes(
+        app,
+        answer=answer,
+        error=error,
+        exchange=exchange or PaperExchange(markets),
+        clock=clock,
+        keys=SANDBOX_KEYS if keys is None else keys,
+    )
 
     hub = FeedHub()
 

@@ -77,6 +77,8 @@ class UpbitOrder:
     volume: Decimal | None
     remaining_volume: Decimal | None
     executed_volume: Decimal
+    executed_funds: Decimal | None
+    """KRW filled so far (list endpoints only)."""
     paid_fee: Decimal
     locked: Decimal
     trades_count: int
@@ -194,6 +196,7 @@ def parse_order(payload: Any) -> UpbitOrder:
         volume=_optional_decimal(obj, "volume"),
         remaining_volume=_optional_decimal(obj, "remaining_volume"),
         executed_volume=_decimal(obj, "executed_volume"),
+        executed_funds=_optional_decimal(obj, "executed_funds"),
         paid_fee=_decimal(obj, "paid_fee"),
         locked=_decimal(obj, "locked"),
         trades_count=_integer(obj, "trades_count"),
@@ -201,6 +204,15 @@ def parse_order(payload: Any) -> UpbitOrder:
         identifier=None if obj.get("identifier") is None else _text(obj, "identifier"),
         trades=trades,
     )
+
+
+def parse_orders(payload: Any) -> list[UpbitOrder]:
+    """Parse an order list (GET /v1/orders/open, /closed, /uuids)."""
+    if not isinstance(payload, list):
+        raise UpbitMalformedPayloadError(
+            f"an order list was expected, {type(payload).__name__} was found"
+        )
+    return [parse_order(item) for item in payload]
 
 
 # Field readers: each names the field and the value it refused.

@@ -33,6 +33,7 @@ from adapters.upbit.parsing import (
     parse_candles,
     parse_chance,
     parse_order,
+    parse_orders,
 )
 from adapters.upbit.rate_limit import Throttle, parse_remaining_req
 
@@ -130,6 +131,30 @@ class UpbitRestClient:
         params = [("uuid", uuid)] if uuid is not None else [("identifier", identifier)]
         response = self._send("DELETE", "/v1/order", params, "default", signed=True)
         return parse_order(loads(response.content))
+
+    def get_open_orders(
+        self, market: str | None = None, *, states: Sequence[str] = ("wait",), limit: int = 100
+    ) -> list[UpbitOrder]:
+        """Return resting orders, newest first (GET /v1/orders/open, one page of `limit`)."""
+        params = ([("market", market)] if market else []) + [("states[]", s) for s in states]
+        params.append(("limit", str(limit)))
+        return parse_orders(self._read("GET", "/v1/orders/open", params, "default", signed=True))
+
+    def get_closed_orders(
+        self,
+        market: str | None = None,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 100,
+    ) -> list[UpbitOrder]:
+        """Return done and cancelled orders created in a window of at most 7 days, newest first."""
+        params = [("market", market)] if market else []
+        for key, at in (("start_time", start), ("end_time", end)):
+            if at is not None:
+                params.append((key, at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")))
+        params.append(("limit", str(limit)))
+        return parse_orders(self._read("GET", "/v1/orders/closed", params, "default", signed=True))
 
     # Plumbing.
     @staticmethod

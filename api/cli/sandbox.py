@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -24,20 +26,44 @@ def sandbox(
         ),
     ] = None,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    krw: Annotated[str, typer.Option(help="KRW the test account starts with.")] = "10000000",
+    btc: Annotated[str, typer.Option(help="Coins the test account starts with.")] = "0",
+    participation: Annotated[
+        str | None,
+        typer.Option(
+            help="Fill at most this share of a candle's volume per order and candle "
+            "(strategies.md max_participation; default: no cap)."
+        ),
+    ] = None,
+    access_key: Annotated[
+        str,
+        typer.Option(
+            envvar="LEDGER_SANDBOX_ACCESS_KEY", help="Test access key the sandbox accepts."
+        ),
+    ] = "sandbox-access-key",
 ) -> None:
     """Replay real candles as a live Upbit market, offline, with Upbit's paths and limits.
 
     REST candles (minutes and days), tickers and the market list are served up to the
     sandbox clock's now, with `Remaining-Req`, 429/418 over the limits and Upbit's error
-    bodies. Tests move the clock with POST /sandbox/clock {"at": ISO, "frozen": true}.
+    bodies; the WebSocket streams candle.1m. The exchange endpoints (accounts,
+    orders/chance, orders with `identifier`, order lookup and cancel, open and closed lists)
+    need a JWT signed with the test key and match orders with the paper fill model of
+    strategies.md as the clock closes each minute. Tests move the clock with
+    POST /sandbox/clock {"at": ISO, "frozen": true}.
+
+    The test key's secret comes from LEDGER_SANDBOX_SECRET_KEY (never the command line),
+    or is the built-in offline test secret; it is never a real Upbit key.
     """
     import uvicorn
 
     from adapters.market_data.candles_csv import read_tape
-    from adapters.sandbox_exchange.app import create_sandbox_app
+    from adapters.sandbox_exchange.app import SANDBOX_KEYS, create_sandbox_app
     from adapters.sandbox_exchange.clock import SandboxClock
     from adapters.sandbox_exchange.market_data import SandboxMarket
+    from adapters.sandbox_exchange.paper_exchange import PaperExchange
     from api.cli.backtest import BacktestInputError
+    from domain.fills.paper_fill_model import FillModel
 
     if speed <= 0:
         raise BacktestInputError(f"--speed {speed} must be greater than 0")
@@ -49,19 +75,41 @@ def sandbox(
             begin = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(UTC)
         except ValueError:
             raise BacktestInputError(f"--start {start!r} is not an ISO 8601 time") from None
+    amounts = {}
+    for flag, text in (("--krw", krw), ("--btc", btc), ("--participation", participation)):
+        if text is None:
+            continue
+        try:
+            amounts[flag] = Decimal(text)
+        except InvalidOperation:
+            raise BacktestInputError(f"{flag} {text!r} is not a decimal number") from None
+        if not amounts[flag].is_finite() or amounts[flag] < 0:
+            raise BacktestInputError(f"{flag} {text!r} must be a finite number >= 0")
+    try:
+        model = FillModel(max_participation=amounts.get("--participation"))
+    except ValueError as error:
+        raise BacktestInputError(f"--participation: {error}") from None
+    exchange = PaperExchange(
+        {market: replay}, krw=amounts["--krw"], btc=amounts["--btc"], model=model
+    )
+    secret = os.environ.get("LEDGER_SANDBOX_SECRET_KEY") or SANDBOX_KEYS["sandbox-access-key"]
+    keys = {access_key: secret}
     clock = SandboxClock(begin, speed=speed)
     console.print(
         Panel(
             f"market      {market}: {len(replay.real):,} candles from {candles.name}\n"
             f"clock       starts at {begin.isoformat()}, {speed:g}x\n"
             f"REST        http://127.0.0.1:{port}/v1/... (candles, ticker, market/all)\n"
+            f"exchange    accounts, orders, order: JWT with access key {access_key}; "
+            f"account {amounts['--krw']} KRW + {amounts['--btc']} coins\n"
+            f"WebSocket   ws://127.0.0.1:{port}/websocket/v1\n"
             f"clock API   GET/POST http://127.0.0.1:{port}/sandbox/clock",
             title="upbit-ledger sandbox exchange",
             expand=False,
         )
     )
     uvicorn.run(
-        create_sandbox_app({market: replay}, clock),
+        create_sandbox_app({market: replay}, clock, exchange=exchange, keys=keys),
         host="127.0.0.1",
         port=port,
         log_level="warning",

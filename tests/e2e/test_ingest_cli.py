@@ -7,11 +7,17 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from adapters.sandbox_exchange.app import SANDBOX_KEYS
+from adapters.upbit.auth import UpbitCredentials
+from adapters.upbit.errors import UpbitAuthError
+from adapters.upbit.rest import UpbitRestClient
 from tests.e2e.conftest import LEDGER, Cli
 
 FIXTURE = (
@@ -20,6 +26,8 @@ FIXTURE = (
     / "candles"
     / "upbit-KRW-BTC-1m-2023-03-09_2023-03-16.csv.gz"
 )
+
+SECRET = "e2e-secret-" + "s" * 60
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +47,12 @@ def sandbox_url() -> Iterator[str]:
             "1",
             "--port",
             str(port),
+            "--btc",
+            "0.5",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ},
+        env={**os.environ, "LEDGER_SANDBOX_SECRET_KEY": SECRET},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -89,3 +99,27 @@ def test_ingest_from_an_unreachable_exchange_exits_3(cli: Cli) -> None:
         timeout=180,
     )
     assert result.returncode == 3, result.stderr
+
+
+def test_the_sandbox_trades_for_the_key_from_the_environment_only(sandbox_url: str) -> None:
+    key = UpbitCredentials("sandbox-access-key", SecretStr(SECRET))
+    with UpbitRestClient(sandbox_url, credentials=key) as client:
+        krw, btc = client.get_accounts()
+        assert (krw.balance, btc.balance) == (Decimal(10_000_000), Decimal("0.5"))
+        order = [("market", "KRW-BTC"), ("side", "ask"), ("volume", "0.1")]
+        placed = client.place_order([*order, ("ord_type", "market"), ("identifier", "e2e-1")])
+        assert client.get_order(identifier="e2e-1").uuid == placed.uuid
+    builtin = UpbitCredentials("sandbox-access-key", SecretStr(SANDBOX_KEYS["sandbox-access-key"]))
+    with UpbitRestClient(sandbox_url, credentials=builtin) as client, pytest.raises(UpbitAuthError):
+        client.get_accounts()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--krw", "lots"), ("--btc", "-1"), ("--participation", "1.5")]
+)
+def test_the_sandbox_refuses_a_bad_account_setting_naming_it(
+    cli: Cli, flag: str, value: str
+) -> None:
+    result = cli("sandbox", "--candles", str(FIXTURE), flag, value, "--port", "1")
+    assert result.returncode == 2
+    assert flag in result.stderr and value in result.stderr

@@ -7,12 +7,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from adapters.market_data.candles_csv import read_tape
 from adapters.sandbox_exchange.app import create_sandbox_app
@@ -36,31 +38,33 @@ class Sandbox:
     market: SandboxMarket
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    market = SandboxMarket("KRW-BTC", read_tape(FIXTURE))
-    clock = SandboxClock(NOW)
-    clock.set(NOW, frozen=True)
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free 127.0.0.1 port; yield its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_sandbox_app({"KRW-BTC": market}, clock),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.started, "the sandbox did not start"
-    yield Sandbox(f"http://127.0.0.1:{port}", clock, market)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    market = SandboxMarket("KRW-BTC", read_tape(FIXTURE))
+    clock = SandboxClock(NOW)
+    clock.set(NOW, frozen=True)
+    with served(create_sandbox_app({"KRW-BTC": market}, clock)) as url:
+        yield Sandbox(url, clock, market)
 
 
 @pytest.fixture
