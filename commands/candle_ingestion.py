@@ -12,6 +12,8 @@ from eventsourcing.persistence import IntegrityError
 from commands.ledger_log import LedgerLog
 from commands.messages import IngestCandles
 from domain.candles.candle_hour import CandleHour, candle_hour_id
+from domain.candles.market_feed import FeedInterruption, MarketFeed, market_feed_id
+from domain.events import Cause
 from domain.market import DEFAULT_MARKETS, parse_market
 
 
@@ -74,3 +76,37 @@ class CandleIngestion(LedgerLog):
     def get_candle_hour(self, market: str, hour_start: datetime) -> CandleHour | None:
         """Return a market's recorded hour of candles, or None."""
         return self._find(candle_hour_id(market, hour_start), CandleHour)
+
+    def record_feed_interrupted(
+        self, market: str, kind: FeedInterruption, detail: str, *, cause: Cause
+    ) -> bool:
+        """Record that `market`'s live feed stopped; return False if that was already known."""
+        code = parse_market(market, self.markets).code
+
+        def attempt() -> bool:
+            feed = self._find(market_feed_id(code), MarketFeed)
+            if feed is None:
+                feed = MarketFeed.open(market=code, cause=cause)
+            changed = feed.interrupt(kind, detail, cause=cause)
+            if changed:
+                self.save(feed)
+            return changed
+
+        return self._retrying(attempt, "record a feed interruption")
+
+    def record_feed_resumed(self, market: str, *, backfilled: int, cause: Cause) -> bool:
+        """Record that `market`'s live feed flows again; return False if it was not down."""
+        code = parse_market(market, self.markets).code
+
+        def attempt() -> bool:
+            feed = self._find(market_feed_id(code), MarketFeed)
+            if feed is None or not feed.resume(backfilled=backfilled, cause=cause):
+                return False
+            self.save(feed)
+            return True
+
+        return self._retrying(attempt, "record a feed resumption")
+
+    def get_market_feed(self, market: str) -> MarketFeed | None:
+        """Return the live-feed record of a market, or None if it never ran."""
+        return self._find(market_feed_id(market), MarketFeed)

@@ -10,6 +10,7 @@ import re
 from types import MappingProxyType
 
 from domain.candles.candle_hour import CandleHour
+from domain.candles.market_feed import MarketFeed
 from domain.events import LedgerEvent
 from domain.orders.order import Order
 from domain.portfolio.ledger import Portfolio
@@ -43,6 +44,9 @@ EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
     CandleHour.Opened,
     CandleHour.Ingested,
     CandleHour.Corrected,
+    MarketFeed.Opened,
+    MarketFeed.Interrupted,
+    MarketFeed.Resumed,
 )
 
 BUS_NAMES: MappingProxyType[type[LedgerEvent], str] = MappingProxyType(

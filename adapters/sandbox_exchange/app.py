@@ -2,7 +2,8 @@
 
 Quotation endpoints serve the replayed candles up to the sandbox clock's now; every answer
 carries `Remaining-Req`; over the limit it answers 429 (text body, as Upbit does) and, when the
-caller carries on, 418. Tests drive the clock through `/sandbox/clock`.
+caller carries on, 418. Tests drive the clock through `/sandbox/clock`, and simulate an
+exchange outage or maintenance through `/sandbox/outage`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from adapters.sandbox_exchange.websocket_feed import FeedHub, serve_feed
 KST = timedelta(hours=9)
 MINUTE_UNITS = (1, 3, 5, 10, 15, 30, 60, 240)
 NAMES = {"KRW-BTC": ("비트코인", "Bitcoin")}
+OUTAGE_MODES = ("none", "down", "maintenance")
+"""`POST /sandbox/outage`: down = 503 and no WebSocket; maintenance = 403 market_offline."""
 SANDBOX_KEYS = {
     "sandbox-access-key": "sandbox-secret-key-for-offline-tests-only-never-a-real-upbit-key"
 }
@@ -47,7 +50,13 @@ def create_sandbox_app(
     app = FastAPI(title="upbit-ledger sandbox exchange", docs_url=None, redoc_url=None)
     limits = limiter or RateLimiter()
 
+    outage = {"mode": "none"}
+
     def answer(group: str, build: Any) -> Response:
+        if outage["mode"] == "down":
+            return PlainTextResponse("Service Unavailable", 503)
+        if outage["mode"] == "maintenance":
+            return error(403, "market_offline", "The market is offline for maintenance.")
         admission = limits.admit(group)
         headers = {"Remaining-Req": admission.remaining_req}
         if admission.status == 429:
@@ -151,7 +160,22 @@ def create_sandbox_app(
 
     @app.websocket("/websocket/v1")
     async def feed(socket: WebSocket) -> None:
+        if outage["mode"] != "none":
+            await socket.close(code=1013)  # refused at the handshake: try again later
+            return
         await serve_feed(socket, markets, clock, hub)
+
+    @app.post("/sandbox/outage")
+    async def set_outage(request: Request) -> Response:
+        body = await request.json()
+        mode = body.get("mode") if isinstance(body, dict) else None
+        if mode not in OUTAGE_MODES:
+            return error(400, "validation_error", f"mode {mode!r} is not one of {OUTAGE_MODES}")
+        outage["mode"] = mode
+        dropped = await hub.drop_all() if mode != "none" else 0
+        return Response(
+            render_json({"mode": mode, "dropped": dropped}), 200, media_type="application/json"
+        )
 
     @app.post("/sandbox/websocket/drop")
     async def drop_feeds() -> Response:

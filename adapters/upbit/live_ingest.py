@@ -3,7 +3,8 @@
 A candle is complete when a later one arrives on the feed (Upbit sends no "closed" flag), and
 is recorded then, within a second of its minute's end. At start and after every reconnect the
 missed span is backfilled over REST; a dropped connection is retried with back-off. Feed
-trouble is reported to `on_feed` (interrupted, resumed) so the caller can record it.
+trouble is recorded in the log: `market.feed.interrupted` (connection lost, malformed frame,
+exchange outage, maintenance) and `market.feed.resumed` once the missed span is backfilled.
 """
 
 from __future__ import annotations
@@ -16,13 +17,22 @@ from datetime import datetime
 import websockets
 
 from adapters.upbit.candle_source import UpbitCandleSource
-from adapters.upbit.errors import UpbitMalformedPayloadError, UpbitRetryableError
+from adapters.upbit.errors import (
+    UpbitBlockedError,
+    UpbitMalformedPayloadError,
+    UpbitPermanentError,
+    UpbitRetryableError,
+)
 from adapters.upbit.parsing import UpbitCandle
 from adapters.upbit.websocket import candle_stream
 from commands.ingest import backfill, record_closed
 from commands.trading import Trading
 from domain.candles.candle import Candle
+from domain.candles.market_feed import FeedInterruption
 from domain.events import Cause
+
+MARKET_OFFLINE = "market_offline"
+"""Upbit's error name for a market under maintenance (upbit-api.md §6)."""
 
 
 @dataclass
@@ -32,6 +42,21 @@ class LiveIngestStats:
     recorded: list[Candle] = field(default_factory=list)
     reconnects: int = 0
     interruptions: list[str] = field(default_factory=list)
+    feed_events: list[str] = field(default_factory=list)
+    """The market.feed.* events this run recorded, in words."""
+
+
+def interruption_kind(error: Exception) -> FeedInterruption | None:
+    """Return what kind of feed interruption `error` is, or None if it is not one."""
+    if isinstance(error, UpbitMalformedPayloadError):
+        return FeedInterruption.MALFORMED_FRAME
+    if isinstance(error, UpbitPermanentError):
+        return FeedInterruption.MAINTENANCE if error.name == MARKET_OFFLINE else None
+    if isinstance(error, UpbitRetryableError):
+        return FeedInterruption.OUTAGE
+    if isinstance(error, websockets.WebSocketException | OSError):
+        return FeedInterruption.CONNECTION_LOST
+    return None
 
 
 class LiveCandleIngest:
@@ -57,13 +82,24 @@ class LiveCandleIngest:
         self.stats = LiveIngestStats()
         self.last: Candle | None = None
         self._forming: UpbitCandle | None = None
+        self._down = True
+        """Whether the feed may be down in the log (at start: a crashed run may have left it)."""
 
     async def run(self, since: datetime, stop: asyncio.Event) -> LiveIngestStats:
-        """Backfill from `since`, then follow the feed until `stop` is set."""
+        """Backfill from `since`, then follow the feed until `stop` is set.
+
+        Every interruption is recorded as `market.feed.interrupted` (once per kind while it
+        lasts) and its end, after the missed span is backfilled, as `market.feed.resumed`.
+
+        Raises:
+            UpbitBlockedError: the exchange blocked us (418): stop all traffic and report.
+            UpbitPermanentError: a refusal that retrying cannot change (not maintenance).
+        """
         failures = 0
         while not stop.is_set():
-            self._catch_up(since)
             try:
+                backfilled = self._catch_up(since)
+                self._resumed(backfilled)
                 consumer = asyncio.ensure_future(self._follow(stop))
                 stopper = asyncio.ensure_future(stop.wait())
                 done, _ = await asyncio.wait(
@@ -75,20 +111,40 @@ class LiveCandleIngest:
                 if consumer in done:
                     consumer.result()
                 failures = 0
+            except UpbitBlockedError:
+                raise
             except (
-                websockets.ConnectionClosed,
+                websockets.WebSocketException,
                 OSError,
                 UpbitMalformedPayloadError,
                 UpbitRetryableError,
+                UpbitPermanentError,
             ) as error:
+                kind = interruption_kind(error)
+                if kind is None:
+                    raise
                 self.stats.interruptions.append(f"{type(error).__name__}: {error}")
                 self.stats.reconnects += 1
+                self._interrupted(kind, error)
                 await asyncio.sleep(self.backoff_s[min(failures, len(self.backoff_s) - 1)])
                 failures += 1
             self._forming = None
             if self.last is not None:
                 since = self.last.close_time
         return self.stats
+
+    def _interrupted(self, kind: FeedInterruption, error: Exception) -> None:
+        detail = f"{type(error).__name__}: {error}"[:500]
+        if self.trading.record_feed_interrupted(self.market, kind, detail, cause=self.cause()):
+            self.stats.feed_events.append(f"interrupted: {kind.value}")
+        self._down = True
+
+    def _resumed(self, backfilled: int) -> None:
+        if not self._down:
+            return
+        if self.trading.record_feed_resumed(self.market, backfilled=backfilled, cause=self.cause()):
+            self.stats.feed_events.append(f"resumed after {backfilled} candles backfilled")
+        self._down = False
 
     async def _follow(self, stop: asyncio.Event) -> None:
         async for update in candle_stream(self.url, [self.market]):
@@ -100,7 +156,7 @@ class LiveCandleIngest:
             if stop.is_set():
                 return
 
-    def _catch_up(self, since: datetime) -> None:
+    def _catch_up(self, since: datetime) -> int:
         # Candles starting before the current minute: the forming one is the feed's to close.
         until = self.now().replace(second=0, microsecond=0)
         report = backfill(
@@ -118,6 +174,7 @@ class LiveCandleIngest:
             self.last is None or report.newest.open_time > self.last.open_time
         ):
             self.last = report.newest
+        return report.recorded
 
     def _close(self, update: UpbitCandle) -> None:
         candle = Candle.checked(

@@ -10,6 +10,7 @@ import pytest
 from commands.messages import AllocateCapital, ChangeTradingState, IngestCandles, RecordSignal
 from commands.trading import Trading
 from domain.candles.candle_hour import CandleRow
+from domain.candles.market_feed import FeedInterruption
 from domain.clock import KST
 from domain.errors import InvalidDomainTimeError, MissingTextError
 from domain.event_names import EVENT_CLASSES, bus_name
@@ -66,6 +67,10 @@ def every_event_through_the_application(app: Trading) -> None:
     app.record_signal(
         RecordSignal("run-1", "alpha", "KRW-BTC", SEOUL_CAUSE.occurred_at, 0, intent, SEOUL_CAUSE)
     )
+    app.record_feed_interrupted(
+        "KRW-BTC", FeedInterruption.MAINTENANCE, "market_offline", cause=SEOUL_CAUSE
+    )
+    app.record_feed_resumed("KRW-BTC", backfilled=3, cause=SEOUL_CAUSE)
 
 
 @pytest.fixture
