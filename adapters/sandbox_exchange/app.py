@@ -20,10 +20,18 @@ from adapters.sandbox_exchange.exchange_routes import add_exchange_routes
 from adapters.sandbox_exchange.json_text import Number, render_json
 from adapters.sandbox_exchange.market_data import Bar, SandboxMarket
 from adapters.sandbox_exchange.paper_exchange import PaperExchange
+from adapters.sandbox_exchange.quotes import (
+    last_closed_index,
+    orderbook_body,
+    ticker_body,
+    trade_body,
+    trades_before,
+)
 from adapters.sandbox_exchange.rate_limits import RateLimiter
 from adapters.sandbox_exchange.websocket_feed import FeedHub, serve_feed
 
 KST = timedelta(hours=9)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE_UNITS = (1, 3, 5, 10, 15, 30, 60, 240)
 NAMES = {"KRW-BTC": ("비트코인", "Bitcoin")}
 OUTAGE_MODES = ("none", "down", "maintenance")
@@ -140,12 +148,53 @@ def create_sandbox_app(
                 found = market_of(code)
                 if isinstance(found, Response):
                     return found
-                last = found.last_bar(clock.now())
-                if last is not None:
-                    bodies.append(ticker_body(found.market, last))
+                body = ticker_body(found, clock.now())
+                if body is not None:
+                    bodies.append(body)
             return bodies
 
         return answer("ticker", build)
+
+    @app.get("/v1/trades/ticks")
+    def trades(request: Request) -> Response:
+        def build() -> Any:
+            found = market_of(request.query_params.get("market"))
+            if isinstance(found, Response):
+                return found
+            count_text = request.query_params.get("count", "1")
+            if not count_text.isdigit() or not 1 <= int(count_text) <= 500:
+                return error(400, "validation_error", f"count {count_text} must be 1-500")
+            end = last_closed_index(found, clock.now())
+            cursor = request.query_params.get("cursor")
+            if cursor is not None:
+                if not cursor.isdigit():
+                    return error(400, "validation_error", f"cursor {cursor!r} is not a trade id")
+                at = EPOCH + timedelta(milliseconds=int(cursor) // 10_000)
+                end = min(end, last_closed_index(found, at))  # trades before the cursor's
+            return [trade_body(found, t) for t in trades_before(found, end, int(count_text))]
+
+        return answer("crix-trades", build)
+
+    @app.get("/v1/orderbook")
+    def orderbook(request: Request) -> Response:
+        def build() -> Any:
+            codes = [c for c in request.query_params.get("markets", "").split(",") if c]
+            if not codes:
+                return error(
+                    400, 400, "Missing request parameter error. Check the required parameters!"
+                )
+            count_text = request.query_params.get("count", "30")
+            if not count_text.isdigit() or not 1 <= int(count_text) <= 30:
+                return error(400, "validation_error", f"count {count_text} must be 1-30")
+            books = []
+            for code in codes:
+                found = market_of(code)
+                if isinstance(found, Response):
+                    return found
+                books.append(orderbook_body(found, clock.now(), int(count_text)))
+            return books
+
+        return answer("orderbook", build)
 
     add_exchange_routes(
         app,
@@ -245,18 +294,3 @@ def candle_body(market: str, bar: Bar, unit: int) -> dict[str, Any]:
     if unit < 1440:
         body["unit"] = unit
     return body
-
-
-def ticker_body(market: str, bar: Bar) -> dict[str, Any]:
-    """Return a ticker built from the last closed candle."""
-    at = bar.last_trade_at
-    return {
-        "market": market,
-        "trade_date": at.strftime("%Y%m%d"),
-        "trade_time": at.strftime("%H%M%S"),
-        "trade_date_kst": (at + KST).strftime("%Y%m%d"),
-        "trade_time_kst": (at + KST).strftime("%H%M%S"),
-        "trade_timestamp": int(at.timestamp() * 1000),
-        "trade_price": Number(bar.close),
-        "timestamp": int(at.timestamp() * 1000),
-    }

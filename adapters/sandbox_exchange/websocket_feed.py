@@ -1,9 +1,10 @@
-"""The sandbox's WebSocket: Upbit's `candle.1m` stream, replayed on the sandbox clock.
+"""The sandbox's WebSocket: Upbit's `candle.1m`, `ticker` and `trade` streams, on its clock.
 
 After a subscription `[{"ticket"}, {"type": "candle.1m", "codes": [...]}, {"format"?}]` the
 feed sends, as each minute closes on the clock, that minute's final candle and then the next
 minute's first update (open price only), as Upbit's stream does when trades continue: a client
 knows a candle is complete when a later one arrives. A minute without trades sends nothing.
+`trade` sends each closed minute as one trade and `ticker` the ticker after it (see quotes.py).
 Errors are Upbit's: NO_TICKET, NO_TYPE, NO_CODES, INVALID_PARAM, WRONG_FORMAT.
 """
 
@@ -21,9 +22,18 @@ from fastapi import WebSocket, WebSocketDisconnect
 from adapters.sandbox_exchange.clock import SandboxClock
 from adapters.sandbox_exchange.json_text import Number, render_json
 from adapters.sandbox_exchange.market_data import Bar, SandboxMarket
+from adapters.sandbox_exchange.quotes import (
+    Trade,
+    last_closed_index,
+    orderbook_body,
+    ticker_body,
+    trade_body,
+    trades_before,
+)
 
 KST = timedelta(hours=9)
 POLL_S = 0.02
+STREAM_TYPES = ("candle.1m", "ticker", "trade")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -58,21 +68,39 @@ async def serve_feed(
         if request.strip() == "PING":
             await socket.send_text('{"status":"UP"}')
             request = await socket.receive_text()
-        codes, problem = _subscription(request, markets)
+        streams, problem = _subscription(request, markets)
         if problem is not None:
             await socket.send_text(render_json({"error": problem}))
             await socket.close(code=1008)
             return
-        await _stream(socket, [markets[c] for c in codes], clock)
+        sender = asyncio.ensure_future(
+            _stream(socket, [(kind, markets[c]) for kind, c in streams], clock)
+        )
+        listener = asyncio.ensure_future(_until_closed(socket))
+        done, pending = await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        for task in done:
+            task.result()
     except WebSocketDisconnect:
         return
     finally:
         hub.sockets.discard(socket)
 
 
+async def _until_closed(socket: WebSocket) -> None:
+    """Answer PINGs until the client leaves (so a quiet stream notices it has gone)."""
+    while True:
+        message = await socket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if (message.get("text") or "").strip() == "PING":
+            await socket.send_text('{"status":"UP"}')
+
+
 def _subscription(
     text: str, markets: dict[str, SandboxMarket]
-) -> tuple[list[str], dict[str, str] | None]:
+) -> tuple[list[tuple[str, str]], dict[str, str] | None]:
     try:
         request = json.loads(text)
     except ValueError:
@@ -87,23 +115,26 @@ def _subscription(
     types = [part for part in request[1:] if isinstance(part, dict) and "type" in part]
     if not types:
         return [], {"name": "NO_TYPE", "message": "no type object was found"}
-    codes: list[str] = []
+    streams: list[tuple[str, str]] = []
     for part in types:
-        if part["type"] != "candle.1m":
+        if part["type"] not in STREAM_TYPES:
             return [], {
                 "name": "INVALID_PARAM",
-                "message": f"type {part['type']!r} is not served by the sandbox (candle.1m is)",
+                "message": f"type {part['type']!r} is not served by the sandbox "
+                f"({', '.join(STREAM_TYPES)} are)",
             }
         if not part.get("codes"):
             return [], {"name": "NO_CODES", "message": "codes are required"}
         for code in part["codes"]:
             if code not in markets:
                 return [], {"name": "INVALID_PARAM", "message": f"code {code!r} is not listed"}
-            codes.append(code)
-    return codes, None
+            streams.append((part["type"], code))
+    return streams, None
 
 
-async def _stream(socket: WebSocket, markets: list[SandboxMarket], clock: SandboxClock) -> None:
+async def _stream(
+    socket: WebSocket, streams: list[tuple[str, SandboxMarket]], clock: SandboxClock
+) -> None:
     last_minute = int(clock.now().timestamp() // 60)
     while True:
         await asyncio.sleep(POLL_S)
@@ -111,24 +142,84 @@ async def _stream(socket: WebSocket, markets: list[SandboxMarket], clock: Sandbo
         if minute <= last_minute:
             continue
         for boundary in range(last_minute + 1, minute + 1):
-            for market in markets:
-                closed = market.minute_bars(before=_t(boundary), now=_t(boundary), count=1, unit=1)
-                if closed and closed[0].start == _t(boundary - 1):
-                    await socket.send_text(render_json(_message(market.market, closed[0])))
-                opening = market.minute_bars(
-                    before=_t(boundary + 1), now=_t(boundary + 1), count=1, unit=1
-                )
-                if opening and opening[0].start == _t(boundary):
-                    first = replace(
-                        opening[0],
-                        high=opening[0].open,
-                        low=opening[0].open,
-                        close=opening[0].open,
-                        volume=Decimal(0),
-                        value=Decimal(0),
-                    )
-                    await socket.send_text(render_json(_message(market.market, first)))
+            for kind, market in streams:
+                for message in _messages(kind, market, boundary):
+                    await socket.send_text(render_json(message))
         last_minute = minute
+
+
+def _messages(kind: str, market: SandboxMarket, boundary: int) -> list[dict[str, Any]]:
+    """Return what a stream of `kind` sends when the minute before `boundary` closes."""
+    if kind == "trade":
+        trades = trades_before(market, last_closed_index(market, _t(boundary)), 1)
+        fresh = [t for t in trades if t.at >= _t(boundary - 1)]
+        return [_trade_message(market, t) for t in fresh]
+    if kind == "ticker":
+        body = ticker_body(market, _t(boundary))
+        if body is None or body["trade_timestamp"] < _t(boundary - 1).timestamp() * 1000:
+            return []
+        return [_ticker_message(body)]
+    messages = []
+    closed = market.minute_bars(before=_t(boundary), now=_t(boundary), count=1, unit=1)
+    if closed and closed[0].start == _t(boundary - 1):
+        messages.append(_message(market.market, closed[0]))
+    opening = market.minute_bars(before=_t(boundary + 1), now=_t(boundary + 1), count=1, unit=1)
+    if opening and opening[0].start == _t(boundary):
+        first = replace(
+            opening[0],
+            high=opening[0].open,
+            low=opening[0].open,
+            close=opening[0].open,
+            volume=Decimal(0),
+            value=Decimal(0),
+        )
+        messages.append(_message(market.market, first))
+    return messages
+
+
+def _trade_message(market: SandboxMarket, trade: Trade) -> dict[str, Any]:
+    rest = trade_body(market, trade)
+    book = orderbook_body(market, trade.at + timedelta(milliseconds=1), levels=1)
+    (best,) = book["orderbook_units"]
+    previous = rest["prev_closing_price"]
+    change = float(trade.price) - float(previous)
+    return {
+        "type": "trade",
+        "code": market.market,
+        "timestamp": rest["timestamp"],
+        "trade_date": rest["trade_date_utc"],
+        "trade_time": rest["trade_time_utc"],
+        "trade_timestamp": rest["timestamp"],
+        "trade_price": rest["trade_price"],
+        "trade_volume": rest["trade_volume"],
+        "ask_bid": trade.ask_bid,
+        "prev_closing_price": previous,
+        "change": "RISE" if change > 0 else "FALL" if change < 0 else "EVEN",
+        "change_price": Number(repr(abs(change))),
+        "sequential_id": trade.sequential_id,
+        "best_ask_price": best["ask_price"],
+        "best_ask_size": best["ask_size"],
+        "best_bid_price": best["bid_price"],
+        "best_bid_size": best["bid_size"],
+        "stream_type": "REALTIME",
+    }
+
+
+def _ticker_message(body: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "ticker", "code": body["market"]}
+    message.update({k: v for k, v in body.items() if k != "market" and "_kst" not in k})
+    half = body["acc_trade_volume"] / 2
+    message.update(
+        ask_bid="BID" if body["change"] != "FALL" else "ASK",
+        acc_ask_volume=half,
+        acc_bid_volume=body["acc_trade_volume"] - half,
+        market_state="ACTIVE",
+        is_trading_suspended=False,
+        delisting_date=None,
+        market_warning="NONE",
+        stream_type="REALTIME",
+    )
+    return message
 
 
 def _t(minute: int) -> datetime:

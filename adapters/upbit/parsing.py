@@ -98,6 +98,49 @@ class UpbitChance:
     max_total: Decimal | None
 
 
+@dataclass(frozen=True)
+class UpbitTicker:
+    """A market's ticker: last price and the UTC day's open, range and previous close (KRW)."""
+
+    market: str
+    trade_price: Decimal
+    opening_price: Decimal
+    high_price: Decimal
+    low_price: Decimal
+    prev_closing_price: Decimal
+    change: str
+    """RISE, EVEN or FALL against the previous UTC day's close."""
+    acc_trade_volume_24h: Decimal
+    """Base asset (BTC) traded in the last 24 h."""
+    acc_trade_price_24h: Decimal
+    """KRW traded in the last 24 h."""
+    traded_at: datetime
+    """Time of the last trade (UTC)."""
+
+
+@dataclass(frozen=True)
+class UpbitTradeTick:
+    """One public trade: price (KRW), volume (BTC), the taker's side, and when (UTC)."""
+
+    market: str
+    price: Decimal
+    volume: Decimal
+    ask_bid: str
+    """ASK: the taker sold into a bid; BID: the taker bought an ask."""
+    sequential_id: int
+    traded_at: datetime
+
+
+@dataclass(frozen=True)
+class UpbitOrderbook:
+    """A market's order book: (price KRW, size BTC) levels, best first, and its time (UTC)."""
+
+    market: str
+    at: datetime
+    asks: tuple[tuple[Decimal, Decimal], ...]
+    bids: tuple[tuple[Decimal, Decimal], ...]
+
+
 def parse_candle(payload: Mapping[str, Any]) -> UpbitCandle:
     """Parse one REST or WebSocket candle (long field names)."""
     obj = _mapping(payload, "candle")
@@ -215,6 +258,59 @@ def parse_orders(payload: Any) -> list[UpbitOrder]:
     return [parse_order(item) for item in payload]
 
 
+def parse_tickers(payload: Any) -> list[UpbitTicker]:
+    """Parse GET /v1/ticker (a list, one ticker per market)."""
+    return [
+        UpbitTicker(
+            market=_text(t, "market"),
+            trade_price=_decimal(t, "trade_price"),
+            opening_price=_decimal(t, "opening_price"),
+            high_price=_decimal(t, "high_price"),
+            low_price=_decimal(t, "low_price"),
+            prev_closing_price=_decimal(t, "prev_closing_price"),
+            change=_choice(t, "change", ("RISE", "EVEN", "FALL")),
+            acc_trade_volume_24h=_decimal(t, "acc_trade_volume_24h"),
+            acc_trade_price_24h=_decimal(t, "acc_trade_price_24h"),
+            traded_at=_epoch_ms(t, "trade_timestamp"),
+        )
+        for t in _items(payload, "ticker")
+    ]
+
+
+def parse_trade_ticks(payload: Any) -> list[UpbitTradeTick]:
+    """Parse GET /v1/trades/ticks (newest first, as sent)."""
+    return [
+        UpbitTradeTick(
+            market=_text(t, "market"),
+            price=_decimal(t, "trade_price"),
+            volume=_decimal(t, "trade_volume"),
+            ask_bid=_choice(t, "ask_bid", ("ASK", "BID")),
+            sequential_id=_integer(t, "sequential_id"),
+            traded_at=_epoch_ms(t, "timestamp"),
+        )
+        for t in _items(payload, "trade")
+    ]
+
+
+def parse_orderbooks(payload: Any) -> list[UpbitOrderbook]:
+    """Parse GET /v1/orderbook (one book per market, levels best first)."""
+    books = []
+    for book in _items(payload, "orderbook"):
+        units = book.get("orderbook_units")
+        if not isinstance(units, list):
+            raise UpbitMalformedPayloadError("field 'orderbook_units' is not a list")
+        levels = [_mapping(unit, "orderbook unit") for unit in units]
+        books.append(
+            UpbitOrderbook(
+                market=_text(book, "market"),
+                at=_epoch_ms(book, "timestamp"),
+                asks=tuple((_decimal(u, "ask_price"), _decimal(u, "ask_size")) for u in levels),
+                bids=tuple((_decimal(u, "bid_price"), _decimal(u, "bid_size")) for u in levels),
+            )
+        )
+    return books
+
+
 # Field readers: each names the field and the value it refused.
 def _mapping(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
@@ -222,6 +318,14 @@ def _mapping(value: Any, what: str) -> Mapping[str, Any]:
             f"{what}: an object was expected, {type(value).__name__} was found"
         )
     return value
+
+
+def _items(payload: Any, what: str) -> list[Mapping[str, Any]]:
+    if not isinstance(payload, list):
+        raise UpbitMalformedPayloadError(
+            f"a {what} list was expected, {type(payload).__name__} was found"
+        )
+    return [_mapping(item, what) for item in payload]
 
 
 def _field(obj: Mapping[str, Any], key: str) -> Any:

@@ -28,12 +28,18 @@ from adapters.upbit.parsing import (
     UpbitCandle,
     UpbitChance,
     UpbitOrder,
+    UpbitOrderbook,
+    UpbitTicker,
+    UpbitTradeTick,
     loads,
     parse_accounts,
     parse_candles,
     parse_chance,
     parse_order,
+    parse_orderbooks,
     parse_orders,
+    parse_tickers,
+    parse_trade_ticks,
 )
 from adapters.upbit.rate_limit import Throttle, parse_remaining_req
 
@@ -101,6 +107,27 @@ class UpbitRestClient:
         """Return up to `count` day candles (00:00 UTC = 09:00 KST) before `to`, oldest first."""
         params = self._candle_params(market, to, count)
         return parse_candles(self._read("GET", "/v1/candles/days", params, "candles"))
+
+    def get_tickers(self, markets: Sequence[str]) -> list[UpbitTicker]:
+        """Return the tickers of `markets` (GET /v1/ticker)."""
+        params = [("markets", ",".join(markets))]
+        return parse_tickers(self._read("GET", "/v1/ticker", params, "ticker"))
+
+    def get_trades(
+        self, market: str, *, count: int = 1, cursor: int | None = None
+    ) -> list[UpbitTradeTick]:
+        """Return up to `count` (1-500) recent trades, newest first; `cursor` pages back."""
+        if not 1 <= count <= 500:
+            raise ValueError(f"trade count {count} is not in 1-500")
+        params = [("market", market), ("count", str(count))]
+        if cursor is not None:
+            params.append(("cursor", str(cursor)))
+        return parse_trade_ticks(self._read("GET", "/v1/trades/ticks", params, "crix-trades"))
+
+    def get_orderbooks(self, markets: Sequence[str]) -> list[UpbitOrderbook]:
+        """Return the order books of `markets` (GET /v1/orderbook), levels best first."""
+        params = [("markets", ",".join(markets))]
+        return parse_orderbooks(self._read("GET", "/v1/orderbook", params, "orderbook"))
 
     # Exchange.
     def get_accounts(self) -> list[UpbitAccount]:

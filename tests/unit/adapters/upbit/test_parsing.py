@@ -15,6 +15,10 @@ from adapters.upbit.parsing import (
     parse_candles,
     parse_chance,
     parse_order,
+    parse_orderbooks,
+    parse_orders,
+    parse_tickers,
+    parse_trade_ticks,
 )
 from tests.unit.adapters.upbit.samples import recorded
 
@@ -79,6 +83,39 @@ def test_recorded_order_lists_parse(name: str) -> None:
         assert all(parse_order(item).uuid for item in response["body"])
 
 
+def test_recorded_order_lists_keep_their_executed_funds() -> None:
+    (response,) = list(recorded("orders_closed_get.json"))[:1]
+    for raw, order in zip(response["body"], parse_orders(response["body"]), strict=True):
+        assert order.executed_funds == D(raw["executed_funds"])
+
+
+def test_a_recorded_ticker_reads_as_written() -> None:
+    (response,) = list(recorded("ticker.json"))[:1]
+    (raw,) = response["body"]
+    (ticker,) = parse_tickers(response["body"])
+    assert (ticker.trade_price, ticker.prev_closing_price, ticker.change) == (
+        raw["trade_price"],
+        raw["prev_closing_price"],
+        "RISE",
+    )
+    assert ticker.acc_trade_volume_24h == D("1587.73606087")
+    assert ticker.traded_at == datetime(2026, 3, 11, 14, 40, 58, 930000, tzinfo=UTC)
+
+
+def test_recorded_trades_and_order_book_read_as_written() -> None:
+    (response,) = list(recorded("trades_ticks.json"))[:1]
+    (trade,) = parse_trade_ticks(response["body"])
+    assert (trade.price, trade.volume, trade.ask_bid) == (D("103460000.0"), D("0.004"), "ASK")
+    assert trade.sequential_id == 17732400590950000
+    assert trade.traded_at == datetime(2026, 3, 11, 14, 40, 59, 95000, tzinfo=UTC)
+    (response,) = list(recorded("orderbook.json"))[:1]
+    (book,) = parse_orderbooks(response["body"])
+    units = response["body"][0]["orderbook_units"]
+    assert len(book.asks) == len(units) == 30
+    assert book.bids[0] == (D(units[0]["bid_price"]), units[0]["bid_size"])
+    assert book.asks[0] == (D(units[0]["ask_price"]), units[0]["ask_size"])
+
+
 CANDLE = {
     "market": "KRW-BTC",
     "candle_date_time_utc": "2026-03-11T14:40:00",
@@ -117,3 +154,15 @@ def test_malformed_json_and_wrong_shapes_are_refused() -> None:
         parse_candles({"error": "x"})
     with pytest.raises(UpbitMalformedPayloadError, match="'state' = 'pending'"):
         parse_order({**next(recorded("order_get.json"))["body"], "state": "pending"})
+    ticker = next(recorded("ticker.json"))["body"][0]
+    with pytest.raises(UpbitMalformedPayloadError, match="'change' = 'UP' is not one of"):
+        parse_tickers([{**ticker, "change": "UP"}])
+    with pytest.raises(UpbitMalformedPayloadError, match="a trade list was expected"):
+        parse_trade_ticks({"market": "KRW-BTC"})
+    book = next(recorded("orderbook.json"))["body"][0]
+    with pytest.raises(UpbitMalformedPayloadError, match="'orderbook_units' is not a list"):
+        parse_orderbooks([{**book, "orderbook_units": None}])
+    with pytest.raises(UpbitMalformedPayloadError, match="field 'bid_size' is missing"):
+        parse_orderbooks(
+            [{**book, "orderbook_units": [{"ask_price": 1, "ask_size": 1, "bid_price": 1}]}]
+        )
