@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
@@ -34,6 +35,15 @@ KST = timedelta(hours=9)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE_UNITS = (1, 3, 5, 10, 15, 30, 60, 240)
 NAMES = {"KRW-BTC": ("비트코인", "Bitcoin")}
+RATE_PLACES = Decimal("1e-10")
+CAUTIONS = (
+    "PRICE_FLUCTUATIONS",
+    "TRADING_VOLUME_SOARING",
+    "DEPOSIT_AMOUNT_SOARING",
+    "GLOBAL_PRICE_DIFFERENCES",
+    "CONCENTRATION_OF_SMALL_ACCOUNTS",
+)
+"""`market_event.caution` flags of GET /v1/market/all?is_details=true (all false here)."""
 OUTAGE_MODES = ("none", "down", "maintenance")
 """`POST /sandbox/outage`: down = 503 and no WebSocket; maintenance = 403 market_offline."""
 SANDBOX_KEYS = {
@@ -90,18 +100,17 @@ def create_sandbox_app(
         return found if found is not None else error(404, 404, "Code not found")
 
     @app.get("/v1/market/all")
-    def market_all() -> Response:
-        return answer(
-            "market",
-            lambda: [
-                {
-                    "market": code,
-                    "korean_name": NAMES.get(code, (code, code))[0],
-                    "english_name": NAMES.get(code, (code, code))[1],
-                }
-                for code in markets
-            ],
-        )
+    def market_all(request: Request) -> Response:
+        details = request.query_params.get("is_details", "false") == "true"
+
+        def listing(code: str) -> dict[str, Any]:
+            korean, english = NAMES.get(code, (code, code))
+            body: dict[str, Any] = {"market": code, "korean_name": korean, "english_name": english}
+            if details:
+                body["market_event"] = {"warning": False, "caution": dict.fromkeys(CAUTIONS, False)}
+            return body
+
+        return answer("market", lambda: [listing(code) for code in markets])
 
     @app.get("/v1/candles/minutes/{unit}")
     def minute_candles(unit: int, request: Request) -> Response:
@@ -132,8 +141,17 @@ def create_sandbox_app(
                     400, "validation_error", f"to {request.query_params['to']!r} is not a time"
                 )
             before = parsed
-        bars = found.minute_bars(before=before, now=now, count=int(count_text), unit=unit)
-        return [candle_body(found.market, bar, unit) for bar in bars]
+        count = int(count_text)
+        bars = found.minute_bars(before=before, now=now, count=count + 1, unit=unit)
+        bodies = [candle_body(found.market, bar, unit) for bar in bars[:count]]
+        if unit == 1440:  # day candles also compare with the previous day's close
+            for k, body in enumerate(bodies):
+                previous = Decimal(bars[k + 1].close if k + 1 < len(bars) else bars[k].open)
+                close = Decimal(bars[k].close)
+                body["prev_closing_price"] = previous
+                body["change_price"] = close - previous
+                body["change_rate"] = ((close - previous) / previous).quantize(RATE_PLACES)
+        return bodies
 
     @app.get("/v1/ticker")
     def ticker(request: Request) -> Response:

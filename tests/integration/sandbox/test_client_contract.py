@@ -15,6 +15,7 @@ from adapters.upbit.parsing import loads
 from adapters.upbit.rate_limit import RemainingReq, Throttle, parse_remaining_req
 from adapters.upbit.rest import UpbitRestClient
 from tests.integration.sandbox.conftest import FIXTURE, NOW, Sandbox
+from tests.unit.adapters.upbit.samples import shape
 
 SAMPLES = Path(__file__).resolve().parents[3] / "adapters" / "upbit" / "samples"
 
@@ -70,6 +71,22 @@ def test_sandbox_candles_have_the_keys_and_types_of_the_recorded_ones(sandbox: S
     assert {k: type(v) for k, v in body.items()} == {k: type(v) for k, v in expected.items()}
     assert parse_remaining_req(served.headers["Remaining-Req"]).group == "candles"
     assert served.headers["Limit-By-Ip"] == "Yes"
+
+
+def test_sandbox_day_candles_and_market_list_have_the_recorded_keys_and_types(
+    sandbox: Sandbox,
+) -> None:
+    recorded = loads((SAMPLES / "candles_days.json").read_text())["samples"][0]["interactions"][0]
+    served = httpx.get(f"{sandbox.url}/v1/candles/days", params={"market": "KRW-BTC", "count": 2})
+    newest, older = loads(served.content)
+    expected = recorded["response"]["body"][0]
+    assert {k: type(v) for k, v in newest.items()} == {k: type(v) for k, v in expected.items()}
+    assert newest["prev_closing_price"] == older["trade_price"]
+    assert newest["change_price"] == newest["trade_price"] - older["trade_price"]
+    listing = loads((SAMPLES / "market_all.json").read_text())["samples"][0]["interactions"][0]
+    served = httpx.get(f"{sandbox.url}/v1/market/all", params={"is_details": "true"})
+    (market,) = loads(served.content)
+    assert shape(market) == shape(listing["response"]["body"][0])
 
 
 def test_day_candles_aggregate_the_minutes_from_00_utc(sandbox: Sandbox) -> None:

@@ -35,7 +35,7 @@ from adapters.upbit.rest import UpbitRestClient
 from domain.fills.paper_fill_model import FillModel
 from domain.money import floor8
 from tests.integration.sandbox.conftest import FIXTURE, NOW, file_rows, served
-from tests.unit.adapters.upbit.samples import recorded
+from tests.unit.adapters.upbit.samples import recorded_body, shape
 
 KEY = UpbitCredentials("sandbox-access-key", SecretStr(SANDBOX_KEYS["sandbox-access-key"]))
 FEE = Decimal("0.0005")
@@ -66,19 +66,6 @@ def venue(
     app = create_sandbox_app({"KRW-BTC": market}, clock, exchange=exchange)
     with served(app) as url, UpbitRestClient(url, credentials=KEY) as client:
         yield Venue(url, clock, exchange, client)
-
-
-def shape(value: Any) -> Any:
-    """Return the keys and JSON types of a body, recursively (lists by their first item)."""
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    return type(value).__name__
-
-
-def recorded_body(name: str, index: int = 0) -> Any:
-    return list(recorded(name))[index]["body"]
 
 
 def raw(v: Venue, method: str, path: str, **kwargs: Any) -> httpx.Response:

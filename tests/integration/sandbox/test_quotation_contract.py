@@ -17,8 +17,7 @@ import websockets
 from adapters.upbit.parsing import loads
 from adapters.upbit.rest import UpbitRestClient
 from tests.integration.sandbox.conftest import NOW, Sandbox, file_rows
-from tests.integration.sandbox.test_exchange_contract import recorded_body, shape
-from tests.unit.adapters.upbit.samples import SAMPLES
+from tests.unit.adapters.upbit.samples import SAMPLES, recorded_body, shape
 
 ROWS = file_rows()
 DAY = datetime(2023, 3, 12, tzinfo=UTC)

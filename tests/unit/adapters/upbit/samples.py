@@ -19,3 +19,17 @@ def recorded(name: str) -> Iterator[dict[str, Any]]:
             response = interaction.get("response") or {}
             if response.get("status") in (200, 201):
                 yield response
+
+
+def recorded_body(name: str, index: int = 0) -> Any:
+    """Return the body of the `index`-th response of a sample file recorded from the real API."""
+    return list(recorded(name))[index]["body"]
+
+
+def shape(value: Any) -> Any:
+    """Return the keys and JSON types of a body, recursively (lists by their first item)."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return type(value).__name__
