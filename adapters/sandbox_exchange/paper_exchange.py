@@ -3,8 +3,9 @@
 An order fills from the candle whose minute holds its creation time (strategies.md: an order
 placed as candle c closes fills from c+1 on), one candle at a time as the sandbox clock closes
 it, with the same `FillModel` as the backtests, participation cap included; gap minutes are the
-tape's flat synthetic candles, as in a backtest. Matching is lazy and deterministic: every call
-first brings the book up to the clock's now. Order and trade ids are uuid5 of their cause.
+tape's flat synthetic candles, as in a backtest. A fill is dated at its candle's close, when it
+becomes known (as the backtest engine records it). Matching is lazy and deterministic: every
+call first brings the book up to the clock's now. Order and trade ids are uuid5 of their cause.
 """
 
 from __future__ import annotations
@@ -186,8 +187,7 @@ class PaperExchange:
             candle = tape.candle(index)
             fill = self._fill(order, candle)
             if fill is not None:
-                at = max(candle.open_time, order.created_at)
-                self._apply(order, fill, at, index)
+                self._apply(order, fill, candle.close_time, index)  # known when it closes
             elif order.ord_type == "price" and floor8(order.remaining_krw / candle.open) == 0:
                 self._close(order, "cancel", candle.open_time)
 

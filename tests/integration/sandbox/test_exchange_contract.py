@@ -302,4 +302,4 @@ def test_fills_are_reproducible_ids_from_their_cause() -> None:
                 (order.uuid, [(t.trade_id, t.price, t.created_at) for t in order.trades])
             )
     assert results[0] == results[1] and results[0][1]
-    assert results[0][1][0][2] == datetime(2023, 3, 12, 6, 30, 20, tzinfo=UTC)
+    assert results[0][1][0][2] == datetime(2023, 3, 12, 6, 31, tzinfo=UTC)  # 06:30 closed
