@@ -143,7 +143,7 @@ def orderbook_body(market: SandboxMarket, now: datetime, levels: int = 30) -> di
     price = Decimal(market.tape.row_text(int(market.tape.row_of[max(last, 0)]))[3])
     tick = tick_size(price, now)
     volume = Decimal(repr(float(market.tape.volume[max(last, 0)]))) or Decimal("0.01")
-    units = []
+    units: list[dict[str, Any]] = []
     for k in range(levels):
         size = floor8(volume / levels * (1 + Decimal(k) / 10))
         units.append(
@@ -154,7 +154,7 @@ def orderbook_body(market: SandboxMarket, now: datetime, levels: int = 30) -> di
                 "bid_size": size,
             }
         )
-    total = sum((u["ask_size"] for u in units), Decimal(0))
+    total = sum((Decimal(u["ask_size"]) for u in units), Decimal(0))
     return {
         "market": market.market,
         "timestamp": int(now.timestamp() * 1000),

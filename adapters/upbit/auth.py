@@ -24,7 +24,7 @@ ALGORITHMS = ("HS512", "HS256")
 def query_string(params: Mapping[str, Any] | Sequence[tuple[str, Any]]) -> str:
     """Return the unencoded `k=v&...` string Upbit hashes, arrays as repeated `k[]=v`."""
     pairs: Iterable[tuple[str, Any]] = params.items() if isinstance(params, Mapping) else params
-    parts = []
+    parts: list[str] = []
     for key, value in pairs:
         if isinstance(value, list | tuple):
             name = key if key.endswith("[]") else f"{key}[]"

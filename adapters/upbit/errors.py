@@ -82,7 +82,9 @@ def error_from_response(status: int, body: str) -> UpbitError:
     """Return the named exception for a non-2xx response (its body may be JSON or text)."""
     name, message = _error_fields(body)
     label = f" {name}" if name and name != str(status) else ""
-    described = f"Upbit answered {status}{label}: " + (message if name else body[:200].strip())
+    described = f"Upbit answered {status}{label}: " + (
+        (message or "") if name else body[:200].strip()
+    )
     kwargs: dict[str, Any] = {"status": status, "name": name, "upbit_message": message}
     if status == 429:
         return UpbitRateLimitedError(described + " (rate limit: back off)", **kwargs)

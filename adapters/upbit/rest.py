@@ -141,9 +141,7 @@ class UpbitRestClient:
 
     def get_order(self, *, uuid: str | None = None, identifier: str | None = None) -> UpbitOrder:
         """Return one order by its uuid or by our identifier (GET /v1/order)."""
-        if (uuid is None) == (identifier is None):
-            raise ValueError("give exactly one of uuid and identifier")
-        params = [("uuid", uuid)] if uuid is not None else [("identifier", identifier)]
+        params = _order_key(uuid, identifier)
         return parse_order(self._read("GET", "/v1/order", params, "default", signed=True))
 
     def place_order(self, body: Sequence[tuple[str, str]]) -> UpbitOrder:
@@ -153,9 +151,7 @@ class UpbitRestClient:
 
     def cancel_order(self, *, uuid: str | None = None, identifier: str | None = None) -> UpbitOrder:
         """Cancel one order (DELETE /v1/order)."""
-        if (uuid is None) == (identifier is None):
-            raise ValueError("give exactly one of uuid and identifier")
-        params = [("uuid", uuid)] if uuid is not None else [("identifier", identifier)]
+        params = _order_key(uuid, identifier)
         response = self._send("DELETE", "/v1/order", params, "default", signed=True)
         return parse_order(loads(response.content))
 
@@ -228,7 +224,8 @@ class UpbitRestClient:
             if method == "POST":
                 response = self._http.post(path, json=dict(params), headers=headers)
             else:
-                response = self._http.request(method, path, params=params, headers=headers)
+                query = httpx.QueryParams(tuple(params))
+                response = self._http.request(method, path, params=query, headers=headers)
         except httpx.TimeoutException as error:
             raise UpbitUnavailableError(f"{method} {path} timed out: {error}") from None
         except httpx.TransportError as error:
@@ -239,3 +236,11 @@ class UpbitRestClient:
         if response.status_code >= 400:
             raise error_from_response(response.status_code, response.text)
         return response
+
+
+def _order_key(uuid: str | None, identifier: str | None) -> list[tuple[str, str]]:
+    if uuid is not None and identifier is None:
+        return [("uuid", uuid)]
+    if identifier is not None and uuid is None:
+        return [("identifier", identifier)]
+    raise ValueError("give exactly one of uuid and identifier")
