@@ -91,6 +91,14 @@ def create_sandbox_app(
             render_json(result), 200, headers=headers, media_type="application/json;charset=UTF-8"
         )
 
+    def markets_of(request: Request) -> list[str] | Response:
+        codes = [c for c in request.query_params.get("markets", "").split(",") if c]
+        if not codes:
+            return error(
+                400, 400, "Missing request parameter error. Check the required parameters!"
+            )
+        return codes
+
     def market_of(code: str | None) -> SandboxMarket | Response:
         if not code:
             return error(
@@ -156,11 +164,9 @@ def create_sandbox_app(
     @app.get("/v1/ticker")
     def ticker(request: Request) -> Response:
         def build() -> Any:
-            codes = [c for c in request.query_params.get("markets", "").split(",") if c]
-            if not codes:
-                return error(
-                    400, 400, "Missing request parameter error. Check the required parameters!"
-                )
+            codes = markets_of(request)
+            if isinstance(codes, Response):
+                return codes
             bodies = []
             for code in codes:
                 found = market_of(code)
@@ -196,11 +202,9 @@ def create_sandbox_app(
     @app.get("/v1/orderbook")
     def orderbook(request: Request) -> Response:
         def build() -> Any:
-            codes = [c for c in request.query_params.get("markets", "").split(",") if c]
-            if not codes:
-                return error(
-                    400, 400, "Missing request parameter error. Check the required parameters!"
-                )
+            codes = markets_of(request)
+            if isinstance(codes, Response):
+                return codes
             count_text = request.query_params.get("count", "30")
             if not count_text.isdigit() or not 1 <= int(count_text) <= 30:
                 return error(400, "validation_error", f"count {count_text} must be 1-30")

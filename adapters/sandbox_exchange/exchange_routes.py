@@ -48,23 +48,19 @@ def add_exchange_routes(
         except OrderRefusedError as refused:
             return error(refused.status, refused.name, refused.message)
 
-    def query(request: Request) -> list[tuple[str, Any]]:
-        return list(request.query_params.multi_items())
+    def private(request: Request, work: Callable[[str], Any]) -> Response:
+        """Answer a signed GET/DELETE in the `default` group (its query is what is hashed)."""
+        params = list(request.query_params.multi_items())
+        return answer("default", lambda: signed(request, params, work))
 
     @app.get("/v1/accounts")
     def accounts(request: Request) -> Response:
-        return answer(
-            "default",
-            lambda: signed(request, query(request), lambda _: exchange.accounts(clock.now())),
-        )
+        return private(request, lambda _: exchange.accounts(clock.now()))
 
     @app.get("/v1/orders/chance")
     def chance(request: Request) -> Response:
         market = request.query_params.get("market", "")
-        return answer(
-            "default",
-            lambda: signed(request, query(request), lambda _: exchange.chance(market, clock.now())),
-        )
+        return private(request, lambda _: exchange.chance(market, clock.now()))
 
     @app.post("/v1/orders")
     async def place(request: Request) -> Response:
@@ -78,43 +74,28 @@ def add_exchange_routes(
                 "order",
                 lambda: error(400, "validation_error", "the body must be a JSON object"),
             )
-        return answer(
-            "order",
-            lambda: signed(
-                request,
-                list(body.items()),
-                lambda key: Response(
-                    _json(exchange.place(body, clock.now(), key).body()),
-                    201,
-                    media_type="application/json;charset=UTF-8",
-                ),
-            ),
-        )
+
+        def work(access_key: str) -> Response:
+            placed = exchange.place(body, clock.now(), access_key)
+            return Response(_json(placed.body()), 201, media_type="application/json;charset=UTF-8")
+
+        return answer("order", lambda: signed(request, list(body.items()), work))
 
     @app.get("/v1/order")
     def get_order(request: Request) -> Response:
         uuid, identifier = _order_key(request)
-        return answer(
-            "default",
-            lambda: signed(
-                request,
-                query(request),
-                lambda _: exchange.find(clock.now(), uuid=uuid, identifier=identifier).body(
-                    with_trades=True
-                ),
+        return private(
+            request,
+            lambda _: exchange.find(clock.now(), uuid=uuid, identifier=identifier).body(
+                with_trades=True
             ),
         )
 
     @app.delete("/v1/order")
     def cancel_order(request: Request) -> Response:
         uuid, identifier = _order_key(request)
-        return answer(
-            "default",
-            lambda: signed(
-                request,
-                query(request),
-                lambda _: exchange.cancel(clock.now(), uuid=uuid, identifier=identifier),
-            ),
+        return private(
+            request, lambda _: exchange.cancel(clock.now(), uuid=uuid, identifier=identifier)
         )
 
     @app.get("/v1/orders/open")
@@ -129,7 +110,7 @@ def add_exchange_routes(
             orders = _ordered(orders, request)[(page - 1) * limit : page * limit]
             return [o.body(with_funds=True) for o in orders]
 
-        return answer("default", lambda: signed(request, query(request), work))
+        return private(request, work)
 
     @app.get("/v1/orders/closed")
     def closed_orders(request: Request) -> Response:
@@ -147,7 +128,7 @@ def add_exchange_routes(
             ]
             return [o.body(with_funds=True) for o in _ordered(orders, request)[:limit]]
 
-        return answer("default", lambda: signed(request, query(request), work))
+        return private(request, work)
 
 
 def _json(value: Any) -> str:
