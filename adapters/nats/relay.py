@@ -1,0 +1,204 @@
+"""The relay: the one publisher of the event log to JetStream, in order, exactly once.
+
+Guide §5.2. The stream is its own checkpoint: at start (and after any error) the relay reads the
+position of the stream's newest message and publishes every later notification, in pages,
+pipelined. Each message's id is its log position (JetStream drops a re-published one within the
+de-duplication window) and it must follow the previous id (`Nats-Expected-Last-Msg-Id`), so a
+second relay or a late retry can neither duplicate nor reorder. When caught up it waits for the
+log's NOTIFY, polling as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import nats
+import nats.errors
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import APIError
+
+from adapters.nats.stream import (
+    EXPECTED_LAST_MSG_ID,
+    MSG_ID,
+    ORIGINATOR,
+    PREV_ID,
+    TOPIC,
+    VERSION,
+    LogStream,
+)
+from adapters.postgres.log_listener import LogListener
+
+PAGE = 500
+
+
+class NotificationLike(Protocol):
+    """What the relay needs of a log notification (eventsourcing's `Notification`)."""
+
+    id: int
+    originator_id: object
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+class NotificationLog(Protocol):
+    """The log the relay reads (the eventsourcing recorder)."""
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[NotificationLike]: ...
+
+
+@dataclass
+class RelayStats:
+    """What the relay did: messages published, re-publications JetStream dropped, restarts."""
+
+    published: int = 0
+    duplicates: int = 0
+    restarts: int = 0
+    position: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class LogRelay:
+    """Publishes `log` to `stream` on the NATS server at `nats_url`."""
+
+    def __init__(
+        self,
+        log: NotificationLog,
+        stream: LogStream,
+        nats_url: str,
+        *,
+        listener: LogListener | None = None,
+        page: int = PAGE,
+        retry_s: float = 0.5,
+        on_published: Callable[[int], None] | None = None,
+    ) -> None:
+        self.log, self.stream, self.nats_url = log, stream, nats_url
+        self.listener = listener
+        self.page, self.retry_s = page, retry_s
+        self.on_published = on_published
+        self.stats = RelayStats()
+
+    async def run(self, stop: asyncio.Event) -> RelayStats:
+        """Publish until `stop` is set, reconnecting and resuming from the stream after errors."""
+        if self.listener is not None:
+            await self.listener.open()
+        try:
+            while not stop.is_set():
+                try:
+                    await self._session(stop)
+                except (OSError, nats.errors.Error, APIError) as error:
+                    self.stats.restarts += 1
+                    self.stats.errors.append(f"{type(error).__name__}: {error}"[:300])
+                    await _sleep_or_stop(stop, self.retry_s)
+        finally:
+            if self.listener is not None:
+                await self.listener.close()
+        return self.stats
+
+    async def publish_pending(self, js: JetStreamContext) -> int:
+        """Publish everything the stream lacks; return how many messages were published."""
+        last = await self.stream.last_position(js)
+        sent = 0
+        while True:
+            page = self.log.select_notifications(
+                start=last, limit=self.page, inclusive_of_start=False
+            )
+            if not page:
+                self.stats.position = last
+                return sent
+            last = await self._publish_page(js, page, last)
+            sent += len(page)
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        client = await self._connect()
+        try:
+            js = client.jetstream(timeout=5)
+            await self.stream.ensure(js)
+            while not stop.is_set():
+                await self.publish_pending(js)
+                await self._wait(stop)
+        finally:
+            await _close(client)
+
+    async def _publish_page(
+        self, js: JetStreamContext, page: Sequence[NotificationLike], last: int
+    ) -> int:
+        acks = []
+        previous = last
+        for notification in page:
+            headers = {
+                MSG_ID: str(notification.id),
+                PREV_ID: str(previous),
+                TOPIC: notification.topic,
+                ORIGINATOR: str(notification.originator_id),
+                VERSION: str(notification.originator_version),
+            }
+            if previous:
+                headers[EXPECTED_LAST_MSG_ID] = str(previous)
+            acks.append(
+                await js.publish_async(
+                    self.stream.subject(notification.topic),
+                    bytes(notification.state),
+                    headers=headers,
+                )
+            )
+            previous = notification.id
+        for ack in await asyncio.gather(*acks):
+            if ack.duplicate:
+                self.stats.duplicates += 1
+            else:
+                self.stats.published += 1
+        self.stats.position = previous
+        if self.on_published is not None:
+            self.on_published(previous)
+        return previous
+
+    async def _connect(self) -> Client:
+        return await nats.connect(
+            self.nats_url,
+            name="ledger-relay",
+            allow_reconnect=False,
+            connect_timeout=2,
+            max_reconnect_attempts=0,
+        )
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        # Until a NOTIFY, the listener's poll interval, or `stop` (which abandons the LISTEN).
+        if self.listener is None:
+            await _sleep_or_stop(stop, 0.2)
+            return
+        waiter = asyncio.ensure_future(self.listener.wait())
+        stopper = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if waiter not in done:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return
+
+
+async def _close(client: Client) -> None:
+    try:
+        await client.close()
+    except Exception:  # noqa: BLE001 - closing a broken connection: nothing left to do
+        return
