@@ -21,12 +21,17 @@ from commands.messages import (
     CancelOrder,
     ChangeTradingState,
     Figure,
+    IngestCandles,
     PlaceOrder,
     RecordFill,
+    RecordSignal,
     RejectOrder,
     SetRiskLimits,
 )
 from commands.trading import Trading
+from domain.candles.candle_hour import CandleRow
+from domain.candles.market_feed import FeedInterruption
+from domain.clock import KST
 from domain.constants import DEFAULT_FEE_RATE
 from domain.event_names import bus_name
 from domain.events import Cause, LedgerEvent
@@ -37,6 +42,7 @@ from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
 from domain.risk.limits import RiskLimits
 from domain.risk.rules import OrderRiskContext
+from domain.strategies.base import OrderIntent
 
 BASE_TIME = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)
 """Monday 2025-01-06 00:00 UTC = 09:00 KST: a session opens (strategies.md "Session")."""
@@ -406,3 +412,52 @@ def bus_names_since(app: Trading, notification_id: int) -> list[str]:
         assert isinstance(event, LedgerEvent)
         names.append(bus_name(event))
     return names
+
+
+# A log with every kind of event.
+SEOUL_CAUSE = Cause(
+    occurred_at=datetime(2025, 1, 6, 10, 15, tzinfo=KST),
+    actor="operator:kim",
+    causation_id="http-request-7",
+    correlation_id="day-2025-01-06",
+)
+"""Given in KST on purpose: the envelope must store it as UTC and keep the KST copy."""
+
+
+def every_event_through_the_application(app: Trading) -> None:
+    """Run commands that, between them, append one or more events of every class."""
+    app.allocate_capital(AllocateCapital("alpha", "10000000", SEOUL_CAUSE))
+    app.set_risk_limits(set_risk_limits(max_order_krw="5000000"))
+    bid = app.place_order(place_limit_bid("bid-1"))
+    app.accept_order(accept_order(bid))
+    app.record_fill(record_fill(bid, trade_id="t-1", qty_btc="0.004"))
+    app.record_fill(record_fill(bid, trade_id="t-2", qty_btc="0.006"))
+    ask = app.place_order(place_limit_ask("ask-1", volume_btc="0.01"))
+    app.accept_order(accept_order(ask, exchange_order_id="upbit-uuid-2"))
+    app.record_fill(record_fill(ask, trade_id="t-3", price_krw="51000000", qty_btc="0.01"))
+    cancelled = app.place_order(place_limit_bid("bid-2"))
+    app.accept_order(accept_order(cancelled, exchange_order_id="upbit-uuid-3"))
+    app.cancel_order(cancel_order(cancelled))
+    app.reject_order(reject_order(app.place_order(place_limit_bid("bid-3"))))
+    for state in ("HALTED", "REDUCING", "ACTIVE"):
+        app.change_trading_state(ChangeTradingState(state, "drill", SEOUL_CAUSE))
+    intent = OrderIntent(
+        OrderSide.BID,
+        OrderType.MARKET,
+        Decimal("50000000"),
+        "entry",
+        "vb-1",
+        amount_krw=Decimal("100000"),
+    )
+    row = CandleRow.of(0, ("1000", "1000", "1000", "1000", "1", "1000"))
+    hour = SEOUL_CAUSE.occurred_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    app.ingest_candles([IngestCandles("KRW-BTC", hour, (row,), "test", SEOUL_CAUSE)])
+    fixed = CandleRow.of(0, ("1000", "1001", "1000", "1000", "1", "1000"))
+    app.ingest_candles([IngestCandles("KRW-BTC", hour, (fixed,), "test", SEOUL_CAUSE, True)])
+    app.record_signal(
+        RecordSignal("run-1", "alpha", "KRW-BTC", SEOUL_CAUSE.occurred_at, 0, intent, SEOUL_CAUSE)
+    )
+    app.record_feed_interrupted(
+        "KRW-BTC", FeedInterruption.MAINTENANCE, "market_offline", cause=SEOUL_CAUSE
+    )
+    app.record_feed_resumed("KRW-BTC", backfilled=3, cause=SEOUL_CAUSE)

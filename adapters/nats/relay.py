@@ -173,6 +173,7 @@ class LogRelay:
             allow_reconnect=False,
             connect_timeout=2,
             max_reconnect_attempts=0,
+            error_cb=_client_error,
         )
 
     async def _wait(self, stop: asyncio.Event) -> None:
@@ -202,3 +203,9 @@ async def _close(client: Client) -> None:
         await client.close()
     except Exception:  # noqa: BLE001 - closing a broken connection: nothing left to do
         return
+
+
+async def _client_error(error: Exception) -> None:
+    # The client reports connection errors here (and would print them); the session that
+    # used the connection fails and is retried, which is where they are counted.
+    return None

@@ -29,8 +29,7 @@ class Published:
 
 def append_orders(app: Trading, orders: int, *, batch: int = 250, prefix: str = "o") -> None:
     """Append events by placing `orders` limit bids (two events each), `batch` per save."""
-    if app.get_portfolio() is None:
-        app.allocate_capital(AllocateCapital("alpha", "1000000000000", cause()))
+    app.allocate_capital(AllocateCapital("alpha", str(orders * 20000), cause()))
     for start in range(0, orders, batch):
         app.place_orders(
             [

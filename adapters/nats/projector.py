@@ -1,0 +1,169 @@
+"""A projector: one durable JetStream consumer feeding one projection's read model.
+
+Guide §5.3. It fetches batches in stream order from its own durable pull consumer (one fetcher),
+applies each batch in one PostgreSQL transaction through `ProjectionWriter` (tracking in the
+same transaction, redeliveries skipped, gaps read from the log), and only then acknowledges the
+batch. A crash between commit and ack only causes a redelivery, which changes nothing. When idle
+while the stream holds later events (delivered to a consumer that died unacknowledged), it reads
+them from the log itself. An event that cannot be applied stops the projector with the event
+named (it is parked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import nats
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError, NotFoundError
+
+from adapters.nats.stream import MSG_ID, ORIGINATOR, PREV_ID, TOPIC, VERSION, LogStream
+from adapters.postgres.projection_writer import LogItem, ProjectionWriter
+
+
+@dataclass
+class ProjectorStats:
+    """What the projector did."""
+
+    applied: int = 0
+    skipped: int = 0
+    gap_filled: int = 0
+    batches: int = 0
+    restarts: int = 0
+    position: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class NatsProjector:
+    """Consumes `stream` with the durable consumer of `writer`'s projection."""
+
+    def __init__(
+        self,
+        writer: ProjectionWriter,
+        stream: LogStream,
+        nats_url: str,
+        *,
+        batch: int = 500,
+        fetch_timeout_s: float = 1.0,
+        retry_s: float = 0.5,
+    ) -> None:
+        self.writer, self.stream, self.nats_url = writer, stream, nats_url
+        self.batch, self.fetch_timeout_s, self.retry_s = batch, fetch_timeout_s, retry_s
+        self.durable = f"{writer.name}-v{writer.projection.version}"
+        self.stats = ProjectorStats()
+
+    async def run(self, stop: asyncio.Event) -> ProjectorStats:
+        """Project until `stop` is set; reconnect after NATS errors.
+
+        Raises:
+            ProjectionStoppedError: an event could not be applied (it is parked).
+        """
+        self.stats.position = await asyncio.to_thread(self.writer.position)
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+            except (OSError, nats.errors.Error, APIError) as error:
+                self.stats.restarts += 1
+                self.stats.errors.append(f"{type(error).__name__}: {error}"[:300])
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.retry_s)
+        return self.stats
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        client = await nats.connect(
+            self.nats_url,
+            name=f"ledger-projector-{self.durable}",
+            allow_reconnect=False,
+            connect_timeout=2,
+            max_reconnect_attempts=0,
+            error_cb=_client_error,
+        )
+        try:
+            js = client.jetstream(timeout=5)
+            await self.stream.ensure(js)
+            await self._ensure_consumer(js)
+            subscription = await js.pull_subscribe_bind(self.durable, stream=self.stream.name)
+            while not stop.is_set():
+                try:
+                    messages = await subscription.fetch(self.batch, timeout=self.fetch_timeout_s)
+                except nats.errors.TimeoutError:
+                    messages = []
+                if messages:
+                    await self._handle(messages)
+                else:
+                    await self._catch_up_from_log(js)
+        finally:
+            await _close(client)
+
+    async def _handle(self, messages: list[Msg]) -> None:
+        items = [_item(message) for message in messages]
+        result = await asyncio.to_thread(self.writer.apply_batch, items)
+        await messages[-1].ack_sync()  # AckPolicy.ALL: acknowledges the whole batch
+        self.stats.applied += result.applied
+        self.stats.skipped += result.skipped
+        self.stats.gap_filled += result.gap_filled
+        self.stats.batches += 1
+        self.stats.position = max(self.stats.position, result.position)
+
+    async def _catch_up_from_log(self, js: JetStreamContext) -> None:
+        # Idle, yet the stream holds later events: they went to a consumer that died before
+        # acknowledging them (redelivery waits for ack_wait). Read them from the log itself.
+        published = await self.stream.last_position(js)
+        if published <= self.stats.position:
+            return
+        log = self.writer.log
+        items = await asyncio.to_thread(lambda: list(log.items(self.stats.position, published)))
+        for start in range(0, len(items), self.batch):
+            result = await asyncio.to_thread(
+                self.writer.apply_batch, items[start : start + self.batch]
+            )
+            self.stats.applied += result.applied
+            self.stats.skipped += result.skipped
+            self.stats.gap_filled += result.applied
+            self.stats.position = max(self.stats.position, result.position)
+
+    async def _ensure_consumer(self, js: JetStreamContext) -> None:
+        try:
+            await js.consumer_info(self.stream.name, self.durable)
+        except NotFoundError:
+            await js.add_consumer(
+                self.stream.name,
+                ConsumerConfig(
+                    durable_name=self.durable,
+                    ack_policy=AckPolicy.ALL,
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_wait=30,
+                    max_ack_pending=20_000,
+                    filter_subject=self.stream.subjects,
+                ),
+            )
+
+
+def _item(message: Msg) -> LogItem:
+    headers = message.headers or {}
+    return LogItem(
+        position=int(headers[MSG_ID]),
+        previous=int(headers[PREV_ID]),
+        topic=headers[TOPIC],
+        originator_id=UUID(headers[ORIGINATOR]),
+        originator_version=int(headers[VERSION]),
+        state=message.data,
+    )
+
+
+async def _close(client: Client) -> None:
+    with contextlib.suppress(Exception):
+        await client.close()
+
+
+async def _client_error(error: Exception) -> None:
+    # The client reports connection errors here (and would print them); the session that
+    # used the connection fails and is retried, which is where they are counted.
+    return None

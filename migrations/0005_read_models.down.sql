@@ -1,0 +1,16 @@
+DROP TABLE rm_candles_1d;
+DROP TABLE rm_candles_1h;
+DROP TABLE rm_candles_1m;
+DROP TABLE rm_candle_hours;
+DROP TABLE rm_risk_history;
+DROP TABLE rm_risk_state;
+DROP TABLE rm_daily_pnl;
+DROP TABLE rm_strategy_capital;
+DROP TABLE rm_portfolios;
+DROP TABLE rm_positions;
+DROP TABLE rm_signals;
+DROP TABLE rm_order_status_history;
+DROP TABLE rm_order_fills;
+DROP TABLE rm_orders;
+DROP TABLE rm_event_timeline;
+DROP TABLE projection_parked;

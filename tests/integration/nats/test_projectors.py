@@ -1,0 +1,141 @@
+"""Relay and projectors on real PostgreSQL and NATS: read models equal a rebuild from the log."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import nats
+import pytest
+
+from adapters.nats.projector import NatsProjector
+from adapters.nats.relay import LogRelay
+from adapters.nats.stream import LogStream
+from adapters.postgres.migrator import Migrator
+from adapters.postgres.projection_writer import LogReader, ProjectionWriter
+from adapters.postgres.read_model_rebuild import compare, rebuild
+from adapters.postgres.read_model_store import ReadModelStore
+from commands.trading import Trading
+from projections.catalogue import PROJECTIONS, projection_named
+from tests.builders import every_event_through_the_application
+from tests.integration.conftest import NatsTarget
+from tests.integration.nats.conftest import append_orders
+
+
+@pytest.fixture
+def store(ledger: Trading, pg_schema) -> ReadModelStore:  # type: ignore[no-untyped-def]
+    Migrator(pg_schema.conninfo, pg_schema.schema).up()
+    return ReadModelStore(pg_schema.conninfo, pg_schema.schema)
+
+
+@pytest.fixture
+def writers(ledger: Trading, store: ReadModelStore) -> Iterator[dict[str, ProjectionWriter]]:
+    made = {
+        name: ProjectionWriter(
+            store, projection_named(name), LogReader(ledger.recorder), ledger.mapper.to_domain_event
+        )
+        for name in PROJECTIONS
+    }
+    yield made
+    for writer in made.values():
+        writer.close()
+
+
+def run_pipeline(
+    relay: LogRelay, projectors: list[NatsProjector], target: int, timeout_s: float = 120
+) -> None:
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        tasks = [asyncio.ensure_future(relay.run(stop))]
+        tasks += [asyncio.ensure_future(p.run(stop)) for p in projectors]
+        deadline = time.monotonic() + timeout_s
+        while min(p.stats.position for p in projectors) < target:
+            for task in tasks:
+                if task.done():
+                    task.result()  # a projector that stopped raises here
+            assert time.monotonic() < deadline, [p.stats for p in projectors]
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(scenario())
+
+
+def assert_equal_to_a_rebuild(ledger: Trading, store: ReadModelStore) -> None:
+    for name in PROJECTIONS:
+        projection = projection_named(name)
+        rebuild(store, projection, LogReader(ledger.recorder), ledger.mapper.to_domain_event)
+        for table in compare(store, projection):
+            assert table.equal, table
+            assert table.live_rows == table.rebuilt_rows
+
+
+def rows(store: ReadModelStore, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    with store.connect() as connection:
+        return connection.execute(query, params).fetchall()
+
+
+def test_every_read_model_follows_the_log_and_equals_a_rebuild_from_it(
+    ledger: Trading,
+    store: ReadModelStore,
+    writers: dict[str, ProjectionWriter],
+    nats_endpoint: NatsTarget,
+    stream: LogStream,
+) -> None:
+    every_event_through_the_application(ledger)
+    append_orders(ledger, 300)
+    target = ledger.recorder.max_notification_id() or 0
+    relay = LogRelay(ledger.recorder, stream, nats_endpoint.url)
+    projectors = [NatsProjector(w, stream, nats_endpoint.url) for w in writers.values()]
+    run_pipeline(relay, projectors, target)
+
+    assert_equal_to_a_rebuild(ledger, store)
+    assert rows(store, "SELECT count(*) FROM rm_event_timeline") == [(target,)]
+    statuses = dict(rows(store, "SELECT client_order_id, status FROM rm_orders"))
+    assert statuses["bid-1"] == "FILLED" and statuses["bid-2"] == "CANCELLED"
+    assert statuses["bid-3"] == "FAILED" and statuses["o-299"] == "NEW"
+    (bid,) = rows(store, "SELECT filled_btc, fills FROM rm_orders WHERE client_order_id='bid-1'")
+    assert bid == (Decimal("0.01"), 2)
+    history = rows(
+        store,
+        "SELECT h.status FROM rm_order_status_history h JOIN rm_orders o USING (order_id) "
+        "WHERE o.client_order_id = 'bid-1' ORDER BY h.position",
+    )
+    assert [h[0] for h in history] == ["NEW", "OPEN", "PARTIAL", "FILLED"]
+    (risk,) = rows(store, "SELECT trading_state, max_order_krw FROM rm_risk_state")
+    assert risk[0] == "ACTIVE" and str(risk[1]) == "5000000"
+    assert rows(store, "SELECT count(*) FROM rm_candles_1m") == [(1,)]
+    assert rows(store, "SELECT high::text FROM rm_candles_1h") == [("1001",)]  # corrected
+    assert rows(store, "SELECT count(*) FROM rm_signals") == [(1,)]
+
+
+def test_a_second_run_applies_nothing_twice(
+    ledger: Trading,
+    store: ReadModelStore,
+    writers: dict[str, ProjectionWriter],
+    nats_endpoint: NatsTarget,
+    stream: LogStream,
+) -> None:
+    append_orders(ledger, 100)
+    target = ledger.recorder.max_notification_id() or 0
+    relay = LogRelay(ledger.recorder, stream, nats_endpoint.url)
+    orders = NatsProjector(writers["orders"], stream, nats_endpoint.url)
+    run_pipeline(relay, [orders], target)
+    before = rows(store, "SELECT * FROM rm_orders ORDER BY order_id")
+
+    # When its consumer is deleted, so that a new one delivers the whole stream again
+    async def delete_consumer() -> None:
+        client = await nats.connect(nats_endpoint.url)
+        await client.jetstream().delete_consumer(stream.name, orders.durable)
+        await client.close()
+
+    asyncio.run(delete_consumer())
+    again = NatsProjector(writers["orders"], stream, nats_endpoint.url)
+    run_pipeline(LogRelay(ledger.recorder, stream, nats_endpoint.url), [again], target)
+
+    # Then every redelivered event was skipped and the read model is unchanged
+    assert again.stats.applied == 0 and again.stats.skipped == target
+    assert rows(store, "SELECT * FROM rm_orders ORDER BY order_id") == before

@@ -1,0 +1,112 @@
+"""Projections are pure: an event and its position in, read-model row operations out."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from commands.trading import Trading
+from domain.events import LedgerEvent
+from domain.orders.order import Order
+from projections.candles_view import CandlesProjection, parse_minute
+from projections.catalogue import PROJECTIONS, projection_named
+from projections.orders_view import OrdersProjection
+from projections.positions_view import PositionsProjection
+from projections.risk_view import RiskProjection
+from projections.rows import Insert, RollUpCandles, RowOp, Update, Upsert, WriteCandleMinutes
+from tests.builders import events_since, every_event_through_the_application
+
+
+@pytest.fixture
+def logged(bare_trading: Trading) -> list[tuple[int, LedgerEvent]]:
+    every_event_through_the_application(bare_trading)
+    events = [e for e in events_since(bare_trading, 0) if isinstance(e, LedgerEvent)]
+    return list(enumerate(events, start=1))
+
+
+def rows_of(projection: object, logged: list[tuple[int, LedgerEvent]]) -> list[RowOp]:
+    return [op for position, event in logged for op in projection.rows(event, position)]  # type: ignore[attr-defined]
+
+
+def test_every_projection_has_a_unique_name_and_owns_its_tables() -> None:
+    tables = [t for cls in PROJECTIONS.values() for t in cls.tables]
+    assert len(tables) == len(set(tables)) and all(t.startswith("rm_") for t in tables)
+    with pytest.raises(KeyError, match="the read models are timeline, orders"):
+        projection_named("nope")
+
+
+def test_every_projection_writes_only_its_own_tables(
+    logged: list[tuple[int, LedgerEvent]],
+) -> None:
+    for cls in PROJECTIONS.values():
+        for op in rows_of(cls(), logged):
+            if isinstance(op, Insert | Update | Upsert):
+                assert op.table in cls.tables, (cls.name, op)
+
+
+def test_an_order_is_inserted_then_updated_with_each_fill_and_status(
+    logged: list[tuple[int, LedgerEvent]],
+) -> None:
+    ops = rows_of(OrdersProjection(), logged)
+    placed = [op for op in ops if isinstance(op, Insert) and op.table == "rm_orders"]
+    assert {op.values["client_order_id"] for op in placed} == {"bid-1", "ask-1", "bid-2", "bid-3"}
+    fills = [op for op in ops if isinstance(op, Insert) and op.table == "rm_order_fills"]
+    assert [op.values["trade_id"] for op in fills] == ["t-1", "t-2", "t-3"]
+    updates = [op for op in ops if isinstance(op, Update) and "fills" in op.add]
+    assert [op.add["filled_btc"] for op in updates] == [
+        Decimal("0.004"),
+        Decimal("0.006"),
+        Decimal("0.01"),
+    ]
+    statuses = [
+        op.values["status"] for op in ops if isinstance(op, Insert) and op.table.endswith("history")
+    ]
+    assert statuses.count("FAILED") == 1 and statuses.count("CANCELLED") == 1
+
+
+def test_events_of_other_aggregates_give_no_order_rows(
+    logged: list[tuple[int, LedgerEvent]],
+) -> None:
+    projection = OrdersProjection()
+    for position, event in logged:
+        if not isinstance(
+            event,
+            Order.Placed
+            | Order.Accepted
+            | Order.PartiallyFilled
+            | Order.Filled
+            | Order.Cancelled
+            | Order.Rejected,
+        ):
+            assert projection.rows(event, position) == []
+
+
+def test_a_fill_settles_cash_and_adds_to_the_kst_trading_day(
+    logged: list[tuple[int, LedgerEvent]],
+) -> None:
+    ops = rows_of(PositionsProjection(), logged)
+    days = [op for op in ops if isinstance(op, Upsert) and op.table == "rm_daily_pnl"]
+    assert len(days) == 3 and {str(op.key["trading_day"]) for op in days} == {"2025-01-06"}
+    assert sum(op.add["fills"] for op in days) == 3  # type: ignore[misc]
+
+
+def test_risk_changes_keep_the_state_and_one_history_row_each(
+    logged: list[tuple[int, LedgerEvent]],
+) -> None:
+    ops = rows_of(RiskProjection(), logged)
+    states = [op.values.get("trading_state") for op in ops if isinstance(op, Update)]
+    assert states == [None, "HALTED", "REDUCING", "ACTIVE"]  # limits set, then three changes
+    assert len([op for op in ops if isinstance(op, Insert) and op.table == "rm_risk_history"]) == 5
+
+
+def test_candles_are_written_by_minute_and_rolled_up(
+    logged: list[tuple[int, LedgerEvent]],
+) -> None:
+    ops = rows_of(CandlesProjection(), logged)
+    writes = [op for op in ops if isinstance(op, WriteCandleMinutes)]
+    assert [w.replace for w in writes] == [False, True]  # ingested, then corrected
+    assert writes[1].minutes[0].high == Decimal("1001")
+    assert sum(isinstance(op, RollUpCandles) for op in ops) == 2
+    with pytest.raises(ValueError, match="does not have 8 fields"):
+        parse_minute("0,1,2,3")
