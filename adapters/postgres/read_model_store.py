@@ -107,20 +107,19 @@ class ReadModelTransaction:
 
     # Row operations.
     def apply(self, ops: Sequence[RowOp]) -> None:
-        """Run `ops` in order; consecutive inserts of one table and shape go together."""
+        """Run `ops` in order; a run of inserts goes as one `executemany` per table and shape.
+
+        Rows of different tables do not depend on each other; any other operation ends a run.
+        """
         index = 0
         while index < len(ops):
             op = ops[index]
             if isinstance(op, Insert):
-                run = [op]
-                while (
-                    index + len(run) < len(ops)
-                    and isinstance(ops[index + len(run)], Insert)
-                    and _same_shape(op, ops[index + len(run)])
-                ):
-                    run.append(ops[index + len(run)])  # type: ignore[arg-type]
-                self._insert(run)
-                index += len(run)
+                end = index
+                while end < len(ops) and isinstance(ops[end], Insert):
+                    end += 1
+                self._insert_run(ops[index:end])  # type: ignore[arg-type]
+                index = end
                 continue
             if isinstance(op, Update):
                 self._update(op)
@@ -131,6 +130,13 @@ class ReadModelTransaction:
             else:
                 self._roll_up(op)
             index += 1
+
+    def _insert_run(self, run: Sequence[Insert]) -> None:
+        groups: dict[tuple[str, tuple[str, ...]], list[Insert]] = {}
+        for op in run:
+            groups.setdefault((op.table, tuple(op.values)), []).append(op)
+        for group in groups.values():
+            self._insert(group)
 
     def _name(self, table: str) -> sql.Identifier:
         return sql.Identifier(self.tables.get(table, table))
@@ -288,11 +294,3 @@ ON CONFLICT (market, open_time) DO UPDATE SET open = EXCLUDED.open, high = EXCLU
     value_krw = EXCLUDED.value_krw, minutes = EXCLUDED.minutes
 """
 """Upbit's day (00:00 UTC = 09:00 KST) from its hours."""
-
-
-def _same_shape(first: Insert, other: RowOp) -> bool:
-    return (
-        isinstance(other, Insert)
-        and other.table == first.table
-        and other.values.keys() == first.values.keys()
-    )

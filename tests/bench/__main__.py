@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from adapters.embedded.nats_server import EmbeddedNats
 from adapters.embedded.postgres_server import EmbeddedPostgres
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env
 from tests.bench.backtest import (
@@ -22,6 +23,7 @@ from tests.bench.backtest import (
     bench_engine_plain,
     bench_import,
 )
+from tests.bench.cqrs import Stack, bench_lag, bench_relay_and_projectors
 from tests.bench.ingest import bench_backfill, bench_live_latency
 from tests.bench.ledger_core import (
     Figure,
@@ -38,7 +40,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     parser.add_argument(
-        "--only", choices=("ledger-core", "backtest", "import"), help="one section only"
+        "--only", choices=("ledger-core", "backtest", "import", "cqrs"), help="one section only"
     )
     args = parser.parse_args()
     # A terminated run still stops the PostgreSQL it started (the `finally` blocks run).
@@ -67,6 +69,24 @@ def main() -> int:
             finally:
                 server.stop()
         met &= _report(args, machine, "import", IMPORT_TITLE, figures)
+    if args.only in (None, "cqrs"):
+        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+            server = EmbeddedPostgres(Path(tmp) / "pg")
+            nats_server = EmbeddedNats(Path(tmp) / "nats")
+            url = server.start().socket_url()
+            try:
+                nats_url = nats_server.start().url
+                figures = []
+                for n, bench in enumerate((bench_relay_and_projectors, bench_lag)):
+                    schema = f"bench_cqrs_{n}"
+                    ensure_schema(url, schema)
+                    env = dict(eventsourcing_env(url, schema=schema))
+                    found = bench(Stack(url, schema, env, nats_url))
+                    figures.extend(found if isinstance(found, list) else [found])
+            finally:
+                nats_server.stop()
+                server.stop()
+        met &= _report(args, machine, "cqrs", CQRS_TITLE, figures)
     if args.only in (None, "backtest"):
         if not EIGHT_MONTHS.exists():
             print(f"skipped the backtest benchmarks: {EIGHT_MONTHS} is missing")  # noqa: T201
@@ -86,6 +106,11 @@ IMPORT_TITLE = (
     "Embedded PostgreSQL; the sandbox exchange on loopback in the same process. Import: one "
     "`market.candle.ingested` event per UTC hour of candles, one transaction, the candle table "
     "by COPY alongside. Backfill and live: the fixture's 8 days of real candles.",
+)
+CQRS_TITLE = (
+    "Relay and projectors (issue 6): the log through JetStream into the read models",
+    "Embedded PostgreSQL over its Unix socket and an embedded NATS server (JetStream, file "
+    "storage) on loopback; relay and projectors in one process, as `make run` runs them.",
 )
 BACKTEST_TITLE = (
     "Backtests (issue 4): `ledger backtest` over the 8-month Upbit file",
