@@ -6,14 +6,23 @@ explicit keyword parameter, so tests pass in-memory persistence or fakes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from adapters.embedded.services import EmbeddedServices
+from adapters.nats.pipeline import CqrsPipeline
+from adapters.nats.projector import NatsProjector
+from adapters.nats.relay import LogRelay
+from adapters.nats.stream import LogStream
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env
+from adapters.postgres.log_listener import LogListener
 from adapters.postgres.migrator import Migrator
+from adapters.postgres.projection_writer import LogReader, ProjectionWriter
+from adapters.postgres.read_model_store import ReadModelStore
 from api.settings import Settings
 from commands.trading import Trading
+from projections.catalogue import PROJECTIONS, projection_named
 
 
 class ServiceUnavailableError(Exception):
@@ -92,3 +101,72 @@ def migrator(settings: Settings, *, start_embedded: bool = True) -> Migrator:
         settings.database.schema_name,
         connect_timeout_s=int(settings.database.connect_timeout_s),
     )
+
+
+def nats_url(settings: Settings, *, start_embedded: bool = True) -> str:
+    """Return the NATS URL: the configured one, else the embedded server's (started if asked).
+
+    Raises:
+        ServiceUnavailableError: the embedded server is not running and may not be started.
+    """
+    if settings.nats.url is not None:
+        return settings.nats.url
+    services = EmbeddedServices(settings.data_dir)
+    if start_embedded:
+        services.up(postgres=False, nats=True)
+    endpoint = services.nats.endpoint()
+    if endpoint is None:
+        raise ServiceUnavailableError(
+            f"the embedded NATS server under {settings.data_dir / 'nats'} is not running; start "
+            "it with `ledger services up`, or set LEDGER_NATS__URL"
+        )
+    return endpoint.url
+
+
+def read_model_store(settings: Settings, *, start_embedded: bool = True) -> ReadModelStore:
+    """Return the read-model store of the configured database and schema."""
+    conninfo = database_conninfo(settings, start_embedded=start_embedded)
+    return ReadModelStore(conninfo, settings.database.schema_name)
+
+
+def log_stream(settings: Settings) -> LogStream:
+    """Return the JetStream stream of the configured environment."""
+    return LogStream(settings.env)
+
+
+def projection_writer(system: System, name: str) -> ProjectionWriter:
+    """Return the writer of the read model `name` (its own database connection).
+
+    Raises:
+        KeyError: no read model has that name.
+    """
+    trading = system.trading
+    return ProjectionWriter(
+        read_model_store(system.settings, start_embedded=False),
+        projection_named(name),
+        LogReader(trading.recorder),
+        trading.mapper.to_domain_event,
+    )
+
+
+def cqrs_pipeline(
+    system: System,
+    *,
+    relay: bool = True,
+    projections: Sequence[str] = tuple(PROJECTIONS),
+    start_embedded: bool = True,
+) -> CqrsPipeline:
+    """Wire the relay (woken by the log's NOTIFY) and the named projectors."""
+    settings = system.settings
+    url = nats_url(settings, start_embedded=start_embedded)
+    stream = log_stream(settings)
+    recorder: Any = system.trading.recorder  # the PostgreSQL process recorder (LISTEN channel)
+    log_relay = None
+    if relay:
+        conninfo = database_conninfo(settings, start_embedded=False)
+        listener = LogListener(conninfo, recorder.channel_name)
+        log_relay = LogRelay(recorder, stream, url, listener=listener)
+    projectors = [
+        NatsProjector(projection_writer(system, name), stream, url) for name in projections
+    ]
+    return CqrsPipeline(log_relay, projectors)

@@ -39,11 +39,16 @@ PAGE = 500
 class NotificationLike(Protocol):
     """What the relay needs of a log notification (eventsourcing's `Notification`)."""
 
-    id: int
-    originator_id: object
-    originator_version: int
-    topic: str
-    state: bytes
+    @property
+    def id(self) -> int: ...
+    @property
+    def originator_id(self) -> object: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> bytes: ...
 
 
 class NotificationLog(Protocol):

@@ -6,6 +6,8 @@ Exit codes (style S4.4, with the issue's rule that every refused input exits 2):
   2  bad input or refused: a malformed value, a broken rule, an unknown id, bad configuration
   3  a server or the exchange is unavailable (or answered garbage), or writers kept
      conflicting: retry may succeed
+  4  a check found a difference: a rebuilt read model is not the live one, or a read model
+     stopped on an event (parked)
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from api.cli import capital, migrate, orders, risk, services
+from api.cli import capital, migrate, orders, projections, risk, services
 from api.cli.backtest import backtest
 from api.cli.candles import import_candles, ingest
 from api.cli.config import show_config
@@ -30,7 +32,7 @@ app = typer.Typer(
     help="upbit-ledger: an event-sourced ledger for automated BTC trading on Upbit's KRW market."
     "\n\nSettings: defaults < TOML file < secrets dir < environment (LEDGER_SECTION__KEY) < "
     "flags. Exit codes: 0 done, 1 unexpected error, 2 bad input or refused by a rule, "
-    "3 a server unavailable or a write conflict (retry).",
+    "3 a server unavailable or a write conflict (retry), 4 a verification found a difference.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -76,6 +78,9 @@ app.add_typer(migrate.app, name="migrate")
 app.add_typer(orders.app, name="order")
 app.add_typer(capital.app, name="capital")
 app.add_typer(risk.app, name="risk")
+app.add_typer(projections.app, name="projections")
+app.command("relay")(projections.relay)
+app.command("project")(projections.project)
 
 
 def exit_code_for(error: BaseException) -> int:
@@ -89,10 +94,13 @@ def exit_code_for(error: BaseException) -> int:
     from adapters.upbit.errors import UpbitError, UpbitPermanentError
     from api.bootstrap import ServiceUnavailableError
     from api.cli.backtest import BacktestInputError
+    from api.cli.projections import ProjectionMismatchError
     from api.settings import ConfigError
     from commands.errors import ConcurrencyConflictError, DuplicateRunError, NotFoundError
     from domain.errors import DomainError
 
+    if isinstance(error, ProjectionMismatchError):
+        return 4
     if isinstance(error, UpbitPermanentError):
         return 2
     unavailable = (

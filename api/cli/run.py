@@ -17,10 +17,12 @@ def run(
     host: Annotated[str | None, typer.Option(help="API bind address (default: api.host).")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default: api.port).")] = None,
 ) -> None:
-    """Run the system: embedded PostgreSQL and NATS, migrations, and the HTTP API.
+    """Run the system: embedded servers, migrations, relay, read models and the HTTP API.
 
     With no database or NATS URL configured, the servers run from Python packages under the
-    data dir, bound to 127.0.0.1. The API serves /health and its docs at /docs.
+    data dir, bound to 127.0.0.1. The relay publishes the log to JetStream and the projectors
+    keep the read models (`ledger projections status`). The API serves /health and its docs
+    at /docs.
 
     Ctrl-C stops the API and leaves the servers running for a fast restart;
     `ledger services down` stops everything, this process included.
@@ -28,7 +30,7 @@ def run(
     import uvicorn
 
     from adapters.embedded.services import EmbeddedServices
-    from api.bootstrap import bootstrap, migrator
+    from api.bootstrap import bootstrap, cqrs_pipeline, log_stream, migrator
     from api.http.app import create_app
     from api.settings import redacted
 
@@ -40,8 +42,11 @@ def run(
     with console.status("starting the embedded servers…"):
         report = services.up(postgres=need_pg, nats=need_nats) if need_pg or need_nats else None
     system = bootstrap(settings, start_embedded=False)
+    pipeline = None
     try:
         applied = migrator(settings, start_embedded=False).up()
+        pipeline = cqrs_pipeline(system, start_embedded=False)
+        pipeline.start_in_background()
         services.register_process("ledger-run", os.getpid())
         urls = {s.name: s.url for s in report.services} if report else {}
         database = urls.get("postgres") or redacted(settings)["database"]["url"]
@@ -51,6 +56,8 @@ def run(
             f"position {system.trading.recorder.max_notification_id() or 0})",
             f"NATS        {nats_url}",
             f"migrations  {len(applied)} applied now; all up to date",
+            f"CQRS        relay -> JetStream stream {log_stream(settings).name} -> "
+            f"{len(pipeline.projectors)} read models (`ledger projections status`)",
             f"API         http://{bind_host}:{bind_port}  (health: /health, docs: /docs)",
             f"data        {settings.data_dir.resolve()}  (server logs beside the data)",
             "stop        Ctrl-C stops the API; `ledger services down` stops everything",
@@ -61,6 +68,9 @@ def run(
         )
     finally:
         services.unregister_process("ledger-run")
+        if pipeline is not None:
+            pipeline.stop_background()
+            pipeline.close()
         system.close()
 
 

@@ -73,6 +73,28 @@ def test_run_serves_health_and_services_down_leaves_no_process(tmp_path: Path) -
         assert servers["postgres"]["is_running"] and servers["nats"]["is_running"]
         assert servers["nats"]["url"].startswith("nats://127.0.0.1:")
         pids = [servers["postgres"]["pid"], servers["nats"]["pid"], process.pid]
+        # And a command's events reach every read model through the relay and projectors
+        subprocess.run(
+            [*base, "capital", "allocate", "--strategy", "e2e", "--amount", "1000000"],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            rows = json.loads(
+                subprocess.run(
+                    [*base, "projections", "status", "--json"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            if all(r["head"] > 0 and r["behind"] == 0 for r in rows):
+                break
+            assert time.monotonic() < deadline, rows
+            time.sleep(0.3)
         # When the services are brought down
         down = subprocess.run(
             [*base, "services", "down"],

@@ -1,0 +1,60 @@
+"""`ledger project` and `ledger projections ...` as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.e2e.conftest import Cli
+
+
+def status(cli: Cli) -> dict[str, dict[str, object]]:
+    result = cli("projections", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("projections", "rebuild"), "name one read model or give --all"),
+        (("projections", "rebuild", "nope"), "no read model is called 'nope'"),
+        (("projections", "rebuild", "orders", "--all"), "name one read model or give --all"),
+        (("projections", "retry", "orders"), "read model orders has no parked event"),
+        (("project", "orders", "nope"), "no read model is called 'nope'"),
+    ],
+)
+def test_a_bad_projections_command_exits_2_naming_the_problem(
+    cli: Cli, args: tuple[str, ...], message: str
+) -> None:
+    result = cli(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr.replace("\n", " ")
+
+
+def test_rebuild_verify_passes_and_then_names_a_tampered_table(cli: Cli) -> None:
+    assert cli("capital", "allocate", "--strategy", "manual", "--amount", "1000000").returncode == 0
+    rebuilt = cli("projections", "rebuild", "--all")  # brings every read model to the head
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert all(row["behind"] == 0 for row in status(cli).values())
+    verified = cli("projections", "rebuild", "--all", "--verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "rm_strategy_capital identical" in verified.stdout.replace("\n", " ")
+
+    # When someone edits a read model by hand
+    with psycopg.connect(cli.postgres_url()) as connection:
+        connection.execute(
+            sql.SQL("UPDATE {} SET cash_krw = cash_krw + 1").format(
+                sql.Identifier(cli.schema, "rm_strategy_capital")
+            )
+        )
+    # Then --verify finds it, names the table, and exits 4
+    tampered = cli("projections", "rebuild", "positions", "--verify")
+    assert tampered.returncode == 4
+    assert "positions.rm_strategy_capital" in tampered.stderr.replace("\n", " ")
+    # And a rebuild without --verify repairs it
+    assert cli("projections", "rebuild", "positions").returncode == 0
+    assert cli("projections", "rebuild", "positions", "--verify").returncode == 0
