@@ -19,10 +19,12 @@ from adapters.postgres.event_store import ensure_schema, eventsourcing_env
 from adapters.postgres.log_listener import LogListener
 from adapters.postgres.migrator import Migrator
 from adapters.postgres.projection_writer import LogReader, ProjectionWriter
+from adapters.postgres.read_model_queries import PostgresReadModelQueries
 from adapters.postgres.read_model_store import ReadModelStore
 from api.settings import Settings
 from commands.trading import Trading
 from projections.catalogue import PROJECTIONS, projection_named
+from projections.queries import ReadModelQueries
 
 
 class ServiceUnavailableError(Exception):
@@ -31,14 +33,17 @@ class ServiceUnavailableError(Exception):
 
 @dataclass
 class System:
-    """The wired ledger: its settings and the write-side application."""
+    """The wired ledger: its settings, the write side, and the read models' queries."""
 
     settings: Settings
     trading: Trading
+    queries: ReadModelQueries | None = None
 
     def close(self) -> None:
         """Close connection pools."""
         self.trading.close()
+        if isinstance(self.queries, PostgresReadModelQueries):
+            self.queries.close()
 
 
 def database_conninfo(settings: Settings, *, start_embedded: bool = True) -> str:
@@ -71,8 +76,13 @@ def bootstrap(
     *,
     event_store: Mapping[str, str] | None = None,
     start_embedded: bool = True,
+    with_queries: bool = False,
 ) -> System:
-    """Wire the system; `event_store` overrides the eventsourcing persistence settings."""
+    """Wire the system; `event_store` overrides the eventsourcing persistence settings.
+
+    `with_queries` opens the read-model query pool (for the HTTP API).
+    """
+    queries: ReadModelQueries | None = None
     if event_store is None:
         conninfo = database_conninfo(settings, start_embedded=start_embedded)
         db = settings.database
@@ -84,13 +94,15 @@ def bootstrap(
             max_overflow=db.max_overflow,
             connect_timeout_s=db.connect_timeout_s,
         )
+        if with_queries:
+            queries = PostgresReadModelQueries(conninfo, db.schema_name)
     trading = Trading(
         event_store,
         account=settings.trading.account,
         markets=frozenset(settings.trading.markets),
         fee_rate=settings.trading.fee_rate,
     )
-    return System(settings=settings, trading=trading)
+    return System(settings=settings, trading=trading, queries=queries)
 
 
 def migrator(settings: Settings, *, start_embedded: bool = True) -> Migrator:

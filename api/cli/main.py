@@ -24,7 +24,7 @@ from api.cli.backtest import backtest
 from api.cli.candles import import_candles, ingest
 from api.cli.config import show_config
 from api.cli.context import CliState, err_console
-from api.cli.run import run
+from api.cli.run import api, run
 from api.cli.sandbox import sandbox
 
 app = typer.Typer(
@@ -68,6 +68,7 @@ def root(
 
 
 app.command("run")(run)
+app.command("api")(api)
 app.command("show-config")(show_config)
 app.command("backtest")(backtest)
 app.command("import")(import_candles)

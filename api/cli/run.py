@@ -41,7 +41,7 @@ def run(
     need_pg, need_nats = settings.database.url is None, settings.nats.url is None
     with console.status("starting the embedded servers…"):
         report = services.up(postgres=need_pg, nats=need_nats) if need_pg or need_nats else None
-    system = bootstrap(settings, start_embedded=False)
+    system = bootstrap(settings, start_embedded=False, with_queries=True)
     pipeline = None
     try:
         applied = migrator(settings, start_embedded=False).up()
@@ -86,3 +86,34 @@ def _require_free_port(host: str, port: int) -> None:
                 f"API address {host}:{port} is not available ({error.strerror}); "
                 "choose another with --port or LEDGER_API__PORT"
             ) from None
+
+
+def api(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="API bind address (default: api.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="API port (default: api.port).")] = None,
+) -> None:
+    """Serve only the HTTP API (commands and queries) over the configured database.
+
+    For a scaled-out deployment where the relay and the projectors run as their own services
+    (`ledger relay`, `ledger project`). Commands need the bearer token LEDGER_API__TOKEN; the
+    OpenAPI document is at /openapi.json and the docs at /docs.
+    """
+    import uvicorn
+
+    from api.bootstrap import bootstrap, migrator
+    from api.http.app import create_app
+
+    settings = state_of(ctx).settings()
+    bind_host, bind_port = host or settings.api.host, port or settings.api.port
+    _require_free_port(bind_host, bind_port)
+    system = bootstrap(settings, with_queries=True)
+    try:
+        migrator(settings).up()
+        token = "set" if settings.api.token is not None else "NOT set: commands answer 503"
+        console.print(f"API on http://{bind_host}:{bind_port} (docs /docs); command token {token}")
+        uvicorn.run(
+            create_app(system), host=bind_host, port=bind_port, log_level=settings.log_level
+        )
+    finally:
+        system.close()

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from api.http.routers import health
+from api.http.errors import install_error_handlers
+from api.http.routers import commands, health, queries
 
 if TYPE_CHECKING:
     from api.bootstrap import System
@@ -19,8 +20,16 @@ def create_app(system: System) -> FastAPI:
     app = FastAPI(
         title="upbit-ledger",
         version=API_VERSION,
-        description="Event-sourced CQRS ledger for Upbit KRW-BTC trading.",
+        description=(
+            "Event-sourced CQRS ledger for Upbit KRW-BTC trading. Commands (bearer token) "
+            "write through the aggregates and answer with the log position of their last "
+            "event; queries read the read models, and wait for a position with min_position. "
+            "Every refusal has the body {error: {code, message, details}}."
+        ),
     )
     app.state.system = system
+    install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(commands.router)
+    app.include_router(queries.router)
     return app

@@ -1,0 +1,269 @@
+"""The read models' queries in SQL (implements `projections.queries.ReadModelQueries`).
+
+A small connection pool serves the API; lists page by keyset (the cursor is the last row's
+sort key, base64-encoded JSON), so a page costs one indexed range scan however deep it is.
+KST columns come back as aware times at +09:00.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from projections.queries import InvalidCursorError, Page, Row
+
+KST = timezone(timedelta(hours=9), "KST")
+CANDLE_TABLES = {"1m": "rm_candles_1m", "1h": "rm_candles_1h", "1d": "rm_candles_1d"}
+
+
+class PostgresReadModelQueries:
+    """Answers the query API from the read-model tables of one schema."""
+
+    def __init__(self, conninfo: str, schema: str, *, min_size: int = 2, max_size: int = 8) -> None:
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "options": f"-c search_path={schema},public",
+            },
+            open=True,
+            name="read-models",
+        )
+
+    def close(self) -> None:
+        """Close the pool."""
+        self._pool.close()
+
+    # Tracking.
+    def positions_of(self, names: Sequence[str]) -> dict[str, int]:
+        """Return each named read model's applied log position (0 if it never ran)."""
+        rows = self._all(
+            "SELECT projection, last_position FROM projection_tracking WHERE projection = ANY(%s)",
+            (list(names),),
+        )
+        found = {r["projection"]: int(r["last_position"]) for r in rows}
+        return {name: found.get(name, 0) for name in names}
+
+    # Orders.
+    def orders(
+        self,
+        *,
+        status: str | None,
+        strategy_id: str | None,
+        market: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Return orders, newest first."""
+        where, params = _filters(status=status, strategy_id=strategy_id, market=market)
+        if cursor is not None:
+            placed_at, order_id = _decode(cursor, 2)
+            where.append("(placed_at, order_id) < (%s::timestamptz, %s::uuid)")
+            params += [placed_at, order_id]
+        rows = self._all(
+            f"SELECT * FROM rm_orders {_where(where)} "  # noqa: S608 - fixed fragments only
+            "ORDER BY placed_at DESC, order_id DESC LIMIT %s",
+            (*params, limit + 1),
+        )
+        return _page(rows, limit, lambda r: [r["placed_at"].isoformat(), str(r["order_id"])])
+
+    def order(self, order_id: UUID) -> Row | None:
+        """Return one order with its `fill_list` and `status_history`."""
+        found = self._all("SELECT * FROM rm_orders WHERE order_id = %s", (order_id,))
+        if not found:
+            return None
+        order = dict(found[0])
+        order["fill_list"] = self._all(
+            "SELECT * FROM rm_order_fills WHERE order_id = %s ORDER BY position", (order_id,)
+        )
+        order["status_history"] = self._all(
+            "SELECT * FROM rm_order_status_history WHERE order_id = %s ORDER BY position",
+            (order_id,),
+        )
+        return order
+
+    # Positions and P&L.
+    def positions(self, *, strategy_id: str | None) -> Sequence[Row]:
+        """Return every position."""
+        where, params = _filters(strategy_id=strategy_id)
+        return self._all(
+            f"SELECT * FROM rm_positions {_where(where)} "  # noqa: S608
+            "ORDER BY strategy_id, market",
+            params,
+        )
+
+    def daily_pnl(self, *, strategy_id: str | None, limit: int, cursor: str | None) -> Page:
+        """Return realised P&L per strategy and KST trading day, newest day first."""
+        where, params = _filters(strategy_id=strategy_id)
+        if cursor is not None:
+            day, strategy = _decode(cursor, 2)
+            where.append("(trading_day, strategy_id) < (%s::date, %s)")
+            params += [day, strategy]
+        rows = self._all(
+            f"SELECT * FROM rm_daily_pnl {_where(where)} "  # noqa: S608
+            "ORDER BY trading_day DESC, strategy_id DESC LIMIT %s",
+            (*params, limit + 1),
+        )
+        return _page(rows, limit, lambda r: [r["trading_day"].isoformat(), r["strategy_id"]])
+
+    def capital(self) -> Sequence[Row]:
+        """Return each strategy's allocated capital and cash."""
+        return self._all(
+            "SELECT p.account, c.strategy_id, c.allocated_krw, c.cash_krw "
+            "FROM rm_strategy_capital c JOIN rm_portfolios p USING (portfolio_id) "
+            "ORDER BY p.account, c.strategy_id",
+            (),
+        )
+
+    # Signals.
+    def signals(
+        self, *, strategy_id: str | None, run_id: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        """Return strategy signals, newest candle first."""
+        where, params = _filters(strategy_id=strategy_id, run_id=run_id)
+        if cursor is not None:
+            at, signal_id = _decode(cursor, 2)
+            where.append("(candle_open_time, signal_id) < (%s::timestamptz, %s::uuid)")
+            params += [at, signal_id]
+        rows = self._all(
+            f"SELECT * FROM rm_signals {_where(where)} "  # noqa: S608
+            "ORDER BY candle_open_time DESC, signal_id DESC LIMIT %s",
+            (*params, limit + 1),
+        )
+        return _page(
+            rows, limit, lambda r: [r["candle_open_time"].isoformat(), str(r["signal_id"])]
+        )
+
+    # Risk.
+    def risk_state(self) -> Sequence[Row]:
+        """Return each account's limits and trading state."""
+        return self._all("SELECT * FROM rm_risk_state ORDER BY account", ())
+
+    def risk_history(self, *, limit: int, cursor: str | None) -> Page:
+        """Return risk changes, newest first."""
+        where: list[str] = []
+        params: list[Any] = []
+        if cursor is not None:
+            (position,) = _decode(cursor, 1)
+            where.append("h.position < %s::bigint")
+            params.append(position)
+        rows = self._all(
+            f"SELECT h.*, s.account FROM rm_risk_history h "  # noqa: S608
+            f"LEFT JOIN rm_risk_state s USING (risk_id) {_where(where)} "
+            "ORDER BY h.position DESC LIMIT %s",
+            (*params, limit + 1),
+        )
+        return _page(rows, limit, lambda r: [str(r["position"])])
+
+    # Candles.
+    def candles(
+        self,
+        *,
+        market: str,
+        interval: str,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Return candles of `interval` in [start, end), oldest first."""
+        where = ["market = %s"]
+        params: list[Any] = [market]
+        if start is not None:
+            where.append("open_time >= %s")
+            params.append(start)
+        if end is not None:
+            where.append("open_time < %s")
+            params.append(end)
+        if cursor is not None:
+            (after,) = _decode(cursor, 1)
+            where.append("open_time > %s::timestamptz")
+            params.append(after)
+        table = sql.Identifier(CANDLE_TABLES[interval])
+        statement = sql.SQL(
+            "SELECT * FROM {} " + _where(where) + " ORDER BY open_time LIMIT %s"  # noqa: S608
+        ).format(table)
+        rows = self._all(statement, (*params, limit + 1))
+        return _page(rows, limit, lambda r: [r["open_time"].isoformat()])
+
+    # Events.
+    def events(self, *, correlation_id: str, limit: int, cursor: str | None) -> Page:
+        """Return the events of one flow, in log order, with their payloads."""
+        where = ["t.correlation_id = %s"]
+        params: list[Any] = [correlation_id]
+        if cursor is not None:
+            (after,) = _decode(cursor, 1)
+            where.append("t.position > %s::bigint")
+            params.append(after)
+        rows = self._all(
+            "SELECT t.*, e.payload FROM rm_event_timeline t "  # noqa: S608
+            f"JOIN event_log e ON e.position = t.position {_where(where)} "
+            "ORDER BY t.position LIMIT %s",
+            (*params, limit + 1),
+        )
+        return _page(rows, limit, lambda r: [str(r["position"])])
+
+    def _all(self, statement: Any, params: Sequence[Any]) -> list[Row]:
+        with self._pool.connection() as connection:
+            rows = connection.execute(statement, params).fetchall()
+        return [_with_kst(row) for row in rows]  # type: ignore[arg-type]  # dict rows
+
+
+def _filters(**values: str | None) -> tuple[list[str], list[Any]]:
+    where, params = [], []
+    for column, value in values.items():
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    return where, params
+
+
+def _where(conditions: list[str]) -> str:
+    return ("WHERE " + " AND ".join(conditions)) if conditions else ""
+
+
+def _page(rows: list[Row], limit: int, key: Any) -> Page:
+    if len(rows) <= limit:
+        return Page(rows, None)
+    shown = rows[:limit]
+    return Page(shown, _encode(key(shown[-1])))
+
+
+def _encode(values: list[str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, parts: int) -> list[str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        values = None
+    if (
+        not isinstance(values, list)
+        or len(values) != parts
+        or not all(isinstance(v, str) for v in values)
+    ):
+        raise InvalidCursorError(f"cursor {cursor!r} was not handed out by this listing")
+    return values
+
+
+def _with_kst(row: Row) -> Row:
+    return {
+        key: value.replace(tzinfo=KST)
+        if key.endswith("_kst") and isinstance(value, datetime) and value.tzinfo is None
+        else value
+        for key, value in row.items()
+    }

@@ -1,0 +1,271 @@
+"""Command endpoints: they write through the aggregates, or refuse and record nothing.
+
+Each needs the bearer token. An answer carries the new (or affected) id and `log_position`, the
+log position of the command's last event: pass it as `min_position` to a query to read your
+own write. Amounts are decimal strings (never floats). Headers `X-Actor` and
+`X-Correlation-Id` name who acts and the flow the command belongs to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import BaseModel, Field
+
+from api.http.auth import require_token
+from api.http.errors import responses
+from commands.messages import (
+    AllocateCapital,
+    CancelOrder,
+    ChangeTradingState,
+    PlaceOrder,
+    SetRiskLimits,
+)
+from domain.events import Cause
+
+router = APIRouter(tags=["commands"], dependencies=[Depends(require_token)])
+DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,16})?$"
+TEXT = r"^[A-Za-z0-9_.:@-]{1,64}$"
+
+Amount = Annotated[str, Field(pattern=DECIMAL, examples=["50000000"])]
+Reason = Annotated[str, Field(min_length=1, max_length=500, examples=["daily review"])]
+ActorHeader = Annotated[
+    str | None, Header(alias="X-Actor", pattern=TEXT, description="who acts (default: api)")
+]
+CorrelationHeader = Annotated[
+    str | None,
+    Header(alias="X-Correlation-Id", pattern=TEXT, description="the flow (default: the request)"),
+]
+
+
+class PlaceOrderRequest(BaseModel):
+    """An order: limit (price + volume), market bid (amount) or market ask (volume)."""
+
+    strategy_id: str = Field(pattern=TEXT, description="strategy with allocated capital")
+    side: Literal["bid", "ask"]
+    order_type: Literal["limit", "market"]
+    market: str = Field("KRW-BTC", pattern=r"^KRW-[A-Z0-9]{1,10}$")
+    price_krw: Amount | None = Field(None, description="limit price on the KRW tick grid")
+    volume_btc: Amount | None = Field(None, description="quantity, at most 8 decimals")
+    amount_krw: Amount | None = Field(None, description="KRW to spend (market bids)")
+    reference_price_krw: Amount | None = Field(
+        None, description="last close: values a market ask for the 5,000 KRW minimum"
+    )
+    client_order_id: str | None = Field(
+        None, pattern=TEXT, description="idempotency key; the order id is derived from it"
+    )
+
+
+class CommandAccepted(BaseModel):
+    """What a command recorded: the id it concerns and the log position of its last event."""
+
+    id: str
+    log_position: int
+
+
+class CancelRequest(BaseModel):
+    """Why the order is cancelled."""
+
+    reason: Reason
+
+
+class RiskLimitsRequest(BaseModel):
+    """Every limit at once; a limit left out is removed."""
+
+    reason: Reason
+    max_order_krw: Amount | None = None
+    max_exposure_krw: Amount | None = None
+    daily_loss_krw: Amount | None = None
+    max_drawdown: Annotated[str, Field(pattern=r"^0(\.[0-9]{1,8})?$|^1(\.0{1,8})?$")] | None = None
+
+
+class StateChangeRequest(BaseModel):
+    """Why trading changes state (recorded with the actor)."""
+
+    reason: Reason
+
+
+class AllocationRequest(BaseModel):
+    """Capital for a strategy (added to what it has)."""
+
+    strategy_id: str = Field(pattern=TEXT)
+    amount_krw: Amount
+
+
+def cause(actor: str | None, correlation: str | None) -> Cause:
+    """Return the Cause of an API command received now."""
+    request_id = f"http:{uuid.uuid4()}"
+    return Cause(
+        occurred_at=datetime.now(tz=UTC),
+        actor=f"api:{actor or 'api'}",
+        causation_id=request_id,
+        correlation_id=correlation or request_id,
+    )
+
+
+def _head(request: Request) -> int:
+    return int(request.app.state.system.trading.recorder.max_notification_id() or 0)
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=CommandAccepted,
+    summary="Place an order",
+    responses=responses(400, 401, 409, 422, 503),
+)
+async def place_order(
+    body: PlaceOrderRequest,
+    request: Request,
+    actor: ActorHeader = None,
+    correlation: CorrelationHeader = None,
+) -> CommandAccepted:
+    """Place an order through the Order aggregate (risk and cash checks included)."""
+    trading = request.app.state.system.trading
+    command = PlaceOrder(
+        client_order_id=body.client_order_id or f"api-{uuid.uuid4()}",
+        strategy_id=body.strategy_id,
+        market=body.market,
+        side=body.side,
+        order_type=body.order_type,
+        cause=cause(actor, correlation),
+        price_krw=body.price_krw,
+        volume_btc=body.volume_btc,
+        amount_krw=body.amount_krw,
+        reference_price_krw=body.reference_price_krw,
+    )
+    order_id = await asyncio.to_thread(trading.place_order, command)
+    return CommandAccepted(id=str(order_id), log_position=_head(request))
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    status_code=202,
+    response_model=CommandAccepted,
+    summary="Cancel an order's unfilled remainder",
+    responses=responses(400, 401, 404, 409, 422, 503),
+)
+async def cancel_order(
+    order_id: UUID,
+    body: CancelRequest,
+    request: Request,
+    actor: ActorHeader = None,
+    correlation: CorrelationHeader = None,
+) -> CommandAccepted:
+    """Cancel an OPEN or PARTIAL order; its fills stay."""
+    trading = request.app.state.system.trading
+    command = CancelOrder(order_id, body.reason, cause(actor, correlation))
+    await asyncio.to_thread(trading.cancel_order, command)
+    return CommandAccepted(id=str(order_id), log_position=_head(request))
+
+
+@router.put(
+    "/risk/limits",
+    status_code=202,
+    response_model=CommandAccepted,
+    summary="Set the risk limits",
+    responses=responses(400, 401, 409, 422, 503),
+)
+async def set_risk_limits(
+    body: RiskLimitsRequest,
+    request: Request,
+    actor: ActorHeader = None,
+    correlation: CorrelationHeader = None,
+) -> CommandAccepted:
+    """Set every limit at once (per order, exposure, daily loss, drawdown)."""
+    system = request.app.state.system
+    command = SetRiskLimits(
+        reason=body.reason,
+        cause=cause(actor, correlation),
+        max_order_krw=body.max_order_krw,
+        max_exposure_krw=body.max_exposure_krw,
+        daily_loss_krw=body.daily_loss_krw,
+        max_drawdown=body.max_drawdown,
+    )
+    await asyncio.to_thread(system.trading.set_risk_limits, command)
+    return CommandAccepted(id=system.settings.trading.account, log_position=_head(request))
+
+
+async def _change_state(
+    request: Request, to_state: str, body: StateChangeRequest, actor: str | None, corr: str | None
+) -> CommandAccepted:
+    system = request.app.state.system
+    command = ChangeTradingState(to_state, body.reason, cause(actor, corr))
+    await asyncio.to_thread(system.trading.change_trading_state, command)
+    return CommandAccepted(id=system.settings.trading.account, log_position=_head(request))
+
+
+@router.post(
+    "/risk/halt",
+    status_code=202,
+    response_model=CommandAccepted,
+    summary="Halt trading",
+    responses=responses(400, 401, 409, 422, 503),
+)
+async def halt(
+    body: StateChangeRequest,
+    request: Request,
+    actor: ActorHeader = None,
+    correlation: CorrelationHeader = None,
+) -> CommandAccepted:
+    """HALTED: nothing is placed until trading resumes."""
+    return await _change_state(request, "HALTED", body, actor, correlation)
+
+
+@router.post(
+    "/risk/reduce",
+    status_code=202,
+    response_model=CommandAccepted,
+    summary="Only reduce exposure",
+    responses=responses(400, 401, 409, 422, 503),
+)
+async def reduce(
+    body: StateChangeRequest,
+    request: Request,
+    actor: ActorHeader = None,
+    correlation: CorrelationHeader = None,
+) -> CommandAccepted:
+    """REDUCING: only orders that lower exposure are placed."""
+    return await _change_state(request, "REDUCING", body, actor, correlation)
+
+
+@router.post(
+    "/risk/resume",
+    status_code=202,
+    response_model=CommandAccepted,
+    summary="Resume trading",
+    responses=responses(400, 401, 409, 422, 503),
+)
+async def resume(
+    body: StateChangeRequest,
+    request: Request,
+    actor: ActorHeader = None,
+    correlation: CorrelationHeader = None,
+) -> CommandAccepted:
+    """ACTIVE again; the reason and actor are recorded."""
+    return await _change_state(request, "ACTIVE", body, actor, correlation)
+
+
+@router.post(
+    "/capital/allocations",
+    status_code=201,
+    response_model=CommandAccepted,
+    summary="Allocate capital to a strategy",
+    responses=responses(400, 401, 409, 422, 503),
+)
+async def allocate(
+    body: AllocationRequest,
+    request: Request,
+    actor: ActorHeader = None,
+    correlation: CorrelationHeader = None,
+) -> CommandAccepted:
+    """Add KRW capital to a strategy (opens the account's ledger and risk record)."""
+    trading = request.app.state.system.trading
+    command = AllocateCapital(body.strategy_id, body.amount_krw, cause(actor, correlation))
+    await asyncio.to_thread(trading.allocate_capital, command)
+    return CommandAccepted(id=body.strategy_id, log_position=_head(request))

@@ -1,0 +1,469 @@
+"""Query endpoints: they read only the read models (never the aggregates).
+
+Lists page with `limit` and an opaque `cursor` (the answer's `next_cursor`); `min_position`
+waits until the read models have applied a command's `log_position`. Times are UTC with their
+KST twin (`*_kst`, +09:00); amounts are exact decimal strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, TypeVar
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from api.http.consistency import MIN_POSITION, WAIT_S, wait_for
+from api.http.errors import ApiError, responses
+from projections.queries import Page
+
+router = APIRouter(tags=["queries"])
+T = TypeVar("T")
+LIMIT = Query(100, ge=1, le=1000, description="rows per page")
+CURSOR = Query(None, max_length=500, description="next_cursor of the previous page")
+Text = Annotated[str | None, Query(max_length=64)]
+
+
+class Listing(BaseModel, Generic[T]):
+    """A page of rows; `next_cursor` continues the listing (None at its end)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+class OrderView(BaseModel):
+    """An order as the read model keeps it."""
+
+    order_id: UUID
+    client_order_id: str
+    strategy_id: str
+    market: str
+    side: str
+    order_type: str
+    price_krw: Decimal | None
+    volume_btc: Decimal | None
+    amount_krw: Decimal | None
+    status: str
+    exchange_order_id: str | None
+    filled_btc: Decimal
+    filled_krw: Decimal
+    fees_krw: Decimal
+    fills: int
+    reason: str | None
+    placed_at: datetime
+    placed_at_kst: datetime
+    updated_at: datetime
+    updated_at_kst: datetime
+    correlation_id: str
+    last_position: int
+
+
+class FillView(BaseModel):
+    """One fill of an order."""
+
+    trade_id: str
+    price_krw: Decimal
+    qty_btc: Decimal
+    fee_krw: Decimal
+    filled_at: datetime
+    filled_at_kst: datetime
+    position: int
+
+
+class StatusChangeView(BaseModel):
+    """One status change of an order."""
+
+    position: int
+    status: str
+    reason: str | None
+    changed_at: datetime
+    changed_at_kst: datetime
+    actor: str
+
+
+class OrderDetailView(OrderView):
+    """An order with its fills and status history."""
+
+    fill_list: list[FillView]
+    status_history: list[StatusChangeView]
+
+
+class PositionView(BaseModel):
+    """A strategy's position in a market."""
+
+    position_id: UUID
+    account: str
+    strategy_id: str
+    market: str
+    qty_btc: Decimal
+    cost_basis_krw: Decimal
+    realised_pnl_krw: Decimal
+    fees_krw: Decimal
+    fills: int
+    is_open: bool
+    updated_at: datetime
+    updated_at_kst: datetime
+
+
+class DailyPnlView(BaseModel):
+    """Realised P&L of a strategy on a KST trading day (09:00 to 09:00 KST)."""
+
+    strategy_id: str
+    trading_day: date
+    realised_pnl_krw: Decimal
+    fees_krw: Decimal
+    cash_delta_krw: Decimal
+    fills: int
+
+
+class CapitalView(BaseModel):
+    """A strategy's allocated capital and its cash now."""
+
+    account: str
+    strategy_id: str
+    allocated_krw: Decimal
+    cash_krw: Decimal
+
+
+class SignalView(BaseModel):
+    """A strategy's decision at a candle."""
+
+    signal_id: UUID
+    run_id: str
+    strategy_id: str
+    market: str
+    candle_open_time: datetime
+    candle_open_time_kst: datetime
+    side: str
+    order_type: str
+    price_krw: Decimal | None
+    volume_btc: Decimal | None
+    amount_krw: Decimal | None
+    reference_price_krw: Decimal
+    reason: str
+    tag: str
+    created_at: datetime
+    created_at_kst: datetime
+    correlation_id: str
+    position: int
+
+
+class RiskStateView(BaseModel):
+    """An account's risk limits and trading state."""
+
+    account: str
+    trading_state: str
+    max_order_krw: Decimal | None
+    max_exposure_krw: Decimal | None
+    daily_loss_krw: Decimal | None
+    max_drawdown: Decimal | None
+    reason: str | None
+    changed_by: str
+    updated_at: datetime
+    updated_at_kst: datetime
+
+
+class RiskChangeView(BaseModel):
+    """One change of limits or trading state."""
+
+    position: int
+    account: str | None
+    bus_name: str
+    trading_state: str | None
+    max_order_krw: Decimal | None
+    max_exposure_krw: Decimal | None
+    daily_loss_krw: Decimal | None
+    max_drawdown: Decimal | None
+    reason: str | None
+    actor: str
+    changed_at: datetime
+    changed_at_kst: datetime
+
+
+class CandleView(BaseModel):
+    """A candle: its open time in UTC and KST, prices in KRW, volume in BTC."""
+
+    market: str
+    open_time: datetime
+    open_time_kst: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume_btc: Decimal
+    value_krw: Decimal
+    is_synthetic: bool = False
+    minutes: int | None = None
+
+
+class EventView(BaseModel):
+    """One event of a flow: its envelope and its payload."""
+
+    position: int
+    bus_name: str
+    originator_id: UUID
+    originator_version: int
+    occurred_at: datetime
+    occurred_at_kst: datetime
+    actor: str
+    causation_id: str
+    correlation_id: str
+    payload: dict[str, Any]
+
+
+class ProjectionView(BaseModel):
+    """How far a read model has applied the log."""
+
+    name: str
+    position: int
+    behind: int
+
+
+def _queries(request: Request) -> Any:
+    queries = request.app.state.system.queries
+    if queries is None:
+        raise ApiError(503, "read_models_unavailable", "this API runs without read models")
+    return queries
+
+
+def _listing(page: Page) -> dict[str, Any]:
+    return {"items": list(page.rows), "next_cursor": page.next_cursor}
+
+
+@router.get(
+    "/orders",
+    response_model=Listing[OrderView],
+    summary="List orders, newest first",
+    responses=responses(400, 409, 503),
+)
+async def orders(
+    request: Request,
+    status: Annotated[
+        Literal["NEW", "OPEN", "PARTIAL", "FILLED", "FAILED", "CANCELLED"] | None, Query()
+    ] = None,
+    strategy_id: Text = None,
+    market: Text = None,
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+    min_position: int | None = MIN_POSITION,
+    wait_s: float = WAIT_S,
+) -> dict[str, Any]:
+    """Orders with their status and filled amounts; filter by status, strategy, market."""
+    await wait_for(request, ["orders"], min_position, wait_s)
+    page = await asyncio.to_thread(
+        _queries(request).orders,
+        status=status,
+        strategy_id=strategy_id,
+        market=market,
+        limit=limit,
+        cursor=cursor,
+    )
+    return _listing(page)
+
+
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderDetailView,
+    summary="One order with its fills and status history",
+    responses=responses(400, 404, 409, 503),
+)
+async def order(
+    order_id: UUID,
+    request: Request,
+    min_position: int | None = MIN_POSITION,
+    wait_s: float = WAIT_S,
+) -> dict[str, Any]:
+    """An order, its fills and each status change with its reason and actor."""
+    await wait_for(request, ["orders"], min_position, wait_s)
+    found = await asyncio.to_thread(_queries(request).order, order_id)
+    if found is None:
+        raise ApiError(404, "unknown_order", f"no order has id {order_id}")
+    return dict(found)
+
+
+@router.get(
+    "/positions",
+    response_model=list[PositionView],
+    summary="Positions per strategy",
+    responses=responses(400, 409, 503),
+)
+async def positions(
+    request: Request,
+    strategy_id: Text = None,
+    min_position: int | None = MIN_POSITION,
+    wait_s: float = WAIT_S,
+) -> list[Any]:
+    """Quantity, cost basis, realised P&L and fees of each strategy's position."""
+    await wait_for(request, ["positions"], min_position, wait_s)
+    return list(await asyncio.to_thread(_queries(request).positions, strategy_id=strategy_id))
+
+
+@router.get(
+    "/pnl/daily",
+    response_model=Listing[DailyPnlView],
+    summary="Realised P&L per KST trading day",
+    responses=responses(400, 409, 503),
+)
+async def daily_pnl(
+    request: Request,
+    strategy_id: Text = None,
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+    min_position: int | None = MIN_POSITION,
+    wait_s: float = WAIT_S,
+) -> dict[str, Any]:
+    """Realised P&L, fees and cash movement per strategy per trading day, newest first."""
+    await wait_for(request, ["positions"], min_position, wait_s)
+    page = await asyncio.to_thread(
+        _queries(request).daily_pnl, strategy_id=strategy_id, limit=limit, cursor=cursor
+    )
+    return _listing(page)
+
+
+@router.get(
+    "/capital",
+    response_model=list[CapitalView],
+    summary="Capital and cash per strategy",
+    responses=responses(400, 409, 503),
+)
+async def capital(
+    request: Request, min_position: int | None = MIN_POSITION, wait_s: float = WAIT_S
+) -> list[Any]:
+    """Each strategy's allocated capital and the cash it holds now."""
+    await wait_for(request, ["positions"], min_position, wait_s)
+    return list(await asyncio.to_thread(_queries(request).capital))
+
+
+@router.get(
+    "/signals",
+    response_model=Listing[SignalView],
+    summary="Strategy signals, newest candle first",
+    responses=responses(400, 409, 503),
+)
+async def signals(
+    request: Request,
+    strategy_id: Text = None,
+    run_id: Text = None,
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+    min_position: int | None = MIN_POSITION,
+    wait_s: float = WAIT_S,
+) -> dict[str, Any]:
+    """Every decision a strategy took, with the candle and the reason."""
+    await wait_for(request, ["signals"], min_position, wait_s)
+    page = await asyncio.to_thread(
+        _queries(request).signals,
+        strategy_id=strategy_id,
+        run_id=run_id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return _listing(page)
+
+
+@router.get(
+    "/risk",
+    response_model=list[RiskStateView],
+    summary="Risk limits and trading state",
+    responses=responses(400, 409, 503),
+)
+async def risk(
+    request: Request, min_position: int | None = MIN_POSITION, wait_s: float = WAIT_S
+) -> list[Any]:
+    """The current limits and trading state (ACTIVE, REDUCING, HALTED) of each account."""
+    await wait_for(request, ["risk"], min_position, wait_s)
+    return list(await asyncio.to_thread(_queries(request).risk_state))
+
+
+@router.get(
+    "/risk/history",
+    response_model=Listing[RiskChangeView],
+    summary="Every change of limits and trading state",
+    responses=responses(400, 409, 503),
+)
+async def risk_history(
+    request: Request,
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+    min_position: int | None = MIN_POSITION,
+    wait_s: float = WAIT_S,
+) -> dict[str, Any]:
+    """Limit changes and state changes, newest first, with actor and reason."""
+    await wait_for(request, ["risk"], min_position, wait_s)
+    page = await asyncio.to_thread(_queries(request).risk_history, limit=limit, cursor=cursor)
+    return _listing(page)
+
+
+@router.get(
+    "/candles",
+    response_model=Listing[CandleView],
+    summary="Candles by minute, hour or Upbit day",
+    responses=responses(400, 409, 503),
+)
+async def candles(
+    request: Request,
+    market: Annotated[str, Query(pattern=r"^KRW-[A-Z0-9]{1,10}$")] = "KRW-BTC",
+    interval: Literal["1m", "1h", "1d"] = "1m",
+    start: Annotated[datetime | None, Query(alias="from", description="UTC, inclusive")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="UTC, exclusive")] = None,
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+    min_position: int | None = MIN_POSITION,
+    wait_s: float = WAIT_S,
+) -> dict[str, Any]:
+    """Candles of the log, oldest first; days run from 00:00 UTC (09:00 KST)."""
+    for name, value in (("from", start), ("to", end)):
+        if value is not None and value.tzinfo is None:
+            raise ApiError(400, "invalid_request", f"{name} {value.isoformat()} needs a UTC offset")
+    await wait_for(request, ["candles"], min_position, wait_s)
+    page = await asyncio.to_thread(
+        _queries(request).candles,
+        market=market,
+        interval=interval,
+        start=start,
+        end=end,
+        limit=limit,
+        cursor=cursor,
+    )
+    return _listing(page)
+
+
+@router.get(
+    "/events",
+    response_model=Listing[EventView],
+    summary="The events of one flow, by correlation id",
+    responses=responses(400, 409, 503),
+)
+async def events(
+    request: Request,
+    correlation_id: Annotated[str, Query(min_length=1, max_length=200)],
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+    min_position: int | None = MIN_POSITION,
+    wait_s: float = WAIT_S,
+) -> dict[str, Any]:
+    """From a fill back to the order, signal and candle that caused it, in log order."""
+    await wait_for(request, ["timeline"], min_position, wait_s)
+    page = await asyncio.to_thread(
+        _queries(request).events, correlation_id=correlation_id, limit=limit, cursor=cursor
+    )
+    return _listing(page)
+
+
+@router.get(
+    "/projections",
+    response_model=list[ProjectionView],
+    summary="How far each read model has applied the log",
+    responses=responses(503),
+)
+async def projections(request: Request) -> list[dict[str, Any]]:
+    """Each read model's position and how many events it is behind the log."""
+    from projections.catalogue import PROJECTIONS
+
+    system = request.app.state.system
+    head = await asyncio.to_thread(system.trading.recorder.max_notification_id) or 0
+    reached = await asyncio.to_thread(_queries(request).positions_of, list(PROJECTIONS))
+    return [{"name": n, "position": p, "behind": head - p} for n, p in reached.items()]
