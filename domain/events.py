@@ -75,11 +75,14 @@ class Cause:
 
 
 def require_text(value: object, what: str) -> str:
-    """Return a stripped non-empty text.
+    """Return a stripped non-empty text without control characters.
 
     Raises:
-        MissingTextError: the text is missing or blank.
+        MissingTextError: the text is missing or blank, or holds a control character (a NUL
+            cannot even be stored by PostgreSQL's text and jsonb types).
     """
     if not isinstance(value, str) or not value.strip():
         raise MissingTextError(f"{what} {value!r} must be a non-empty text")
+    if any(ord(ch) < 32 and ch not in "\t\n" or ord(ch) == 127 for ch in value):
+        raise MissingTextError(f"{what} {value!r} must not contain control characters")
     return value.strip()

@@ -27,6 +27,10 @@ class InvalidCursorError(ValueError):
     """A cursor that this listing did not hand out."""
 
 
+class InvalidQueryValueError(ValueError):
+    """A filter value the database cannot compare (e.g. text with a NUL byte)."""
+
+
 class ReadModelQueries(Protocol):
     """Read-only questions over the read models."""
 

@@ -15,11 +15,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from projections.queries import InvalidCursorError, Page, Row
+from projections.queries import InvalidCursorError, InvalidQueryValueError, Page, Row
 
 KST = timezone(timedelta(hours=9), "KST")
 CANDLE_TABLES = {"1m": "rm_candles_1m", "1h": "rm_candles_1h", "1d": "rm_candles_1d"}
@@ -29,6 +30,7 @@ class PostgresReadModelQueries:
     """Answers the query API from the read-model tables of one schema."""
 
     def __init__(self, conninfo: str, schema: str, *, min_size: int = 2, max_size: int = 8) -> None:
+        self.conninfo, self.schema = conninfo, schema
         self._pool = ConnectionPool(
             conninfo,
             min_size=min_size,
@@ -216,8 +218,11 @@ class PostgresReadModelQueries:
         return _page(rows, limit, lambda r: [str(r["position"])])
 
     def _all(self, statement: Any, params: Sequence[Any]) -> list[Row]:
-        with self._pool.connection() as connection:
-            rows = connection.execute(statement, params).fetchall()
+        try:
+            with self._pool.connection() as connection:
+                rows = connection.execute(statement, params).fetchall()
+        except psycopg.DataError as error:
+            raise InvalidQueryValueError(f"a filter value was refused: {error}") from None
         return [_with_kst(row) for row in rows]  # type: ignore[arg-type]  # dict rows
 
 

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 
 from commands.errors import ConcurrencyConflictError, NotFoundError
 from domain.errors import DomainError, DuplicateOrderError
-from projections.queries import InvalidCursorError
+from projections.queries import InvalidCursorError, InvalidQueryValueError
 
 
 class ErrorDetail(BaseModel):
@@ -93,6 +93,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidCursorError)
     async def bad_cursor(_: Request, error: InvalidCursorError) -> JSONResponse:
         return error_response(400, "invalid_cursor", str(error))
+
+    @app.exception_handler(InvalidQueryValueError)
+    async def bad_value(_: Request, error: InvalidQueryValueError) -> JSONResponse:
+        return error_response(400, "invalid_request", str(error))
 
     @app.exception_handler(DuplicateOrderError)
     async def duplicate(_: Request, error: DuplicateOrderError) -> JSONResponse:

@@ -16,6 +16,7 @@ from pathlib import Path
 from adapters.embedded.nats_server import EmbeddedNats
 from adapters.embedded.postgres_server import EmbeddedPostgres
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env
+from tests.bench.api import bench_api
 from tests.bench.backtest import (
     EIGHT_MONTHS,
     bench_backtest_command,
@@ -77,7 +78,7 @@ def main() -> int:
             try:
                 nats_url = nats_server.start().url
                 figures = []
-                for n, bench in enumerate((bench_relay_and_projectors, bench_lag)):
+                for n, bench in enumerate((bench_relay_and_projectors, bench_lag, bench_api)):
                     schema = f"bench_cqrs_{n}"
                     ensure_schema(url, schema)
                     env = dict(eventsourcing_env(url, schema=schema))
@@ -108,7 +109,7 @@ IMPORT_TITLE = (
     "by COPY alongside. Backfill and live: the fixture's 8 days of real candles.",
 )
 CQRS_TITLE = (
-    "Relay and projectors (issue 6): the log through JetStream into the read models",
+    "Relay, projectors and the HTTP API (issue 6)",
     "Embedded PostgreSQL over its Unix socket and an embedded NATS server (JetStream, file "
     "storage) on loopback; relay and projectors in one process, as `make run` runs them.",
 )

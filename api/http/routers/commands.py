@@ -33,7 +33,10 @@ DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,16})?$"
 TEXT = r"^[A-Za-z0-9_.:@-]{1,64}$"
 
 Amount = Annotated[str, Field(pattern=DECIMAL, examples=["50000000"])]
-Reason = Annotated[str, Field(min_length=1, max_length=500, examples=["daily review"])]
+PRINTABLE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
+Reason = Annotated[
+    str, Field(min_length=1, max_length=500, pattern=PRINTABLE, examples=["daily review"])
+]
 ActorHeader = Annotated[
     str | None, Header(alias="X-Actor", pattern=TEXT, description="who acts (default: api)")
 ]

@@ -8,12 +8,13 @@ KST twin (`*_kst`, +09:00); amounts are exact decimal strings.
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from api.http.consistency import MIN_POSITION, WAIT_S, wait_for
@@ -23,8 +24,14 @@ from projections.queries import Page
 router = APIRouter(tags=["queries"])
 T = TypeVar("T")
 LIMIT = Query(100, ge=1, le=1000, description="rows per page")
-CURSOR = Query(None, max_length=500, description="next_cursor of the previous page")
-Text = Annotated[str | None, Query(max_length=64)]
+CURSOR = Query(
+    None,
+    max_length=500,
+    pattern=r"^[A-Za-z0-9_-]*$",
+    description="next_cursor of the previous page",
+)
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+Text = Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)]
 
 
 class Listing(BaseModel, Generic[T]):
@@ -229,8 +236,19 @@ def _queries(request: Request) -> Any:
     return queries
 
 
-def _listing(page: Page) -> dict[str, Any]:
-    return {"items": list(page.rows), "next_cursor": page.next_cursor}
+def _listing(page: Page) -> Response:
+    # Rows come typed from the database, in the documented shape: serialise them directly
+    # (validating every row through the response model costs more than the query).
+    body = {"items": list(page.rows), "next_cursor": page.next_cursor}
+    return Response(json.dumps(body, default=_json_value), media_type="application/json")
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not serialisable")
 
 
 @router.get(
@@ -250,7 +268,7 @@ async def orders(
     cursor: str | None = CURSOR,
     min_position: int | None = MIN_POSITION,
     wait_s: float = WAIT_S,
-) -> dict[str, Any]:
+) -> Response:
     """Orders with their status and filled amounts; filter by status, strategy, market."""
     await wait_for(request, ["orders"], min_position, wait_s)
     page = await asyncio.to_thread(
@@ -314,7 +332,7 @@ async def daily_pnl(
     cursor: str | None = CURSOR,
     min_position: int | None = MIN_POSITION,
     wait_s: float = WAIT_S,
-) -> dict[str, Any]:
+) -> Response:
     """Realised P&L, fees and cash movement per strategy per trading day, newest first."""
     await wait_for(request, ["positions"], min_position, wait_s)
     page = await asyncio.to_thread(
@@ -351,7 +369,7 @@ async def signals(
     cursor: str | None = CURSOR,
     min_position: int | None = MIN_POSITION,
     wait_s: float = WAIT_S,
-) -> dict[str, Any]:
+) -> Response:
     """Every decision a strategy took, with the candle and the reason."""
     await wait_for(request, ["signals"], min_position, wait_s)
     page = await asyncio.to_thread(
@@ -390,7 +408,7 @@ async def risk_history(
     cursor: str | None = CURSOR,
     min_position: int | None = MIN_POSITION,
     wait_s: float = WAIT_S,
-) -> dict[str, Any]:
+) -> Response:
     """Limit changes and state changes, newest first, with actor and reason."""
     await wait_for(request, ["risk"], min_position, wait_s)
     page = await asyncio.to_thread(_queries(request).risk_history, limit=limit, cursor=cursor)
@@ -413,7 +431,7 @@ async def candles(
     cursor: str | None = CURSOR,
     min_position: int | None = MIN_POSITION,
     wait_s: float = WAIT_S,
-) -> dict[str, Any]:
+) -> Response:
     """Candles of the log, oldest first; days run from 00:00 UTC (09:00 KST)."""
     for name, value in (("from", start), ("to", end)):
         if value is not None and value.tzinfo is None:
@@ -439,12 +457,12 @@ async def candles(
 )
 async def events(
     request: Request,
-    correlation_id: Annotated[str, Query(min_length=1, max_length=200)],
+    correlation_id: Annotated[str, Query(min_length=1, max_length=200, pattern=PRINTABLE)],
     limit: int = LIMIT,
     cursor: str | None = CURSOR,
     min_position: int | None = MIN_POSITION,
     wait_s: float = WAIT_S,
-) -> dict[str, Any]:
+) -> Response:
     """From a fill back to the order, signal and candle that caused it, in log order."""
     await wait_for(request, ["timeline"], min_position, wait_s)
     page = await asyncio.to_thread(

@@ -4,6 +4,8 @@ body on every 4xx; commands without the token are refused and append nothing.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,12 +34,21 @@ SETTINGS = settings(
 
 
 @pytest.fixture
-def funded(api: Api) -> Api:
-    """An API whose strategy `alpha` has capital, whose read models are projected, and whose
-    bodies are refused with a documented error: every case starts from the same state."""
+def funded(api: Api) -> Iterator[Api]:
+    """An API whose strategy `alpha` has capital, with its read models kept up to date by a
+    background loop (as the projectors would), so `min_position` waits end soon."""
     api.post("/capital/allocations", {"strategy_id": "alpha", "amount_krw": "100000000"})
-    api.project()
-    return api
+    stop = threading.Event()
+
+    def follow() -> None:
+        while not stop.wait(0.05):
+            api.project()
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    yield api
+    stop.set()
+    follower.join(10)
 
 
 def operations(api: Api, tag: str | None = None) -> list[Any]:

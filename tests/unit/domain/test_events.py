@@ -113,3 +113,11 @@ def test_cause_given_in_kst_holds_the_same_instant_in_utc() -> None:
 
 def test_schema_version_of_an_event_is_1_until_an_upcaster_is_added() -> None:
     assert {event_class.schema_version() for event_class in EVENT_CLASSES} == {1}
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "line\rbreak", "bell\x07"])
+def test_a_text_with_a_control_character_is_refused_naming_it(text: str) -> None:
+    from domain.events import require_text
+
+    with pytest.raises(MissingTextError, match="must not contain control characters"):
+        require_text(text, "reason")

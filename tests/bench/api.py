@@ -1,0 +1,126 @@
+"""HTTP API benchmarks (issue 6): latency at 100 requests/s on loopback.
+
+uvicorn serves the real app (embedded PostgreSQL, read-model pool) in this process; a client
+process (`tests.bench.api_client`) sends requests at a steady 100/s (open loop: each at its
+planned time, not after the previous answer) and records each answer's latency. Targets:
+POST /orders p99 <= 25 ms, a query (GET /orders, a page of 50) p99 <= 10 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import uvicorn
+
+from adapters.postgres.migrator import Migrator
+from adapters.postgres.read_model_queries import PostgresReadModelQueries
+from api.bootstrap import System
+from api.http.app import create_app
+from api.settings import load_settings
+from commands.trading import Trading
+from tests.bench.cqrs import Stack
+from tests.bench.ledger_core import Figure
+
+TOKEN = "bench-token-0123456789abcdef"
+
+
+@contextmanager
+def served(stack: Stack) -> Iterator[tuple[str, System]]:
+    trading = Trading(dict(stack.env))
+    Migrator(stack.conninfo, stack.schema).up()
+    queries = PostgresReadModelQueries(stack.conninfo, stack.schema)
+    system = System(load_settings(overrides={"api": {"token": TOKEN}}), trading, queries)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(system), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", system
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        system.close()
+
+
+def bench_api(stack: Stack) -> list[Figure]:
+    """POST /orders, then GET /orders, at 100 requests/s each from a client process."""
+    with served(stack) as (url, system), httpx.Client(base_url=url, timeout=5) as client:
+        client.post(
+            "/capital/allocations",
+            json={"strategy_id": "bench", "amount_krw": "100000000000"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ).raise_for_status()
+        posts = _client_run(url, "place")
+        _project_orders(system)
+        gets = _client_run(url, "query")
+    return [
+        _figure("POST /orders (place an order) at 100 requests/s", posts, 25.0),
+        _figure("GET /orders (a page of 50) at 100 requests/s", gets, 10.0),
+    ]
+
+
+def _client_run(url: str, mode: str) -> list[float]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench.api_client", url, mode, TOKEN],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return [float(x) for x in json.loads(done.stdout)]
+
+
+def _project_orders(system: System) -> None:
+    from adapters.postgres.projection_writer import LogReader, ProjectionWriter
+    from adapters.postgres.read_model_store import ReadModelStore
+    from projections.catalogue import projection_named
+
+    store = ReadModelStore(*_store_args(system))
+    trading = system.trading
+    writer = ProjectionWriter(
+        store,
+        projection_named("orders"),
+        LogReader(trading.recorder),
+        trading.mapper.to_domain_event,
+    )
+    try:
+        items = list(writer.log.items(writer.position()))
+        for start in range(0, len(items), 500):
+            writer.apply_batch(items[start : start + 500])
+    finally:
+        writer.close()
+
+
+def _store_args(system: System) -> tuple[str, str]:
+    queries = system.queries
+    assert isinstance(queries, PostgresReadModelQueries)
+    return queries.conninfo, queries.schema
+
+
+def _figure(name: str, latencies: list[float], target_ms: float) -> Figure:
+    ordered = sorted(latencies)
+    p99 = ordered[int(len(ordered) * 0.99) - 1]
+    p50 = ordered[len(ordered) // 2]
+    return Figure(
+        name,
+        p99,
+        "ms (p99)",
+        f"<= {target_ms:g}",
+        p99 <= target_ms,
+        f"{len(ordered)} requests over 10 s, open loop; p50 {p50:.1f} ms, "
+        f"max {ordered[-1]:.1f} ms; uvicorn in the benchmark, an httpx client process, loopback",
+    )
