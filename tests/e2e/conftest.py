@@ -78,4 +78,6 @@ def e2e_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture
 def cli(e2e_data_dir: Path) -> Cli:
-    return Cli(data_dir=e2e_data_dir, schema=f"e2e_{uuid.uuid4().hex[:10]}")
+    # One log per test: its own schema, and its own NATS subject prefix (one stream per log).
+    name = uuid.uuid4().hex[:10]
+    return Cli(data_dir=e2e_data_dir, schema=f"e2e_{name}", env={"LEDGER_ENV": f"e{name}"})

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import LEDGER, Cli
 
 
 def status(cli: Cli) -> dict[str, dict[str, object]]:
@@ -58,3 +63,41 @@ def test_rebuild_verify_passes_and_then_names_a_tampered_table(cli: Cli) -> None
     # And a rebuild without --verify repairs it
     assert cli("projections", "rebuild", "positions").returncode == 0
     assert cli("projections", "rebuild", "positions", "--verify").returncode == 0
+
+
+FIXTURE = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "candles"
+    / "upbit-KRW-BTC-1m-2023-03-09_2023-03-16.csv.gz"
+)
+
+
+def test_read_models_of_a_persisted_backtest_verify_against_a_rebuild(cli: Cli) -> None:
+    # Given a backtest of 8 days of real candles persisted into the log
+    persisted = cli("backtest", "--candles", str(FIXTURE), "--persist", timeout=300)
+    assert persisted.returncode == 0, persisted.stderr
+    # When the relay and the projectors run as their own processes until they have caught up
+    env = {**os.environ, "LEDGER_DATABASE__SCHEMA_NAME": cli.schema, **cli.env}
+    base = [LEDGER, "--data-dir", str(cli.data_dir)]
+    processes = [
+        subprocess.Popen([*base, name], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for name in ("relay", "project")
+    ]
+    try:
+        deadline = time.monotonic() + 180
+        while not all(row["behind"] == 0 for row in status(cli).values()):
+            assert time.monotonic() < deadline, status(cli)
+            assert all(p.poll() is None for p in processes)
+            time.sleep(0.5)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            assert process.wait(timeout=30) == 0, process.stderr.read() if process.stderr else ""
+    # Then every read model equals its rebuild from the log
+    orders = status(cli)["orders"]
+    assert int(orders["position"]) > 100  # the run's signals, orders, fills and cash
+    verified = cli("projections", "rebuild", "--all", "--verify", timeout=300)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.count("identical") == 15
