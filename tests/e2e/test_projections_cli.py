@@ -88,13 +88,15 @@ def test_read_models_of_a_persisted_backtest_verify_against_a_rebuild(cli: Cli) 
         deadline = time.monotonic() + 180
         while not all(row["behind"] == 0 for row in status(cli).values()):
             assert time.monotonic() < deadline, status(cli)
-            assert all(p.poll() is None for p in processes)
+            ended = [p for p in processes if p.poll() is not None]
+            assert not ended, [(p.args[-1], p.returncode, p.stderr.read()) for p in ended]  # type: ignore[union-attr]
             time.sleep(0.5)
     finally:
         for process in processes:
             process.send_signal(signal.SIGINT)
         for process in processes:
-            assert process.wait(timeout=30) == 0, process.stderr.read() if process.stderr else ""
+            code = process.wait(timeout=30)
+            assert code == 0, (process.args[-1], code, process.stderr.read())  # type: ignore[union-attr]
     # Then every read model equals its rebuild from the log
     orders = status(cli)["orders"]
     assert int(orders["position"]) > 100  # the run's signals, orders, fills and cash
