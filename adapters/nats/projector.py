@@ -12,18 +12,17 @@ named (it is parked).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from uuid import UUID
 
 import nats
 import nats.errors
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import NotFoundError
 
+from adapters.nats.sessions import close, connect, run_sessions
 from adapters.nats.stream import MSG_ID, ORIGINATOR, PREV_ID, TOPIC, VERSION, LogStream
 from adapters.postgres.projection_writer import LogItem, ProjectionWriter
 
@@ -66,25 +65,15 @@ class NatsProjector:
             ProjectionStoppedError: an event could not be applied (it is parked).
         """
         self.stats.position = await asyncio.to_thread(self.writer.position)
-        while not stop.is_set():
-            try:
-                await self._session(stop)
-            except (OSError, nats.errors.Error, APIError) as error:
-                self.stats.restarts += 1
-                self.stats.errors.append(f"{type(error).__name__}: {error}"[:300])
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.retry_s)
+        await run_sessions(self._session, stop, retry_s=self.retry_s, on_error=self._failed)
         return self.stats
 
+    def _failed(self, error: Exception) -> None:
+        self.stats.restarts += 1
+        self.stats.errors.append(f"{type(error).__name__}: {error}"[:300])
+
     async def _session(self, stop: asyncio.Event) -> None:
-        client = await nats.connect(
-            self.nats_url,
-            name=f"ledger-projector-{self.durable}",
-            allow_reconnect=False,
-            connect_timeout=2,
-            max_reconnect_attempts=0,
-            error_cb=_client_error,
-        )
+        client = await connect(self.nats_url, f"ledger-projector-{self.durable}")
         try:
             js = client.jetstream(timeout=5)
             await self.stream.ensure(js)
@@ -100,7 +89,7 @@ class NatsProjector:
                 else:
                     await self._catch_up_from_log(js)
         finally:
-            await _close(client)
+            await close(client)
 
     async def _handle(self, messages: list[Msg]) -> None:
         items = [_item(message) for message in messages]
@@ -156,14 +145,3 @@ def _item(message: Msg) -> LogItem:
         originator_version=int(headers[VERSION]),
         state=message.data,
     )
-
-
-async def _close(client: Client) -> None:
-    with contextlib.suppress(Exception):
-        await client.close()
-
-
-async def _client_error(error: Exception) -> None:
-    # The client reports connection errors here (and would print them); the session that
-    # used the connection fails and is retried, which is where they are counted.
-    return None

@@ -16,12 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import nats
-import nats.errors
-from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import APIError
 
+from adapters.nats.sessions import close, connect, run_sessions
 from adapters.nats.stream import (
     EXPECTED_LAST_MSG_ID,
     MSG_ID,
@@ -101,13 +98,7 @@ class LogRelay:
         if self.listener is not None:
             await self.listener.open()
         try:
-            while not stop.is_set():
-                try:
-                    await self._session(stop)
-                except (OSError, nats.errors.Error, APIError) as error:
-                    self.stats.restarts += 1
-                    self.stats.errors.append(f"{type(error).__name__}: {error}"[:300])
-                    await _sleep_or_stop(stop, self.retry_s)
+            await run_sessions(self._session, stop, retry_s=self.retry_s, on_error=self._failed)
         finally:
             if self.listener is not None:
                 await self.listener.close()
@@ -128,7 +119,7 @@ class LogRelay:
             sent += len(page)
 
     async def _session(self, stop: asyncio.Event) -> None:
-        client = await self._connect()
+        client = await connect(self.nats_url, "ledger-relay")
         try:
             js = client.jetstream(timeout=5)
             await self.stream.ensure(js)
@@ -136,7 +127,7 @@ class LogRelay:
                 await self.publish_pending(js)
                 await self._wait(stop)
         finally:
-            await _close(client)
+            await close(client)
 
     async def _publish_page(
         self, js: JetStreamContext, page: Sequence[NotificationLike], last: int
@@ -171,15 +162,9 @@ class LogRelay:
             self.on_published(previous)
         return previous
 
-    async def _connect(self) -> Client:
-        return await nats.connect(
-            self.nats_url,
-            name="ledger-relay",
-            allow_reconnect=False,
-            connect_timeout=2,
-            max_reconnect_attempts=0,
-            error_cb=_client_error,
-        )
+    def _failed(self, error: Exception) -> None:
+        self.stats.restarts += 1
+        self.stats.errors.append(f"{type(error).__name__}: {error}"[:300])
 
     async def _wait(self, stop: asyncio.Event) -> None:
         # Until a NOTIFY, the listener's poll interval, or `stop` (which abandons the LISTEN).
@@ -201,16 +186,3 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:
         return
-
-
-async def _close(client: Client) -> None:
-    try:
-        await client.close()
-    except Exception:  # noqa: BLE001 - closing a broken connection: nothing left to do
-        return
-
-
-async def _client_error(error: Exception) -> None:
-    # The client reports connection errors here (and would print them); the session that
-    # used the connection fails and is retried, which is where they are counted.
-    return None

@@ -194,64 +194,32 @@ async def set_risk_limits(
     return CommandAccepted(id=system.settings.trading.account, log_position=_head(request))
 
 
-async def _change_state(
-    request: Request, to_state: str, body: StateChangeRequest, actor: str | None, corr: str | None
+STATE_AFTER = {"halt": "HALTED", "reduce": "REDUCING", "resume": "ACTIVE"}
+
+
+@router.post(
+    "/risk/{action}",
+    status_code=202,
+    response_model=CommandAccepted,
+    summary="Halt, reduce or resume trading",
+    responses=responses(400, 401, 409, 422, 503),
+)
+async def change_trading_state(
+    action: Literal["halt", "reduce", "resume"],
+    body: StateChangeRequest,
+    request: Request,
+    actor: ActorHeader = None,
+    correlation: CorrelationHeader = None,
 ) -> CommandAccepted:
+    """Change the trading state; the reason and the actor are recorded.
+
+    halt: HALTED, nothing is placed; reduce: REDUCING, only orders that lower exposure;
+    resume: ACTIVE again.
+    """
     system = request.app.state.system
-    command = ChangeTradingState(to_state, body.reason, cause(actor, corr))
+    command = ChangeTradingState(STATE_AFTER[action], body.reason, cause(actor, correlation))
     await asyncio.to_thread(system.trading.change_trading_state, command)
     return CommandAccepted(id=system.settings.trading.account, log_position=_head(request))
-
-
-@router.post(
-    "/risk/halt",
-    status_code=202,
-    response_model=CommandAccepted,
-    summary="Halt trading",
-    responses=responses(400, 401, 409, 422, 503),
-)
-async def halt(
-    body: StateChangeRequest,
-    request: Request,
-    actor: ActorHeader = None,
-    correlation: CorrelationHeader = None,
-) -> CommandAccepted:
-    """HALTED: nothing is placed until trading resumes."""
-    return await _change_state(request, "HALTED", body, actor, correlation)
-
-
-@router.post(
-    "/risk/reduce",
-    status_code=202,
-    response_model=CommandAccepted,
-    summary="Only reduce exposure",
-    responses=responses(400, 401, 409, 422, 503),
-)
-async def reduce(
-    body: StateChangeRequest,
-    request: Request,
-    actor: ActorHeader = None,
-    correlation: CorrelationHeader = None,
-) -> CommandAccepted:
-    """REDUCING: only orders that lower exposure are placed."""
-    return await _change_state(request, "REDUCING", body, actor, correlation)
-
-
-@router.post(
-    "/risk/resume",
-    status_code=202,
-    response_model=CommandAccepted,
-    summary="Resume trading",
-    responses=responses(400, 401, 409, 422, 503),
-)
-async def resume(
-    body: StateChangeRequest,
-    request: Request,
-    actor: ActorHeader = None,
-    correlation: CorrelationHeader = None,
-) -> CommandAccepted:
-    """ACTIVE again; the reason and actor are recorded."""
-    return await _change_state(request, "ACTIVE", body, actor, correlation)
 
 
 @router.post(
