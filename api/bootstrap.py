@@ -15,7 +15,7 @@ from adapters.nats.pipeline import CqrsPipeline
 from adapters.nats.projector import NatsProjector
 from adapters.nats.relay import LogRelay
 from adapters.nats.stream import LogStream
-from adapters.postgres.event_store import ensure_schema, eventsourcing_env
+from adapters.postgres.event_store import ensure_schema, eventsourcing_env, schema_setup_lock
 from adapters.postgres.log_listener import LogListener
 from adapters.postgres.migrator import Migrator
 from adapters.postgres.projection_writer import LogReader, ProjectionWriter
@@ -86,23 +86,33 @@ def bootstrap(
     if event_store is None:
         conninfo = database_conninfo(settings, start_embedded=start_embedded)
         db = settings.database
-        ensure_schema(conninfo, db.schema_name, connect_timeout_s=db.connect_timeout_s)
-        event_store = eventsourcing_env(
-            conninfo,
-            schema=db.schema_name,
-            pool_size=db.pool_size,
-            max_overflow=db.max_overflow,
-            connect_timeout_s=db.connect_timeout_s,
-        )
+        with schema_setup_lock(conninfo, db.schema_name, connect_timeout_s=db.connect_timeout_s):
+            ensure_schema(conninfo, db.schema_name, connect_timeout_s=db.connect_timeout_s)
+            trading = _trading(settings, _event_store_env(conninfo, settings))
         if with_queries:
             queries = PostgresReadModelQueries(conninfo, db.schema_name)
-    trading = Trading(
+        return System(settings=settings, trading=trading, queries=queries)
+    return System(settings=settings, trading=_trading(settings, event_store), queries=queries)
+
+
+def _event_store_env(conninfo: str, settings: Settings) -> Mapping[str, str]:
+    db = settings.database
+    return eventsourcing_env(
+        conninfo,
+        schema=db.schema_name,
+        pool_size=db.pool_size,
+        max_overflow=db.max_overflow,
+        connect_timeout_s=db.connect_timeout_s,
+    )
+
+
+def _trading(settings: Settings, event_store: Mapping[str, str]) -> Trading:
+    return Trading(
         event_store,
         account=settings.trading.account,
         markets=frozenset(settings.trading.markets),
         fee_rate=settings.trading.fee_rate,
     )
-    return System(settings=settings, trading=trading, queries=queries)
 
 
 def migrator(settings: Settings, *, start_embedded: bool = True) -> Migrator:

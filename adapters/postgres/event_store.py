@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import hashlib
+from collections.abc import Iterator, Mapping
 
 import psycopg
 from psycopg import sql
@@ -61,3 +63,36 @@ def ensure_schema(conninfo: str, schema: str, *, connect_timeout_s: float = 10.0
 def _where(conninfo: str) -> str:
     params = conninfo_to_dict(conninfo)
     return f"{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params.get('dbname')}"
+
+
+def schema_lock_key(schema: str) -> int:
+    """Return the advisory-lock key that serialises DDL on `schema` (the migrator's too)."""
+    digest = hashlib.sha256(f"upbit-ledger migrations {schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def schema_setup_lock(
+    conninfo: str, schema: str, *, connect_timeout_s: float = 10.0
+) -> Iterator[None]:
+    """Hold the schema's DDL lock, so processes starting together create schema and tables in turn.
+
+    Concurrent `CREATE ... IF NOT EXISTS` of one object fail with "tuple concurrently updated".
+
+    Raises:
+        EventStoreUnavailableError: the server cannot be reached.
+    """
+    try:
+        connection = psycopg.connect(
+            conninfo, autocommit=True, connect_timeout=int(connect_timeout_s)
+        )
+    except psycopg.OperationalError as error:
+        raise EventStoreUnavailableError(
+            f"PostgreSQL at {_where(conninfo)} is not reachable: {str(error).strip()}"
+        ) from None
+    with connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", [schema_lock_key(schema)])
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", [schema_lock_key(schema)])

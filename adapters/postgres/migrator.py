@@ -13,6 +13,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
+from adapters.postgres.event_store import schema_lock_key
 from adapters.postgres.migration_errors import (
     MigrationChecksumMismatchError,
     MigrationDatabaseError,
@@ -72,8 +73,7 @@ class Migrator:
         self._directory = directory if directory is not None else default_directory()
         self._connect_timeout_s = connect_timeout_s
         self._table = sql.Identifier(schema, BOOKKEEPING_TABLE)
-        digest = hashlib.sha256(f"upbit-ledger migrations {schema}".encode()).digest()
-        self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
+        self._lock_key = schema_lock_key(schema)
 
     def available(self) -> list[Migration]:
         """Return the migration files, oldest first (raises `MigrationFileError` subclasses)."""

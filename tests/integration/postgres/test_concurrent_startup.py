@@ -1,0 +1,45 @@
+"""Processes that start together on a fresh schema (ledger run, relay, projectors, a status
+query) set it up in turn: no "tuple concurrently updated" from concurrent DDL."""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import quote
+
+from api.bootstrap import bootstrap, migrator
+from api.settings import load_settings
+from tests.integration.conftest import PgTarget
+
+
+def test_eight_processes_bootstrapping_a_fresh_schema_at_once_all_succeed(
+    pg_schema: PgTarget,
+) -> None:
+    secret = f":{pg_schema.password}" if pg_schema.password else ""
+    where = (
+        f"/{pg_schema.dbname}?host={quote(pg_schema.host, safe='')}&port={pg_schema.port}"
+        if pg_schema.host.startswith("/")
+        else f"{pg_schema.host}:{pg_schema.port}/{pg_schema.dbname}"
+    )
+    url = f"postgresql://{pg_schema.user}{secret}@{where}"
+    schema = f"{pg_schema.schema}_fresh"
+    settings = load_settings(overrides={"database": {"url": url, "schema_name": schema}})
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def process() -> None:
+        try:
+            start.wait()
+            system = bootstrap(settings)
+            try:
+                migrator(settings).up()
+            finally:
+                system.close()
+        except BaseException as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=process) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
