@@ -12,7 +12,7 @@ named (it is parked).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from uuid import UUID
 
 import nats
@@ -22,22 +22,20 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from adapters.nats.sessions import close, connect, run_sessions
+from adapters.nats.sessions import SessionRecord, close, connect, run_sessions
 from adapters.nats.stream import MSG_ID, ORIGINATOR, PREV_ID, TOPIC, VERSION, LogStream
 from adapters.postgres.projection_writer import LogItem, ProjectionWriter
 
 
 @dataclass
-class ProjectorStats:
+class ProjectorStats(SessionRecord):
     """What the projector did."""
 
     applied: int = 0
     skipped: int = 0
     gap_filled: int = 0
     batches: int = 0
-    restarts: int = 0
     position: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 class NatsProjector:
@@ -65,12 +63,8 @@ class NatsProjector:
             ProjectionStoppedError: an event could not be applied (it is parked).
         """
         self.stats.position = await asyncio.to_thread(self.writer.position)
-        await run_sessions(self._session, stop, retry_s=self.retry_s, on_error=self._failed)
+        await run_sessions(self._session, stop, retry_s=self.retry_s, on_error=self.stats.failed)
         return self.stats
-
-    def _failed(self, error: Exception) -> None:
-        self.stats.restarts += 1
-        self.stats.errors.append(f"{type(error).__name__}: {error}"[:300])
 
     async def _session(self, stop: asyncio.Event) -> None:
         client = await connect(self.nats_url, f"ledger-projector-{self.durable}")
@@ -107,16 +101,10 @@ class NatsProjector:
         published = await self.stream.last_position(js)
         if published <= self.stats.position:
             return
-        log = self.writer.log
-        items = await asyncio.to_thread(lambda: list(log.items(self.stats.position, published)))
-        for start in range(0, len(items), self.batch):
-            result = await asyncio.to_thread(
-                self.writer.apply_batch, items[start : start + self.batch]
-            )
-            self.stats.applied += result.applied
-            self.stats.skipped += result.skipped
-            self.stats.gap_filled += result.applied
-            self.stats.position = max(self.stats.position, result.position)
+        result = await asyncio.to_thread(self.writer.catch_up, published, batch=self.batch)
+        self.stats.applied += result.applied
+        self.stats.gap_filled += result.applied  # these came from the log, not the stream
+        self.stats.position = max(self.stats.position, result.position)
 
     async def _ensure_consumer(self, js: JetStreamContext) -> None:
         try:

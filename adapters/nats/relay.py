@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from nats.js import JetStreamContext
 
-from adapters.nats.sessions import close, connect, run_sessions
+from adapters.nats.sessions import SessionRecord, close, connect, run_sessions
 from adapters.nats.stream import (
     EXPECTED_LAST_MSG_ID,
     MSG_ID,
@@ -63,14 +63,12 @@ class NotificationLog(Protocol):
 
 
 @dataclass
-class RelayStats:
+class RelayStats(SessionRecord):
     """What the relay did: messages published, re-publications JetStream dropped, restarts."""
 
     published: int = 0
     duplicates: int = 0
-    restarts: int = 0
     position: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 class LogRelay:
@@ -98,7 +96,9 @@ class LogRelay:
         if self.listener is not None:
             await self.listener.open()
         try:
-            await run_sessions(self._session, stop, retry_s=self.retry_s, on_error=self._failed)
+            await run_sessions(
+                self._session, stop, retry_s=self.retry_s, on_error=self.stats.failed
+            )
         finally:
             if self.listener is not None:
                 await self.listener.close()
@@ -161,10 +161,6 @@ class LogRelay:
         if self.on_published is not None:
             self.on_published(previous)
         return previous
-
-    def _failed(self, error: Exception) -> None:
-        self.stats.restarts += 1
-        self.stats.errors.append(f"{type(error).__name__}: {error}"[:300])
 
     async def _wait(self, stop: asyncio.Event) -> None:
         # Until a NOTIFY, the listener's poll interval, or `stop` (which abandons the LISTEN).

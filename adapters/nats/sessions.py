@@ -10,11 +10,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import nats
 import nats.errors
 from nats.aio.client import Client
 from nats.js.errors import APIError
+
+
+@dataclass
+class SessionRecord:
+    """How often the sessions of a relay or projector failed, and why (newest last)."""
+
+    restarts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def failed(self, error: Exception) -> None:
+        """Count a session that ended on `error`."""
+        self.restarts += 1
+        self.errors.append(f"{type(error).__name__}: {error}"[:300])
+
 
 SESSION_ERRORS = (OSError, nats.errors.Error, APIError)
 """What ends a session and is retried (other exceptions propagate)."""

@@ -91,6 +91,15 @@ class BatchResult:
     gap_filled: int
     position: int
 
+    def plus(self, later: BatchResult) -> BatchResult:
+        """Return the totals of this batch and a `later` one."""
+        return BatchResult(
+            self.applied + later.applied,
+            self.skipped + later.skipped,
+            self.gap_filled + later.gap_filled,
+            later.position,
+        )
+
 
 class ProjectionWriter:
     """Applies events to `projection`'s tables through `store`, tracked as `tracking_name`."""
@@ -118,6 +127,30 @@ class ProjectionWriter:
         """Return the last applied position."""
         with self.store.transaction(self._connection, self.tables) as tx:
             return tx.lock_position(self.name)
+
+    def catch_up(
+        self,
+        upto: int | None = None,
+        *,
+        batch: int = LOG_PAGE,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> BatchResult:
+        """Apply every logged event after the tracked position (up to `upto`); return totals.
+
+        Events are read straight from the log and applied `batch` per transaction.
+
+        Raises:
+            ProjectionStoppedError: an event could not be applied, or one is parked already.
+        """
+        totals = BatchResult(0, 0, 0, self.position())
+        pending: list[LogItem] = []
+        for item in self.log.items(totals.position, upto):
+            pending.append(item)
+            if len(pending) == batch:
+                totals, pending = totals.plus(self.apply_batch(pending)), []
+                if on_progress is not None:
+                    on_progress(totals.position)
+        return totals.plus(self.apply_batch(pending)) if pending else totals
 
     def apply_batch(self, items: Sequence[LogItem]) -> BatchResult:
         """Apply `items` (in log order) in one transaction; see the module docstring.

@@ -7,6 +7,7 @@ rows; `swap` replaces the live tables with the shadows in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ def rebuild(
     decode: Decode,
     *,
     upto: int | None = None,
-    on_progress: Any = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> int:
     """Recompute `projection` from the log into fresh shadow tables; return the last position."""
     shadows = shadow_names(projection)
@@ -66,21 +67,10 @@ def rebuild(
     writer = ProjectionWriter(
         store, projection, log, decode, tables=shadows, tracking_name=tracking
     )
-    position = 0
     try:
-        batch = []
-        for item in log.items(0, upto):
-            batch.append(item)
-            if len(batch) == BATCH:
-                position = writer.apply_batch(batch).position
-                batch = []
-                if on_progress is not None:
-                    on_progress(position)
-        if batch:
-            position = writer.apply_batch(batch).position
+        return writer.catch_up(upto, batch=BATCH, on_progress=on_progress).position
     finally:
         writer.close()
-    return position
 
 
 def compare(store: ReadModelStore, projection: Projection) -> list[TableComparison]:

@@ -98,9 +98,7 @@ def _project_orders(system: System) -> None:
         trading.mapper.to_domain_event,
     )
     try:
-        items = list(writer.log.items(writer.position()))
-        for start in range(0, len(items), 500):
-            writer.apply_batch(items[start : start + 500])
+        writer.catch_up()
     finally:
         writer.close()
 
