@@ -93,7 +93,7 @@ def test_a_caught_up_relay_wakes_on_the_logs_notify(
     listener = LogListener(pg_schema.conninfo, ledger.recorder.channel_name, poll_s=30)
     relay = LogRelay(ledger.recorder, stream, nats_endpoint.url, listener=listener)
 
-    async def scenario() -> float:
+    async def scenario() -> None:
         stop = asyncio.Event()
         task = asyncio.ensure_future(relay.run(stop))
         while relay.stats.position == 0:
@@ -105,9 +105,7 @@ def test_a_caught_up_relay_wakes_on_the_logs_notify(
         while relay.stats.position < target:
             assert time.monotonic() - started < 10, "the NOTIFY did not wake the relay"
             await asyncio.sleep(0.005)
-        woke_after = time.monotonic() - started
         stop.set()
         await asyncio.wait_for(task, 5)  # stopping abandons the LISTEN at once
-        return woke_after
 
-    assert asyncio.run(scenario()) < 10
+    asyncio.run(scenario())  # fails inside if the NOTIFY did not wake the relay within 10 s
