@@ -17,12 +17,18 @@ PAGE = 2000
 
 
 def candle_tape_from_log(
-    trading: Trading, market: str, *, start: datetime | None = None, end: datetime | None = None
+    trading: Trading,
+    market: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    before_position: int | None = None,
 ) -> CandleTape | None:
     """Return the market's recorded candles with open time in [start, end), or None if none.
 
     The rows are the exact text the ingest recorded, so a replay from the log decides exactly
-    as one from the original file.
+    as one from the original file. With `before_position`, only the candle events recorded
+    before that log position count: the candles as a run that started there saw them.
     """
     hours: dict[UUID, tuple[int, dict[int, str]]] = {}
     last = 0
@@ -30,6 +36,8 @@ def candle_tape_from_log(
         page = trading.recorder.select_notifications(
             start=last, limit=PAGE, topics=TOPICS, inclusive_of_start=False
         )
+        if before_position is not None:
+            page = [n for n in page if n.id < before_position]
         if not page:
             break
         for notification in page:

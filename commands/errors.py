@@ -11,9 +11,13 @@ class UnknownOrderError(NotFoundError):
     """No order has this id."""
 
 
+class UnknownRunError(NotFoundError):
+    """No run of the strategies has this id."""
+
+
 class ConcurrencyConflictError(Exception):
     """Other writers kept changing the same aggregates; the bounded retries were spent."""
 
 
 class DuplicateRunError(Exception):
-    """A backtest run's events are already in the log."""
+    """A run of the strategies is already in the log."""

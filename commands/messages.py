@@ -132,3 +132,33 @@ class IngestCandles:
     source: str
     cause: Cause
     allow_corrections: bool = False
+
+
+@dataclass(frozen=True)
+class StartRun:
+    """Record the start of a run of the strategies with every input a replay needs."""
+
+    run_id: str
+    mode: str
+    market: str
+    strategies: dict[str, dict[str, str]]
+    capital_krw: Decimal
+    fee_rate: Decimal
+    slippage_bps: Decimal
+    max_participation: Decimal | None
+    first_candle_at: datetime
+    last_candle_at: datetime
+    candle_count: int
+    candles_sha256: str
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class CompleteRun:
+    """Record the end of a run with the replay hash of its decisions."""
+
+    run_id: str
+    candles_processed: int
+    decisions: int
+    replay_hash: str
+    cause: Cause

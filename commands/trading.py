@@ -3,7 +3,8 @@
 Each use case loads the aggregates it needs, lets them decide (a refusal raises a domain error
 and appends nothing), and saves every new event of the command in one transaction. A lost
 optimistic-concurrency race is retried a bounded number of times on freshly loaded state.
-The log's plumbing is in `commands.ledger_log`; candle ingestion in `commands.candle_ingestion`.
+The log's plumbing is in `commands.ledger_log`; candle ingestion in `commands.candle_ingestion`;
+runs of the strategies in `commands.run_records`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from commands.candle_ingestion import CandleIngestion, CandleIngestReport
+from commands.candle_ingestion import CandleIngestReport
 from commands.errors import UnknownOrderError
 from commands.ledger_log import DEFAULT_CONFLICT_RETRIES, register_event_topics
 from commands.messages import (
@@ -28,6 +29,7 @@ from commands.messages import (
     RejectOrder,
     SetRiskLimits,
 )
+from commands.run_records import RunRecords
 from domain.candles.candle_hour import CandleHour
 from domain.constants import DEFAULT_FEE_RATE
 from domain.errors import (
@@ -58,7 +60,7 @@ from domain.strategies.signal import Signal
 __all__ = ["CandleIngestReport", "Trading", "register_event_topics"]
 
 
-class Trading(CandleIngestion):
+class Trading(RunRecords):
     """The ledger's write side: orders, positions, the cash ledger and risk limits."""
 
     name = "Ledger"  # names the tables (ledger_events); never derived from the class name

@@ -63,6 +63,14 @@ class CandleConflictError(ValueRuleError):
     """A candle differs from the one already recorded for the same minute."""
 
 
+class InvalidRunError(ValueRuleError):
+    """A run's inputs are incomplete: an unknown mode, no strategies or no candles."""
+
+
+class RunAlreadyCompletedError(DomainError):
+    """A run that was completed cannot be completed again."""
+
+
 class MissingTextError(ValueRuleError):
     """A required text (actor, reason, identifier) is empty."""
 

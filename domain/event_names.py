@@ -16,6 +16,7 @@ from domain.orders.order import Order
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
 from domain.risk.limits import RiskLimits
+from domain.strategies.run import Run
 from domain.strategies.signal import Signal
 
 BUS_NAME_PATTERN = re.compile(r"^[a-z]+(\.[a-z_]+){1,2}$")
@@ -41,6 +42,8 @@ EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
     RiskLimits.TradingReduced,
     RiskLimits.TradingResumed,
     Signal.Created,
+    Run.Started,
+    Run.Completed,
     CandleHour.Opened,
     CandleHour.Ingested,
     CandleHour.Corrected,

@@ -34,12 +34,19 @@ def canonical_json(topic: str, fields: dict[str, Any]) -> str:
 
 def replay_hash(events: Iterable[tuple[str, dict[str, Any]]]) -> str:
     """Return the hex sha256 over (topic, fields) of the decision events, in order."""
+    return replay_digest(events)[0]
+
+
+def replay_digest(events: Iterable[tuple[str, dict[str, Any]]]) -> tuple[str, int]:
+    """Return the replay hash of the decision events and how many there were."""
     digest = hashlib.sha256()
+    count = 0
     for topic, fields in events:
         if is_decision_topic(topic):
             digest.update(canonical_json(topic, fields).encode())
             digest.update(b"\n")
-    return digest.hexdigest()
+            count += 1
+    return digest.hexdigest(), count
 
 
 def _plain(value: Any) -> Any:

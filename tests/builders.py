@@ -20,6 +20,7 @@ from commands.messages import (
     AllocateCapital,
     CancelOrder,
     ChangeTradingState,
+    CompleteRun,
     Figure,
     IngestCandles,
     PlaceOrder,
@@ -27,6 +28,7 @@ from commands.messages import (
     RecordSignal,
     RejectOrder,
     SetRiskLimits,
+    StartRun,
 )
 from commands.trading import Trading
 from domain.candles.candle_hour import CandleRow
@@ -461,3 +463,21 @@ def every_event_through_the_application(app: Trading) -> None:
         "KRW-BTC", FeedInterruption.MAINTENANCE, "market_offline", cause=SEOUL_CAUSE
     )
     app.record_feed_resumed("KRW-BTC", backfilled=3, cause=SEOUL_CAUSE)
+    app.start_run(
+        StartRun(
+            run_id="run-1",
+            mode="backtest",
+            market="KRW-BTC",
+            strategies={"grid": {"levels": "10"}},
+            capital_krw=Decimal("1000000"),
+            fee_rate=DEFAULT_FEE_RATE,
+            slippage_bps=Decimal(0),
+            max_participation=None,
+            first_candle_at=hour,
+            last_candle_at=hour,
+            candle_count=1,
+            candles_sha256="0" * 64,
+            cause=SEOUL_CAUSE,
+        )
+    )
+    app.complete_run(CompleteRun("run-1", 1, 1, "0" * 64, SEOUL_CAUSE))

@@ -105,6 +105,7 @@ def backtest(
     from adapters.market_data.candles_csv import read_candles, read_tape
     from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
     from commands.backtest.report import backtest_report
+    from commands.backtest.run_record import complete_run, start_run
     from commands.trading import Trading
     from domain.candles.gaps import fill_gaps
     from domain.fills.paper_fill_model import FillModel
@@ -159,7 +160,10 @@ def backtest(
         model,
     )
     trading = Trading(IN_MEMORY_ENV, account=run_id, fee_rate=model.fee_rate)
-    engine = BacktestEngine(trading, built, EngineConfig(run_id, capital_krw, model, market))
+    config = EngineConfig(run_id, capital_krw, model, market)
+    engine = BacktestEngine(trading, built, config)
+    if persist:  # the log records what the run was given, for `ledger replay`
+        trading.start_run(start_run(config, built, tape, "backtest"))
     if engine_path == "fast":
         with _tape_progress() as update:
             engine.run_tape(tape, update)
@@ -170,11 +174,8 @@ def backtest(
         engine.run(_progress((tape.candle(i) for i in range(len(tape))), len(tape)))
     report = backtest_report(engine)
     if persist:
-        from api.cli.context import open_system
-
-        with open_system(ctx) as system:
-            copied = system.trading.copy_events_from(trading)
-        console.print(f"persisted {copied:,} events of run {run_id} to the event log")
+        trading.complete_run(complete_run(engine))
+        _persist(ctx, trading, run_id, market, None if from_log else candles, first_at, end_at)
     trading.close()
     _print(report)
     if json_out is not None:
@@ -194,6 +195,57 @@ def backtest(
         )
         report_out.write_text(page, encoding="utf-8")
         console.print(f"HTML report written to {report_out}")
+
+
+def _persist(
+    ctx: typer.Context,
+    trading: Any,
+    run_id: str,
+    market: str,
+    candles: Path | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> None:
+    """Copy the run's events to the log, after the candles of a file, in one transaction each.
+
+    The run's candles go to the log first (those already recorded are skipped), so that
+    `ledger replay` finds every input of the run in the log.
+    """
+    from adapters.market_data.candles_csv import read_rows
+    from api.bootstrap import migrator
+    from api.cli.candles import record_candle_rows
+    from api.cli.context import make_cause, open_system, state_of
+    from commands.candle_import import hour_commands
+    from commands.errors import DuplicateRunError
+    from domain.errors import CandleConflictError
+
+    with open_system(ctx) as system:
+        if system.trading.get_run(run_id) is not None:
+            raise DuplicateRunError(
+                f"run {run_id} is already in the event log: a run is persisted once (change "
+                "its inputs to record another run)"
+            )
+        if candles is not None:
+            settings = state_of(ctx).settings()
+            migrator(settings).up()  # the candle table beside the log, as `ledger import`
+            rows = read_rows(candles, start=start, end=end)
+            source = f"csv:{candles.name}"
+            cause = make_cause(None, correlation_id=f"run:{run_id}")
+            commands = hour_commands(
+                market, rows.minutes.tolist(), rows.values, source=source, cause=cause
+            )
+            try:
+                report, _ = record_candle_rows(system, settings, market, rows, commands, source)
+            except CandleConflictError as error:
+                raise BacktestInputError(
+                    f"the run was not persisted: {error}. The event log holds other {market} "
+                    "candles for that time, so the run could not be replayed from the log; "
+                    "backtest the log's candles with --from-log instead"
+                ) from None
+            if report.recorded:
+                console.print(f"recorded {report.recorded:,} candles of the run in the event log")
+        copied = system.trading.copy_events_from(trading)
+    console.print(f"persisted {copied:,} events of run {run_id} to the event log")
 
 
 def _time(text: str | None, option: str) -> datetime | None:

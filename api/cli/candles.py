@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from adapters.market_data.candles_csv import CandleRows
+    from api.bootstrap import System
+    from api.settings import Settings
+    from commands.candle_ingestion import CandleIngestReport
+    from commands.messages import IngestCandles
 
 from api.cli.context import ACTOR_OPTION, console, make_cause, open_system, state_of
 
@@ -36,8 +43,7 @@ def import_candles(
     recorded one refuses the whole import with a report, unless --allow-corrections.
     """
     from adapters.market_data.candles_csv import read_rows
-    from adapters.postgres.candle_table import CandleTable
-    from api.bootstrap import database_conninfo, migrator
+    from api.bootstrap import migrator
     from commands.candle_import import hour_commands
 
     started = time.perf_counter()
@@ -55,15 +61,7 @@ def import_candles(
     )
     with open_system(ctx) as system:
         migrator(settings).up()
-        table = CandleTable(database_conninfo(settings), settings.database.schema_name)
-        staged = table.stage_new_text(market, source, rows.lines)  # runs beside the events
-        with console.status(f"recording {len(rows.lines):,} candles in {len(commands):,} hours…"):
-            try:
-                report = system.trading.ingest_candles(commands, assume_new=True)
-            except BaseException:
-                staged.finish(commit=False)
-                raise
-        added = staged.finish(commit=True)
+        report, added = record_candle_rows(system, settings, market, rows, commands, source)
     elapsed = time.perf_counter() - started
     skipped = len(rows.lines) - report.recorded - report.corrected
     console.print(
@@ -71,6 +69,33 @@ def import_candles(
         f"{report.corrected:,} corrected, {report.hours_opened:,} new hours; candle table "
         f"+{added:,} rows; {elapsed:.1f} s ({len(rows.lines) / elapsed:,.0f} candles/s)"
     )
+
+
+def record_candle_rows(
+    system: System,
+    settings: Settings,
+    market: str,
+    rows: CandleRows,
+    commands: list[IngestCandles],
+    source: str,
+) -> tuple[CandleIngestReport, int]:
+    """Record checked rows in the log (one transaction) and in the candle table beside it.
+
+    Raises:
+        CandleConflictError: a candle differs from the recorded one (nothing is written).
+    """
+    from adapters.postgres.candle_table import CandleTable
+    from api.bootstrap import database_conninfo
+
+    table = CandleTable(database_conninfo(settings), settings.database.schema_name)
+    staged = table.stage_new_text(market, source, rows.lines)  # runs beside the events
+    with console.status(f"recording {len(rows.lines):,} candles in {len(commands):,} hours…"):
+        try:
+            report = system.trading.ingest_candles(commands, assume_new=True)
+        except BaseException:
+            staged.finish(commit=False)
+            raise
+    return report, staged.finish(commit=True)
 
 
 def ingest(

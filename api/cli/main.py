@@ -6,8 +6,8 @@ Exit codes (style S4.4, with the issue's rule that every refused input exits 2):
   2  bad input or refused: a malformed value, a broken rule, an unknown id, bad configuration
   3  a server or the exchange is unavailable (or answered garbage), or writers kept
      conflicting: retry may succeed
-  4  a check found a difference: a rebuilt read model is not the live one, or a read model
-     stopped on an event (parked)
+  4  a check found a difference: a rebuilt read model is not the live one, a read model
+     stopped on an event (parked), or a replay decided otherwise than the log records
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from api.cli.backtest import backtest
 from api.cli.candles import import_candles, ingest
 from api.cli.config import show_config
 from api.cli.context import CliState, err_console
+from api.cli.replay import replay
 from api.cli.run import api, run
 from api.cli.sandbox import sandbox
 
@@ -71,6 +72,7 @@ app.command("run")(run)
 app.command("api")(api)
 app.command("show-config")(show_config)
 app.command("backtest")(backtest)
+app.command("replay")(replay)
 app.command("import")(import_candles)
 app.command("ingest")(ingest)
 app.command("sandbox")(sandbox)
@@ -96,11 +98,12 @@ def exit_code_for(error: BaseException) -> int:
     from api.bootstrap import ServiceUnavailableError
     from api.cli.backtest import BacktestInputError
     from api.cli.projections import ProjectionMismatchError
+    from api.cli.replay import ReplayInputError, ReplayMismatchError
     from api.settings import ConfigError
     from commands.errors import ConcurrencyConflictError, DuplicateRunError, NotFoundError
     from domain.errors import DomainError
 
-    if isinstance(error, ProjectionMismatchError):
+    if isinstance(error, ProjectionMismatchError | ReplayMismatchError):
         return 4
     if isinstance(error, UpbitPermanentError):
         return 2
@@ -122,6 +125,7 @@ def exit_code_for(error: BaseException) -> int:
         MigrationError,
         CandleFileError,
         BacktestInputError,
+        ReplayInputError,
         DuplicateRunError,
     )
     if isinstance(error, bad_input):

@@ -40,7 +40,7 @@ from domain.market_point import MarketPoint, MarketPointBuilder
 from domain.money import floor8
 from domain.orders.status import OrderStatus
 from domain.orders.terms import OrderSide, OrderType
-from domain.replay_hash import replay_hash
+from domain.replay_hash import replay_digest
 from domain.strategies.base import (
     CancelIntent,
     DecisionContext,
@@ -168,9 +168,13 @@ class BacktestEngine:
 
     def replay_hash(self) -> str:
         """Return the replay hash of the decision events this run appended."""
+        return self.replay_digest()[0]
+
+    def replay_digest(self) -> tuple[str, int]:
+        """Return the replay hash of the decision events this run appended, and their count."""
         notifications = self.trading.recorder.select_notifications(start=None, limit=10**9)
         events = (self.trading.mapper.to_domain_event(n) for n in notifications)
-        return replay_hash((type(e).TOPIC, vars(e)) for e in events)  # type: ignore[attr-defined]
+        return replay_digest((type(e).TOPIC, vars(e)) for e in events)  # type: ignore[attr-defined]
 
     def _segments(self, name: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         n = self.candles

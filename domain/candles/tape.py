@@ -7,6 +7,7 @@ flat synthetic candles at the previous close (strategies.md "Gap-free stream").
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -86,6 +87,22 @@ class CandleTape:
             Decimal(row[4]),
             value,
         )
+
+    def content_sha256(self) -> str:
+        """Return the sha256 of the recorded rows, as `minute,open,high,low,close,volume,value`.
+
+        The text is the rows' own (the decisions depend on it, exponent and all); a missing
+        value field counts as "0", as the log records it. Synthetic minutes are left out: they
+        follow from the rows.
+        """
+        digest = hashlib.sha256()
+        minutes = np.flatnonzero(~self.is_synthetic)
+        rows = self.row_of[minutes]
+        for minute, row in zip((minutes + self.start_minute).tolist(), rows.tolist(), strict=True):
+            fields = self.row_text(row)
+            value = fields[5] if len(fields) > 5 else "0"
+            digest.update(f"{minute},{','.join(fields[:5])},{value}\n".encode())
+        return digest.hexdigest()
 
     def scan(self, start: int, predicate: Callable[[slice], npt.NDArray[np.bool_]]) -> int:
         """Return the first index >= `start` where `predicate(window)` is True, else len(self).

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from typing import Any
 
 from domain.errors import InvalidStrategyParameterError
 from domain.strategies.base import Strategy
@@ -47,6 +49,28 @@ def build_strategies(
         else:
             built.append(Turtle(with_overrides(TurtleParams(), given, name)))
     return built
+
+
+def resolved_parameters(strategies: Sequence[Strategy]) -> dict[str, dict[str, str]]:
+    """Return every parameter of each strategy as the text that `build_strategies` reads back.
+
+    Defaults included, so a replay builds the same strategies even if a default changes later.
+    """
+    resolved: dict[str, dict[str, str]] = {}
+    for strategy in strategies:
+        params: Any = getattr(strategy, "params")  # noqa: B009 - each concrete strategy has one
+        resolved[strategy.name] = {
+            f.name: _parameter_text(getattr(params, f.name)) for f in fields(params)
+        }
+    return resolved
+
+
+def _parameter_text(value: object) -> str:
+    if value is None:
+        return "off"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def parse_param(text: str) -> tuple[str, str, str]:

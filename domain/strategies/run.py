@@ -1,0 +1,136 @@
+"""The Run aggregate: what a run of the strategies was given, recorded before it decides.
+
+`strategy.run.started` names everything a replay needs besides the code: the strategies with
+every parameter resolved, the capital, the fill model, the market and the candles (range,
+count and a content hash). `strategy.run.completed` records the replay hash the run computed
+over its own decisions, so a later replay can tell a changed log from changed code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InvalidRunError, RunAlreadyCompletedError
+from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
+from domain.ids import derive_id
+
+RUN_MODES = ("backtest", "paper", "live")
+
+
+class Run(Aggregate):
+    """One run of the strategies over a span of candles."""
+
+    class Started(LedgerCreated):
+        """A run of the strategies started, with all of its inputs but the candles' rows."""
+
+        TOPIC = "strategy.run.started"
+        run_id: str
+        mode: str
+        market: str
+        strategies: dict[str, dict[str, str]]
+        capital_krw: Decimal
+        fee_rate: Decimal
+        slippage_bps: Decimal
+        max_participation: Decimal | None
+        first_candle_at: datetime
+        last_candle_at: datetime
+        candle_count: int
+        candles_sha256: str
+
+        def apply(self, run: Run) -> None:
+            """Evolve the run's state by this event."""
+            run.run_id = self.run_id
+            run.is_completed = False
+
+    class Completed(LedgerEvent):
+        """The run processed its last candle; the replay hash of its decisions."""
+
+        TOPIC = "strategy.run.completed"
+        candles_processed: int
+        decisions: int
+        replay_hash: str
+
+        def apply(self, run: Run) -> None:
+            """Evolve the run's state by this event."""
+            run.is_completed = True
+
+    run_id: str
+    is_completed: bool
+
+    def __init__(self) -> None:
+        """State is set by the Started event; see `start`."""
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        run_id: str,
+        mode: str,
+        market: str,
+        strategies: Mapping[str, Mapping[str, str]],
+        capital_krw: Decimal,
+        fee_rate: Decimal,
+        slippage_bps: Decimal,
+        max_participation: Decimal | None,
+        first_candle_at: datetime,
+        last_candle_at: datetime,
+        candle_count: int,
+        candles_sha256: str,
+        cause: Cause,
+    ) -> Run:
+        """Record the start of a run and its inputs.
+
+        Raises:
+            MissingTextError: the run id is blank.
+            InvalidRunError: an unknown mode, no strategies or no candles.
+        """
+        name = require_text(run_id, "run id")
+        if mode not in RUN_MODES:
+            raise InvalidRunError(f"run mode {mode!r} must be one of: {', '.join(RUN_MODES)}")
+        if not strategies or candle_count < 1 or last_candle_at < first_candle_at:
+            raise InvalidRunError(f"run {name!r} needs at least one strategy and one candle")
+        return cls._create(
+            cls.Started,
+            id=run_aggregate_id(name),
+            run_id=name,
+            mode=mode,
+            market=market,
+            strategies={s: dict(p) for s, p in strategies.items()},
+            capital_krw=capital_krw,
+            fee_rate=fee_rate,
+            slippage_bps=slippage_bps,
+            max_participation=max_participation,
+            first_candle_at=first_candle_at,
+            last_candle_at=last_candle_at,
+            candle_count=candle_count,
+            candles_sha256=candles_sha256,
+            **cause.event_fields(),
+        )
+
+    def complete(
+        self, *, candles_processed: int, decisions: int, replay_hash: str, cause: Cause
+    ) -> None:
+        """Record the end of the run with the replay hash of its decisions.
+
+        Raises:
+            RunAlreadyCompletedError: the run was completed before.
+        """
+        if self.is_completed:
+            raise RunAlreadyCompletedError(f"run {self.run_id!r} is already completed")
+        self.trigger_event(
+            self.Completed,
+            candles_processed=candles_processed,
+            decisions=decisions,
+            replay_hash=replay_hash,
+            **cause.event_fields(),
+        )
+
+
+def run_aggregate_id(run_id: str) -> UUID:
+    """Return the id of the Run aggregate of a run id."""
+    return derive_id("run", run_id)
