@@ -1,19 +1,26 @@
-"""Positions and P&L per strategy, and realised P&L per KST trading day.
+"""Positions and P&L per strategy, realised P&L per KST trading day, and the book's changes.
 
 Tables: `rm_positions`; the capital and cash of each strategy (`rm_portfolios`,
-`rm_strategy_capital`); realised P&L per KST trading day (`rm_daily_pnl`).
+`rm_strategy_capital`); realised P&L per KST trading day (`rm_daily_pnl`); every change of a
+strategy's cash or BTC held (`rm_book_changes`), which the equity curve marks to market when
+it is queried (`projections/equity_curve.py`).
 """
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import ClassVar
+from uuid import UUID
 
 from domain.events import LedgerEvent
+from domain.orders.terms import OrderSide
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
 from projections.projection import Projection
 from projections.rows import Insert, RowOp, Update, Upsert
+
+ZERO = Decimal(0)
 
 
 class PositionsProjection(Projection):
@@ -25,6 +32,7 @@ class PositionsProjection(Projection):
         "rm_portfolios",
         "rm_strategy_capital",
         "rm_daily_pnl",
+        "rm_book_changes",
     )
 
     def rows(self, event: LedgerEvent, position: int) -> list[RowOp]:
@@ -44,6 +52,7 @@ class PositionsProjection(Projection):
                     )
                 ]
             case Position.Changed():
+                held = event.qty_btc if OrderSide(event.side) is OrderSide.BID else -event.qty_btc
                 return [
                     Update(
                         "rm_positions",
@@ -59,7 +68,8 @@ class PositionsProjection(Projection):
                             "fees_krw": event.fee_krw,
                             "fills": 1,
                         },
-                    )
+                    ),
+                    _book_change(event, position, position_id=event.originator_id, btc=held),
                 ]
             case Position.Closed():
                 values = {"is_open": False, "updated_at": event.occurred_at}
@@ -77,7 +87,14 @@ class PositionsProjection(Projection):
                         "rm_strategy_capital",
                         {"portfolio_id": event.originator_id, "strategy_id": event.strategy_id},
                         add={"allocated_krw": event.amount_krw, "cash_krw": event.amount_krw},
-                    )
+                    ),
+                    _book_change(
+                        event,
+                        position,
+                        portfolio_id=event.originator_id,
+                        strategy_id=event.strategy_id,
+                        krw=event.amount_krw,
+                    ),
                 ]
             case Portfolio.FillSettled():
                 return [
@@ -100,5 +117,36 @@ class PositionsProjection(Projection):
                             "fills": 1,
                         },
                     ),
+                    _book_change(
+                        event,
+                        position,
+                        portfolio_id=event.originator_id,
+                        strategy_id=event.strategy_id,
+                        krw=event.cash_delta_krw,
+                    ),
                 ]
         return []
+
+
+def _book_change(
+    event: LedgerEvent,
+    position: int,
+    *,
+    portfolio_id: UUID | None = None,
+    strategy_id: str | None = None,
+    position_id: UUID | None = None,
+    krw: Decimal = ZERO,
+    btc: Decimal = ZERO,
+) -> Insert:
+    return Insert(
+        "rm_book_changes",
+        {
+            "position": position,
+            "portfolio_id": portfolio_id,
+            "strategy_id": strategy_id,
+            "position_id": position_id,
+            "at_utc": event.occurred_at,
+            "cash_delta_krw": krw,
+            "qty_delta_btc": btc,
+        },
+    )

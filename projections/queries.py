@@ -93,6 +93,26 @@ class ReadModelQueries(Protocol):
         """Return candles of `interval` (1m, 1h, 1d) in [start, end), oldest first."""
         ...
 
+    def equity_curve(
+        self,
+        *,
+        account: str,
+        strategy_id: str | None,
+        market: str,
+        interval: str,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Return the equity at each candle close of `interval` (1h, 1d) in [start, end).
+
+        Each point is cash + BTC held x close, summed over every change of the book at or
+        before the close, of one strategy or (strategy None) of every strategy of the account;
+        oldest first, from the first change of the book on (`projections/equity_curve.py`).
+        """
+        ...
+
     def events(self, *, correlation_id: str, limit: int, cursor: str | None) -> Page:
         """Return the events of one flow, in log order, with their payloads."""
         ...

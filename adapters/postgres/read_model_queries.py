@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from projections.equity_curve import MARK_STEPS, BookState, Close, mark_to_market
 from projections.queries import InvalidCursorError, InvalidQueryValueError, Page, Row
 
 KST = timezone(timedelta(hours=9), "KST")
@@ -200,6 +201,72 @@ class PostgresReadModelQueries:
         rows = self._all(statement, (*params, limit + 1))
         return _page(rows, limit, lambda r: [r["open_time"].isoformat()])
 
+    # The equity curve.
+    def equity_curve(
+        self,
+        *,
+        account: str,
+        strategy_id: str | None,
+        market: str,
+        interval: str,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Return the equity at each candle close of `interval` in [start, end), oldest first.
+
+        Two range scans: the closes of the page (from the book's first change on), then the
+        running totals of the book's changes up to the page's last close, from the last one at
+        or before its first close. Equity is computed in Decimal (`mark_to_market`).
+        """
+        step = MARK_STEPS[interval]
+        params: dict[str, Any] = {
+            "account": account,
+            "strategy": strategy_id,
+            "market": market,
+            "step": f"{step.total_seconds():.0f} seconds",  # no days: no time zone in it
+        }
+        first_change = f"(SELECT min(at_utc) FROM ({_book(strategy_id)}) b)"  # noqa: S608
+        where = ["market = %(market)s", f"open_time >= {first_change} - %(step)s::interval"]
+        if start is not None:
+            where.append("open_time >= %(start)s - %(step)s::interval")
+            params["start"] = start
+        if end is not None:
+            where.append("open_time < %(end)s - %(step)s::interval")
+            params["end"] = end
+        if cursor is not None:
+            (after,) = _decode(cursor, 1)
+            where.append("open_time > %(after)s::timestamptz - %(step)s::interval")
+            params["after"] = after
+        statement = sql.SQL(
+            "SELECT open_time, close FROM {} "  # noqa: S608 - fixed fragments only
+            + _where(where)
+            + " ORDER BY open_time LIMIT %(limit)s"
+        ).format(sql.Identifier(CANDLE_TABLES[interval]))
+        candles = self._all(statement, {**params, "limit": limit + 1})
+        closes = [
+            Close((row["open_time"] + step).astimezone(UTC), row["close"])
+            for row in candles[:limit]
+        ]
+        if not closes:
+            return Page([], None)
+        states = self._all(
+            f"WITH book AS ({_book(strategy_id)}), "  # noqa: S608 - fixed fragments only
+            "running AS (SELECT at_utc, position, sum(cash_delta_krw) OVER w AS cash_krw, "
+            "sum(qty_delta_btc) OVER w AS qty_btc FROM book WHERE at_utc <= %(last)s "
+            "WINDOW w AS (ORDER BY at_utc, position)) "
+            "SELECT * FROM running WHERE at_utc > %(first)s UNION ALL "
+            "(SELECT * FROM running WHERE at_utc <= %(first)s "
+            "ORDER BY at_utc DESC, position DESC LIMIT 1) ORDER BY at_utc, position",
+            {**params, "first": closes[0].at_utc, "last": closes[-1].at_utc},
+        )
+        points = mark_to_market(
+            (BookState(r["at_utc"], r["cash_krw"], r["qty_btc"]) for r in states), closes
+        )
+        more = len(candles) > limit
+        return Page(points, _encode([closes[-1].at_utc.isoformat()]) if more else None)
+
     # Events.
     def events(self, *, correlation_id: str, limit: int, cursor: str | None) -> Page:
         """Return the events of one flow, in log order, with their payloads."""
@@ -217,13 +284,30 @@ class PostgresReadModelQueries:
         )
         return _page(rows, limit, lambda r: [str(r["position"])])
 
-    def _all(self, statement: Any, params: Sequence[Any]) -> list[Row]:
+    def _all(self, statement: Any, params: Sequence[Any] | Mapping[str, Any]) -> list[Row]:
         try:
             with self._pool.connection() as connection:
                 rows = connection.execute(statement, params).fetchall()
         except psycopg.DataError as error:
             raise InvalidQueryValueError(f"a filter value was refused: {error}") from None
         return [_with_kst(row) for row in rows]  # type: ignore[arg-type]  # dict rows
+
+
+def _book(strategy_id: str | None) -> str:
+    # The changes of an account's book (of one strategy, or of all): cash rows name their
+    # portfolio and strategy; BTC rows their position, whose owner rm_positions knows.
+    strategy = strategy_id is not None
+    return (
+        "SELECT c.position, c.at_utc, c.cash_delta_krw, c.qty_delta_btc "  # noqa: S608
+        "FROM rm_book_changes c "
+        "JOIN rm_portfolios p ON p.portfolio_id = c.portfolio_id WHERE p.account = %(account)s"
+        + (" AND c.strategy_id = %(strategy)s" if strategy else "")
+        + " UNION ALL "
+        "SELECT c.position, c.at_utc, c.cash_delta_krw, c.qty_delta_btc FROM rm_book_changes c "
+        "JOIN rm_positions s ON s.position_id = c.position_id "
+        "WHERE s.account = %(account)s AND s.market = %(market)s"
+        + (" AND s.strategy_id = %(strategy)s" if strategy else "")
+    )
 
 
 def _filters(**values: str | None) -> tuple[list[str], list[Any]]:

@@ -188,6 +188,17 @@ class CandleView(BaseModel):
     minutes: int | None = None
 
 
+class EquityPointView(BaseModel):
+    """The book marked at a candle's close: cash + BTC held x close, in KRW."""
+
+    at_utc: datetime
+    at_kst: datetime
+    close_krw: Decimal
+    cash_krw: Decimal
+    qty_btc: Decimal
+    equity_krw: Decimal
+
+
 class EventView(BaseModel):
     """One event of a flow: its envelope and its payload."""
 

@@ -22,6 +22,7 @@ from api.http.views import (
     CandleView,
     CapitalView,
     DailyPnlView,
+    EquityPointView,
     EventView,
     Listing,
     OrderDetailView,
@@ -45,6 +46,9 @@ CURSOR = Query(
 )
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 Text = Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)]
+Market = Annotated[str, Query(pattern=r"^KRW-[A-Z0-9]{1,10}$")]
+From = Annotated[datetime | None, Query(alias="from", description="UTC, inclusive")]
+To = Annotated[datetime | None, Query(alias="to", description="UTC, exclusive")]
 
 
 def _queries(request: Request) -> Any:
@@ -52,6 +56,12 @@ def _queries(request: Request) -> Any:
     if queries is None:
         raise ApiError(503, "read_models_unavailable", "this API runs without read models")
     return queries
+
+
+def _utc(**times: datetime | None) -> None:
+    for name, value in times.items():
+        if value is not None and value.tzinfo is None:
+            raise ApiError(400, "invalid_request", f"{name} {value.isoformat()} needs a UTC offset")
 
 
 def _listing(page: Page) -> Response:
@@ -241,22 +251,65 @@ async def risk_history(
 )
 async def candles(
     request: Request,
-    market: Annotated[str, Query(pattern=r"^KRW-[A-Z0-9]{1,10}$")] = "KRW-BTC",
+    market: Market = "KRW-BTC",
     interval: Literal["1m", "1h", "1d"] = "1m",
-    start: Annotated[datetime | None, Query(alias="from", description="UTC, inclusive")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="UTC, exclusive")] = None,
+    start: From = None,
+    end: To = None,
     limit: int = LIMIT,
     cursor: str | None = CURSOR,
     min_position: int | None = MIN_POSITION,
     wait_s: float = WAIT_S,
 ) -> Response:
     """Candles of the log, oldest first; days run from 00:00 UTC (09:00 KST)."""
-    for name, value in (("from", start), ("to", end)):
-        if value is not None and value.tzinfo is None:
-            raise ApiError(400, "invalid_request", f"{name} {value.isoformat()} needs a UTC offset")
+    _utc(**{"from": start, "to": end})
     await wait_for(request, ["candles"], min_position, wait_s)
     page = await asyncio.to_thread(
         _queries(request).candles,
+        market=market,
+        interval=interval,
+        start=start,
+        end=end,
+        limit=limit,
+        cursor=cursor,
+    )
+    return _listing(page)
+
+
+@router.get(
+    "/equity",
+    response_model=Listing[EquityPointView],
+    summary="Equity curve: the book marked at each hour's or day's close",
+    responses=responses(400, 409, 503),
+)
+async def equity(
+    request: Request,
+    account: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="default: this API's account"),
+    ] = None,
+    strategy_id: Annotated[
+        str | None, Query(max_length=64, pattern=PRINTABLE, description="default: all")
+    ] = None,
+    market: Market = "KRW-BTC",
+    interval: Literal["1h", "1d"] = "1h",
+    start: From = None,
+    end: To = None,
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+    min_position: int | None = MIN_POSITION,
+    wait_s: float = WAIT_S,
+) -> Response:
+    """Cash + BTC held x close at each candle close, oldest first, from the book's first change.
+
+    Of one strategy, or of every strategy of the account; marked when asked, with the closes of
+    the candle read model (an hour or day still open moves until it closes).
+    """
+    _utc(**{"from": start, "to": end})
+    await wait_for(request, ["positions", "candles"], min_position, wait_s)
+    page = await asyncio.to_thread(
+        _queries(request).equity_curve,
+        account=account or request.app.state.system.settings.trading.account,
+        strategy_id=strategy_id,
         market=market,
         interval=interval,
         start=start,

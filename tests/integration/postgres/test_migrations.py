@@ -75,10 +75,17 @@ def test_migrations_apply_roll_back_and_apply_again_with_matching_status(
 ) -> None:
     _create_event_table(pg_schema)
     migrator = Migrator(pg_schema.conninfo, pg_schema.schema)
-    ours = {"candles", "projection_tracking", "event_log", "rm_orders", "rm_candles_1d"}
+    ours = {
+        "candles",
+        "projection_tracking",
+        "event_log",
+        "rm_orders",
+        "rm_candles_1d",
+        "rm_book_changes",
+    }
 
-    assert [s.is_applied for s in migrator.status()] == [False] * 5
-    assert [m.version for m in migrator.up()] == [1, 2, 3, 4, 5]
+    assert [s.is_applied for s in migrator.status()] == [False] * 6
+    assert [m.version for m in migrator.up()] == [1, 2, 3, 4, 5, 6]
     statuses = migrator.status()
     assert [(s.version, s.name) for s in statuses] == [
         (1, "candles"),
@@ -86,15 +93,16 @@ def test_migrations_apply_roll_back_and_apply_again_with_matching_status(
         (3, "event_log_view"),
         (4, "candles_hypertable"),
         (5, "read_models"),
+        (6, "equity_curve"),
     ]
     assert all(s.is_applied and s.checksum_ok and s.applied_at for s in statuses)
     assert ours <= _relations(pg_schema)
 
-    assert [m.version for m in migrator.down()] == [5, 4, 3, 2, 1]
+    assert [m.version for m in migrator.down()] == [6, 5, 4, 3, 2, 1]
     assert not any(s.is_applied for s in migrator.status())
     assert _relations(pg_schema) & ours == set()
 
-    assert [m.version for m in migrator.up()] == [1, 2, 3, 4, 5]
+    assert [m.version for m in migrator.up()] == [1, 2, 3, 4, 5, 6]
     assert migrator.up() == []
     assert all(s.is_applied for s in migrator.status())
 
@@ -104,7 +112,7 @@ def test_up_and_down_with_a_target_stop_at_that_version(pg_schema: PgTarget) -> 
 
     assert [m.version for m in migrator.up(target=2)] == [1, 2]
     assert [m.version for m in migrator.down(target=1)] == [2]
-    assert [s.is_applied for s in migrator.status()] == [True, False, False, False, False]
+    assert [s.is_applied for s in migrator.status()] == [True] + [False] * 5
 
 
 def test_event_log_view_shows_library_events_as_json(pg_schema: PgTarget) -> None:

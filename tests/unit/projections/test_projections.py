@@ -110,3 +110,31 @@ def test_candles_are_written_by_minute_and_rolled_up(
     assert sum(isinstance(op, RollUpCandles) for op in ops) == 2
     with pytest.raises(ValueError, match="does not have 8 fields"):
         parse_minute("0,1,2,3")
+
+
+def test_every_change_of_cash_or_btc_held_is_one_book_row_at_its_log_position(
+    bare_trading: Trading, logged: list[tuple[int, LedgerEvent]]
+) -> None:
+    projection = PositionsProjection()
+    found = []
+    for position, event in logged:
+        for op in projection.rows(event, position):
+            if isinstance(op, Insert) and op.table == "rm_book_changes":
+                row = op.values
+                assert (row["position"], row["at_utc"]) == (position, event.occurred_at)
+                owner = "position_id" if row["position_id"] is not None else "portfolio_id"
+                assert row[owner] == event.originator_id
+                kind, strategy = type(event).__name__, row["strategy_id"]
+                found.append((kind, strategy, row["cash_delta_krw"], row["qty_delta_btc"]))
+    assert found == [
+        ("CapitalAllocated", "alpha", Decimal("10000000"), 0),
+        ("Changed", None, 0, Decimal("0.004")),  # a bid fill adds the BTC bought
+        ("FillSettled", "alpha", Decimal("-200100.000"), 0),  # funds + fee
+        ("Changed", None, 0, Decimal("0.006")),
+        ("FillSettled", "alpha", Decimal("-300150.000"), 0),
+        ("Changed", None, 0, Decimal("-0.01")),  # an ask fill takes away the BTC sold
+        ("FillSettled", "alpha", Decimal("509745.000"), 0),  # funds - fee
+    ]
+    portfolio = bare_trading.get_portfolio()
+    assert portfolio is not None
+    assert sum(row[2] for row in found) == portfolio.book("alpha").cash_krw

@@ -1,0 +1,1 @@
+DROP TABLE rm_book_changes;
