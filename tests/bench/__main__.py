@@ -33,6 +33,7 @@ from tests.bench.ledger_core import (
     bench_reload_order,
 )
 from tests.bench.machine import describe_machine
+from tests.bench.replay import bench_replay
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 
@@ -41,7 +42,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     parser.add_argument(
-        "--only", choices=("ledger-core", "backtest", "import", "cqrs"), help="one section only"
+        "--only",
+        choices=("ledger-core", "backtest", "import", "cqrs", "replay"),
+        help="one section only",
     )
     args = parser.parse_args()
     # A terminated run still stops the PostgreSQL it started (the `finally` blocks run).
@@ -88,6 +91,16 @@ def main() -> int:
                 nats_server.stop()
                 server.stop()
         met &= _report(args, machine, "cqrs", CQRS_TITLE, figures)
+    if args.only in (None, "replay") and EIGHT_MONTHS.exists():
+        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+            server = EmbeddedPostgres(Path(tmp) / "pg")
+            url = server.start().socket_url()
+            try:
+                ensure_schema(url, "bench_replay")
+                figures = [bench_replay(dict(eventsourcing_env(url, schema="bench_replay")))]
+            finally:
+                server.stop()
+        met &= _report(args, machine, "replay", REPLAY_TITLE, figures)
     if args.only in (None, "backtest"):
         if not EIGHT_MONTHS.exists():
             print(f"skipped the backtest benchmarks: {EIGHT_MONTHS} is missing")  # noqa: T201
@@ -112,6 +125,11 @@ CQRS_TITLE = (
     "Relay, projectors and the HTTP API (issue 6)",
     "Embedded PostgreSQL over its Unix socket and an embedded NATS server (JetStream, file "
     "storage) on loopback; relay and projectors in one process, as `make run` runs them.",
+)
+REPLAY_TITLE = (
+    "Replay (issue 6): `ledger replay` of a persisted run",
+    "Embedded PostgreSQL over its Unix socket; the 8-month Upbit file persisted as `ledger "
+    "backtest --persist` does (candles, then the run), replayed from the log's candles.",
 )
 BACKTEST_TITLE = (
     "Backtests (issue 4): `ledger backtest` over the 8-month Upbit file",
