@@ -27,7 +27,7 @@ from domain.orders.order import Order
 from domain.replay_diff import Decision, DecisionDifference, first_difference
 from domain.replay_hash import is_decision_topic
 from domain.strategies.catalog import build_strategies
-from domain.strategies.run import Run
+from domain.strategies.run import StrategyRun
 from domain.strategies.signal import Signal
 
 PAGE = 5000
@@ -38,9 +38,9 @@ DECISION_TOPICS = sorted(t for t in EVENT_CLASS_BY_BUS_NAME if is_decision_topic
 class RecordedRun:
     """A run as the log records it: its start, its position there, and its completion."""
 
-    started: Run.Started
+    started: StrategyRun.Started
     position: int
-    completed: Run.Completed | None = None
+    completed: StrategyRun.Completed | None = None
     completed_position: int | None = None
 
     @property
@@ -101,14 +101,14 @@ def recorded_runs(
     `positions` keeps the runs that started at a log position in [from, to); `times` keeps
     the runs whose candles overlap [from, to).
     """
-    topics = [Run.Started.TOPIC, Run.Completed.TOPIC]
+    topics = [StrategyRun.Started.TOPIC, StrategyRun.Completed.TOPIC]
     runs: dict[str, RecordedRun] = {}
     by_aggregate: dict[Any, str] = {}
     for position, event in _events(trading, topics, after=0):
-        if isinstance(event, Run.Started):
+        if isinstance(event, StrategyRun.Started):
             runs[event.run_id] = RecordedRun(event, position)
             by_aggregate[event.originator_id] = event.run_id
-        elif isinstance(event, Run.Completed) and event.originator_id in by_aggregate:
+        elif isinstance(event, StrategyRun.Completed) and event.originator_id in by_aggregate:
             run_id = by_aggregate[event.originator_id]
             runs[run_id] = RecordedRun(runs[run_id].started, runs[run_id].position, event, position)
     lo, hi = positions

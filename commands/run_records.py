@@ -10,11 +10,11 @@ from commands.candle_ingestion import CandleIngestion
 from commands.errors import DuplicateRunError, UnknownRunError
 from commands.messages import CompleteRun, StartRun
 from domain.market import parse_market
-from domain.strategies.run import Run, run_aggregate_id
+from domain.strategies.run import StrategyRun, run_aggregate_id
 
 
 class RunRecords(CandleIngestion):
-    """Runs of the strategies in the log: one Run aggregate per run id."""
+    """Runs of the strategies in the log: one StrategyRun aggregate per run id."""
 
     def start_run(self, command: StartRun) -> None:
         """Record `strategy.run.started` with the run's inputs.
@@ -25,7 +25,7 @@ class RunRecords(CandleIngestion):
         """
         inputs = {f.name: getattr(command, f.name) for f in fields(command)}
         inputs["market"] = parse_market(command.market, self.markets).code
-        run = Run.start(**inputs)
+        run = StrategyRun.start(**inputs)
         try:
             self.save(run)
         except IntegrityError:
@@ -55,6 +55,6 @@ class RunRecords(CandleIngestion):
 
         self._retrying(attempt, f"complete run {command.run_id}")
 
-    def get_run(self, run_id: str) -> Run | None:
+    def get_run(self, run_id: str) -> StrategyRun | None:
         """Return the run with this id, or None."""
-        return self._find(run_aggregate_id(run_id), Run)
+        return self._find(run_aggregate_id(run_id), StrategyRun)

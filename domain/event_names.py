@@ -16,7 +16,7 @@ from domain.orders.order import Order
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
 from domain.risk.limits import RiskLimits
-from domain.strategies.run import Run
+from domain.strategies.run import StrategyRun
 from domain.strategies.signal import Signal
 
 BUS_NAME_PATTERN = re.compile(r"^[a-z]+(\.[a-z_]+){1,2}$")
@@ -42,8 +42,8 @@ EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
     RiskLimits.TradingReduced,
     RiskLimits.TradingResumed,
     Signal.Created,
-    Run.Started,
-    Run.Completed,
+    StrategyRun.Started,
+    StrategyRun.Completed,
     CandleHour.Opened,
     CandleHour.Ingested,
     CandleHour.Corrected,

@@ -1,4 +1,4 @@
-"""The Run aggregate: what a run of the strategies was given, recorded before it decides.
+"""The StrategyRun aggregate: what a run of the strategies was given, recorded before it decides.
 
 `strategy.run.started` names everything a replay needs besides the code: the strategies with
 every parameter resolved, the capital, the fill model, the market and the candles (range,
@@ -22,7 +22,7 @@ from domain.ids import derive_id
 RUN_MODES = ("backtest", "paper", "live")
 
 
-class Run(Aggregate):
+class StrategyRun(Aggregate):
     """One run of the strategies over a span of candles."""
 
     class Started(LedgerCreated):
@@ -42,7 +42,7 @@ class Run(Aggregate):
         candle_count: int
         candles_sha256: str
 
-        def apply(self, run: Run) -> None:
+        def apply(self, run: StrategyRun) -> None:
             """Evolve the run's state by this event."""
             run.run_id = self.run_id
             run.is_completed = False
@@ -55,7 +55,7 @@ class Run(Aggregate):
         decisions: int
         replay_hash: str
 
-        def apply(self, run: Run) -> None:
+        def apply(self, run: StrategyRun) -> None:
             """Evolve the run's state by this event."""
             run.is_completed = True
 
@@ -82,7 +82,7 @@ class Run(Aggregate):
         candle_count: int,
         candles_sha256: str,
         cause: Cause,
-    ) -> Run:
+    ) -> StrategyRun:
         """Record the start of a run and its inputs.
 
         Raises:
@@ -132,5 +132,5 @@ class Run(Aggregate):
 
 
 def run_aggregate_id(run_id: str) -> UUID:
-    """Return the id of the Run aggregate of a run id."""
+    """Return the id of the StrategyRun aggregate of a run id."""
     return derive_id("run", run_id)
