@@ -4,7 +4,7 @@ Each use case loads the aggregates it needs, lets them decide (a refusal raises 
 and appends nothing), and saves every new event of the command in one transaction. A lost
 optimistic-concurrency race is retried a bounded number of times on freshly loaded state.
 The log's plumbing is in `commands.ledger_log`; candle ingestion in `commands.candle_ingestion`;
-runs of the strategies in `commands.run_records`.
+runs of the strategies in `commands.run_records`; limit breaches in `commands.risk_monitoring`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from commands.messages import (
     RejectOrder,
     SetRiskLimits,
 )
-from commands.run_records import RunRecords
+from commands.risk_monitoring import RiskMonitoring
 from domain.candles.candle_hour import CandleHour
 from domain.constants import DEFAULT_FEE_RATE
 from domain.errors import (
@@ -60,7 +60,7 @@ from domain.strategies.signal import Signal
 __all__ = ["CandleIngestReport", "Trading", "register_event_topics"]
 
 
-class Trading(RunRecords):
+class Trading(RiskMonitoring):
     """The ledger's write side: orders, positions, the cash ledger and risk limits."""
 
     name = "Ledger"  # names the tables (ledger_events); never derived from the class name

@@ -41,6 +41,7 @@ EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
     RiskLimits.TradingHalted,
     RiskLimits.TradingReduced,
     RiskLimits.TradingResumed,
+    RiskLimits.LimitBreached,
     Signal.Created,
     StrategyRun.Started,
     StrategyRun.Completed,

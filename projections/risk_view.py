@@ -54,6 +54,12 @@ class RiskProjection(Projection):
                     Update("rm_risk_state", {"risk_id": risk_id}, changes),
                     Insert("rm_risk_history", {**history, **limits, "reason": event.reason}),
                 ]
+            case RiskLimits.LimitBreached():
+                found = f"{event.limit} breached: {event.measured} against {event.threshold}"
+                if event.strategy_id:
+                    found += f" (strategy {event.strategy_id})"
+                note = f"{found}, {event.action}, candle {event.candle_open_time.isoformat()}"
+                return [Insert("rm_risk_history", {**history, "reason": note})]
         to_state = STATE_AFTER.get(type(event))
         if to_state is None:
             return []

@@ -43,6 +43,7 @@ from domain.orders.terms import OrderSide, OrderTerms, OrderType, order_terms
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
 from domain.risk.limits import RiskLimits
+from domain.risk.monitor import Breach, BreachAction, LimitCode
 from domain.risk.rules import OrderRiskContext
 from domain.strategies.base import OrderIntent
 
@@ -481,3 +482,16 @@ def every_event_through_the_application(app: Trading) -> None:
         )
     )
     app.complete_run(CompleteRun("run-1", 1, 1, "0" * 64, SEOUL_CAUSE))
+    app.record_breaches(
+        [
+            Breach(
+                LimitCode.EXPOSURE,
+                "alpha",
+                Decimal("2000000"),
+                Decimal("1000000"),
+                BreachAction.BLOCK_BIDS,
+                hour,
+            )
+        ],
+        SEOUL_CAUSE,
+    )

@@ -8,9 +8,10 @@ risk monitor against marked equity.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import Aggregate
 
@@ -18,6 +19,9 @@ from domain.errors import InvalidAmountError, InvalidRiskLimitError, TradingStat
 from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
 from domain.ids import risk_limits_id
 from domain.money import fraction, positive_krw
+
+if TYPE_CHECKING:
+    from domain.risk.monitor import Breach
 
 
 class TradingState(Enum):
@@ -138,6 +142,20 @@ class RiskLimits(Aggregate):
         TOPIC = "risk.trading.resumed"
         to_state = TradingState.ACTIVE
 
+    class LimitBreached(LedgerEvent):
+        """A portfolio limit was crossed at a candle close (the risk monitor's finding)."""
+
+        TOPIC = "risk.limit.breached"
+        limit: str
+        strategy_id: str
+        measured: Decimal
+        threshold: Decimal
+        action: str
+        candle_open_time: datetime
+
+        def apply(self, risk: RiskLimits) -> None:
+            """A breach changes no state by itself; its action follows as its own event."""
+
     account: str
     limit_values: dict[str, Decimal | None]
     state: TradingState
@@ -171,6 +189,29 @@ class RiskLimits(Aggregate):
             **limits.as_fields(),
             **cause.event_fields(),
         )
+
+    def record_breach(self, breach: Breach, cause: Cause) -> None:
+        """Record a breach and the state change its action implies, in that order.
+
+        HALT halts unless already HALTED; REDUCE restricts an ACTIVE account to reducing;
+        BLOCK_BIDS changes no state (the pre-trade exposure rule does the blocking).
+        """
+        self.trigger_event(
+            self.LimitBreached,
+            limit=breach.limit.value,
+            strategy_id=breach.strategy_id,
+            measured=breach.measured,
+            threshold=breach.threshold,
+            action=breach.action.value,
+            candle_open_time=breach.candle_open_time,
+            **cause.event_fields(),
+        )
+        target = {"halt": TradingState.HALTED, "reduce": TradingState.REDUCING}.get(
+            breach.action.value
+        )
+        escalates = target is TradingState.HALTED or self.state is TradingState.ACTIVE
+        if target is not None and target is not self.state and escalates:
+            self.change_state(target, f"limit breached: {breach.describe()}", cause)
 
     def change_state(self, to_state: TradingState, reason: str, cause: Cause) -> None:
         """Move trading to `to_state` (halt, reduce or resume), naming actor and reason.

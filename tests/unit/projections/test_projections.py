@@ -9,6 +9,7 @@ import pytest
 from commands.trading import Trading
 from domain.events import LedgerEvent
 from domain.orders.order import Order
+from domain.risk.limits import RiskLimits
 from projections.candles_view import CandlesProjection, parse_minute
 from projections.catalogue import PROJECTIONS, projection_named
 from projections.orders_view import OrdersProjection
@@ -97,7 +98,19 @@ def test_risk_changes_keep_the_state_and_one_history_row_each(
     ops = rows_of(RiskProjection(), logged)
     states = [op.values.get("trading_state") for op in ops if isinstance(op, Update)]
     assert states == [None, "HALTED", "REDUCING", "ACTIVE"]  # limits set, then three changes
-    assert len([op for op in ops if isinstance(op, Insert) and op.table == "rm_risk_history"]) == 5
+    history = [op for op in ops if isinstance(op, Insert) and op.table == "rm_risk_history"]
+    assert len(history) == 6  # created, limits set, three changes, one breach
+    breach = history[-1].values
+    assert breach["bus_name"] == "risk.limit.breached"
+    assert breach["reason"] == (
+        "exposure breached: 2000000 against 1000000 (strategy alpha), block_bids, candle "
+        f"{breach_hour(logged)}"
+    )
+
+
+def breach_hour(logged: list[tuple[int, LedgerEvent]]) -> str:
+    [event] = [e for _, e in logged if isinstance(e, RiskLimits.LimitBreached)]
+    return event.candle_open_time.isoformat()
 
 
 def test_candles_are_written_by_minute_and_rolled_up(
