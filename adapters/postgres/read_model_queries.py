@@ -11,7 +11,8 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,38 @@ from projections.queries import InvalidCursorError, InvalidQueryValueError, Page
 
 KST = timezone(timedelta(hours=9), "KST")
 CANDLE_TABLES = {"1m": "rm_candles_1m", "1h": "rm_candles_1h", "1d": "rm_candles_1d"}
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """A listing's sort key: its columns with their SQL types, and its direction."""
+
+    columns: tuple[tuple[str, str], ...]
+    descending: bool
+
+    def after(self) -> str:
+        """Return the condition for the rows after a cursor's key (its values as parameters)."""
+        names = ", ".join(column for column, _ in self.columns)
+        marks = ", ".join(f"%s::{kind}" for _, kind in self.columns)
+        return f"({names}) {'<' if self.descending else '>'} ({marks})"
+
+    def order_by(self) -> str:
+        """Return the ORDER BY list."""
+        direction = " DESC" if self.descending else ""
+        return ", ".join(column + direction for column, _ in self.columns)
+
+    def of(self, row: Row) -> list[str]:
+        """Return a row's key as the cursor's texts."""
+        values = (row[column.rpartition(".")[2]] for column, _ in self.columns)
+        return [v.isoformat() if isinstance(v, date | datetime) else str(v) for v in values]
+
+
+ORDERS_KEY = Keyset((("placed_at", "timestamptz"), ("order_id", "uuid")), descending=True)
+DAILY_PNL_KEY = Keyset((("trading_day", "date"), ("strategy_id", "text")), descending=True)
+SIGNALS_KEY = Keyset((("candle_open_time", "timestamptz"), ("signal_id", "uuid")), True)
+RISK_HISTORY_KEY = Keyset((("h.position", "bigint"),), descending=True)
+CANDLES_KEY = Keyset((("open_time", "timestamptz"),), descending=False)
+EVENTS_KEY = Keyset((("t.position", "bigint"),), descending=False)
 
 
 class PostgresReadModelQueries:
@@ -71,16 +104,7 @@ class PostgresReadModelQueries:
     ) -> Page:
         """Return orders, newest first."""
         where, params = _filters(status=status, strategy_id=strategy_id, market=market)
-        if cursor is not None:
-            placed_at, order_id = _decode(cursor, 2)
-            where.append("(placed_at, order_id) < (%s::timestamptz, %s::uuid)")
-            params += [placed_at, order_id]
-        rows = self._all(
-            f"SELECT * FROM rm_orders {_where(where)} "  # noqa: S608 - fixed fragments only
-            "ORDER BY placed_at DESC, order_id DESC LIMIT %s",
-            (*params, limit + 1),
-        )
-        return _page(rows, limit, lambda r: [r["placed_at"].isoformat(), str(r["order_id"])])
+        return self._listing("SELECT * FROM rm_orders", where, params, ORDERS_KEY, limit, cursor)
 
     def order(self, order_id: UUID) -> Row | None:
         """Return one order with its `fill_list` and `status_history`."""
@@ -110,16 +134,9 @@ class PostgresReadModelQueries:
     def daily_pnl(self, *, strategy_id: str | None, limit: int, cursor: str | None) -> Page:
         """Return realised P&L per strategy and KST trading day, newest day first."""
         where, params = _filters(strategy_id=strategy_id)
-        if cursor is not None:
-            day, strategy = _decode(cursor, 2)
-            where.append("(trading_day, strategy_id) < (%s::date, %s)")
-            params += [day, strategy]
-        rows = self._all(
-            f"SELECT * FROM rm_daily_pnl {_where(where)} "  # noqa: S608
-            "ORDER BY trading_day DESC, strategy_id DESC LIMIT %s",
-            (*params, limit + 1),
+        return self._listing(
+            "SELECT * FROM rm_daily_pnl", where, params, DAILY_PNL_KEY, limit, cursor
         )
-        return _page(rows, limit, lambda r: [r["trading_day"].isoformat(), r["strategy_id"]])
 
     def capital(self) -> Sequence[Row]:
         """Return each strategy's allocated capital and cash."""
@@ -136,18 +153,7 @@ class PostgresReadModelQueries:
     ) -> Page:
         """Return strategy signals, newest candle first."""
         where, params = _filters(strategy_id=strategy_id, run_id=run_id)
-        if cursor is not None:
-            at, signal_id = _decode(cursor, 2)
-            where.append("(candle_open_time, signal_id) < (%s::timestamptz, %s::uuid)")
-            params += [at, signal_id]
-        rows = self._all(
-            f"SELECT * FROM rm_signals {_where(where)} "  # noqa: S608
-            "ORDER BY candle_open_time DESC, signal_id DESC LIMIT %s",
-            (*params, limit + 1),
-        )
-        return _page(
-            rows, limit, lambda r: [r["candle_open_time"].isoformat(), str(r["signal_id"])]
-        )
+        return self._listing("SELECT * FROM rm_signals", where, params, SIGNALS_KEY, limit, cursor)
 
     # Risk.
     def risk_state(self) -> Sequence[Row]:
@@ -156,19 +162,10 @@ class PostgresReadModelQueries:
 
     def risk_history(self, *, limit: int, cursor: str | None) -> Page:
         """Return risk changes, newest first."""
-        where: list[str] = []
-        params: list[Any] = []
-        if cursor is not None:
-            (position,) = _decode(cursor, 1)
-            where.append("h.position < %s::bigint")
-            params.append(position)
-        rows = self._all(
-            f"SELECT h.*, s.account FROM rm_risk_history h "  # noqa: S608
-            f"LEFT JOIN rm_risk_state s USING (risk_id) {_where(where)} "
-            "ORDER BY h.position DESC LIMIT %s",
-            (*params, limit + 1),
+        select = (
+            "SELECT h.*, s.account FROM rm_risk_history h LEFT JOIN rm_risk_state s USING (risk_id)"
         )
-        return _page(rows, limit, lambda r: [str(r["position"])])
+        return self._listing(select, [], [], RISK_HISTORY_KEY, limit, cursor)
 
     # Candles.
     def candles(
@@ -190,16 +187,8 @@ class PostgresReadModelQueries:
         if end is not None:
             where.append("open_time < %s")
             params.append(end)
-        if cursor is not None:
-            (after,) = _decode(cursor, 1)
-            where.append("open_time > %s::timestamptz")
-            params.append(after)
-        table = sql.Identifier(CANDLE_TABLES[interval])
-        statement = sql.SQL(
-            "SELECT * FROM {} " + _where(where) + " ORDER BY open_time LIMIT %s"  # noqa: S608
-        ).format(table)
-        rows = self._all(statement, (*params, limit + 1))
-        return _page(rows, limit, lambda r: [r["open_time"].isoformat()])
+        select = f"SELECT * FROM {CANDLE_TABLES[interval]}"  # noqa: S608 - a fixed name
+        return self._listing(select, where, params, CANDLES_KEY, limit, cursor)
 
     # The equity curve.
     def equity_curve(
@@ -270,19 +259,31 @@ class PostgresReadModelQueries:
     # Events.
     def events(self, *, correlation_id: str, limit: int, cursor: str | None) -> Page:
         """Return the events of one flow, in log order, with their payloads."""
-        where = ["t.correlation_id = %s"]
-        params: list[Any] = [correlation_id]
+        select = (
+            "SELECT t.*, e.payload FROM rm_event_timeline t "
+            "JOIN event_log e ON e.position = t.position"
+        )
+        where, params = ["t.correlation_id = %s"], [correlation_id]
+        return self._listing(select, where, params, EVENTS_KEY, limit, cursor)
+
+    def _listing(
+        self,
+        select: str,
+        where: list[str],
+        params: list[Any],
+        key: Keyset,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Return one page of `select` (fixed fragments only) in `key` order, after `cursor`."""
         if cursor is not None:
-            (after,) = _decode(cursor, 1)
-            where.append("t.position > %s::bigint")
-            params.append(after)
+            where = [*where, key.after()]
+            params = [*params, *_decode(cursor, len(key.columns))]
         rows = self._all(
-            "SELECT t.*, e.payload FROM rm_event_timeline t "  # noqa: S608
-            f"JOIN event_log e ON e.position = t.position {_where(where)} "
-            "ORDER BY t.position LIMIT %s",
+            f"{select} {_where(where)} ORDER BY {key.order_by()} LIMIT %s",  # noqa: S608
             (*params, limit + 1),
         )
-        return _page(rows, limit, lambda r: [str(r["position"])])
+        return _page(rows, limit, key.of)
 
     def _all(self, statement: Any, params: Sequence[Any] | Mapping[str, Any]) -> list[Row]:
         try:

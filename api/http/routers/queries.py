@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
@@ -58,6 +59,19 @@ def _queries(request: Request) -> Any:
     return queries
 
 
+async def _read(
+    request: Request,
+    models: list[str],
+    min_position: int | None,
+    wait_s: float,
+    ask: Callable[[Any], T],
+) -> T:
+    """Wait until `models` have applied `min_position`; then ask the read models, off the loop."""
+    await wait_for(request, models, min_position, wait_s)
+    queries = _queries(request)
+    return await asyncio.to_thread(ask, queries)
+
+
 def _utc(**times: datetime | None) -> None:
     for name, value in times.items():
         if value is not None and value.tzinfo is None:
@@ -98,14 +112,14 @@ async def orders(
     wait_s: float = WAIT_S,
 ) -> Response:
     """Orders with their status and filled amounts; filter by status, strategy, market."""
-    await wait_for(request, ["orders"], min_position, wait_s)
-    page = await asyncio.to_thread(
-        _queries(request).orders,
-        status=status,
-        strategy_id=strategy_id,
-        market=market,
-        limit=limit,
-        cursor=cursor,
+    page = await _read(
+        request,
+        ["orders"],
+        min_position,
+        wait_s,
+        lambda q: q.orders(
+            status=status, strategy_id=strategy_id, market=market, limit=limit, cursor=cursor
+        ),
     )
     return _listing(page)
 
@@ -123,8 +137,7 @@ async def order(
     wait_s: float = WAIT_S,
 ) -> dict[str, Any]:
     """An order, its fills and each status change with its reason and actor."""
-    await wait_for(request, ["orders"], min_position, wait_s)
-    found = await asyncio.to_thread(_queries(request).order, order_id)
+    found = await _read(request, ["orders"], min_position, wait_s, lambda q: q.order(order_id))
     if found is None:
         raise ApiError(404, "unknown_order", f"no order has id {order_id}")
     return dict(found)
@@ -143,8 +156,10 @@ async def positions(
     wait_s: float = WAIT_S,
 ) -> list[Any]:
     """Quantity, cost basis, realised P&L and fees of each strategy's position."""
-    await wait_for(request, ["positions"], min_position, wait_s)
-    return list(await asyncio.to_thread(_queries(request).positions, strategy_id=strategy_id))
+    rows = await _read(
+        request, ["positions"], min_position, wait_s, lambda q: q.positions(strategy_id=strategy_id)
+    )
+    return list(rows)
 
 
 @router.get(
@@ -162,9 +177,12 @@ async def daily_pnl(
     wait_s: float = WAIT_S,
 ) -> Response:
     """Realised P&L, fees and cash movement per strategy per trading day, newest first."""
-    await wait_for(request, ["positions"], min_position, wait_s)
-    page = await asyncio.to_thread(
-        _queries(request).daily_pnl, strategy_id=strategy_id, limit=limit, cursor=cursor
+    page = await _read(
+        request,
+        ["positions"],
+        min_position,
+        wait_s,
+        lambda q: q.daily_pnl(strategy_id=strategy_id, limit=limit, cursor=cursor),
     )
     return _listing(page)
 
@@ -179,8 +197,7 @@ async def capital(
     request: Request, min_position: int | None = MIN_POSITION, wait_s: float = WAIT_S
 ) -> list[Any]:
     """Each strategy's allocated capital and the cash it holds now."""
-    await wait_for(request, ["positions"], min_position, wait_s)
-    return list(await asyncio.to_thread(_queries(request).capital))
+    return list(await _read(request, ["positions"], min_position, wait_s, lambda q: q.capital()))
 
 
 @router.get(
@@ -199,13 +216,12 @@ async def signals(
     wait_s: float = WAIT_S,
 ) -> Response:
     """Every decision a strategy took, with the candle and the reason."""
-    await wait_for(request, ["signals"], min_position, wait_s)
-    page = await asyncio.to_thread(
-        _queries(request).signals,
-        strategy_id=strategy_id,
-        run_id=run_id,
-        limit=limit,
-        cursor=cursor,
+    page = await _read(
+        request,
+        ["signals"],
+        min_position,
+        wait_s,
+        lambda q: q.signals(strategy_id=strategy_id, run_id=run_id, limit=limit, cursor=cursor),
     )
     return _listing(page)
 
@@ -220,8 +236,7 @@ async def risk(
     request: Request, min_position: int | None = MIN_POSITION, wait_s: float = WAIT_S
 ) -> list[Any]:
     """The current limits and trading state (ACTIVE, REDUCING, HALTED) of each account."""
-    await wait_for(request, ["risk"], min_position, wait_s)
-    return list(await asyncio.to_thread(_queries(request).risk_state))
+    return list(await _read(request, ["risk"], min_position, wait_s, lambda q: q.risk_state()))
 
 
 @router.get(
@@ -238,8 +253,13 @@ async def risk_history(
     wait_s: float = WAIT_S,
 ) -> Response:
     """Limit changes and state changes, newest first, with actor and reason."""
-    await wait_for(request, ["risk"], min_position, wait_s)
-    page = await asyncio.to_thread(_queries(request).risk_history, limit=limit, cursor=cursor)
+    page = await _read(
+        request,
+        ["risk"],
+        min_position,
+        wait_s,
+        lambda q: q.risk_history(limit=limit, cursor=cursor),
+    )
     return _listing(page)
 
 
@@ -262,15 +282,14 @@ async def candles(
 ) -> Response:
     """Candles of the log, oldest first; days run from 00:00 UTC (09:00 KST)."""
     _utc(**{"from": start, "to": end})
-    await wait_for(request, ["candles"], min_position, wait_s)
-    page = await asyncio.to_thread(
-        _queries(request).candles,
-        market=market,
-        interval=interval,
-        start=start,
-        end=end,
-        limit=limit,
-        cursor=cursor,
+    page = await _read(
+        request,
+        ["candles"],
+        min_position,
+        wait_s,
+        lambda q: q.candles(
+            market=market, interval=interval, start=start, end=end, limit=limit, cursor=cursor
+        ),
     )
     return _listing(page)
 
@@ -305,17 +324,22 @@ async def equity(
     the candle read model (an hour or day still open moves until it closes).
     """
     _utc(**{"from": start, "to": end})
-    await wait_for(request, ["positions", "candles"], min_position, wait_s)
-    page = await asyncio.to_thread(
-        _queries(request).equity_curve,
-        account=account or request.app.state.system.settings.trading.account,
-        strategy_id=strategy_id,
-        market=market,
-        interval=interval,
-        start=start,
-        end=end,
-        limit=limit,
-        cursor=cursor,
+    owner = account or request.app.state.system.settings.trading.account
+    page = await _read(
+        request,
+        ["positions", "candles"],
+        min_position,
+        wait_s,
+        lambda q: q.equity_curve(
+            account=owner,
+            strategy_id=strategy_id,
+            market=market,
+            interval=interval,
+            start=start,
+            end=end,
+            limit=limit,
+            cursor=cursor,
+        ),
     )
     return _listing(page)
 
@@ -335,9 +359,12 @@ async def events(
     wait_s: float = WAIT_S,
 ) -> Response:
     """From a fill back to the order, signal and candle that caused it, in log order."""
-    await wait_for(request, ["timeline"], min_position, wait_s)
-    page = await asyncio.to_thread(
-        _queries(request).events, correlation_id=correlation_id, limit=limit, cursor=cursor
+    page = await _read(
+        request,
+        ["timeline"],
+        min_position,
+        wait_s,
+        lambda q: q.events(correlation_id=correlation_id, limit=limit, cursor=cursor),
     )
     return _listing(page)
 
