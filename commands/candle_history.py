@@ -13,7 +13,6 @@ from domain.candles.tape import CandleTape
 
 TOPICS = [CandleHour.Opened.TOPIC, CandleHour.Ingested.TOPIC, CandleHour.Corrected.TOPIC]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-PAGE = 2000
 
 
 def candle_tape_from_log(
@@ -31,33 +30,23 @@ def candle_tape_from_log(
     before that log position count: the candles as a run that started there saw them.
     """
     hours: dict[UUID, tuple[int, dict[int, str]]] = {}
-    last = 0
-    while True:
-        page = trading.recorder.select_notifications(
-            start=last, limit=PAGE, topics=TOPICS, inclusive_of_start=False
-        )
-        if before_position is not None:
-            page = [n for n in page if n.id < before_position]
-        if not page:
-            break
-        for notification in page:
-            event = trading.mapper.to_domain_event(notification)
-            if isinstance(event, CandleHour.Opened):
-                if event.market == market:
-                    first_minute = int((event.hour_start - EPOCH).total_seconds() // 60)
-                    hours[event.originator_id] = (first_minute, {})
-            elif event.originator_id in hours:
-                rows = hours[event.originator_id][1]
-                if isinstance(event, CandleHour.Ingested):
-                    texts = event.rows
-                elif isinstance(event, CandleHour.Corrected):
-                    texts = [event.corrected]
-                else:
-                    continue
-                for text in texts:
-                    minute, rest = text.split(",", 1)
-                    rows[int(minute)] = rest
-        last = page[-1].id
+    upto = None if before_position is None else before_position - 1
+    for _, event in trading.read_events(TOPICS, upto=upto):
+        if isinstance(event, CandleHour.Opened):
+            if event.market == market:
+                first_minute = int((event.hour_start - EPOCH).total_seconds() // 60)
+                hours[event.originator_id] = (first_minute, {})
+        elif event.originator_id in hours:
+            rows = hours[event.originator_id][1]
+            if isinstance(event, CandleHour.Ingested):
+                texts = event.rows
+            elif isinstance(event, CandleHour.Corrected):
+                texts = [event.corrected]
+            else:
+                continue
+            for text in texts:
+                minute, rest = text.split(",", 1)
+                rows[int(minute)] = rest
     lo = -(2**62) if start is None else int((start - EPOCH).total_seconds() // 60)
     hi = 2**62 if end is None else int((end - EPOCH).total_seconds() // 60)
     items = sorted(

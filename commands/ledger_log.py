@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Snapshot
+from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
@@ -24,6 +24,7 @@ from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 T = TypeVar("T")
 A = TypeVar("A")
 DEFAULT_CONFLICT_RETRIES = 10
+READ_PAGE = 5000
 CONFLICT_BACKOFF_S = 0.002
 """Pause before retry n is n x this: racing writers drift apart instead of colliding again."""
 
@@ -87,6 +88,21 @@ class LedgerLog(Application[UUID]):
         super().register_transcodings(transcoder)
         for enum_class in STORED_ENUMS:
             transcoder.register(EnumTranscoding(enum_class))
+
+    def read_events(
+        self, topics: Sequence[str], *, after: int = 0, upto: int | None = None
+    ) -> Iterator[tuple[int, DomainEventProtocol[UUID]]]:
+        """Yield (log position, event) of these topics after `after`, up to `upto`, in order."""
+        last = after
+        while True:
+            page = self.recorder.select_notifications(
+                start=last, limit=READ_PAGE, stop=upto, topics=topics, inclusive_of_start=False
+            )
+            if not page:
+                return
+            for notification in page:
+                yield notification.id, self.mapper.to_domain_event(notification)
+            last = page[-1].id
 
     def copy_events_from(self, source: LedgerLog) -> int:
         """Append every event of `source` (e.g. an in-memory backtest) to this log, atomically.

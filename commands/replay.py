@@ -9,8 +9,7 @@ the log records for the run; the first difference is named.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,17 +19,15 @@ from commands.backtest.run_model import IN_MEMORY_ENV, EngineConfig
 from commands.candle_history import candle_tape_from_log
 from commands.trading import Trading
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
-from domain.events import LedgerEvent
 from domain.fills.paper_fill_model import FillModel
 from domain.ids import order_id
 from domain.orders.order import Order
 from domain.replay_diff import Decision, DecisionDifference, first_difference
-from domain.replay_hash import is_decision_topic
+from domain.replay_hash import canonical_hash, is_decision_topic
 from domain.strategies.catalog import build_strategies
 from domain.strategies.run import StrategyRun
 from domain.strategies.signal import Signal
 
-PAGE = 5000
 DECISION_TOPICS = sorted(t for t in EVENT_CLASS_BY_BUS_NAME if is_decision_topic(t))
 
 
@@ -104,7 +101,7 @@ def recorded_runs(
     topics = [StrategyRun.Started.TOPIC, StrategyRun.Completed.TOPIC]
     runs: dict[str, RecordedRun] = {}
     by_aggregate: dict[Any, str] = {}
-    for position, event in _events(trading, topics, after=0):
+    for position, event in trading.read_events(topics):
         if isinstance(event, StrategyRun.Started):
             runs[event.run_id] = RecordedRun(event, position)
             by_aggregate[event.originator_id] = event.run_id
@@ -176,7 +173,7 @@ def recorded_decisions(trading: Trading, run: RecordedRun) -> list[Decision]:
     orders: set[Any] = set()
     found: list[Decision] = []
     stop = run.completed_position
-    for position, event in _events(trading, DECISION_TOPICS, after=run.position, stop=stop):
+    for position, event in trading.read_events(DECISION_TOPICS, after=run.position, upto=stop):
         if isinstance(event, Signal.Created):
             if event.run_id != run_id:
                 continue
@@ -203,32 +200,11 @@ def _rerun(
         BacktestEngine(replica, strategies, config).run_tape(tape, progress)
         return [
             Decision.of(type(event).TOPIC, vars(event))  # type: ignore[attr-defined]
-            for _, event in _events(replica, DECISION_TOPICS, after=0)
+            for _, event in replica.read_events(DECISION_TOPICS)
         ]
     finally:
         replica.close()
 
 
-def _events(
-    trading: Trading, topics: list[str], *, after: int, stop: int | None = None
-) -> Iterator[tuple[int, LedgerEvent]]:
-    last = after
-    while True:
-        page = trading.recorder.select_notifications(
-            start=last, limit=PAGE, stop=stop, topics=topics, inclusive_of_start=False
-        )
-        if not page:
-            return
-        for notification in page:
-            event = trading.mapper.to_domain_event(notification)
-            yield notification.id, event  # type: ignore[misc]
-        last = page[-1].id
-
-
 def _hash_of(decisions: list[Decision]) -> str:
-    # The same bytes `replay_digest` hashes: each decision's canonical JSON and a newline.
-    digest = hashlib.sha256()
-    for decision in decisions:
-        digest.update(decision.canonical.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
+    return canonical_hash(d.canonical for d in decisions)

@@ -12,7 +12,7 @@ from domain.risk.monitor import Breach
 
 
 class RiskMonitoring(RunRecords):
-    """Breaches of the account's portfolio limits, recorded on its RiskLimits aggregate."""
+    """The account's risk record, and the breaches of its portfolio limits recorded on it."""
 
     def record_breaches(self, breaches: Sequence[Breach], cause: Cause) -> None:
         """Record each breach and the state change its action implies, in one transaction."""
@@ -20,13 +20,16 @@ class RiskMonitoring(RunRecords):
             return
 
         def attempt() -> None:
-            risk = self._risk_record(cause)
+            risk = self._risk_or_new(cause)
             for breach in breaches:
                 risk.record_breach(breach, cause)
             self.save(risk)
 
         self._retrying(attempt, "record risk limit breaches")
 
-    def _risk_record(self, cause: Cause) -> RiskLimits:
-        found = self._find(risk_limits_id(self.account), RiskLimits)
-        return found or RiskLimits.create(account=self.account, cause=cause)
+    def get_risk_limits(self) -> RiskLimits | None:
+        """Return the account's risk record, or None before the account was opened."""
+        return self._find(risk_limits_id(self.account), RiskLimits)
+
+    def _risk_or_new(self, cause: Cause) -> RiskLimits:
+        return self.get_risk_limits() or RiskLimits.create(account=self.account, cause=cause)

@@ -39,8 +39,7 @@ from domain.errors import (
     UnknownStrategyError,
     UnknownTradingStateError,
 )
-from domain.events import Cause
-from domain.ids import order_id, portfolio_id, position_id, risk_limits_id
+from domain.ids import order_id, portfolio_id, position_id
 from domain.market import DEFAULT_MARKETS, parse_market
 from domain.orders.order import Order
 from domain.orders.terms import (
@@ -107,10 +106,6 @@ class Trading(RiskMonitoring):
         """Return a strategy's position in a market, or None before its first fill."""
         return self._find(position_id(self.account, strategy_id, market), Position)
 
-    def get_risk_limits(self) -> RiskLimits | None:
-        """Return the account's risk record, or None before the account was opened."""
-        return self._find(risk_limits_id(self.account), RiskLimits)
-
     # Commands.
     def allocate_capital(self, command: AllocateCapital) -> None:
         """Allocate KRW capital to a strategy (opening the account's ledger if needed)."""
@@ -120,9 +115,7 @@ class Trading(RiskMonitoring):
             risk = None
             if portfolio is None:  # the account opens with its ledger and its risk record
                 portfolio = Portfolio.open(account=self.account, cause=command.cause)
-                risk = self.get_risk_limits() or RiskLimits.create(
-                    account=self.account, cause=command.cause
-                )
+                risk = self._risk_or_new(command.cause)
             portfolio.allocate(command.strategy_id, command.amount_krw, command.cause)
             self.save(portfolio, risk)
 
@@ -377,6 +370,3 @@ class Trading(RiskMonitoring):
         if portfolio is None:  # an order exists only where capital was allocated
             raise UnknownStrategyError(f"strategy {order.strategy_id!r} has no capital allocated")
         return portfolio
-
-    def _risk_or_new(self, cause: Cause) -> RiskLimits:
-        return self.get_risk_limits() or RiskLimits.create(account=self.account, cause=cause)

@@ -39,14 +39,17 @@ def replay_hash(events: Iterable[tuple[str, dict[str, Any]]]) -> str:
 
 def replay_digest(events: Iterable[tuple[str, dict[str, Any]]]) -> tuple[str, int]:
     """Return the replay hash of the decision events and how many there were."""
+    lines = [canonical_json(topic, fields) for topic, fields in events if is_decision_topic(topic)]
+    return canonical_hash(lines), len(lines)
+
+
+def canonical_hash(lines: Iterable[str]) -> str:
+    """Return the replay hash of decisions given as canonical JSON: sha256 over each line."""
     digest = hashlib.sha256()
-    count = 0
-    for topic, fields in events:
-        if is_decision_topic(topic):
-            digest.update(canonical_json(topic, fields).encode())
-            digest.update(b"\n")
-            count += 1
-    return digest.hexdigest(), count
+    for line in lines:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
 
 
 def _plain(value: Any) -> Any:

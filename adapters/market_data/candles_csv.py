@@ -54,8 +54,7 @@ def read_tape(
     Raises:
         CandleFileError: the file is missing, empty in the range, or malformed.
     """
-    rows = read_rows(path, start=start, end=end)
-    return CandleTape(int(rows.minutes[0]), rows.minutes, rows.prices, rows.fields)
+    return read_rows(path, start=start, end=end).tape()
 
 
 @dataclass(frozen=True)
@@ -74,6 +73,10 @@ class CandleRows:
     def fields(self, row: int) -> list[str]:
         """Return the row's fields after the time: open, high, low, close, volume[, value]."""
         return self.lines[row].strip().split(",")[1:]
+
+    def tape(self) -> CandleTape:
+        """Return the rows as a gap-free tape (missing minutes synthetic)."""
+        return CandleTape(int(self.minutes[0]), self.minutes, self.prices, self.fields)
 
 
 def read_rows(

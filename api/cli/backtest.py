@@ -8,10 +8,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from adapters.market_data.candles_csv import CandleRows
+    from commands.trading import Trading
 
 from adapters.reports.figures import format_figure
 from api.cli.context import console, err_console
@@ -102,7 +106,7 @@ def backtest(
     order and fill goes through the same Order, Position and Portfolio aggregates as trading,
     in memory. Two runs on the same input print the same replay hash.
     """
-    from adapters.market_data.candles_csv import read_candles, read_tape
+    from adapters.market_data.candles_csv import read_candles, read_rows
     from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
     from commands.backtest.report import backtest_report
     from commands.backtest.run_record import complete_run, start_run
@@ -146,10 +150,11 @@ def backtest(
                 f"no {market} candles are recorded in the event log {window}; record some with "
                 "`ledger import`"
             )
-        tape, source_label = found, f"the event log ({market})"
+        tape, source_label, file_rows = found, f"the event log ({market})", None
     else:
         assert candles is not None
-        tape, source_label = read_tape(candles, start=first_at, end=end_at), candles.name
+        file_rows = read_rows(candles, start=first_at, end=end_at)
+        tape, source_label = file_rows.tape(), candles.name
     run_id = _run_id(
         tape.open_time(0),
         tape.open_time(len(tape) - 1),
@@ -175,7 +180,7 @@ def backtest(
     report = backtest_report(engine)
     if persist:
         trading.complete_run(complete_run(engine))
-        _persist(ctx, trading, run_id, market, None if from_log else candles, first_at, end_at)
+        _persist(ctx, trading, run_id, market, file_rows, source_label)
     trading.close()
     _print(report)
     if json_out is not None:
@@ -199,23 +204,20 @@ def backtest(
 
 def _persist(
     ctx: typer.Context,
-    trading: Any,
+    trading: Trading,
     run_id: str,
     market: str,
-    candles: Path | None,
-    start: datetime | None,
-    end: datetime | None,
+    rows: CandleRows | None,
+    file_name: str,
 ) -> None:
     """Copy the run's events to the log, after the candles of a file, in one transaction each.
 
     The run's candles go to the log first (those already recorded are skipped), so that
     `ledger replay` finds every input of the run in the log.
     """
-    from adapters.market_data.candles_csv import read_rows
     from api.bootstrap import migrator
     from api.cli.candles import record_candle_rows
     from api.cli.context import make_cause, open_system, state_of
-    from commands.candle_import import hour_commands
     from commands.errors import DuplicateRunError
     from domain.errors import CandleConflictError
 
@@ -225,17 +227,14 @@ def _persist(
                 f"run {run_id} is already in the event log: a run is persisted once (change "
                 "its inputs to record another run)"
             )
-        if candles is not None:
+        if rows is not None:
             settings = state_of(ctx).settings()
             migrator(settings).up()  # the candle table beside the log, as `ledger import`
-            rows = read_rows(candles, start=start, end=end)
-            source = f"csv:{candles.name}"
             cause = make_cause(None, correlation_id=f"run:{run_id}")
-            commands = hour_commands(
-                market, rows.minutes.tolist(), rows.values, source=source, cause=cause
-            )
             try:
-                report, _ = record_candle_rows(system, settings, market, rows, commands, source)
+                report, _ = record_candle_rows(
+                    system, settings, market, rows, f"csv:{file_name}", cause
+                )
             except CandleConflictError as error:
                 raise BacktestInputError(
                     f"the run was not persisted: {error}. The event log holds other {market} "

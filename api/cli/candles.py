@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from api.bootstrap import System
     from api.settings import Settings
     from commands.candle_ingestion import CandleIngestReport
-    from commands.messages import IngestCandles
+    from domain.events import Cause
 
 from api.cli.context import ACTOR_OPTION, console, make_cause, open_system, state_of
 
@@ -44,24 +44,17 @@ def import_candles(
     """
     from adapters.market_data.candles_csv import read_rows
     from api.bootstrap import migrator
-    from commands.candle_import import hour_commands
 
     started = time.perf_counter()
     rows = read_rows(path)
     settings = state_of(ctx).settings()
     cause = make_cause(actor, correlation_id=f"import:{path.name}")
     source = f"csv:{path.name}"
-    commands = hour_commands(
-        market,
-        rows.minutes.tolist(),
-        rows.values,
-        source=source,
-        cause=cause,
-        allow_corrections=allow_corrections,
-    )
     with open_system(ctx) as system:
         migrator(settings).up()
-        report, added = record_candle_rows(system, settings, market, rows, commands, source)
+        report, added = record_candle_rows(
+            system, settings, market, rows, source, cause, allow_corrections=allow_corrections
+        )
     elapsed = time.perf_counter() - started
     skipped = len(rows.lines) - report.recorded - report.corrected
     console.print(
@@ -76,16 +69,30 @@ def record_candle_rows(
     settings: Settings,
     market: str,
     rows: CandleRows,
-    commands: list[IngestCandles],
     source: str,
+    cause: Cause,
+    *,
+    allow_corrections: bool = False,
 ) -> tuple[CandleIngestReport, int]:
-    """Record checked rows in the log (one transaction) and in the candle table beside it.
+    """Record rows in the log (an event per UTC hour, one transaction) and the candle table.
+
+    Return the log's report and the number of rows added to the table.
 
     Raises:
         CandleConflictError: a candle differs from the recorded one (nothing is written).
     """
     from adapters.postgres.candle_table import CandleTable
     from api.bootstrap import database_conninfo
+    from commands.candle_import import hour_commands
+
+    commands = hour_commands(
+        market,
+        rows.minutes.tolist(),
+        rows.values,
+        source=source,
+        cause=cause,
+        allow_corrections=allow_corrections,
+    )
 
     table = CandleTable(database_conninfo(settings), settings.database.schema_name)
     staged = table.stage_new_text(market, source, rows.lines)  # runs beside the events

@@ -206,9 +206,7 @@ class RiskLimits(Aggregate):
             candle_open_time=breach.candle_open_time,
             **cause.event_fields(),
         )
-        target = {"halt": TradingState.HALTED, "reduce": TradingState.REDUCING}.get(
-            breach.action.value
-        )
+        target = breach.action.state
         escalates = target is TradingState.HALTED or self.state is TradingState.ACTIVE
         if target is not None and target is not self.state and escalates:
             self.change_state(target, f"limit breached: {breach.describe()}", cause)

@@ -40,6 +40,14 @@ class BreachAction(Enum):
     REDUCE = "reduce"
     BLOCK_BIDS = "block_bids"
 
+    @property
+    def state(self) -> TradingState | None:
+        """Return the trading state the action moves to; None: it changes no state."""
+        return _STATE_OF.get(self)
+
+
+_STATE_OF = {BreachAction.HALT: TradingState.HALTED, BreachAction.REDUCE: TradingState.REDUCING}
+
 
 @dataclass(frozen=True)
 class Breach:
