@@ -21,3 +21,19 @@ class ConcurrencyConflictError(Exception):
 
 class DuplicateRunError(Exception):
     """A run of the strategies is already in the log."""
+
+
+class ExchangeError(Exception):
+    """The exchange could not do what was asked; see the two kinds below."""
+
+
+class ExchangeRefusedOrderError(ExchangeError):
+    """The exchange refused an order or a cancel for good (its own error name in `code`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ExchangeUnavailableError(ExchangeError):
+    """The exchange did not answer usably (timeout, 5xx, rate limit, network): retry later."""
