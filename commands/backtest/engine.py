@@ -15,6 +15,8 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
+from commands.backtest.execution import ExecutedFill, Execution
+from commands.backtest.paper_execution import PaperExecution
 from commands.backtest.paper_orders import PaperOrder
 from commands.backtest.run_model import (
     IN_MEMORY_ENV,
@@ -30,14 +32,13 @@ from commands.messages import (
     PlaceOrder,
     RecordFill,
     RecordSignal,
+    RejectOrder,
 )
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.candles.tape import CandleTape, slack
 from domain.events import Cause
-from domain.fills.paper_fill_model import PaperFill
 from domain.market_point import MarketPoint, MarketPointBuilder
-from domain.money import floor8
 from domain.orders.status import OrderStatus
 from domain.orders.terms import OrderSide, OrderType
 from domain.replay_hash import replay_digest
@@ -61,13 +62,20 @@ class BacktestEngine:
     arrays. Both call `process` at a candle the same way, so both append the same events.
     """
 
-    def __init__(self, trading: Trading, strategies: Sequence[Strategy], config: EngineConfig):
+    def __init__(
+        self,
+        trading: Trading,
+        strategies: Sequence[Strategy],
+        config: EngineConfig,
+        execution: Execution | None = None,
+    ):
         names = [s.name for s in strategies]
         unknown = [n for n in names if n not in STRATEGY_ORDER]
         if unknown or len(set(names)) != len(names):
             raise ValueError(f"strategies {names} must be distinct names of {STRATEGY_ORDER}")
         self.trading = trading
         self.config = config
+        self.execution: Execution = execution or PaperExecution(config.fill_model)
         empty = StrategyBook(config.capital_krw, config.capital_krw, Decimal(0), ())
         self.tracks = {
             s.name: StrategyTrack(s, empty, [(0, config.capital_krw, Decimal(0))])
@@ -233,52 +241,57 @@ class BacktestEngine:
             self.trading.allocate_capital(AllocateCapital(name, self.config.capital_krw, cause))
 
     def _fill(self, index: int, candle: Candle) -> None:
+        self.execution.prepare(candle, self.pending)
         for order in list(self.pending):
             if order.placed_at_index >= index:
                 continue  # an order fills from the candle after its decision on
-            fill = order.fill_in(candle, self.config.fill_model)
-            if fill is None:
-                self._end_if_exhausted(order, candle)
-                continue
-            self._record(order, fill, candle)
+            fills = self.execution.fills(order, candle)
+            for fill in fills:
+                self._record(order, fill, candle)
+            if not fills and order in self.pending:
+                self._end_if_ended(order, candle)
 
-    def _record(self, order: PaperOrder, fill: PaperFill, candle: Candle) -> None:
+    def _record(self, order: PaperOrder, fill: ExecutedFill, candle: Candle) -> None:
         track = self.tracks[order.strategy]
         cause = self._cause(
-            candle.close_time, "paper-exchange", str(order.order_id), str(order.signal_id)
+            fill.executed_at, self.execution.actor, str(order.order_id), str(order.signal_id)
         )
-        trade_id = f"paper:{order.order_id}:{order.fills + 1}"
         self.trading.record_fill(
-            RecordFill(order.order_id, trade_id, fill.price, fill.qty, fill.fee, cause)
+            RecordFill(
+                order.order_id, fill.trade_id, fill.price_krw, fill.qty_btc, fill.fee_krw, cause
+            )
         )
-        order.apply(fill)
+        order.apply(fill.qty_btc, fill.price_krw)
         is_complete = self.trading.get_order(order.order_id).status is OrderStatus.FILLED
-        if is_complete != fill.is_complete:
-            raise AssertionError(f"paper model and ledger disagree on order {order.order_id}")
+        if fill.is_complete is not None and is_complete != fill.is_complete:
+            raise AssertionError(f"execution and ledger disagree on order {order.order_id}")
         if is_complete:
             self.pending.remove(order)
         track.fills.append(
             FillRecord(
-                candle.close_time, order.side.value, fill.price, fill.qty, fill.fee, order.order_id
+                candle.close_time,
+                order.side.value,
+                fill.price_krw,
+                fill.qty_btc,
+                fill.fee_krw,
+                order.order_id,
             )
         )
         self._refresh(track)
-        track.strategy.on_fill(FillNotice(order.tag, order.side, fill.price, fill.qty, is_complete))
+        track.strategy.on_fill(
+            FillNotice(order.tag, order.side, fill.price_krw, fill.qty_btc, is_complete)
+        )
 
-    def _end_if_exhausted(self, order: PaperOrder, candle: Candle) -> None:
-        # Clarification 6: a market bid completes when its remainder buys less than 1e-8 BTC.
-        # The ledger closes it as Upbit does such an order: cancelled, keeping its fills.
-        if order.order_type is not OrderType.MARKET or order.side is not OrderSide.BID:
-            return
-        price = candle.open * (1 + self.config.fill_model.slippage_bps / 10000)
-        if floor8(order.remaining_krw / price) > 0 or order.fills == 0:
+    def _end_if_ended(self, order: PaperOrder, candle: Candle) -> None:
+        # E.g. clarification 6: a market bid completes when its remainder buys less than 1e-8
+        # BTC; the ledger closes it as Upbit does such an order: cancelled, keeping its fills.
+        reason = self.execution.ended(order, candle)
+        if reason is None:
             return
         cause = self._cause(
-            candle.close_time, "paper-exchange", str(order.order_id), str(order.signal_id)
+            candle.close_time, self.execution.actor, str(order.order_id), str(order.signal_id)
         )
-        self.trading.cancel_order(
-            CancelOrder(order.order_id, "remainder buys less than 1e-8 BTC", cause)
-        )
+        self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
         self.pending.remove(order)
         self._refresh(self.tracks[order.strategy])
 
@@ -319,22 +332,37 @@ class BacktestEngine:
                 reference_price_krw=candle.close if is_market_ask else None,
             )
         )
-        self.trading.accept_order(AcceptOrder(order_id, f"paper-{order_id}", flow))
-        self.pending.append(
-            PaperOrder(
-                order_id=order_id,
-                strategy=name,
-                tag=intent.tag,
-                signal_id=signal_id,
-                side=intent.side,
-                order_type=intent.order_type,
-                price_krw=intent.price_krw,
-                remaining_btc=intent.volume_btc or Decimal(0),
-                remaining_krw=intent.amount_krw or Decimal(0),
-                placed_at_index=index,
-            )
+        working = PaperOrder(
+            order_id=order_id,
+            strategy=name,
+            tag=intent.tag,
+            signal_id=signal_id,
+            side=intent.side,
+            order_type=intent.order_type,
+            price_krw=intent.price_krw,
+            remaining_btc=intent.volume_btc or Decimal(0),
+            remaining_krw=intent.amount_krw or Decimal(0),
+            placed_at_index=index,
         )
+        self.pending.append(working)
+        self._submit(working, candle, flow)
         self._refresh(track)
+
+    def _submit(self, order: PaperOrder, candle: Candle, flow: Cause) -> None:
+        ack = self.execution.submit(order, candle)
+        if ack.exchange_order_id is not None:
+            at = ack.accepted_at or candle.close_time
+            accepted = self._cause(at, self.execution.actor, flow.causation_id, flow.correlation_id)
+            self.trading.accept_order(AcceptOrder(order.order_id, ack.exchange_order_id, accepted))
+        elif ack.refusal is not None:
+            code, message = ack.refusal
+            refused = self._cause(
+                candle.close_time, self.execution.actor, flow.causation_id, flow.correlation_id
+            )
+            self.trading.reject_order(
+                RejectOrder(order.order_id, f"{code}: {message}", "exchange", refused)
+            )
+            self.pending.remove(order)
 
     def _cancel_all(self, track: StrategyTrack, reason: str, candle: Candle) -> None:
         for order in [o for o in self.pending if o.strategy == track.strategy.name]:
@@ -344,6 +372,7 @@ class BacktestEngine:
                 str(order.order_id),
                 str(order.signal_id),
             )
+            self.execution.cancel(order)
             self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
             self.pending.remove(order)
         self._refresh(track)

@@ -40,8 +40,8 @@ class PaperOrder:
             return model.limit_buy(self.price_krw, self.remaining_btc, candle)
         return model.limit_sell(self.price_krw, self.remaining_btc, candle)
 
-    def apply(self, fill: PaperFill) -> None:
-        """Take a fill off what remains."""
+    def apply(self, qty_btc: Decimal, price_krw: Decimal) -> None:
+        """Take a fill of `qty_btc` at `price_krw` off what remains."""
         self.fills += 1
-        self.remaining_btc -= fill.qty
-        self.remaining_krw -= fill.qty * fill.price
+        self.remaining_btc -= qty_btc
+        self.remaining_krw -= qty_btc * price_krw

@@ -1,0 +1,66 @@
+"""How the engine's orders are executed: the paper fill model, or an exchange behind its port.
+
+The engine decides and records; an `Execution` says what became of each working order at a
+candle's close: its acknowledgement, its fills dated up to that close, and whether it ended
+without filling in full. The paper execution is the backtest's; the exchange execution (issue
+7) puts the same decisions through `ExchangeGateway`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from commands.backtest.paper_orders import PaperOrder
+from domain.candles.candle import Candle
+
+
+@dataclass(frozen=True)
+class ExecutedFill:
+    """One fill of a working order, as the execution reports it."""
+
+    trade_id: str
+    price_krw: Decimal
+    qty_btc: Decimal
+    fee_krw: Decimal
+    executed_at: datetime
+    is_complete: bool | None = None
+    """True/False when the execution knows whether it completed the order; None: ask the ledger."""
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The exchange took the order (OPEN), or refused it for good (`refusal` set), or neither.
+
+    With neither (`exchange_order_id` and `refusal` both None) the outcome is unknown: the
+    order stays NEW and is looked up by its id before anything is sent again.
+    """
+
+    exchange_order_id: str | None = None
+    accepted_at: datetime | None = None
+    refusal: tuple[str, str] | None = None
+    """(code, message) of a permanent refusal."""
+
+
+class Execution(Protocol):
+    """Where the engine's working orders go, and what comes back."""
+
+    actor: str
+    """Names the execution in the events it causes (`paper-exchange`, `exchange:sandbox`)."""
+
+    def prepare(self, candle: Candle, working: list[PaperOrder]) -> None:
+        """Learn what happened to the working orders up to this candle's close."""
+
+    def submit(self, order: PaperOrder, candle: Candle) -> Acknowledgement:
+        """Send a placed order (decided at `candle`'s close) to be executed."""
+
+    def fills(self, order: PaperOrder, candle: Candle) -> list[ExecutedFill]:
+        """Return the order's fills not yet taken, dated up to this candle's close, in order."""
+
+    def ended(self, order: PaperOrder, candle: Candle) -> str | None:
+        """Return why the order ended without filling in full at this close, else None."""
+
+    def cancel(self, order: PaperOrder) -> None:
+        """Withdraw the order's unfilled remainder (before the ledger records the cancel)."""
