@@ -67,7 +67,7 @@ def backfill(
         rows = _with_confirmed_gaps(page, newer)
         synthetic += len(rows) - len(page)
         report = trading.ingest_candles(
-            _hour_commands(market, rows, source_name, cause()), assume_new=False
+            candle_hour_commands(market, rows, source_name, cause()), assume_new=False
         )
         recorded += report.recorded
         corrected += report.corrected
@@ -77,7 +77,7 @@ def backfill(
     if after is not None and newer is not None:
         gap = _with_confirmed_gaps([after], newer)[1:]
         if gap:
-            report = trading.ingest_candles(_hour_commands(market, gap, source_name, cause()))
+            report = trading.ingest_candles(candle_hour_commands(market, gap, source_name, cause()))
             synthetic += len(gap)
             recorded += report.recorded
             if on_page is not None:
@@ -109,7 +109,7 @@ def record_closed(
         ]
         missing = _with_confirmed_gaps([previous, *found], candle)[1:]
     rows = [*missing, candle]
-    trading.ingest_candles(_hour_commands(market, rows, source_name, cause()))
+    trading.ingest_candles(candle_hour_commands(market, rows, source_name, cause()))
     return rows
 
 
@@ -129,9 +129,10 @@ def _with_confirmed_gaps(page: list[Candle], newer: Candle | None) -> list[Candl
     return filled
 
 
-def _hour_commands(
+def candle_hour_commands(
     market: str, candles: list[Candle], source: str, cause: Cause
 ) -> list[IngestCandles]:
+    """Return the commands that record these candles, one per UTC hour (corrections allowed)."""
     by_hour: dict[datetime, list[CandleRow]] = {}
     for candle in candles:
         minute = candle.open_time.minute

@@ -154,6 +154,23 @@ class StartRun:
 
 
 @dataclass(frozen=True)
+class OpenRun:
+    """Open a paper or live run of the trading system, with every input but its candles."""
+
+    run_id: str
+    mode: str
+    exchange: str
+    market: str
+    strategies: dict[str, dict[str, str]]
+    capital_krw: Decimal
+    fee_rate: Decimal
+    slippage_bps: Decimal
+    max_participation: Decimal | None
+    first_candle_at: datetime
+    cause: Cause
+
+
+@dataclass(frozen=True)
 class CompleteRun:
     """Record the end of a run with the replay hash of its decisions."""
 

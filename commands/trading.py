@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError
 from commands.candle_ingestion import CandleIngestReport
 from commands.errors import UnknownOrderError
 from commands.ledger_log import DEFAULT_CONFLICT_RETRIES, register_event_topics
+from commands.live_runs import LiveRuns
 from commands.messages import (
     AcceptOrder,
     AllocateCapital,
@@ -29,7 +30,6 @@ from commands.messages import (
     RejectOrder,
     SetRiskLimits,
 )
-from commands.risk_monitoring import RiskMonitoring
 from domain.candles.candle_hour import CandleHour
 from domain.constants import DEFAULT_FEE_RATE
 from domain.errors import (
@@ -59,7 +59,7 @@ from domain.strategies.signal import Signal
 __all__ = ["CandleIngestReport", "Trading", "register_event_topics"]
 
 
-class Trading(RiskMonitoring):
+class Trading(LiveRuns):
     """The ledger's write side: orders, positions, the cash ledger and risk limits."""
 
     name = "Ledger"  # names the tables (ledger_events); never derived from the class name

@@ -44,6 +44,7 @@ EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
     RiskLimits.LimitBreached,
     Signal.Created,
     StrategyRun.Started,
+    StrategyRun.Opened,
     StrategyRun.Completed,
     CandleHour.Opened,
     CandleHour.Ingested,

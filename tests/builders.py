@@ -23,6 +23,7 @@ from commands.messages import (
     CompleteRun,
     Figure,
     IngestCandles,
+    OpenRun,
     PlaceOrder,
     RecordFill,
     RecordSignal,
@@ -482,6 +483,21 @@ def every_event_through_the_application(app: Trading) -> None:
         )
     )
     app.complete_run(CompleteRun("run-1", 1, 1, "0" * 64, SEOUL_CAUSE))
+    app.open_run(
+        OpenRun(
+            run_id="paper-1",
+            mode="paper",
+            exchange="paper",
+            market="KRW-BTC",
+            strategies={"grid": {"levels": "10"}},
+            capital_krw=Decimal("1000000"),
+            fee_rate=DEFAULT_FEE_RATE,
+            slippage_bps=Decimal(0),
+            max_participation=None,
+            first_candle_at=hour,
+            cause=SEOUL_CAUSE,
+        )
+    )
     app.record_breaches(
         [
             Breach(

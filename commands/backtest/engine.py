@@ -68,6 +68,8 @@ class BacktestEngine:
         strategies: Sequence[Strategy],
         config: EngineConfig,
         execution: Execution | None = None,
+        *,
+        allocates: bool = True,
     ):
         names = [s.name for s in strategies]
         unknown = [n for n in names if n not in STRATEGY_ORDER]
@@ -76,6 +78,8 @@ class BacktestEngine:
         self.trading = trading
         self.config = config
         self.execution: Execution = execution or PaperExecution(config.fill_model)
+        self.allocates = allocates
+        """Allocate the capital at the first candle (a backtest); a trading run opens funded."""
         empty = StrategyBook(config.capital_krw, config.capital_krw, Decimal(0), ())
         self.tracks = {
             s.name: StrategyTrack(s, empty, [(0, config.capital_krw, Decimal(0))])
@@ -133,7 +137,10 @@ class BacktestEngine:
         self._index = index
         if index == 0:
             self.first_time = candle.close_time
-            self._allocate(candle)
+            if self.allocates:
+                self._allocate(candle)
+            else:
+                self.refresh_books()
         self._fill(index, candle)
         for track in self.tracks.values():
             context = DecisionContext(
@@ -376,6 +383,12 @@ class BacktestEngine:
             self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
             self.pending.remove(order)
         self._refresh(track)
+
+    def refresh_books(self) -> None:
+        """Read every strategy's book from the ledger (a run that opened with capital)."""
+        for track in self.tracks.values():
+            self._refresh_book(track)
+            track.changes[-1] = (self._index, track.book.cash_krw, track.book.qty_btc)
 
     def _refresh(self, track: StrategyTrack) -> None:
         self._touched.add(track.strategy.name)

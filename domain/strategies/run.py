@@ -20,6 +20,8 @@ from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
 from domain.ids import derive_id
 
 RUN_MODES = ("backtest", "paper", "live")
+LIVE_EXCHANGES = {"paper": ("paper",), "live": ("sandbox", "upbit")}
+"""The exchanges a live run of each mode may trade on (paper: the fill model, in process)."""
 
 
 class StrategyRun(Aggregate):
@@ -41,6 +43,30 @@ class StrategyRun(Aggregate):
         last_candle_at: datetime
         candle_count: int
         candles_sha256: str
+
+        def apply(self, run: StrategyRun) -> None:
+            """Evolve the run's state by this event."""
+            run.run_id = self.run_id
+            run.is_completed = False
+
+    class Opened(LedgerCreated):
+        """A run of the trading system opened: it decides at every candle from its first on.
+
+        Unlike a backtest, its candles are not known when it starts: they are the market's
+        candles as the log records them, minute after minute, from `first_candle_at`.
+        """
+
+        TOPIC = "strategy.run.opened"
+        run_id: str
+        mode: str
+        exchange: str
+        market: str
+        strategies: dict[str, dict[str, str]]
+        capital_krw: Decimal
+        fee_rate: Decimal
+        slippage_bps: Decimal
+        max_participation: Decimal | None
+        first_candle_at: datetime
 
         def apply(self, run: StrategyRun) -> None:
             """Evolve the run's state by this event."""
@@ -109,6 +135,59 @@ class StrategyRun(Aggregate):
             last_candle_at=last_candle_at,
             candle_count=candle_count,
             candles_sha256=candles_sha256,
+            **cause.event_fields(),
+        )
+
+    @classmethod
+    def open_live(
+        cls,
+        *,
+        run_id: str,
+        mode: str,
+        exchange: str,
+        market: str,
+        strategies: Mapping[str, Mapping[str, str]],
+        capital_krw: Decimal,
+        fee_rate: Decimal,
+        slippage_bps: Decimal,
+        max_participation: Decimal | None,
+        first_candle_at: datetime,
+        cause: Cause,
+    ) -> StrategyRun:
+        """Record the opening of a paper or live run of the trading system, with its inputs.
+
+        Raises:
+            MissingTextError: the run id is blank.
+            InvalidRunError: a mode other than paper or live, an exchange the mode does not
+                trade on, no strategies, or a first candle not on a minute.
+        """
+        name = require_text(run_id, "run id")
+        if mode not in LIVE_EXCHANGES:
+            raise InvalidRunError(f"a trading run's mode {mode!r} must be paper or live")
+        if exchange not in LIVE_EXCHANGES[mode]:
+            allowed = ", ".join(LIVE_EXCHANGES[mode])
+            raise InvalidRunError(
+                f"a {mode} run trades on {allowed}; exchange {exchange!r} is not one of them"
+            )
+        if not strategies:
+            raise InvalidRunError(f"run {name!r} needs at least one strategy")
+        if first_candle_at.second or first_candle_at.microsecond:
+            raise InvalidRunError(
+                f"first candle {first_candle_at.isoformat()} of run {name!r} is not on a minute"
+            )
+        return cls._create(
+            cls.Opened,
+            id=run_aggregate_id(name),
+            run_id=name,
+            mode=mode,
+            exchange=exchange,
+            market=market,
+            strategies={s: dict(p) for s, p in strategies.items()},
+            capital_krw=capital_krw,
+            fee_rate=fee_rate,
+            slippage_bps=slippage_bps,
+            max_participation=max_participation,
+            first_candle_at=first_candle_at,
             **cause.event_fields(),
         )
 

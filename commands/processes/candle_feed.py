@@ -1,0 +1,77 @@
+"""A market's closed 1-minute candles as the log records them, minute after minute, for a run.
+
+The feed reads the candle events appended since its last read and hands out candles in minute
+order without gaps: a minute not yet recorded holds back every later one (ingest fills a
+confirmed empty minute with a flat synthetic candle, strategies.md "Gap-free stream"). A
+candle is handed out once, as first recorded; a correction after that does not reach the run.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from commands.ledger_log import LedgerLog
+from domain.candles.candle import Candle
+from domain.candles.candle_hour import CandleHour, CandleRow
+
+TOPICS = [CandleHour.Opened.TOPIC, CandleHour.Ingested.TOPIC, CandleHour.Corrected.TOPIC]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MINUTE = timedelta(minutes=1)
+
+
+def minute_number(at: datetime) -> int:
+    """Return the number of whole minutes from the epoch to `at`."""
+    return int((at - EPOCH).total_seconds() // 60)
+
+
+class LogCandleFeed:
+    """The candles of one market from `first_candle_at` on, in minute order, each once."""
+
+    def __init__(self, log: LedgerLog, market: str, first_candle_at: datetime) -> None:
+        self.log = log
+        self.market = market
+        self.next_minute = minute_number(first_candle_at)
+        self.position = 0
+        """The last log position read."""
+        self._hours: dict[UUID, datetime] = {}
+        self._waiting: dict[int, Candle] = {}
+        self.newest_close: datetime | None = None
+        """The close time of the newest candle recorded for the market (handed out or not)."""
+
+    @property
+    def next_open_time(self) -> datetime:
+        """Return the open time of the next candle the run waits for."""
+        return EPOCH + self.next_minute * ONE_MINUTE
+
+    def poll(self) -> list[Candle]:
+        """Read what the log recorded since the last poll; return the next gap-free candles."""
+        for position, event in self.log.read_events(TOPICS, after=self.position):
+            self.position = position
+            if isinstance(event, CandleHour.Opened):
+                if event.market == self.market:
+                    self._hours[event.originator_id] = event.hour_start
+                continue
+            hour_start = self._hours.get(event.originator_id)
+            if hour_start is None:
+                continue
+            if isinstance(event, CandleHour.Ingested):
+                texts = list(event.rows)
+            elif isinstance(event, CandleHour.Corrected):
+                texts = [event.corrected]
+            else:
+                continue
+            for text in texts:
+                self._take(CandleRow.parse(text).candle(hour_start))
+        ready: list[Candle] = []
+        while self.next_minute in self._waiting:
+            ready.append(self._waiting.pop(self.next_minute))
+            self.next_minute += 1
+        return ready
+
+    def _take(self, candle: Candle) -> None:
+        minute = minute_number(candle.open_time)
+        if self.newest_close is None or candle.close_time > self.newest_close:
+            self.newest_close = candle.close_time
+        if minute >= self.next_minute:
+            self._waiting[minute] = candle

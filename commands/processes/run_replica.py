@@ -1,0 +1,92 @@
+"""The run's own copy of its account: what the strategies read, and every write mirrored to the log.
+
+A trading run decides from its strategies' books (cash, cash not locked, BTC held). Read from
+the log, a book after a restart would already hold what the run did later, so a re-processed
+candle would be decided on the future. The run therefore keeps its account in memory: seeded
+with the account as it was when the run opened, then changed only by the run's own commands,
+each of which is given to the log as well (where `ResumableTrading` skips it when its outcome
+is already recorded). The replica's reads are the run's state at the candle being processed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from commands.backtest.run_model import IN_MEMORY_ENV
+from commands.messages import (
+    AcceptOrder,
+    CancelOrder,
+    PlaceOrder,
+    RecordFill,
+    RecordSignal,
+    RejectOrder,
+)
+from commands.processes.resumable_trading import ResumableTrading
+from commands.trading import Trading
+from domain.ids import portfolio_id, position_id, risk_limits_id
+
+
+class RunReplica(Trading):
+    """An in-memory Trading of the run's account whose every command is mirrored to `log`."""
+
+    def __init__(self, log: ResumableTrading, *, strategies: Sequence[str], market: str) -> None:
+        super().__init__(
+            IN_MEMORY_ENV, account=log.account, markets=log.markets, fee_rate=log.fee_rate
+        )
+        self.mirror = log
+        self._account_ids = {portfolio_id(log.account), risk_limits_id(log.account)} | {
+            position_id(log.account, name, market) for name in strategies
+        }
+
+    def seed(self, upto_position: int) -> int:
+        """Copy the account's ledger, risk record and the run's positions as of a log position.
+
+        Return how many events were copied.
+        """
+        page = self.mirror.recorder.select_notifications(
+            start=None, limit=10**9, stop=upto_position
+        )
+        stored = [
+            StoredEvent(n.originator_id, n.originator_version, n.topic, n.state)
+            for n in page
+            if n.originator_id in self._account_ids
+        ]
+        if stored:
+            self.recorder.insert_events(stored)
+        return len(stored)
+
+    def record_signal(self, command: RecordSignal) -> UUID:
+        """Record the signal here and in the log."""
+        found = super().record_signal(command)
+        self.mirror.record_signal(command)
+        return found
+
+    def place_order(self, command: PlaceOrder) -> UUID:
+        """Place the order here and in the log."""
+        found = super().place_order(command)
+        self.mirror.place_order(command)
+        return found
+
+    def accept_order(self, command: AcceptOrder) -> None:
+        """Record the acknowledgement here and in the log."""
+        super().accept_order(command)
+        self.mirror.accept_order(command)
+
+    def reject_order(self, command: RejectOrder) -> None:
+        """Record the refusal here and in the log."""
+        super().reject_order(command)
+        self.mirror.reject_order(command)
+
+    def cancel_order(self, command: CancelOrder) -> None:
+        """Record the cancel here and in the log."""
+        super().cancel_order(command)
+        self.mirror.cancel_order(command)
+
+    def record_fill(self, command: RecordFill) -> bool:
+        """Record the fill here and in the log; return whether it was new here."""
+        is_new = super().record_fill(command)
+        self.mirror.record_fill(command)
+        return is_new

@@ -1,0 +1,86 @@
+"""The trading run's processes: strategy, execution and risk, candle by candle from the log.
+
+At each candle the log records for the run's market, in minute order, the loop does what a
+backtest does at that candle (`BacktestEngine.process`, strategies.md "Order of work"): the
+fills the candle produced, then the decisions at its close, their orders placed and sent
+through the run's `Execution` (the paper fill model, or an exchange). The same code decides in
+backtest, paper and live, so a paper run over some candles decides what a backtest over them
+decides.
+
+The loop is crash-only: it keeps nothing but the log. After any stop it re-processes the run's
+candles from the first one on its `RunReplica` (the account as the run saw it at each candle),
+mirroring every command to the log through `ResumableTrading`, which skips what the log already
+holds: the strategies' state is rebuilt and nothing is recorded or sent twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from commands.backtest.engine import BacktestEngine
+from commands.backtest.execution import Execution
+from commands.backtest.run_model import EngineConfig
+from commands.errors import UnknownRunError
+from commands.processes.candle_feed import LogCandleFeed
+from commands.processes.resumable_trading import ResumableTrading
+from commands.processes.run_replica import RunReplica
+from domain.candles.candle import Candle
+from domain.fills.paper_fill_model import FillModel
+from domain.market_point import MarketPointBuilder
+from domain.strategies.catalog import build_strategies
+from domain.strategies.run import StrategyRun
+
+
+@dataclass
+class LoopProgress:
+    """What the loop has done since it started."""
+
+    candles: int = 0
+    """Candles processed (re-processed ones included)."""
+    last_candle_at: datetime | None = None
+    """Open time of the last candle processed."""
+
+
+class TradingLoop:
+    """One trading run: its strategies over the log's candles, orders through its execution."""
+
+    def __init__(
+        self,
+        trading: ResumableTrading,
+        run_id: str,
+        execution: Callable[[StrategyRun.Opened, FillModel], Execution],
+        *,
+        on_candle: Callable[[Candle], None] | None = None,
+    ) -> None:
+        opened = trading.get_run_opened(run_id)
+        if opened is None:
+            raise UnknownRunError(f"no trading run {run_id!r} is recorded; open it first")
+        position = trading.run_opened_position(run_id)
+        assert position is not None  # the run was found above
+        self.opened = opened
+        self.ledger = trading
+        self.replica = RunReplica(trading, strategies=list(opened.strategies), market=opened.market)
+        self.replica.seed(position)
+        model = FillModel(opened.fee_rate, opened.slippage_bps, opened.max_participation)
+        strategies = build_strategies(list(opened.strategies), opened.strategies)
+        config = EngineConfig(opened.run_id, opened.capital_krw, model, opened.market)
+        self.engine = BacktestEngine(
+            self.replica, strategies, config, execution(opened, model), allocates=False
+        )
+        self.feed = LogCandleFeed(trading, opened.market, opened.first_candle_at)
+        self._points = MarketPointBuilder()
+        self._on_candle = on_candle
+        self.progress = LoopProgress()
+
+    def step(self) -> int:
+        """Process each candle the log holds that the run has not processed; return how many."""
+        candles = self.feed.poll()
+        for candle in candles:
+            self.engine.process(self.progress.candles, self._points.add(candle))
+            self.progress.candles += 1
+            self.progress.last_candle_at = candle.open_time
+            if self._on_candle is not None:
+                self._on_candle(candle)
+        return len(candles)

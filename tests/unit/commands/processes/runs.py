@@ -1,0 +1,100 @@
+"""Trading runs over recorded candles, in memory: open, ingest, loop; and the backtest to match."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from commands.backtest.engine import BacktestEngine
+from commands.backtest.execution import Execution
+from commands.backtest.paper_execution import PaperExecution
+from commands.backtest.run_model import EngineConfig
+from commands.ingest import candle_hour_commands
+from commands.messages import OpenRun
+from commands.processes.resumable_trading import ResumableTrading
+from commands.processes.trading_loop import TradingLoop
+from commands.trading import Trading
+from domain.candles.candle import Candle
+from domain.events import Cause
+from domain.fills.paper_fill_model import FillModel
+from domain.replay_hash import canonical_json, is_decision_topic
+from domain.strategies.catalog import build_strategies, resolved_parameters
+from domain.strategies.run import StrategyRun
+from tests.builders import POPO_ENV
+
+RUN_ID = "paper-test"
+CAPITAL = Decimal("10000000")
+PARAMS: dict[str, dict[str, str]] = {
+    "turtle": {"entry_days": "2", "atr_days": "2", "exit_days": "1"},
+    "grid": {"lower": "26000000", "upper": "34000000", "levels": "9"},
+}
+NAMES = ["volatility_breakout", "grid", "turtle"]
+MODEL = FillModel(Decimal("0.0005"), Decimal(0), Decimal("0.5"))
+
+ExecutionFactory = Callable[[StrategyRun.Opened, FillModel], Execution]
+
+
+def paper(opened: StrategyRun.Opened, model: FillModel) -> Execution:
+    """Return the paper execution of a run."""
+    return PaperExecution(model)
+
+
+def record_candles(trading: Trading, candles: list[Candle]) -> None:
+    """Record candles in the log as an ingest would (one event per UTC hour)."""
+    cause = Cause(candles[0].open_time, "test-ingest", "fixture", "fixture")
+    trading.ingest_candles(candle_hour_commands("KRW-BTC", candles, "fixture", cause))
+
+
+def open_paper_run(trading: Trading, first_candle_at: datetime) -> None:
+    """Open the test's paper run at `first_candle_at`."""
+    strategies = build_strategies(NAMES, PARAMS)
+    trading.open_run(
+        OpenRun(
+            run_id=RUN_ID,
+            mode="paper",
+            exchange="paper",
+            market="KRW-BTC",
+            strategies=resolved_parameters(strategies),
+            capital_krw=CAPITAL,
+            fee_rate=MODEL.fee_rate,
+            slippage_bps=MODEL.slippage_bps,
+            max_participation=MODEL.max_participation,
+            first_candle_at=first_candle_at,
+            cause=Cause(first_candle_at, "operator:test", "ledger run", "ledger run"),
+        )
+    )
+
+
+def new_log() -> ResumableTrading:
+    """Return an empty in-memory log the way a run writes it."""
+    return ResumableTrading(POPO_ENV, account="main")
+
+
+def loop(trading: ResumableTrading, execution: ExecutionFactory = paper) -> TradingLoop:
+    """Return a (re)started loop of the test run."""
+    return TradingLoop(trading, RUN_ID, execution)
+
+
+def backtest_decisions(candles: list[Candle]) -> list[str]:
+    """Return the canonical decision events of a backtest of the run's inputs over `candles`."""
+    trading = Trading(POPO_ENV, account=RUN_ID)
+    strategies = build_strategies(NAMES, PARAMS)
+    engine = BacktestEngine(trading, strategies, EngineConfig(RUN_ID, CAPITAL, MODEL))
+    engine.run(candles)
+    return decisions(trading)
+
+
+def decisions(trading: Trading) -> list[str]:
+    """Return the log's decision events (signals, orders, fills) as canonical JSON, in order."""
+    return [line for topic, line in log_lines(trading) if is_decision_topic(topic)]
+
+
+def log_lines(trading: Trading) -> list[tuple[str, str]]:
+    """Return (topic, canonical JSON) of every event in the log, in order."""
+    found: list[tuple[str, str]] = []
+    for notification in trading.recorder.select_notifications(start=None, limit=10**9):
+        event: Any = trading.mapper.to_domain_event(notification)
+        found.append((notification.topic, canonical_json(notification.topic, vars(event))))
+    return found
