@@ -76,6 +76,15 @@ class RejectOrder:
 
 
 @dataclass(frozen=True)
+class RecordSubmissionFailure:
+    """Record that sending an order got no answer (it stays NEW, to be looked up)."""
+
+    order_id: UUID
+    reason: str
+    cause: Cause
+
+
+@dataclass(frozen=True)
 class AllocateCapital:
     """Allocate KRW capital to a strategy."""
 

@@ -27,6 +27,7 @@ from commands.messages import (
     PlaceOrder,
     RecordFill,
     RecordSignal,
+    RecordSubmissionFailure,
     RejectOrder,
     SetRiskLimits,
 )
@@ -306,6 +307,16 @@ class Trading(LiveRuns):
             self.save(order, portfolio)
 
         self._retrying(attempt, f"reject order {command.order_id}")
+
+    def record_submission_failure(self, command: RecordSubmissionFailure) -> None:
+        """Record that sending an order got no answer; it stays NEW."""
+
+        def attempt() -> None:
+            order = self.get_order(command.order_id)
+            order.record_submission_failure(command.reason, command.cause)
+            self.save(order)
+
+        self._retrying(attempt, f"record submission failure of order {command.order_id}")
 
     def set_risk_limits(self, command: SetRiskLimits) -> None:
         """Set the account's risk limits, with actor and reason."""

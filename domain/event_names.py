@@ -28,6 +28,7 @@ EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
     Order.Filled,
     Order.Cancelled,
     Order.Rejected,
+    Order.SubmissionFailed,
     Position.Opened,
     Position.Changed,
     Position.Closed,

@@ -27,6 +27,7 @@ from commands.messages import (
     PlaceOrder,
     RecordFill,
     RecordSignal,
+    RecordSubmissionFailure,
     RejectOrder,
     SetRiskLimits,
     StartRun,
@@ -442,7 +443,9 @@ def every_event_through_the_application(app: Trading) -> None:
     cancelled = app.place_order(place_limit_bid("bid-2"))
     app.accept_order(accept_order(cancelled, exchange_order_id="upbit-uuid-3"))
     app.cancel_order(cancel_order(cancelled))
-    app.reject_order(reject_order(app.place_order(place_limit_bid("bid-3"))))
+    unsent = app.place_order(place_limit_bid("bid-3"))
+    app.record_submission_failure(RecordSubmissionFailure(unsent, "504 timeout", SEOUL_CAUSE))
+    app.reject_order(reject_order(unsent))
     for state in ("HALTED", "REDUCING", "ACTIVE"):
         app.change_trading_state(ChangeTradingState(state, "drill", SEOUL_CAUSE))
     intent = OrderIntent(

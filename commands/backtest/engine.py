@@ -32,6 +32,7 @@ from commands.messages import (
     PlaceOrder,
     RecordFill,
     RecordSignal,
+    RecordSubmissionFailure,
     RejectOrder,
 )
 from commands.trading import Trading
@@ -141,6 +142,7 @@ class BacktestEngine:
                 self._allocate(candle)
             else:
                 self.refresh_books()
+        self._resubmit_unacknowledged(candle)
         self._fill(index, candle)
         for track in self.tracks.values():
             context = DecisionContext(
@@ -250,8 +252,8 @@ class BacktestEngine:
     def _fill(self, index: int, candle: Candle) -> None:
         self.execution.prepare(candle, self.pending)
         for order in list(self.pending):
-            if order.placed_at_index >= index:
-                continue  # an order fills from the candle after its decision on
+            if order.placed_at_index >= index or not order.is_acknowledged:
+                continue  # an order fills from the candle after its decision on, once OPEN
             fills = self.execution.fills(order, candle)
             for fill in fills:
                 self._record(order, fill, candle)
@@ -361,6 +363,7 @@ class BacktestEngine:
             at = ack.accepted_at or candle.close_time
             accepted = self._cause(at, self.execution.actor, flow.causation_id, flow.correlation_id)
             self.trading.accept_order(AcceptOrder(order.order_id, ack.exchange_order_id, accepted))
+            order.is_acknowledged = True
         elif ack.refusal is not None:
             code, message = ack.refusal
             refused = self._cause(
@@ -370,6 +373,25 @@ class BacktestEngine:
                 RejectOrder(order.order_id, f"{code}: {message}", "exchange", refused)
             )
             self.pending.remove(order)
+        elif ack.failure is not None:
+            failed = self._cause(
+                candle.close_time, self.execution.actor, flow.causation_id, flow.correlation_id
+            )
+            self.trading.record_submission_failure(
+                RecordSubmissionFailure(order.order_id, ack.failure, failed)
+            )
+
+    def _resubmit_unacknowledged(self, candle: Candle) -> None:
+        # An order whose sending had no known outcome is still NEW: ask again at each close.
+        for order in [o for o in self.pending if not o.is_acknowledged]:
+            if self.trading.get_order(order.order_id).status is OrderStatus.NEW:
+                flow = self._cause(
+                    candle.close_time,
+                    f"strategy:{order.strategy}",
+                    str(order.signal_id),
+                    str(order.signal_id),
+                )
+                self._submit(order, candle, flow)
 
     def _cancel_all(self, track: StrategyTrack, reason: str, candle: Candle) -> None:
         for order in [o for o in self.pending if o.strategy == track.strategy.name]:

@@ -42,6 +42,8 @@ class Acknowledgement:
     accepted_at: datetime | None = None
     refusal: tuple[str, str] | None = None
     """(code, message) of a permanent refusal."""
+    failure: str | None = None
+    """Why the sending got no answer (the outcome is unknown), when it did not."""
 
 
 class Execution(Protocol):

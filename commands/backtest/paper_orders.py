@@ -28,6 +28,8 @@ class PaperOrder:
     """For market bids: KRW still to spend (amount - funds of fills so far)."""
     placed_at_index: int
     fills: int = 0
+    is_acknowledged: bool = False
+    """True once the exchange acknowledged it (OPEN in the ledger)."""
 
     def fill_in(self, candle: Candle, model: FillModel) -> PaperFill | None:
         """Return how `candle` fills this order under the paper model (None: no fill)."""

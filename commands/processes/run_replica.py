@@ -22,6 +22,7 @@ from commands.messages import (
     PlaceOrder,
     RecordFill,
     RecordSignal,
+    RecordSubmissionFailure,
     RejectOrder,
 )
 from commands.processes.resumable_trading import ResumableTrading
@@ -79,6 +80,11 @@ class RunReplica(Trading):
         """Record the refusal here and in the log."""
         super().reject_order(command)
         self.mirror.reject_order(command)
+
+    def record_submission_failure(self, command: RecordSubmissionFailure) -> None:
+        """Record the failed sending here and in the log."""
+        super().record_submission_failure(command)
+        self.mirror.record_submission_failure(command)
 
     def cancel_order(self, command: CancelOrder) -> None:
         """Record the cancel here and in the log."""

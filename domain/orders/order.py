@@ -17,6 +17,7 @@ from domain.errors import (
     ConflictingFillError,
     FillBeyondLimitPriceError,
     FillExceedsOrderError,
+    IllegalOrderTransitionError,
     InvalidOrderShapeError,
 )
 from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
@@ -148,6 +149,18 @@ class Order(Aggregate):
             """Evolve the order's state by this event."""
             order.status = OrderStatus.FAILED
             order.close_reason = f"{self.rejected_by}: {self.reason}"
+
+    class SubmissionFailed(LedgerEvent):
+        """Sending the order got no answer (timeout, 5xx, outage): it stays NEW, outcome unknown.
+
+        Before anything is sent again the order is looked up at the exchange by its id.
+        """
+
+        TOPIC = "order.submission_failed"
+        reason: str
+
+        def apply(self, order: Order) -> None:
+            """A failed sending changes no state: the order is NEW until the exchange answers."""
 
     # State, assigned only by the events above.
     client_order_id: str
@@ -365,6 +378,22 @@ class Order(Aggregate):
             self.Rejected,
             reason=require_text(reason, "reject reason"),
             rejected_by=rejected_by,
+            **cause.event_fields(),
+        )
+
+    def record_submission_failure(self, reason: str, cause: Cause) -> None:
+        """Record that sending the NEW order got no answer.
+
+        Raises:
+            IllegalOrderTransitionError: the order is not NEW (the exchange already answered).
+        """
+        if self.status is not OrderStatus.NEW:
+            raise IllegalOrderTransitionError(
+                f"order {self.id} is {self.status.value}: its sending cannot fail any more"
+            )
+        self.trigger_event(
+            self.SubmissionFailed,
+            reason=require_text(reason, "failure reason"),
             **cause.event_fields(),
         )
 

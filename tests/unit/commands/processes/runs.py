@@ -19,6 +19,7 @@ from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
+from domain.parity import parity_lines
 from domain.replay_hash import canonical_json, is_decision_topic
 from domain.strategies.catalog import build_strategies, resolved_parameters
 from domain.strategies.run import StrategyRun
@@ -98,3 +99,12 @@ def log_lines(trading: Trading) -> list[tuple[str, str]]:
         event: Any = trading.mapper.to_domain_event(notification)
         found.append((notification.topic, canonical_json(notification.topic, vars(event))))
     return found
+
+
+def parity(trading: Trading) -> list[str]:
+    """Return the log's decisions as parity lines (by flow, exchange ids left out)."""
+    found = []
+    for notification in trading.recorder.select_notifications(start=None, limit=10**9):
+        event: Any = trading.mapper.to_domain_event(notification)
+        found.append((notification.topic, vars(event)))
+    return parity_lines(found)

@@ -1,0 +1,175 @@
+"""The exchange execution: the engine's orders through an `ExchangeGateway` (Upbit, the sandbox).
+
+Orders reach the exchange at most once (architecture.md, guarantee 2): each carries its order
+id as Upbit's `identifier`, and an order whose acknowledgement the log already holds is never
+sent again. Fills are the exchange's trades, taken at the first close at or after the moment
+they executed (so a decision sees exactly the fills dated up to its candle's close, as in a
+backtest). What the log already records of an order (its acknowledgement, its fills) is read
+from the log, so a run re-processed after a restart asks the exchange only about what the log
+does not know yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from commands.backtest.execution import Acknowledgement, ExecutedFill
+from commands.backtest.paper_orders import PaperOrder
+from commands.errors import ExchangeRefusedOrderError, ExchangeUnavailableError
+from commands.ports import (
+    ExchangeGateway,
+    ExchangeOrder,
+    ExchangeOrderState,
+    ExchangeTrade,
+    OrderTicket,
+)
+from commands.trading import Trading
+from domain.candles.candle import Candle
+from domain.orders.order import Order
+from domain.orders.terms import OrderType
+
+ENDED_REASON = "the exchange ended the order before it filled in full (state cancel)"
+
+
+@dataclass
+class KnownOrder:
+    """What the run knows of one order at the exchange: its trades in order, and its state."""
+
+    trades: list[ExchangeTrade] = field(default_factory=list)
+    state: ExchangeOrderState | None = None
+    """None: the exchange was not asked yet (or does not have the order)."""
+
+    def take(self, order: ExchangeOrder) -> None:
+        """Add the trades not known yet and take the exchange's state."""
+        known = {t.trade_id for t in self.trades}
+        self.trades.extend(t for t in order.trades if t.trade_id not in known)
+        self.state = order.state
+
+
+class ExchangeExecution:
+    """Sends the engine's orders to an exchange and takes back their trades."""
+
+    def __init__(
+        self,
+        gateway: ExchangeGateway,
+        log: Trading,
+        market: str,
+        *,
+        horizon: Callable[[], datetime | None],
+    ) -> None:
+        """`horizon()` is the close of the newest candle the log holds: the exchange is past it."""
+        self.gateway = gateway
+        self.log = log
+        self.market = market
+        self.actor = f"exchange:{gateway.name}"
+        self._horizon = horizon
+        self._known: dict[UUID, KnownOrder] = {}
+        self._synced_until: datetime | None = None
+        self._sent_since_sync = False
+
+    def prepare(self, candle: Candle, working: list[PaperOrder]) -> None:
+        """Ask the exchange about the working orders unless it was asked past this close."""
+        is_covered = self._synced_until is not None and candle.close_time <= self._synced_until
+        if is_covered and not self._sent_since_sync:
+            return
+        waiting = [o.order_id for o in working if self._known_of(o.order_id).state in _WORKING]
+        if waiting:
+            still_open = {o.order_id: o for o in self.gateway.open_orders(self.market)}
+            for order_id in waiting:
+                found = still_open.get(order_id) or self.gateway.find(order_id)
+                if found is not None:
+                    self._known[order_id].take(found)
+        self._synced_until = self._horizon() or candle.close_time
+        self._sent_since_sync = False
+
+    def submit(self, order: PaperOrder, candle: Candle) -> Acknowledgement:
+        """Send the order unless the log holds its outcome; return the acknowledgement."""
+        recorded = self._recorded_outcome(order.order_id)
+        if recorded is not None:
+            return recorded
+        ticket = OrderTicket(
+            order_id=order.order_id,
+            market=self.market,
+            side=order.side,
+            order_type=order.order_type,
+            price_krw=order.price_krw,
+            volume_btc=order.remaining_btc if order.remaining_btc else None,
+            amount_krw=order.remaining_krw
+            if order.order_type is OrderType.MARKET and order.remaining_krw
+            else None,
+        )
+        try:
+            # Look before sending: an earlier process (or attempt) may have sent it already.
+            placed = self.gateway.find(order.order_id) or self.gateway.submit(ticket)
+        except ExchangeRefusedOrderError as refused:
+            return Acknowledgement(refusal=(refused.code, str(refused)))
+        except ExchangeUnavailableError as failed:
+            return Acknowledgement(failure=f"{self.gateway.name}: {failed}")
+        self._sent_since_sync = True
+        self._known_of(order.order_id).take(placed)
+        return Acknowledgement(placed.exchange_order_id, placed.created_at)
+
+    def fills(self, order: PaperOrder, candle: Candle) -> list[ExecutedFill]:
+        """Return the order's trades not taken yet that executed by this candle's close."""
+        trades = self._known_of(order.order_id).trades[order.fills :]
+        due = []
+        for trade in trades:
+            if trade.executed_at > candle.close_time:
+                break
+            due.append(
+                ExecutedFill(
+                    trade.trade_id, trade.price_krw, trade.qty_btc, trade.fee_krw, trade.executed_at
+                )
+            )
+        return due
+
+    def ended(self, order: PaperOrder, candle: Candle) -> str | None:
+        """Return why the order ended, when the exchange ended it and every trade was taken."""
+        known = self._known_of(order.order_id)
+        if known.state is ExchangeOrderState.CANCEL and order.fills == len(known.trades):
+            return ENDED_REASON
+        return None
+
+    def cancel(self, order: PaperOrder) -> None:
+        """Ask the exchange to cancel the order, keeping the trades it reports."""
+        self._known_of(order.order_id).take(self.gateway.cancel(order.order_id))
+
+    def _known_of(self, order_id: UUID) -> KnownOrder:
+        known = self._known.get(order_id)
+        if known is None:
+            known = self._known[order_id] = self._from_log(order_id)
+        return known
+
+    def _from_log(self, order_id: UUID) -> KnownOrder:
+        known = KnownOrder(state=ExchangeOrderState.WAIT)
+        for event in self.log.events.get(order_id):
+            if isinstance(event, Order.PartiallyFilled | Order.Filled):
+                known.trades.append(
+                    ExchangeTrade(
+                        event.trade_id,
+                        event.price_krw,
+                        event.qty_btc,
+                        event.fee_krw,
+                        event.occurred_at,
+                    )
+                )
+            if isinstance(event, Order.Filled):
+                known.state = ExchangeOrderState.DONE
+            elif isinstance(event, Order.Cancelled):
+                known.state = ExchangeOrderState.CANCEL
+        return known
+
+    def _recorded_outcome(self, order_id: UUID) -> Acknowledgement | None:
+        for event in self.log.events.get(order_id):
+            if isinstance(event, Order.Accepted):
+                return Acknowledgement(event.exchange_order_id, event.occurred_at)
+            if isinstance(event, Order.Rejected):
+                code, _, message = event.reason.partition(": ")
+                return Acknowledgement(refusal=(code, message))
+        return None
+
+
+_WORKING = (ExchangeOrderState.WAIT, None)

@@ -1,0 +1,201 @@
+"""A trading run on an exchange (the in-memory fake behind the port): parity and faults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from adapters.market_data.candles_csv import read_candles
+from commands.backtest.exchange_execution import ExchangeExecution
+from commands.backtest.execution import Execution
+from commands.errors import ExchangeUnavailableError
+from commands.processes.resumable_trading import ResumableTrading
+from commands.processes.trading_loop import TradingLoop
+from domain.candles.candle import Candle
+from domain.candles.gaps import fill_gaps
+from domain.fills.paper_fill_model import FillModel
+from domain.orders.order import Order
+from domain.strategies.run import StrategyRun
+from tests.fakes.exchange import FakeExchange
+from tests.unit.commands.backtest.runs import MARCH
+from tests.unit.commands.processes.runs import (
+    MODEL,
+    RUN_ID,
+    new_log,
+    open_paper_run,
+    parity,
+    record_candles,
+)
+from tests.unit.commands.processes.runs import parity as parity_of
+
+DAYS = 4
+
+
+@pytest.fixture(scope="module")
+def candles() -> list[Candle]:
+    """Four days of real KRW-BTC minutes, gaps filled as ingest fills them."""
+    raw = read_candles(MARCH)
+    end = raw[0].open_time + timedelta(days=DAYS)
+    return list(fill_gaps(c for c in raw if c.open_time < end))
+
+
+@pytest.fixture(scope="module")
+def expected(candles: list[Candle]) -> list[str]:
+    """The parity lines of a backtest over the same candles with the run's inputs."""
+    from commands.backtest.engine import BacktestEngine
+    from commands.backtest.run_model import EngineConfig
+    from commands.trading import Trading
+    from domain.strategies.catalog import build_strategies
+    from tests.builders import POPO_ENV
+    from tests.unit.commands.processes.runs import CAPITAL, NAMES, PARAMS
+
+    trading = Trading(POPO_ENV, account=RUN_ID)
+    engine = BacktestEngine(
+        trading, build_strategies(NAMES, PARAMS), EngineConfig(RUN_ID, CAPITAL, MODEL)
+    )
+    engine.run(candles)
+    return parity_of(trading)
+
+
+def open_live_run(trading: ResumableTrading, candles: list[Candle]) -> None:
+    """Open the test run (its mode is irrelevant to the loop; the execution decides)."""
+    open_paper_run(trading, candles[0].open_time)
+
+
+def exchange_loop(
+    trading: ResumableTrading, exchange: FakeExchange
+) -> tuple[TradingLoop, list[ExchangeExecution]]:
+    made: list[ExchangeExecution] = []
+
+    def execution(opened: StrategyRun.Opened, model: FillModel) -> Execution:
+        made.append(
+            ExchangeExecution(exchange, trading, opened.market, horizon=lambda: exchange.now)
+        )
+        return made[-1]
+
+    return TradingLoop(trading, RUN_ID, execution), made
+
+
+def drive(
+    trading: ResumableTrading,
+    exchange: FakeExchange,
+    run: TradingLoop,
+    candles: list[Candle],
+    before: Callable[[int], None] | None = None,
+) -> int:
+    """Close each candle on the exchange, record it in the log, let the loop process it.
+
+    A loop that fails (the exchange down) is given up and a new one takes over, as the
+    trading service does (crash-only). Return how many times that happened.
+    """
+    restarts = 0
+    for index, candle in enumerate(candles):
+        if before is not None:
+            before(index)
+        exchange.close(candle)
+        record_candles(trading, [candle])
+        try:
+            run.step()
+        except ExchangeUnavailableError:
+            restarts += 1
+            run, _ = exchange_loop(trading, exchange)
+            run.step()
+    return restarts
+
+
+def test_run_on_an_exchange_decides_what_a_backtest_decides(
+    candles: list[Candle], expected: list[str]
+) -> None:
+    # Given a run on an exchange that fills by the paper model
+    trading = new_log()
+    exchange = FakeExchange(MODEL, candles[0].open_time)
+    open_live_run(trading, candles)
+    run, _ = exchange_loop(trading, exchange)
+
+    # When the exchange closes each candle and the loop processes it
+    drive(trading, exchange, run, candles)
+
+    # Then the run's decisions, flow by flow, are the backtest's; one exchange order each
+    assert len(expected) > 50
+    assert parity(trading) == expected
+    placed = [e for e in _events(trading) if isinstance(e, Order.Placed)]
+    assert exchange.posts == len(placed) == len(exchange.orders)
+
+
+def run_with_fault(candles: list[Candle], fault: str) -> tuple[ResumableTrading, FakeExchange, int]:
+    """Run the test run through an exchange that fails once, a third of the way in."""
+    trading = new_log()
+    exchange = FakeExchange(MODEL, candles[0].open_time)
+    open_live_run(trading, candles)
+    run, _ = exchange_loop(trading, exchange)
+    armed_at = len(candles) // 3
+
+    def arm(index: int) -> None:
+        if index == armed_at:
+            exchange.arm(fault)
+
+    restarts = drive(trading, exchange, run, candles, before=arm)
+    assert exchange.fault_count == 0  # the fault did happen
+    assert restarts == (1 if fault == "down" else 0)
+    return trading, exchange, armed_at
+
+
+def test_an_answer_lost_after_the_order_was_created_is_found_and_nothing_is_sent_twice(
+    candles: list[Candle], expected: list[str]
+) -> None:
+    # Given a run whose exchange creates one order but its answer is lost (a 504)
+    trading, exchange, _ = run_with_fault(candles, "lost_after_create")
+
+    # Then the failed sending is an event, the order was found at the next close, never
+    # sent again, and the decisions are the backtest's
+    events = _events(trading)
+    failed = [e for e in events if isinstance(e, Order.SubmissionFailed)]
+    placed = [e for e in events if isinstance(e, Order.Placed)]
+    assert len(failed) == 1 and "504" in failed[0].reason
+    assert exchange.posts == len(placed) == len(exchange.orders)
+    assert parity(trading) == expected
+
+
+def test_an_exchange_down_at_a_close_stops_the_loop_and_a_new_one_decides_the_same(
+    candles: list[Candle], expected: list[str]
+) -> None:
+    # Given a run whose exchange is down when asked about the orders at one close
+    trading, exchange, _ = run_with_fault(candles, "down")
+
+    # Then a new loop took over and decided exactly what a backtest decides, each order once
+    placed = [e for e in _events(trading) if isinstance(e, Order.Placed)]
+    assert exchange.posts == len(placed) == len(exchange.orders)
+    assert parity(trading) == expected
+
+
+@pytest.mark.parametrize("fault", ["fail_before_create"])
+def test_an_order_not_created_by_a_failing_exchange_is_sent_once_at_the_next_close(
+    candles: list[Candle], fault: str
+) -> None:
+    # Given a run whose exchange fails one submission before creating the order
+    trading, exchange, armed_at = run_with_fault(candles, fault)
+
+    # Then the failed sending is an event, and the order was sent once more and accepted,
+    # one candle later than a backtest would have it; no order is left NEW
+    events = _events(trading)
+    (failed,) = [e for e in events if isinstance(e, Order.SubmissionFailed)]
+    accepted = [
+        e
+        for e in events
+        if isinstance(e, Order.Accepted) and e.originator_id == failed.originator_id
+    ]
+    assert len(accepted) == 1
+    assert accepted[0].occurred_at == failed.occurred_at + timedelta(minutes=1)
+    placed = [e for e in events if isinstance(e, Order.Placed)]
+    assert len(exchange.orders) == len(placed)
+    accepted_or_rejected = {
+        e.originator_id for e in events if isinstance(e, Order.Accepted | Order.Rejected)
+    }
+    assert {e.originator_id for e in placed} == accepted_or_rejected
+
+
+def _events(trading: ResumableTrading) -> list[object]:
+    notes = trading.recorder.select_notifications(start=None, limit=10**9)
+    return [trading.mapper.to_domain_event(n) for n in notes]
