@@ -102,6 +102,22 @@ class TradingSettings(_Section):
     account: str = Field("main", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     markets: tuple[str, ...] = Field(("KRW-BTC",), min_length=1)
     fee_rate: Decimal = Field(Decimal("0.0005"), ge=0, lt=Decimal("0.01"))
+    strategies: tuple[str, ...] = Field(
+        ("volatility_breakout", "grid", "turtle"),
+        min_length=1,
+        description="the strategies a trading run (`ledger run`) trades",
+    )
+    params: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="strategy parameters, e.g. [trading.params.grid] levels = '12'",
+    )
+    capital_krw: Decimal = Field(
+        Decimal("10000000"), gt=0, description="KRW a new run allocates to each strategy"
+    )
+    slippage_bps: Decimal = Field(Decimal(0), ge=0, description="paper fills: market slippage")
+    max_participation: Decimal | None = Field(
+        None, gt=0, le=1, description="paper fills: most of a candle's volume one order takes"
+    )
 
     @field_validator("markets")
     @classmethod

@@ -39,8 +39,13 @@ class LoopProgress:
 
     candles: int = 0
     """Candles processed (re-processed ones included)."""
-    last_candle_at: datetime | None = None
-    """Open time of the last candle processed."""
+    last_candle: Candle | None = None
+    """The last candle processed."""
+
+    @property
+    def last_candle_at(self) -> datetime | None:
+        """Return the open time of the last candle processed."""
+        return self.last_candle.open_time if self.last_candle else None
 
 
 class TradingLoop:
@@ -50,7 +55,7 @@ class TradingLoop:
         self,
         trading: ResumableTrading,
         run_id: str,
-        execution: Callable[[StrategyRun.Opened, FillModel], Execution],
+        execution: Callable[[StrategyRun.Opened, FillModel, LogCandleFeed], Execution],
         *,
         on_candle: Callable[[Candle], None] | None = None,
     ) -> None:
@@ -66,10 +71,10 @@ class TradingLoop:
         model = FillModel(opened.fee_rate, opened.slippage_bps, opened.max_participation)
         strategies = build_strategies(list(opened.strategies), opened.strategies)
         config = EngineConfig(opened.run_id, opened.capital_krw, model, opened.market)
-        self.engine = BacktestEngine(
-            self.replica, strategies, config, execution(opened, model), allocates=False
-        )
         self.feed = LogCandleFeed(trading, opened.market, opened.first_candle_at)
+        self.engine = BacktestEngine(
+            self.replica, strategies, config, execution(opened, model, self.feed), allocates=False
+        )
         self._points = MarketPointBuilder()
         self._on_candle = on_candle
         self.progress = LoopProgress()
@@ -80,7 +85,7 @@ class TradingLoop:
         for candle in candles:
             self.engine.process(self.progress.candles, self._points.add(candle))
             self.progress.candles += 1
-            self.progress.last_candle_at = candle.open_time
+            self.progress.last_candle = candle
             if self._on_candle is not None:
                 self._on_candle(candle)
         return len(candles)

@@ -13,6 +13,7 @@ from commands.backtest.paper_execution import PaperExecution
 from commands.backtest.run_model import EngineConfig
 from commands.ingest import candle_hour_commands
 from commands.messages import OpenRun
+from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
 from commands.trading import Trading
@@ -34,10 +35,10 @@ PARAMS: dict[str, dict[str, str]] = {
 NAMES = ["volatility_breakout", "grid", "turtle"]
 MODEL = FillModel(Decimal("0.0005"), Decimal(0), Decimal("0.5"))
 
-ExecutionFactory = Callable[[StrategyRun.Opened, FillModel], Execution]
+ExecutionFactory = Callable[[StrategyRun.Opened, FillModel, LogCandleFeed], Execution]
 
 
-def paper(opened: StrategyRun.Opened, model: FillModel) -> Execution:
+def paper(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
     """Return the paper execution of a run."""
     return PaperExecution(model)
 

@@ -11,6 +11,7 @@ from adapters.market_data.candles_csv import read_candles
 from commands.backtest.exchange_execution import ExchangeExecution
 from commands.backtest.execution import Execution
 from commands.errors import ExchangeUnavailableError
+from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
 from domain.candles.candle import Candle
@@ -69,9 +70,9 @@ def exchange_loop(
 ) -> tuple[TradingLoop, list[ExchangeExecution]]:
     made: list[ExchangeExecution] = []
 
-    def execution(opened: StrategyRun.Opened, model: FillModel) -> Execution:
+    def execution(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
         made.append(
-            ExchangeExecution(exchange, trading, opened.market, horizon=lambda: exchange.now)
+            ExchangeExecution(exchange, trading, opened.market, horizon=lambda: feed.newest_close)
         )
         return made[-1]
 

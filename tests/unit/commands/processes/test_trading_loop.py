@@ -11,6 +11,7 @@ from adapters.market_data.candles_csv import read_candles
 from commands.backtest.execution import Acknowledgement, Execution
 from commands.backtest.paper_execution import PaperExecution
 from commands.backtest.paper_orders import PaperOrder
+from commands.processes.candle_feed import LogCandleFeed
 from domain.candles.candle import Candle
 from domain.candles.gaps import fill_gaps
 from domain.fills.paper_fill_model import FillModel
@@ -129,7 +130,7 @@ def test_run_killed_between_placing_and_sending_an_order_resumes_without_a_dupli
     record_candles(trading, candles)
     open_paper_run(trading, candles[0].open_time)
 
-    def crashing(opened: StrategyRun.Opened, model: FillModel) -> Execution:
+    def crashing(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
         return CrashingExecution(model, crash_at)
 
     with pytest.raises(SystemExit):

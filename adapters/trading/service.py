@@ -1,0 +1,106 @@
+"""The trading service: a run's loop as a long-running process, crash-only.
+
+The loop is woken by the log (a NOTIFY when events are appended, with polling) and processes
+every candle the log holds. When a step fails for a reason that time can cure (the exchange or
+the database unreachable, a write race that outlasted its retries) the loop is given up and,
+after a back-off, a new one takes over: it re-processes the run from the log, which is exactly
+the restart path a killed process takes. Any other failure stops the service and is reported
+(style S4.6: a consumer does not swallow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from commands.processes.trading_loop import TradingLoop
+
+
+@dataclass(frozen=True)
+class TradingStatus:
+    """What the trading service is doing, for `ledger status`."""
+
+    run_id: str
+    state: str
+    """starting, running, waiting, restarting, finished, stopped or failed."""
+    candles: int = 0
+    last_candle_at: datetime | None = None
+    waiting_for: datetime | None = None
+    """The open time of the candle the run waits for."""
+    restarts: int = 0
+    detail: str = ""
+    updated_at: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
+
+
+class TradingService:
+    """Keeps one run's loop going until stopped, or until its `after_step` says it is done."""
+
+    def __init__(
+        self,
+        run_id: str,
+        make_loop: Callable[[], TradingLoop],
+        wake: Callable[[], Awaitable[None]],
+        *,
+        is_retryable: Callable[[Exception], bool],
+        after_step: Callable[[TradingLoop], bool] | None = None,
+        report: Callable[[TradingStatus], None] = lambda status: None,
+        backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0),
+    ) -> None:
+        self.make_loop, self.wake, self.is_retryable = make_loop, wake, is_retryable
+        self.after_step, self.report, self.backoff_s = after_step, report, backoff_s
+        self.status = TradingStatus(run_id, "starting")
+
+    async def run(self, stop: asyncio.Event) -> TradingStatus:
+        """Run until `stop` is set or the feed is used up; return the last status.
+
+        Raises:
+            Exception: a failure that retrying cannot cure (the status says `failed`).
+        """
+        loop: TradingLoop | None = None
+        failures = 0
+        while not stop.is_set():
+            try:
+                if loop is None:
+                    loop = await asyncio.to_thread(self.make_loop)
+                processed = await asyncio.to_thread(loop.step)
+                failures = 0
+                self._set(loop, "running" if processed else "waiting")
+                if self.after_step is not None:
+                    if await asyncio.to_thread(self.after_step, loop):
+                        return self._set(loop, "finished")
+                    continue
+                if not processed:
+                    await _first(self.wake(), stop.wait())
+            except Exception as error:  # noqa: BLE001 - sorted below: retry or stop
+                if not self.is_retryable(error):
+                    self._set(loop, "failed", f"{type(error).__name__}: {error}")
+                    raise
+                loop = None
+                delay = self.backoff_s[min(failures, len(self.backoff_s) - 1)]
+                failures += 1
+                self.status = replace(self.status, restarts=self.status.restarts + 1)
+                self._set(None, "restarting", f"{type(error).__name__}: {error}; again in {delay}s")
+                await _first(asyncio.sleep(delay), stop.wait())
+        return self._set(loop, "stopped")
+
+    def _set(self, loop: TradingLoop | None, state: str, detail: str = "") -> TradingStatus:
+        status = replace(self.status, state=state, detail=detail, updated_at=datetime.now(tz=UTC))
+        if loop is not None:
+            status = replace(
+                status,
+                candles=loop.progress.candles,
+                last_candle_at=loop.progress.last_candle_at,
+                waiting_for=loop.feed.next_open_time,
+            )
+        self.status = status
+        self.report(status)
+        return status
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
