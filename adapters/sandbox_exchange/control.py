@@ -1,4 +1,4 @@
-"""A client of the sandbox's control endpoints: its clock (status, release, set) and order faults.
+"""A client of the sandbox's control endpoints: its clock (status, release, set), outages, faults.
 
 A trading system driving a paced sandbox (`ledger sandbox --paced`) calls `release(until)` after
 processing each candle; tests also set the clock and queue faults for the next order POSTs.
@@ -89,7 +89,11 @@ class SandboxControl:
             body["frozen"] = frozen
         return _status(self._call("POST", "/sandbox/clock", body))
 
-    # Order faults.
+    # Outages and order faults.
+    def outage(self, mode: str) -> None:
+        """Set the exchange's outage: `down` (503), `maintenance` (403 market_offline), `none`."""
+        self._call("POST", "/sandbox/outage", {"mode": mode})
+
     def faults(
         self,
         kind: str,
@@ -117,6 +121,14 @@ class SandboxControl:
     def pending_faults(self) -> list[dict[str, Any]]:
         """Return the faults still waiting for an order POST, in order."""
         return _pending(self._call("GET", "/sandbox/faults"))
+
+    def order_posts(self) -> int:
+        """Return how many order POSTs have reached the sandbox (refused ones included)."""
+        body = self._call("GET", "/sandbox/faults")
+        posts = body.get("order_posts") if isinstance(body, dict) else None
+        if not isinstance(posts, int):
+            raise SandboxControlError(f"the faults answer {body!r} has no order_posts count")
+        return posts
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:

@@ -43,12 +43,13 @@ class OrderFault:
 
 
 class OrderFaults:
-    """The queue of faults waiting for the next order POSTs, and how many have been served."""
+    """The queue of faults waiting for the next order POSTs; how many POSTs and faults were seen."""
 
     def __init__(self) -> None:
         self._queue: deque[OrderFault] = deque()
         self._lock = threading.Lock()
         self.served = 0
+        self.order_posts = 0
 
     def add(self, body: Any) -> None:
         """Queue `count` faults from `{"kind", "count"?, "status"?, "hang_s"?}`.
@@ -72,8 +73,9 @@ class OrderFaults:
             self._queue.extend([fault] * count)
 
     def take(self) -> OrderFault | None:
-        """Return the fault for this order POST, or None when none waits."""
+        """Count one order POST; return its fault, or None when none waits."""
         with self._lock:
+            self.order_posts += 1
             if not self._queue:
                 return None
             self.served += 1
@@ -85,9 +87,13 @@ class OrderFaults:
             self._queue.clear()
 
     def body(self) -> dict[str, Any]:
-        """Return GET /sandbox/faults: the waiting faults in order, and how many were served."""
+        """Return GET /sandbox/faults: the waiting faults in order, faults served, POSTs seen."""
         with self._lock:
-            return {"pending": [asdict(f) for f in self._queue], "served": self.served}
+            return {
+                "pending": [asdict(f) for f in self._queue],
+                "served": self.served,
+                "order_posts": self.order_posts,
+            }
 
 
 def _number(
