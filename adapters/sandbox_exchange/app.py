@@ -3,7 +3,8 @@
 Quotation endpoints serve the replayed candles up to the sandbox clock's now; every answer
 carries `Remaining-Req`; over the limit it answers 429 (text body, as Upbit does) and, when the
 caller carries on, 418. Tests drive the clock through `/sandbox/clock`, and simulate an
-exchange outage or maintenance through `/sandbox/outage`.
+exchange outage or maintenance through `/sandbox/outage`, and spoil the next order POSTs
+through `/sandbox/faults`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response
 
-from adapters.sandbox_exchange.clock import SandboxClock
+from adapters.sandbox_exchange.clock import SandboxClock, UntilBeforeNowError
 from adapters.sandbox_exchange.exchange_routes import add_exchange_routes
+from adapters.sandbox_exchange.faults import FaultRefusedError, OrderFaults
 from adapters.sandbox_exchange.json_text import Number, render_json
 from adapters.sandbox_exchange.market_data import Bar, SandboxMarket
 from adapters.sandbox_exchange.paper_exchange import PaperExchange
@@ -218,6 +220,7 @@ def create_sandbox_app(
 
         return answer("orderbook", build)
 
+    faults = OrderFaults()
     add_exchange_routes(
         app,
         answer=answer,
@@ -225,7 +228,25 @@ def create_sandbox_app(
         exchange=exchange or PaperExchange(markets),
         clock=clock,
         keys=SANDBOX_KEYS if keys is None else keys,
+        faults=faults,
     )
+
+    @app.get("/sandbox/faults")
+    def pending_faults() -> Response:
+        return _json_response(faults.body())
+
+    @app.post("/sandbox/faults")
+    async def add_faults(request: Request) -> Response:
+        try:
+            faults.add(await request.json())
+        except (FaultRefusedError, ValueError) as refused:
+            return error(400, "validation_error", str(refused))
+        return _json_response(faults.body())
+
+    @app.delete("/sandbox/faults")
+    def clear_faults() -> Response:
+        faults.clear()
+        return _json_response(faults.body())
 
     hub = FeedHub()
 
@@ -260,22 +281,61 @@ def create_sandbox_app(
         return Response(render_json({"sent": sent}), 200, media_type="application/json")
 
     @app.get("/sandbox/clock")
-    def get_clock() -> dict[str, Any]:
-        return {"now": clock.now().isoformat(), "speed": clock.speed, "frozen": clock.is_frozen}
+    def get_clock() -> Response:
+        return _json_response(clock_body(clock, markets))
 
     @app.post("/sandbox/clock")
     async def set_clock(request: Request) -> Response:
         body = await request.json()
-        try:
-            at = datetime.fromisoformat(str(body["at"]).replace("Z", "+00:00"))
-        except (KeyError, ValueError):
-            return error(400, "validation_error", 'body must be {"at": ISO time, "frozen"?}')
-        clock.set(at.astimezone(UTC), frozen=body.get("frozen"))
-        return Response(
-            render_json({"now": clock.now().isoformat()}), 200, media_type="application/json"
-        )
+        if not isinstance(body, dict) or not ("at" in body or "until" in body):
+            return error(400, "validation_error", CLOCK_BODIES)
+        at = parse_instant(body["at"]) if "at" in body else None
+        until = parse_instant(body["until"]) if body.get("until") is not None else None
+        if ("at" in body and at is None) or (body.get("until") is not None and until is None):
+            return error(400, "validation_error", f"times must be ISO 8601: {CLOCK_BODIES}")
+        if at is not None:
+            clock.set(at, frozen=body.get("frozen"))
+        if "until" in body:
+            try:
+                clock.release(until)
+            except UntilBeforeNowError as refused:
+                return error(400, "until_before_now", str(refused))
+        return _json_response(clock_body(clock, markets))
 
     return app
+
+
+CLOCK_BODIES = 'body must be {"at": ISO time, "frozen"?: bool} or {"until": ISO time | null}'
+
+
+def clock_body(clock: SandboxClock, markets: Mapping[str, SandboxMarket]) -> dict[str, Any]:
+    """Return GET /sandbox/clock: now, hold point, speed, frozen, the file's first and last candle.
+
+    Times are ISO 8601 UTC; `until` is null when the clock is not paced; `last_candle_at` is the
+    open time of the last candle, so the file is used up once now >= it + 1 minute.
+    """
+    state = clock.state()
+    return {
+        "now": state.now.isoformat(),
+        "until": None if state.until is None else state.until.isoformat(),
+        "speed": state.speed,
+        "frozen": state.is_frozen,
+        "first_candle_at": min(m.first_time for m in markets.values()).isoformat(),
+        "last_candle_at": max(m.last_time for m in markets.values()).isoformat(),
+    }
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """Parse an ISO 8601 time (Z, an offset, or none: UTC) into UTC; None if it is not one."""
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _json_response(body: Any) -> Response:
+    return Response(render_json(body), 200, media_type="application/json")
 
 
 def error(

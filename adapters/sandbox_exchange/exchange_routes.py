@@ -7,15 +7,17 @@ with a configured test key and the query hash of its parameters (upbit-api.md §
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from adapters.sandbox_exchange.clock import SandboxClock
+from adapters.sandbox_exchange.faults import OrderFault, OrderFaults
 from adapters.sandbox_exchange.paper_exchange import OrderRefusedError, PaperExchange
 from adapters.upbit.auth import verify_authorization
 from adapters.upbit.errors import UpbitAuthError
@@ -33,8 +35,12 @@ def add_exchange_routes(
     exchange: PaperExchange,
     clock: SandboxClock,
     keys: Mapping[str, str],
+    faults: OrderFaults,
 ) -> None:
-    """Add the private endpoints to `app`; `keys` maps test access keys to their secrets."""
+    """Add the private endpoints to `app`; `keys` maps test access keys to their secrets.
+
+    Each order POST first takes the next injected fault from `faults`, if one waits.
+    """
     nonces: set[str] = set()
 
     def signed(request: Request, params: list[tuple[str, Any]], work: Callable[[str], Any]) -> Any:
@@ -64,6 +70,18 @@ def add_exchange_routes(
 
     @app.post("/v1/orders")
     async def place(request: Request) -> Response:
+        fault = faults.take()
+        if fault is not None and not fault.is_after_create:
+            return _spoilt(fault, error)
+        placed = await _place(request)
+        if fault is None or placed.status_code != 201:
+            return placed
+        if fault.kind == "hang_after_create":
+            await asyncio.sleep(fault.hang_s)  # the client has timed out by now
+            return placed
+        return _spoilt(fault, error)
+
+    async def _place(request: Request) -> Response:
         raw = await request.body()
         try:
             body = json.loads(raw or b"{}")
@@ -129,6 +147,15 @@ def add_exchange_routes(
             return [o.body(with_funds=True) for o in _ordered(orders, request)[:limit]]
 
         return private(request, work)
+
+
+def _spoilt(fault: OrderFault, error: ErrorBody) -> Response:
+    if fault.kind == "rate_limited":
+        headers = {"Remaining-Req": "group=order; min=720; sec=0"}
+        return PlainTextResponse("Too many API requests.", 429, headers=headers)
+    if fault.kind == "blocked":
+        return error(418, "blocked", "Too many requests: temporarily blocked.")
+    return PlainTextResponse(f"injected fault {fault.kind}", fault.status)
 
 
 def _json(value: Any) -> str:

@@ -45,6 +45,11 @@ class SandboxMarket:
         """Return the open time of the first candle."""
         return self.tape.open_time(self.real[0])
 
+    @property
+    def last_time(self) -> datetime:
+        """Return the open time of the last candle (it closes a minute later)."""
+        return self.tape.open_time(self.real[-1])
+
     def minute_bars(self, *, before: datetime, now: datetime, count: int, unit: int) -> list[Bar]:
         """Return up to `count` closed candles of `unit` minutes starting before `before`.
 

@@ -156,11 +156,20 @@ class UpbitRestClient:
         return parse_order(loads(response.content))
 
     def get_open_orders(
-        self, market: str | None = None, *, states: Sequence[str] = ("wait",), limit: int = 100
+        self,
+        market: str | None = None,
+        *,
+        states: Sequence[str] = ("wait",),
+        limit: int = 100,
+        page: int = 1,
+        order_by: str = "desc",
     ) -> list[UpbitOrder]:
-        """Return resting orders, newest first (GET /v1/orders/open, one page of `limit`)."""
+        """Return one page (1-based) of `limit` resting orders (GET /v1/orders/open).
+
+        Newest first by default (`order_by="asc"`: oldest first).
+        """
         params = ([("market", market)] if market else []) + [("states[]", s) for s in states]
-        params.append(("limit", str(limit)))
+        params += [("limit", str(limit)), ("page", str(page)), ("order_by", order_by)]
         return parse_orders(self._read("GET", "/v1/orders/open", params, "default", signed=True))
 
     def get_closed_orders(
@@ -228,7 +237,7 @@ class UpbitRestClient:
                 response = self._http.request(method, path, params=query, headers=headers)
         except httpx.TimeoutException as error:
             raise UpbitUnavailableError(f"{method} {path} timed out: {error}") from None
-        except httpx.TransportError as error:
+        except httpx.HTTPError as error:  # connection refused or reset, a broken body, ...
             raise UpbitUnavailableError(f"{method} {path} failed: {error}") from None
         remaining = response.headers.get("Remaining-Req")
         if remaining:

@@ -25,6 +25,15 @@ def sandbox(
             "after the first candle, so history exists)."
         ),
     ] = None,
+    paced: Annotated[
+        bool,
+        typer.Option(
+            "--paced",
+            help='Hold the clock at its start; POST /sandbox/clock {"until": ISO} lets it run '
+            "at --speed up to that time and hold there (a trading system releases it candle by "
+            "candle).",
+        ),
+    ] = False,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
     krw: Annotated[str, typer.Option(help="KRW the test account starts with.")] = "10000000",
     btc: Annotated[str, typer.Option(help="Coins the test account starts with.")] = "0",
@@ -50,7 +59,9 @@ def sandbox(
     orders/chance, orders with `identifier`, order lookup and cancel, open and closed lists)
     need a JWT signed with the test key and match orders with the paper fill model of
     strategies.md as the clock closes each minute. Tests move the clock with
-    POST /sandbox/clock {"at": ISO, "frozen": true}.
+    POST /sandbox/clock {"at": ISO, "frozen": true}; with --paced the clock holds at its start
+    and runs only when released: POST /sandbox/clock {"until": ISO}. POST /sandbox/faults makes
+    the next order POSTs fail (docs/market-ingest.md).
 
     The test key's secret comes from LEDGER_SANDBOX_SECRET_KEY (never the command line),
     or is the built-in offline test secret; it is never a real Upbit key.
@@ -94,11 +105,12 @@ def sandbox(
     )
     secret = os.environ.get("LEDGER_SANDBOX_SECRET_KEY") or SANDBOX_KEYS["sandbox-access-key"]
     keys = {access_key: secret}
-    clock = SandboxClock(begin, speed=speed)
+    clock = SandboxClock(begin, speed=speed, paced=paced)
     console.print(
         Panel(
             f"market      {market}: {len(replay.real):,} candles from {candles.name}\n"
-            f"clock       starts at {begin.isoformat()}, {speed:g}x\n"
+            f"clock       starts at {begin.isoformat()}, {speed:g}x"
+            f"{', paced: held until released' if paced else ''}\n"
             f"REST        http://127.0.0.1:{port}/v1/... (candles, ticker, market/all)\n"
             f"exchange    accounts, orders, order: JWT with access key {access_key}; "
             f"account {amounts['--krw']} KRW + {amounts['--btc']} coins\n"

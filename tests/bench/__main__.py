@@ -25,6 +25,7 @@ from tests.bench.backtest import (
     bench_import,
 )
 from tests.bench.cqrs import Stack, bench_lag, bench_relay_and_projectors
+from tests.bench.gateway import bench_submit_latency
 from tests.bench.ingest import bench_backfill, bench_live_latency
 from tests.bench.ledger_core import (
     Figure,
@@ -43,7 +44,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     parser.add_argument(
         "--only",
-        choices=("ledger-core", "backtest", "import", "cqrs", "replay"),
+        choices=("ledger-core", "backtest", "import", "cqrs", "replay", "gateway"),
         help="one section only",
     )
     args = parser.parse_args()
@@ -101,6 +102,8 @@ def main() -> int:
             finally:
                 server.stop()
         met &= _report(args, machine, "replay", REPLAY_TITLE, figures)
+    if args.only in (None, "gateway"):
+        met &= _report(args, machine, "gateway", GATEWAY_TITLE, [bench_submit_latency()])
     if args.only in (None, "backtest"):
         if not EIGHT_MONTHS.exists():
             print(f"skipped the backtest benchmarks: {EIGHT_MONTHS} is missing")  # noqa: T201
@@ -130,6 +133,11 @@ REPLAY_TITLE = (
     "Replay (issue 6): `ledger replay` of a persisted run",
     "Embedded PostgreSQL over its Unix socket; the 8-month Upbit file persisted as `ledger "
     "backtest --persist` does (candles, then the run), replayed from the log's candles.",
+)
+GATEWAY_TITLE = (
+    "Execution gateway (issue 7): `submit` against a local sandbox",
+    "`ledger sandbox --paced` in its own process on loopback (clock held: every order rests); "
+    "`UpbitExecutionGateway` over `UpbitRestClient` in the benchmark process.",
 )
 BACKTEST_TITLE = (
     "Backtests (issue 4): `ledger backtest` over the 8-month Upbit file",

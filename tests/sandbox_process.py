@@ -1,0 +1,58 @@
+"""`ledger sandbox` run as its own process on a free loopback port, for e2e tests and benchmarks."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+LEDGER = str(Path(sys.executable).with_name("ledger"))
+FIXTURE = (
+    Path(__file__).resolve().parent
+    / "fixtures"
+    / "candles"
+    / "upbit-KRW-BTC-1m-2023-03-09_2023-03-16.csv.gz"
+)
+
+
+@contextmanager
+def sandbox_process(*flags: str, candles: Path = FIXTURE) -> Iterator[str]:
+    """Run `ledger sandbox --candles CANDLES FLAGS...`; yield its base URL; stop it after."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the process
+    process = subprocess.Popen(
+        [LEDGER, "sandbox", "--candles", str(candles), "--port", str(port), *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=errors,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/sandbox/clock", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    errors.seek(0)
+                    said = errors.read().decode(errors="replace")[-2000:]
+                    raise RuntimeError(f"ledger sandbox did not start: {said}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        errors.close()

@@ -1,0 +1,1 @@
+"""Unit tests of the sandbox exchange's parts that need no server."""
