@@ -6,9 +6,14 @@ explicit keyword parameter, so tests pass in-memory persistence or fakes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from eventsourcing.persistence import InterfaceError as PersistenceInterfaceError
+from eventsourcing.persistence import OperationalError as PersistenceOperationalError
 
 from adapters.embedded.services import EmbeddedServices
 from adapters.nats.pipeline import CqrsPipeline
@@ -21,8 +26,28 @@ from adapters.postgres.migrator import Migrator
 from adapters.postgres.projection_writer import LogReader, ProjectionWriter
 from adapters.postgres.read_model_queries import PostgresReadModelQueries
 from adapters.postgres.read_model_store import ReadModelStore
+from adapters.sandbox_exchange.control import SandboxControl, SandboxControlError
+from adapters.trading.sandbox_feed import SteppedSandboxFeed
+from adapters.trading.service import TradingService, TradingStatus
+from adapters.upbit.auth import UpbitCredentials
+from adapters.upbit.candle_source import UpbitCandleSource
+from adapters.upbit.errors import UpbitRetryableError
+from adapters.upbit.execution import UpbitExecutionGateway
+from adapters.upbit.live_ingest import LiveCandleIngest
+from adapters.upbit.rest import UpbitRestClient
 from api.settings import Settings
+from commands.backtest.exchange_execution import ExchangeExecution
+from commands.backtest.execution import Execution
+from commands.backtest.paper_execution import PaperExecution
+from commands.errors import ConcurrencyConflictError, ExchangeUnavailableError
+from commands.processes.candle_feed import LogCandleFeed
+from commands.processes.resumable_trading import ResumableTrading
+from commands.processes.trading_loop import TradingLoop
 from commands.trading import Trading
+from domain.candles.candle import Candle
+from domain.events import Cause
+from domain.fills.paper_fill_model import FillModel
+from domain.strategies.run import StrategyRun
 from projections.catalogue import PROJECTIONS, projection_named
 from projections.queries import ReadModelQueries
 
@@ -192,3 +217,128 @@ def cqrs_pipeline(
         NatsProjector(projection_writer(system, name), stream, url) for name in projections
     ]
     return CqrsPipeline(log_relay, projectors)
+
+
+# The trading system (issue 7): a run's loop, its execution and its market feed.
+
+
+@dataclass
+class TradingParts:
+    """What runs a trading run: its service, the market feed beside it, and what to close."""
+
+    service: TradingService
+    market_feed: Callable[[asyncio.Event], Awaitable[object]] | None
+    """The live ingest (paper and live runs); None where the service steps the feed."""
+    closers: list[Callable[[], None]]
+
+    def close(self) -> None:
+        """Close every client and connection the parts opened."""
+        for close in reversed(self.closers):
+            close()
+
+
+def trading_parts(
+    system: System,
+    opened: StrategyRun.Opened,
+    *,
+    exchange_url: str | None,
+    credentials: UpbitCredentials | None,
+    report: Callable[[TradingStatus], None],
+    on_record: Callable[[list[Candle]], None] | None = None,
+) -> TradingParts:
+    """Wire a run's loop (a `ResumableTrading` of its own), its execution and its market feed.
+
+    `paper` runs fill with the paper model on the market data of `exchange_url` (Upbit by
+    default); `sandbox` runs trade on a paced sandbox at `exchange_url`, whose clock the
+    service steps one minute per processed candle; `upbit` runs trade on Upbit itself.
+    """
+    settings = system.settings
+    conninfo = database_conninfo(settings, start_embedded=False)
+    log = ResumableTrading(
+        _event_store_env(conninfo, settings),
+        account=settings.trading.account,
+        markets=frozenset(settings.trading.markets),
+        fee_rate=settings.trading.fee_rate,
+    )
+    url = exchange_url or settings.upbit.rest_url
+    rest = UpbitRestClient(url, credentials=credentials)
+    closers: list[Callable[[], None]] = [log.close, rest.close]
+    source = UpbitCandleSource(rest)
+    name = f"upbit-rest:{url}"
+
+    def cause() -> Cause:
+        at = datetime.now(tz=UTC)
+        return Cause(at, f"ingest:{opened.market}", f"ingest:{opened.market}", "trading-run")
+
+    def execution(run: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
+        if run.exchange == "paper":
+            return PaperExecution(model)
+        gateway = UpbitExecutionGateway(rest, name=run.exchange, fee_rate=model.fee_rate)
+        return ExchangeExecution(gateway, log, run.market, horizon=lambda: feed.newest_close)
+
+    listener = LogListener(conninfo, log.recorder.channel_name, poll_s=0.5)  # type: ignore[attr-defined]
+    after_step = None
+    market_feed = None
+    if opened.exchange == "sandbox":
+        control = SandboxControl(url)
+        closers.append(control.close)
+        stepper = SteppedSandboxFeed(
+            log, control, source, opened.market, cause=cause, source_name=name, on_record=on_record
+        )
+        after_step = stepper.advance
+    else:
+        ingest = LiveCandleIngest(
+            system.trading,
+            source,
+            _websocket_url(url, settings),
+            opened.market,
+            cause=cause,
+            source_name=name,
+            now=lambda: datetime.now(tz=UTC),
+            on_record=on_record,
+        )
+
+        async def follow(stop: asyncio.Event) -> object:
+            return await ingest.run(opened.first_candle_at, stop)
+
+        market_feed = follow
+
+    opened_listener = False
+
+    async def wake() -> None:
+        nonlocal opened_listener
+        if not opened_listener:
+            await listener.open()
+            opened_listener = True
+        await listener.wait()
+
+    service = TradingService(
+        opened.run_id,
+        lambda: TradingLoop(log, opened.run_id, execution),
+        wake,
+        is_retryable=is_curable,
+        after_step=after_step,
+        report=report,
+    )
+    return TradingParts(service, market_feed, closers)
+
+
+def is_curable(error: Exception) -> bool:
+    """Return whether time can cure a trading step's failure (an outage, a lost race)."""
+    return isinstance(
+        error,
+        ExchangeUnavailableError
+        | ConcurrencyConflictError
+        | SandboxControlError
+        | UpbitRetryableError
+        | PersistenceOperationalError
+        | PersistenceInterfaceError
+        | OSError,
+    )
+
+
+def _websocket_url(rest_url: str, settings: Settings) -> str:
+    if rest_url == settings.upbit.rest_url:
+        return settings.upbit.websocket_url
+    ws = rest_url.replace("https://", "wss://").replace("http://", "ws://")
+    return ws.rstrip("/") + "/websocket/v1"

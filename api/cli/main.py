@@ -99,6 +99,7 @@ def exit_code_for(error: BaseException) -> int:
     from api.cli.backtest import BacktestInputError
     from api.cli.projections import ProjectionMismatchError
     from api.cli.replay import ReplayInputError, ReplayMismatchError
+    from api.cli.trading_run import TradingRunInputError
     from api.settings import ConfigError
     from commands.errors import ConcurrencyConflictError, DuplicateRunError, NotFoundError
     from domain.errors import DomainError
@@ -127,6 +128,7 @@ def exit_code_for(error: BaseException) -> int:
         BacktestInputError,
         ReplayInputError,
         DuplicateRunError,
+        TradingRunInputError,
     )
     if isinstance(error, bad_input):
         return 2

@@ -4,74 +4,331 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Annotated
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.panel import Panel
 
 from api.cli.context import console, state_of
 
+if TYPE_CHECKING:
+    from adapters.trading.service import TradingStatus
+    from api.bootstrap import System
+
+
+EXCHANGES = ("paper", "sandbox", "upbit")
+
 
 def run(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="API bind address (default: api.host).")] = None,
     port: Annotated[int | None, typer.Option(help="API port (default: api.port).")] = None,
+    exchange: Annotated[
+        str,
+        typer.Option(
+            help="Where orders go: paper (the paper fill model on Upbit's live market data), "
+            "sandbox (the offline Upbit-compatible exchange), upbit (real money: needs --live)."
+        ),
+    ] = "paper",
+    live: Annotated[
+        bool, typer.Option("--live", help="Trade real money on Upbit (with --exchange upbit).")
+    ] = False,
+    candles: Annotated[
+        Path | None,
+        typer.Option(help="Sandbox: the candle file it replays (starts `ledger sandbox --paced`)."),
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(help="Sandbox: market minutes per wall minute, at most.")
+    ] = 3000.0,
+    exchange_url: Annotated[
+        str | None,
+        typer.Option(help="The exchange's REST URL: a running sandbox, or Upbit (upbit.rest_url)."),
+    ] = None,
+    until_end: Annotated[
+        bool,
+        typer.Option(
+            "--until-end",
+            help="Sandbox: stop once its candles are used up and the read models caught up.",
+        ),
+    ] = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option(help="The trading run to open or resume (default: per exchange/account)."),
+    ] = None,
+    strategies: Annotated[
+        str | None, typer.Option(help="Comma-separated strategies (default: trading.strategies).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option(help="Strategy parameter STRATEGY.NAME=VALUE, repeatable.")
+    ] = None,
+    capital: Annotated[
+        str | None, typer.Option(help="KRW a new run gives each strategy (trading.capital_krw).")
+    ] = None,
 ) -> None:
-    """Run the system: embedded servers, migrations, relay, read models and the HTTP API.
+    """Run the trading system: servers, migrations, read models, the API, and a trading run.
 
-    With no database or NATS URL configured, the servers run from Python packages under the
-    data dir, bound to 127.0.0.1. The relay publishes the log to JetStream and the projectors
-    keep the read models (`ledger projections status`). The API serves /health and its docs
-    at /docs.
+    The strategies trade KRW-BTC candle by candle as the log records the market, through the
+    same code as `ledger backtest`; every signal, order, fill and risk decision is an event. A
+    run is opened once and resumed by every later `ledger run` (crash-only: a restart
+    re-processes the run from the log and sends nothing twice). `ledger status` shows every
+    process, positions and risk state. With no database or NATS URL configured, the servers
+    run from Python packages under the data dir, bound to 127.0.0.1. Ctrl-C stops; the
+    servers stay up for a fast restart; `ledger services down` stops everything.
 
-    Ctrl-C stops the API and leaves the servers running for a fast restart;
-    `ledger services down` stops everything, this process included.
+    Paper trading on Upbit's live market data (the default): ledger run
+
+    Offline, on the sandbox, until its candles are used up: ledger run --exchange sandbox
+    --candles FILE.csv.gz --speed 3000 --until-end
+
+    Real money (keys from LEDGER_UPBIT__ACCESS_KEY / __SECRET_KEY or the secrets dir):
+    ledger run --exchange upbit --live
     """
+    from api.cli.trading_run import TradingRunInputError
+
+    if exchange not in EXCHANGES:
+        raise TradingRunInputError(f"--exchange {exchange!r} is not one of: {', '.join(EXCHANGES)}")
+    if (exchange == "upbit") != live:
+        raise TradingRunInputError(
+            "real-money trading needs both --exchange upbit and --live; "
+            f"--exchange {exchange} was given {'with' if live else 'without'} --live"
+        )
+    if exchange == "sandbox" and candles is None and exchange_url is None:
+        raise TradingRunInputError("--exchange sandbox needs --candles FILE or --exchange-url URL")
+    if exchange != "sandbox" and (candles is not None or until_end):
+        raise TradingRunInputError("--candles and --until-end are for --exchange sandbox")
+    if not 0 < speed <= 1_000_000:
+        raise TradingRunInputError(f"--speed {speed} must be in (0, 1000000]")
+    settings = state_of(ctx).settings()
+    bind_host, bind_port = host or settings.api.host, port or settings.api.port
+    _require_free_port(bind_host, bind_port)
+    with ExitStack() as stack:
+        _run_system(
+            ctx,
+            stack,
+            bind_host,
+            bind_port,
+            exchange=exchange,
+            candles=candles,
+            speed=speed,
+            exchange_url=exchange_url,
+            until_end=until_end,
+            run_id=run_id,
+            strategies=strategies,
+            params=param or [],
+            capital=capital,
+        )
+
+
+def _run_system(
+    ctx: typer.Context,
+    stack: ExitStack,
+    bind_host: str,
+    bind_port: int,
+    *,
+    exchange: str,
+    candles: Path | None,
+    speed: float,
+    exchange_url: str | None,
+    until_end: bool,
+    run_id: str | None,
+    strategies: str | None,
+    params: list[str],
+    capital: str | None,
+) -> None:
     import uvicorn
 
     from adapters.embedded.services import EmbeddedServices
-    from api.bootstrap import bootstrap, cqrs_pipeline, log_stream, migrator
+    from adapters.trading.background import BackgroundTrading
+    from api.bootstrap import bootstrap, cqrs_pipeline, log_stream, migrator, trading_parts
+    from api.cli.trading_run import (
+        exchange_credentials,
+        open_or_resume,
+        run_inputs,
+        write_status,
+    )
     from api.http.app import create_app
     from api.settings import redacted
 
     settings = state_of(ctx).settings()
-    bind_host, bind_port = host or settings.api.host, port or settings.api.port
-    _require_free_port(bind_host, bind_port)
+    resolved, capital_krw = run_inputs(settings, strategies, params, capital)
+    credentials = exchange_credentials(settings, exchange)
     services = EmbeddedServices(settings.data_dir)
     need_pg, need_nats = settings.database.url is None, settings.nats.url is None
     with console.status("starting the embedded servers…"):
         report = services.up(postgres=need_pg, nats=need_nats) if need_pg or need_nats else None
     system = bootstrap(settings, start_embedded=False, with_queries=True)
-    pipeline = None
-    try:
-        applied = migrator(settings, start_embedded=False).up()
-        pipeline = cqrs_pipeline(system, start_embedded=False)
-        pipeline.start_in_background()
-        services.register_process("ledger-run", os.getpid())
-        urls = {s.name: s.url for s in report.services} if report else {}
-        database = urls.get("postgres") or redacted(settings)["database"]["url"]
-        nats_url = urls.get("nats") or settings.nats.url
-        lines = [
-            f"event log   {database}  (schema {settings.database.schema_name}, "
-            f"position {system.trading.recorder.max_notification_id() or 0})",
-            f"NATS        {nats_url}",
-            f"migrations  {len(applied)} applied now; all up to date",
-            f"CQRS        relay -> JetStream stream {log_stream(settings).name} -> "
-            f"{len(pipeline.projectors)} read models (`ledger projections status`)",
-            f"API         http://{bind_host}:{bind_port}  (health: /health, docs: /docs)",
-            f"data        {settings.data_dir.resolve()}  (server logs beside the data)",
-            "stop        Ctrl-C stops the API; `ledger services down` stops everything",
-        ]
-        console.print(Panel("\n".join(lines), title="upbit-ledger is running", expand=False))
-        uvicorn.run(
-            create_app(system), host=bind_host, port=bind_port, log_level=settings.log_level
+    stack.callback(system.close)
+    applied = migrator(settings, start_embedded=False).up()
+    pipeline = cqrs_pipeline(system, start_embedded=False)
+    stack.callback(pipeline.close)
+    pipeline.start_in_background()
+    stack.callback(pipeline.stop_background)
+    services.register_process("ledger-run", os.getpid())
+    stack.callback(services.unregister_process, "ledger-run")
+    url = exchange_url
+    if exchange == "sandbox" and url is None:
+        assert candles is not None
+        url = stack.enter_context(_sandbox_process(candles, speed))
+    first_candle_at = _first_candle_at(exchange, url)
+    mode = "paper" if exchange == "paper" else "live"
+    name = run_id or _default_run_id(exchange, settings.trading.account, first_candle_at)
+    opened, is_new = open_or_resume(
+        system,
+        run_id=name,
+        mode=mode,
+        exchange=exchange,
+        strategies=resolved,
+        capital_krw=capital_krw,
+        first_candle_at=first_candle_at,
+    )
+    parts = trading_parts(
+        system,
+        opened,
+        exchange_url=url,
+        credentials=credentials,
+        report=lambda status: write_status(settings.data_dir, status),
+    )
+    stack.callback(parts.close)
+    trading = BackgroundTrading(parts.service, parts.market_feed)
+    urls = {s.name: s.url for s in report.services} if report else {}
+    database = urls.get("postgres") or redacted(settings)["database"]["url"]
+    if exchange == "upbit":
+        console.print(
+            Panel(
+                "LIVE TRADING: orders go to Upbit with real money",
+                style="bold white on red",
+                expand=False,
+            )
         )
+    lines = [
+        f"run         {name} ({'opened' if is_new else 'resumed'}): {mode} on {exchange}"
+        f"{f' at {url}' if url else ''}, {', '.join(opened.strategies)}, "
+        f"{opened.capital_krw:,} KRW each, from {opened.first_candle_at.isoformat()}",
+        f"event log   {database}  (schema {settings.database.schema_name}, "
+        f"position {system.trading.recorder.max_notification_id() or 0})",
+        f"NATS        {urls.get('nats') or settings.nats.url}",
+        f"migrations  {len(applied)} applied now; all up to date",
+        f"CQRS        relay -> JetStream stream {log_stream(settings).name} -> "
+        f"{len(pipeline.projectors)} read models (`ledger projections status`)",
+        f"API         http://{bind_host}:{bind_port}  (health: /health, docs: /docs)",
+        f"data        {settings.data_dir.resolve()}  (server logs beside the data)",
+        "status      `ledger status`; Ctrl-C stops; `ledger services down` stops everything",
+    ]
+    console.print(Panel("\n".join(lines), title="upbit-ledger is running", expand=False))
+    trading.start()
+    stack.callback(trading.stop)
+    config = uvicorn.Config(
+        create_app(system), host=bind_host, port=bind_port, log_level=settings.log_level
+    )
+    server = uvicorn.Server(config)
+    if not until_end:
+        server.run()
+        return
+    api = threading.Thread(target=server.run, name="api", daemon=True)
+    api.start()
+    try:
+        with console.status("trading until the sandbox's candles are used up…"):
+            while not trading.done.wait(0.5):
+                pass
+        if trading.error is not None:
+            raise trading.error
+        _wait_for_read_models(system)
+        _print_summary(system, parts.service.status)
     finally:
-        services.unregister_process("ledger-run")
-        if pipeline is not None:
-            pipeline.stop_background()
-            pipeline.close()
-        system.close()
+        server.should_exit = True
+        api.join(10)
+
+
+def _first_candle_at(exchange: str, url: str | None) -> datetime:
+    if exchange == "sandbox":
+        from adapters.sandbox_exchange.control import SandboxControl
+
+        assert url is not None
+        with SandboxControl(url) as control:
+            return control.status().first_candle_at
+    now = datetime.now(tz=UTC)
+    return now.replace(second=0, microsecond=0)  # the minute forming now closes first
+
+
+def _default_run_id(exchange: str, account: str, first_candle_at: datetime) -> str:
+    if exchange == "sandbox":
+        return f"sandbox-{account}-{first_candle_at:%Y%m%dT%H%MZ}"
+    return f"{'live' if exchange == 'upbit' else 'paper'}-{account}"
+
+
+@contextmanager
+def _sandbox_process(candles: Path, speed: float) -> Iterator[str]:
+    """Start `ledger sandbox --paced` on the file, from its first candle; yield its URL."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    import httpx
+
+    from adapters.market_data.candles_csv import read_rows
+
+    rows = read_rows(candles)
+    first = datetime.fromtimestamp(int(rows.minutes[0]) * 60, tz=UTC)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ledger = str(Path(sys.executable).with_name("ledger"))
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the process
+    command = [ledger, "sandbox", "--candles", str(candles), "--port", str(port), "--paced"]
+    command += ["--speed", str(speed), "--start", first.isoformat()]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/sandbox/clock", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    errors.seek(0)
+                    said = errors.read().decode(errors="replace")[-2000:]
+                    from api.bootstrap import ServiceUnavailableError
+
+                    raise ServiceUnavailableError(f"the sandbox did not start: {said}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        errors.close()
+
+
+def _wait_for_read_models(system: System, timeout_s: float = 120.0) -> None:
+    import time
+
+    from api.cli.projections import _status_rows
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        rows = _status_rows(system)
+        if all(row["behind"] == 0 or row["parked"] for row in rows):
+            return
+        time.sleep(0.2)
+
+
+def _print_summary(system: System, status: TradingStatus) -> None:
+    console.print(
+        f"run {status.run_id} {status.state}: {status.candles:,} candles processed, last "
+        f"{status.last_candle_at.isoformat() if status.last_candle_at else '-'}; "
+        f"{status.restarts} restarts; log position "
+        f"{system.trading.recorder.max_notification_id() or 0}"
+    )
 
 
 def _require_free_port(host: str, port: int) -> None:

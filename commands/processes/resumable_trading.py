@@ -22,6 +22,8 @@ from domain.strategies.signal import Signal, signal_id
 class ResumableTrading(Trading):
     """Trading whose run commands are skipped when their outcome is already in the log."""
 
+    name = "Ledger"  # the same log (ledger_events): a subclass would get a name of its own
+
     def record_signal(self, command: RecordSignal) -> UUID:
         """Record the signal unless it is recorded; return its id."""
         existing = signal_id(

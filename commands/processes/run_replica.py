@@ -33,6 +33,8 @@ from domain.ids import portfolio_id, position_id, risk_limits_id
 class RunReplica(Trading):
     """An in-memory Trading of the run's account whose every command is mirrored to `log`."""
 
+    name = "Ledger"
+
     def __init__(self, log: ResumableTrading, *, strategies: Sequence[str], market: str) -> None:
         super().__init__(
             IN_MEMORY_ENV, account=log.account, markets=log.markets, fee_rate=log.fee_rate
