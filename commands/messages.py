@@ -13,6 +13,7 @@ from uuid import UUID
 
 from domain.candles.candle_hour import CandleRow
 from domain.events import Cause
+from domain.risk.limits import Limits
 from domain.strategies.base import OrderIntent
 
 Figure = Decimal | str | int
@@ -160,6 +161,8 @@ class StartRun:
     candle_count: int
     candles_sha256: str
     cause: Cause
+    limits: Limits = Limits()
+    """The risk limits the run applies (none by default)."""
 
 
 @dataclass(frozen=True)

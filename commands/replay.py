@@ -2,8 +2,8 @@
 
 A run is replayed whole, because a strategy's state at any candle depends on every candle
 before it in the run. Its inputs are the `strategy.run.started` event (strategies with every
-parameter, capital, fill model, market, candle span and hash) and the candles the log held
-before that event. The replayed decisions are compared, event by event, with the decisions
+parameter, capital, fill model, risk limits, market, candle span and hash) and the candles the
+log held before that event. The replayed decisions are compared, event by event, with the decisions
 the log records for the run; the first difference is named.
 """
 
@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from commands.backtest.engine import BacktestEngine
+from commands.backtest.risk_monitor import monitor_flow
 from commands.backtest.run_model import IN_MEMORY_ENV, EngineConfig
 from commands.candle_history import candle_tape_from_log
 from commands.trading import Trading
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 from domain.fills.paper_fill_model import FillModel
-from domain.ids import order_id
+from domain.ids import order_id, risk_limits_id
 from domain.orders.order import Order
 from domain.replay_diff import Decision, DecisionDifference, first_difference
 from domain.replay_hash import canonical_hash, is_decision_topic
@@ -167,8 +168,15 @@ def replay_run(
 
 
 def recorded_decisions(trading: Trading, run: RecordedRun) -> list[Decision]:
-    """Return the run's decision events in log order: its signals and their orders' events."""
+    """Return the run's decision events in log order.
+
+    They are its signals and the events of the orders they placed, and its risk monitor's:
+    the breaches and trading state changes on the run's risk record (its account is the run),
+    and the orders the monitor placed (correlated with the run's monitor flow).
+    """
     run_id = run.run_id
+    risk_record = risk_limits_id(run_id)
+    flow = monitor_flow(run_id)
     signals: set[str] = set()
     orders: set[Any] = set()
     found: list[Decision] = []
@@ -179,10 +187,10 @@ def recorded_decisions(trading: Trading, run: RecordedRun) -> list[Decision]:
                 continue
             signals.add(str(event.originator_id))
         elif isinstance(event, Order.Placed):
-            if event.client_order_id not in signals:
+            if event.client_order_id not in signals and event.correlation_id != flow:
                 continue
             orders.add(order_id(event.client_order_id))
-        elif event.originator_id not in orders:
+        elif event.originator_id not in orders and event.originator_id != risk_record:
             continue
         found.append(Decision.of(type(event).TOPIC, vars(event), position))  # type: ignore[attr-defined]
     return found
@@ -196,7 +204,9 @@ def _rerun(
     strategies = build_strategies(list(started.strategies), started.strategies)
     replica = Trading(IN_MEMORY_ENV, account=run.run_id, fee_rate=model.fee_rate)
     try:
-        config = EngineConfig(run.run_id, started.capital_krw, model, started.market)
+        config = EngineConfig(
+            run.run_id, started.capital_krw, model, started.market, started.limits
+        )
         BacktestEngine(replica, strategies, config).run_tape(tape, progress)
         return [
             Decision.of(type(event).TOPIC, vars(event))  # type: ignore[attr-defined]

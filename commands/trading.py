@@ -10,6 +10,7 @@ runs of the strategies in `commands.run_records`; limit breaches in `commands.ri
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
@@ -37,6 +38,7 @@ from domain.errors import (
     DomainError,
     DuplicateOrderError,
     DuplicateSignalError,
+    RiskError,
     UnknownStrategyError,
     UnknownTradingStateError,
 )
@@ -45,6 +47,7 @@ from domain.market import DEFAULT_MARKETS, parse_market
 from domain.orders.order import Order
 from domain.orders.terms import (
     OrderSide,
+    OrderTerms,
     order_terms,
     order_total_krw,
     parse_side,
@@ -53,11 +56,25 @@ from domain.orders.terms import (
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
 from domain.risk.limits import Limits, RiskLimits, TradingState
-from domain.risk.rules import OrderRiskContext, check_order
+from domain.risk.rules import PRE_TRADE_DENIALS, OrderRiskContext, check_order
 from domain.sessions import trading_day
 from domain.strategies.signal import Signal
 
-__all__ = ["CandleIngestReport", "Trading", "register_event_topics"]
+__all__ = ["CandleIngestReport", "OrderPlacement", "Trading", "register_event_topics"]
+
+
+@dataclass(frozen=True)
+class OrderPlacement:
+    """A strategy's order as the ledger recorded it: placed, or denied by a pre-trade rule."""
+
+    order_id: UUID
+    denial: RiskError | None = None
+    """The pre-trade rule's refusal, when the order was recorded as rejected by risk."""
+
+    @property
+    def is_denied(self) -> bool:
+        """Return True when a pre-trade risk rule refused the order (it never rested)."""
+        return self.denial is not None
 
 
 class Trading(LiveRuns):
@@ -145,6 +162,55 @@ class Trading(LiveRuns):
 
         return self._retrying(attempt, f"place {len(commands)} order(s)")
 
+    def place_strategy_order(self, command: PlaceOrder) -> OrderPlacement:
+        """Place a strategy's order; record a refusal by a pre-trade risk rule, not raise it.
+
+        A denied order (HALTED, REDUCING and a bid, per-order notional, exposure, daily loss) is
+        recorded as `order.placed`, locking nothing, then `order.rejected` by `risk` with the
+        reason `<code>: <message>` (the code is the broken rule's, e.g. `trading_halted`), in
+        one transaction; the cash ledger is untouched. Orders of operators (`place_order`)
+        are refused instead, appending nothing.
+
+        Raises:
+            DomainError: a value, order or ledger rule refuses the order; nothing is recorded.
+        """
+
+        def attempt() -> OrderPlacement:
+            try:
+                try:
+                    return OrderPlacement(self._place([command])[0])
+                except PRE_TRADE_DENIALS as denial:
+                    return self._record_denial(command, denial)
+            except (IntegrityError, DomainError):
+                self._refuse_duplicates([command])
+                raise
+
+        return self._retrying(attempt, "place a strategy order")
+
+    def _record_denial(self, command: PlaceOrder, denial: RiskError) -> OrderPlacement:
+        order = Order.place(
+            client_order_id=command.client_order_id,
+            strategy_id=command.strategy_id,
+            terms=self._terms(command),
+            locked=(Decimal(0), Decimal(0)),
+            cause=command.cause,
+        )
+        order.reject(f"{denial.code}: {denial}", "risk", command.cause)
+        self.save(order)
+        return OrderPlacement(order.order_id, denial)
+
+    def _terms(self, command: PlaceOrder) -> OrderTerms:
+        return order_terms(
+            parse_market(command.market, self.markets),
+            parse_side(command.side),
+            parse_type(command.order_type),
+            at=command.cause.occurred_at,
+            price_krw=command.price_krw,
+            volume_btc=command.volume_btc,
+            amount_krw=command.amount_krw,
+            reference_price_krw=command.reference_price_krw,
+        )
+
     def _refuse_duplicates(self, commands: Sequence[PlaceOrder]) -> None:
         for command in commands:
             existing = order_id(command.client_order_id.strip())
@@ -164,17 +230,7 @@ class Trading(LiveRuns):
         positions: dict[UUID, Position | None] = {}
         for command in commands:
             at = command.cause.occurred_at
-            market = parse_market(command.market, self.markets)
-            terms = order_terms(
-                market,
-                parse_side(command.side),
-                parse_type(command.order_type),
-                at=at,
-                price_krw=command.price_krw,
-                volume_btc=command.volume_btc,
-                amount_krw=command.amount_krw,
-                reference_price_krw=command.reference_price_krw,
-            )
+            terms = self._terms(command)
             new_id = order_id(command.client_order_id.strip())
             if new_id in new_ids:
                 raise DuplicateOrderError(
@@ -190,7 +246,7 @@ class Trading(LiveRuns):
             # A bid needs the position only to measure exposure against a limit.
             position = None
             if terms.side is OrderSide.ASK or limits.max_exposure_krw is not None:
-                pid = position_id(self.account, command.strategy_id, market.code)
+                pid = position_id(self.account, command.strategy_id, terms.market.code)
                 if pid not in positions:
                     positions[pid] = self._find(pid, Position)
                 position = positions[pid]

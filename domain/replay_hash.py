@@ -1,8 +1,9 @@
 """The replay hash: sha256 over the canonical JSON of the decision events, in log order.
 
-Decision events are signals and order events (placed, accepted, fills, cancels, rejects).
-The library's `timestamp` (equal to `occurred_at`) and the originator's code location are
-left out, so the hash names what was decided, not where the code lives.
+Decision events are signals, order events (placed, accepted, fills, cancels, rejects) and the
+risk monitor's findings (limit breaches and trading state changes). The library's `timestamp`
+(equal to `occurred_at`) and the originator's code location are left out, so the hash names
+what was decided, not where the code lives.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-DECISION_TOPIC_PREFIXES = ("strategy.signal.", "order.")
+DECISION_TOPIC_PREFIXES = ("strategy.signal.", "order.", "risk.limit.breached", "risk.trading.")
 LEFT_OUT_FIELDS = frozenset({"timestamp", "originator_topic"})
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from adapters.reports.figures import format_figure
+from adapters.reports.figures import format_figure, risk_figure
 
 WIDTH, HEIGHT, PAD = 1100, 240, 84
 Floats = npt.NDArray[np.float64]
@@ -52,6 +52,7 @@ def render_backtest_html(
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><p>{report['candles']:,} candles from "
         f"{first_time:%Y-%m-%d %H:%M} UTC. Replay hash <code>{report['replay_hash']}</code>.</p>"
+        + _risk_section(report["risk"])
         + "".join(sections)
         + "</body></html>"
     )
@@ -65,8 +66,44 @@ _STYLE = (
 )
 
 
+def _risk_section(risk: dict[str, Any]) -> str:
+    limits = {name: value for name, value in risk["limits"].items() if value is not None}
+    if not limits:
+        return "<section><h2>Risk</h2><p>No risk limits.</p></section>"
+    given = ", ".join(
+        f"{html.escape(k)} {html.escape(risk_figure(k, v))}" for k, v in limits.items()
+    )
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(cell)}</td>"
+            for cell in (
+                f"{fired['candle_open_utc'][:16].replace('T', ' ')} UTC",
+                f"{fired['candle_open_kst'][:16].replace('T', ' ')} KST",
+                fired["limit"] + (f" ({fired['strategy_id']})" if fired["strategy_id"] else ""),
+                risk_figure(fired["limit"], fired["measured"]),
+                risk_figure(fired["limit"], fired["threshold"]),
+                fired["action"],
+            )
+        )
+        + "</tr>"
+        for fired in risk["fired"]
+    )
+    head = "".join(
+        f"<th>{h}</th>" for h in ("candle", "KST", "limit", "measured", "threshold", "action")
+    )
+    fired = f"<table><tr>{head}</tr>{rows}</table>" if rows else "<p>No limit fired.</p>"
+    state = html.escape(f"{risk['final_state']} ({risk['final_state_reason']})")
+    resume = f"<p>{html.escape(risk['resume'])}</p>" if risk["resume"] else ""
+    return (
+        f"<section><h2>Risk</h2><p>Limits: {given}.</p><h3>When each limit fired</h3>{fired}"
+        f"<p>Trading state at the end: {state}.</p>{resume}</section>"
+    )
+
+
 def _metrics_table(data: dict[str, Any]) -> str:
-    rows = {k: data[k] for k in ("fills", "round_trips", "final_equity", "fees_krw") if k in data}
+    keys = ("fills", "round_trips", "final_equity", "fees_krw", "denials")
+    rows = {k: data[k] for k in keys if k in data}
     rows.update(data.get("metrics", {}))
     cells = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{html.escape(format_figure(v))}</td></tr>"

@@ -18,3 +18,10 @@ def format_figure(value: Any) -> str:
         except ArithmeticError:
             return value
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def risk_figure(limit: str, value: str) -> str:
+    """Return a risk limit's figure: a drawdown as a percentage, the others in KRW."""
+    if "drawdown" in limit:
+        return f"{Decimal(value) * 100:.4f} %"
+    return f"{format_figure(value)} KRW"

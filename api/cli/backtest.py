@@ -16,8 +16,9 @@ from rich.table import Table
 if TYPE_CHECKING:
     from adapters.market_data.candles_csv import CandleRows
     from commands.trading import Trading
+    from domain.risk.limits import Limits
 
-from adapters.reports.figures import format_figure
+from adapters.reports.figures import format_figure, risk_figure
 from api.cli.context import console, err_console
 
 DEFAULT_CAPITAL = "10000000"
@@ -91,6 +92,30 @@ def backtest(
             "(account = the run id); a run is persisted once.",
         ),
     ] = False,
+    max_order_krw: Annotated[
+        str | None, typer.Option(help="Per-order notional limit (KRW); off by default.")
+    ] = None,
+    max_exposure_krw: Annotated[
+        str | None,
+        typer.Option(
+            help="Per-strategy exposure limit (KRW): bids are refused above it (cost held + open "
+            "bids), and a strategy's BTC marked at a close above it is recorded as a breach."
+        ),
+    ] = None,
+    daily_loss_krw: Annotated[
+        str | None,
+        typer.Option(
+            help="Daily loss limit (KRW) per trading day (09:00 to 09:00 KST): the marked equity "
+            "falling this far below the day's start halts trading."
+        ),
+    ] = None,
+    max_drawdown: Annotated[
+        str | None,
+        typer.Option(
+            help="Drawdown from peak equity, a fraction (0.2 = 20 %): reaching it reduces "
+            "(cancels, sells every position at market), then halts once flat."
+        ),
+    ] = None,
     engine_path: Annotated[
         str,
         typer.Option(
@@ -104,7 +129,9 @@ def backtest(
 
     Minutes missing from the file become flat synthetic candles (strategies.md). Every signal,
     order and fill goes through the same Order, Position and Portfolio aggregates as trading,
-    in memory. Two runs on the same input print the same replay hash.
+    in memory. Two runs on the same input print the same replay hash. Risk limits
+    (--max-order-krw, --max-exposure-krw, --daily-loss-krw, --max-drawdown) apply as in trading;
+    the report says when each fired, the trading state at the end and the orders risk denied.
     """
     from adapters.market_data.candles_csv import read_candles, read_rows
     from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
@@ -133,6 +160,12 @@ def backtest(
     except ValueError as error:
         raise BacktestInputError(str(error)) from None
     capital_krw = positive_krw(capital, "capital")
+    limits = _limits(
+        max_order_krw=max_order_krw,
+        max_exposure_krw=max_exposure_krw,
+        daily_loss_krw=daily_loss_krw,
+        max_drawdown=max_drawdown,
+    )
     if engine_path not in ("fast", "plain"):
         raise BacktestInputError(f"--engine {engine_path!r} must be fast or plain")
     first_at, end_at = _time(start, "--from"), _time(end, "--to")
@@ -163,9 +196,10 @@ def backtest(
         overrides,
         capital_krw,
         model,
+        *_limit_parts(limits),
     )
     trading = Trading(IN_MEMORY_ENV, account=run_id, fee_rate=model.fee_rate)
-    config = EngineConfig(run_id, capital_krw, model, market)
+    config = EngineConfig(run_id, capital_krw, model, market, limits)
     engine = BacktestEngine(trading, built, config)
     if persist:  # the log records what the run was given, for `ledger replay`
         trading.start_run(start_run(config, built, tape, "backtest"))
@@ -247,6 +281,26 @@ def _persist(
     console.print(f"persisted {copied:,} events of run {run_id} to the event log")
 
 
+def _limits(**given: str | None) -> Limits:
+    """Return the run's risk limits; a bad value names its flag, the value and the rule."""
+    from domain.errors import InvalidRiskLimitError
+    from domain.risk.limits import Limits
+
+    for name, value in given.items():
+        try:
+            Limits.parse(**{name: value})
+        except InvalidRiskLimitError as error:
+            flag = "--" + name.replace("_", "-")
+            raise BacktestInputError(f"{flag} {value!r} was refused: {error}") from None
+    return Limits.parse(**given)
+
+
+def _limit_parts(limits: Limits) -> list[str]:
+    # Only runs with limits add them to the run id: the ids of runs without stay as they were.
+    given = {name: str(value) for name, value in limits.as_fields().items() if value is not None}
+    return [json.dumps(given, sort_keys=True)] if given else []
+
+
 def _time(text: str | None, option: str) -> datetime | None:
     if text is None:
         return None
@@ -303,10 +357,35 @@ def _print(report: dict[str, Any]) -> None:
     for name in names:
         table.add_column(name, justify="right")
     sections = {**report["strategies"], "portfolio": report["portfolio"]}
-    for key in ("fills", "final_equity"):
+    for key in ("fills", "final_equity", "denials"):
         table.add_row(key, *(format_figure(sections[n].get(key)) for n in names))
     metric_names = list(next(iter(sections.values()))["metrics"])
     for key in metric_names:
         table.add_row(key, *(format_figure(sections[n]["metrics"].get(key)) for n in names))
     console.print(table)
+    _print_risk(report["risk"])
     console.print(f"replay hash {report['replay_hash']}")
+
+
+def _print_risk(risk: dict[str, Any]) -> None:
+    limits = {name: value for name, value in risk["limits"].items() if value is not None}
+    if not limits:
+        console.print("risk limits: none")
+        return
+    console.print(
+        "risk limits: " + ", ".join(f"{k} {risk_figure(k, v)}" for k, v in limits.items())
+    )
+    for fired in risk["fired"]:
+        utc = datetime.fromisoformat(fired["candle_open_utc"])
+        kst = datetime.fromisoformat(fired["candle_open_kst"])
+        who = f" of {fired['strategy_id']}" if fired["strategy_id"] else ""
+        console.print(
+            f"limit fired at the candle of {utc:%Y-%m-%d %H:%M} UTC ({kst:%Y-%m-%d %H:%M} KST): "
+            f"{fired['limit']}{who} {risk_figure(fired['limit'], fired['measured'])}, limit "
+            f"{risk_figure(fired['limit'], fired['threshold'])} -> {fired['action']}"
+        )
+    if not risk["fired"]:
+        console.print("no limit fired")
+    console.print(f"trading state at the end: {risk['final_state']} ({risk['final_state_reason']})")
+    if risk["resume"]:
+        console.print(risk["resume"])

@@ -2,8 +2,11 @@
 
 strategies.md "Order of work at each candle": first the fills that this candle produces for
 orders placed earlier (in placement order), then the strategies' decisions at its close in the
-fixed order volatility breakout, grid, turtle. Every signal, order and fill goes through the
-`Trading` application, so a backtest appends exactly the events that trading would.
+fixed order volatility breakout, grid, turtle. Between the two, the risk monitor marks the book
+at the close and applies what crossed a limit (`commands/backtest/risk_monitor.py`). Every
+signal, order and fill goes through the `Trading` application, so a backtest appends exactly
+the events that trading would; a strategy's order refused by a pre-trade risk rule is recorded
+as denied, and the strategy is told.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +22,7 @@ import numpy.typing as npt
 from commands.backtest.execution import ExecutedFill, Execution
 from commands.backtest.paper_execution import PaperExecution
 from commands.backtest.paper_orders import PaperOrder
+from commands.backtest.risk_monitor import MONITOR_ACTOR, STATE_CODES, Holdings, RiskMonitor
 from commands.backtest.run_model import (
     IN_MEMORY_ENV,
     STRATEGY_ORDER,
@@ -37,16 +42,20 @@ from commands.messages import (
 )
 from commands.trading import Trading
 from domain.candles.candle import Candle
-from domain.candles.tape import CandleTape, slack
+from domain.candles.tape import CandleTape
+from domain.errors import RiskError
 from domain.events import Cause
 from domain.market_point import MarketPoint, MarketPointBuilder
 from domain.orders.status import OrderStatus
 from domain.orders.terms import OrderSide, OrderType
 from domain.replay_hash import replay_digest
+from domain.risk.limits import TradingState
 from domain.strategies.base import (
     CancelIntent,
     DecisionContext,
     FillNotice,
+    OrderEnd,
+    OrderEndNotice,
     OrderIntent,
     Strategy,
     StrategyBook,
@@ -87,6 +96,7 @@ class BacktestEngine:
             for s in sorted(strategies, key=lambda s: STRATEGY_ORDER.index(s.name))
         }
         self.pending: list[PaperOrder] = []
+        self.risk = RiskMonitor(trading, config)
         self.candles = 0
         self.closes: npt.NDArray[np.float64] = np.zeros(0)
         self.first_time: datetime | None = None
@@ -119,9 +129,11 @@ class BacktestEngine:
         `progress(index, total)` is called after each processed candle, if given.
         """
         index, n = 0, len(tape)
-        wake: dict[int, int] = {}
+        wake: dict[UUID, int] = {}
         while index < n:
             self._touched.clear()
+            if self.risk.is_watching:
+                self.risk.catch_up(tape, index, self._holdings())
             self.process(index, tape.point(index))
             index = self._next_event(index, tape, wake)
             if progress is not None:
@@ -133,7 +145,7 @@ class BacktestEngine:
         return self
 
     def process(self, index: int, point: MarketPoint) -> None:
-        """Process the close of one candle: its fills, then the decisions in the fixed order."""
+        """Process the close of one candle: its fills, the risk monitor, then the decisions."""
         candle = point.candle
         self._index = index
         if index == 0:
@@ -144,6 +156,8 @@ class BacktestEngine:
                 self.refresh_books()
         self._resubmit_unacknowledged(candle)
         self._fill(index, candle)
+        if self.risk.is_watching:
+            self._monitor(index, candle)
         for track in self.tracks.values():
             context = DecisionContext(
                 candle=candle,
@@ -165,12 +179,12 @@ class BacktestEngine:
     # The record.
     def equity_curve(self, name: str) -> npt.NDArray[np.float64]:
         """Return the strategy's equity at every close: float(cash) + float(qty) x close."""
-        cash, qty = self._segments(name)
+        cash, qty = self.tracks[name].segments(self.candles)
         return cash + qty * self.closes
 
     def position_curve(self, name: str) -> npt.NDArray[np.float64]:
         """Return the BTC held at every close (as floats, for exposure)."""
-        return self._segments(name)[1]
+        return self.tracks[name].segments(self.candles)[1]
 
     def final_equity(self, name: str) -> Decimal:
         """Return the exact equity at the last close."""
@@ -193,23 +207,15 @@ class BacktestEngine:
         events = (self.trading.mapper.to_domain_event(n) for n in notifications)
         return replay_digest((type(e).TOPIC, vars(e)) for e in events)  # type: ignore[attr-defined]
 
-    def _segments(self, name: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        n = self.candles
-        cash, qty = np.empty(n), np.empty(n)
-        changes = self.tracks[name].changes
-        for k, (start, c, q) in enumerate(changes):
-            stop = changes[k + 1][0] if k + 1 < len(changes) else n
-            cash[start:stop], qty[start:stop] = float(c), float(q)
-        return cash, qty
-
     # The fast path: the next candle at which anything can happen.
-    def _next_event(self, index: int, tape: CandleTape, wake: dict[int, int]) -> int:
+    def _next_event(self, index: int, tape: CandleTape, wake: dict[UUID, int]) -> int:
         candidates = [len(tape)]
         for order in self.pending:
-            known = wake.get(id(order))
+            # Keyed by order id: an object's id() may be reused by an order placed later.
+            known = wake.get(order.order_id)
             if known is None or known <= index:
-                known = self._fill_candidate(order, index, tape)
-                wake[id(order)] = known
+                known = order.next_fill(index, tape, self.config.fill_model)
+                wake[order.order_id] = known
             candidates.append(known)
         fee_rate = self.config.fill_model.fee_rate
         for name, track in self.tracks.items():
@@ -220,34 +226,55 @@ class BacktestEngine:
                 known = track.strategy.wake_after(index, tape, track.book, fee_rate)
                 self._strategy_wake[name] = known
             candidates.append(known)
-        return max(index + 1, min(candidates))
-
-    def _fill_candidate(self, order: PaperOrder, index: int, tape: CandleTape) -> int:
-        start = max(index + 1, order.placed_at_index + 1)
-        needs_volume = self.config.fill_model.max_participation is not None
-        if order.order_type is OrderType.MARKET:
-            return start
-        assert order.price_krw is not None
-        price = float(order.price_krw)
-        margin = slack(price)
-        if order.side is OrderSide.BID:
-
-            def touched(w: slice) -> npt.NDArray[np.bool_]:
-                hit = tape.low[w] <= price + margin
-                return hit & (tape.volume[w] > 0) if needs_volume else hit
-        else:
-
-            def touched(w: slice) -> npt.NDArray[np.bool_]:
-                hit = tape.high[w] >= price - margin
-                return hit & (tape.volume[w] > 0) if needs_volume else hit
-
-        return tape.scan(start, touched)
+        after = max(index + 1, min(candidates))
+        if self.risk.is_watching:  # a limit may cross before anything else happens
+            after = self.risk.wake_after(index, after, tape, self._holdings())
+        return after
 
     # Steps.
     def _allocate(self, candle: Candle) -> None:
         cause = self._cause(candle.open_time, "backtest", "allocation", "allocation")
         for name in self.tracks:
             self.trading.allocate_capital(AllocateCapital(name, self.config.capital_krw, cause))
+        self.risk.set_limits(cause)
+
+    def _monitor(self, index: int, candle: Candle) -> None:
+        moved = self.risk.close(index, candle, self._holdings())
+        if moved is not None:
+            self._end_all(candle, moved)
+            if moved is TradingState.REDUCING:
+                held = {name: track.book.qty_btc for name, track in self.tracks.items()}
+                for order in self.risk.liquidate(index, candle, held):
+                    self.pending.append(order)
+                    self._submit(order, candle, self.risk.cause(candle))
+                for track in self.tracks.values():
+                    self._refresh(track)
+        is_selling = any(o.placed_by_risk for o in self.pending)
+        if self.risk.halt_if_flat(candle, self._holdings(), is_selling):
+            self._end_all(candle, TradingState.HALTED)
+
+    def _end_all(self, candle: Candle, state: TradingState) -> None:
+        # A halt or a reduce cancels every open order at the close that crossed the limit.
+        reason = f"risk monitor: trading {state.value} ({self.risk.reason})"
+        cause = self.risk.cause(candle)
+        for order in list(self.pending):
+            self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
+            self.pending.remove(order)
+            track = self.tracks[order.strategy]
+            self._refresh(track)
+            if not order.placed_by_risk:
+                notice = OrderEndNotice(
+                    tag=order.tag,
+                    side=order.side,
+                    end=OrderEnd.CANCELLED,
+                    code=STATE_CODES[state],
+                    reason=reason,
+                    filled_qty_btc=order.filled_btc,
+                )
+                track.strategy.on_order_ended(notice)
+
+    def _holdings(self) -> Holdings:
+        return {name: (t.book.cash_krw, t.book.qty_btc) for name, t in self.tracks.items()}
 
     def _fill(self, index: int, candle: Candle) -> None:
         self.execution.prepare(candle, self.pending)
@@ -262,9 +289,7 @@ class BacktestEngine:
 
     def _record(self, order: PaperOrder, fill: ExecutedFill, candle: Candle) -> None:
         track = self.tracks[order.strategy]
-        cause = self._cause(
-            fill.executed_at, self.execution.actor, str(order.order_id), str(order.signal_id)
-        )
+        cause = self._cause(fill.executed_at, self.execution.actor, str(order.order_id), order.flow)
         self.trading.record_fill(
             RecordFill(
                 order.order_id, fill.trade_id, fill.price_krw, fill.qty_btc, fill.fee_krw, cause
@@ -287,9 +312,9 @@ class BacktestEngine:
             )
         )
         self._refresh(track)
-        track.strategy.on_fill(
-            FillNotice(order.tag, order.side, fill.price_krw, fill.qty_btc, is_complete)
-        )
+        if not order.placed_by_risk:  # the monitor's asks are not the strategy's decisions
+            notice = FillNotice(order.tag, order.side, fill.price_krw, fill.qty_btc, is_complete)
+            track.strategy.on_fill(notice)
 
     def _end_if_ended(self, order: PaperOrder, candle: Candle) -> None:
         # E.g. clarification 6: a market bid completes when its remainder buys less than 1e-8
@@ -298,7 +323,7 @@ class BacktestEngine:
         if reason is None:
             return
         cause = self._cause(
-            candle.close_time, self.execution.actor, str(order.order_id), str(order.signal_id)
+            candle.close_time, self.execution.actor, str(order.order_id), order.flow
         )
         self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
         self.pending.remove(order)
@@ -327,7 +352,7 @@ class BacktestEngine:
         )
         flow = self._cause(candle.close_time, f"strategy:{name}", str(signal_id), str(signal_id))
         is_market_ask = intent.order_type is OrderType.MARKET and intent.side is OrderSide.ASK
-        order_id = self.trading.place_order(
+        placement = self.trading.place_strategy_order(
             PlaceOrder(
                 client_order_id=str(signal_id),
                 strategy_id=name,
@@ -341,11 +366,14 @@ class BacktestEngine:
                 reference_price_krw=candle.close if is_market_ask else None,
             )
         )
+        if placement.denial is not None:
+            self._deny(track, intent, placement.denial)
+            return
         working = PaperOrder(
-            order_id=order_id,
+            order_id=placement.order_id,
             strategy=name,
             tag=intent.tag,
-            signal_id=signal_id,
+            flow=str(signal_id),
             side=intent.side,
             order_type=intent.order_type,
             price_krw=intent.price_krw,
@@ -373,6 +401,12 @@ class BacktestEngine:
                 RejectOrder(order.order_id, f"{code}: {message}", "exchange", refused)
             )
             self.pending.remove(order)
+            if not order.placed_by_risk:
+                notice = OrderEndNotice(
+                    order.tag, order.side, OrderEnd.REJECTED, code, message, Decimal(0)
+                )
+                self.tracks[order.strategy].strategy.on_order_ended(notice)
+            self._refresh(self.tracks[order.strategy])
         elif ack.failure is not None:
             failed = self._cause(
                 candle.close_time, self.execution.actor, flow.causation_id, flow.correlation_id
@@ -385,21 +419,24 @@ class BacktestEngine:
         # An order whose sending had no known outcome is still NEW: ask again at each close.
         for order in [o for o in self.pending if not o.is_acknowledged]:
             if self.trading.get_order(order.order_id).status is OrderStatus.NEW:
-                flow = self._cause(
-                    candle.close_time,
-                    f"strategy:{order.strategy}",
-                    str(order.signal_id),
-                    str(order.signal_id),
-                )
+                actor = MONITOR_ACTOR if order.placed_by_risk else f"strategy:{order.strategy}"
+                flow = self._cause(candle.close_time, actor, order.flow, order.flow)
                 self._submit(order, candle, flow)
 
+    def _deny(self, track: StrategyTrack, intent: OrderIntent, denial: RiskError) -> None:
+        code = denial.code
+        track.denials[code] = track.denials.get(code, 0) + 1
+        self._touched.add(track.strategy.name)
+        notice = OrderEndNotice(
+            intent.tag, intent.side, OrderEnd.REJECTED, code, str(denial), Decimal(0)
+        )
+        track.strategy.on_order_ended(notice)
+
     def _cancel_all(self, track: StrategyTrack, reason: str, candle: Candle) -> None:
-        for order in [o for o in self.pending if o.strategy == track.strategy.name]:
+        name = track.strategy.name
+        for order in [o for o in self.pending if o.strategy == name and not o.placed_by_risk]:
             cause = self._cause(
-                candle.close_time,
-                f"strategy:{track.strategy.name}",
-                str(order.order_id),
-                str(order.signal_id),
+                candle.close_time, f"strategy:{name}", str(order.order_id), order.flow
             )
             self.execution.cancel(order)
             self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))

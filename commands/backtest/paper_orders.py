@@ -1,4 +1,7 @@
-"""The engine's view of one resting paper order: what remains, and how a candle fills it."""
+"""The engine's view of one resting paper order: what remains, and how a candle fills it.
+
+`next_fill` is the fast path's side of it: the first candle of a tape that can fill the order.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
+import numpy as np
+import numpy.typing as npt
+
 from domain.candles.candle import Candle
+from domain.candles.tape import CandleTape, slack
 from domain.fills.paper_fill_model import FillModel, PaperFill
 from domain.orders.terms import OrderSide, OrderType
 
@@ -18,7 +25,8 @@ class PaperOrder:
     order_id: UUID
     strategy: str
     tag: str
-    signal_id: UUID
+    flow: str
+    """The correlation id of its events: its signal's id, or the risk monitor's flow."""
     side: OrderSide
     order_type: OrderType
     price_krw: Decimal | None
@@ -30,6 +38,9 @@ class PaperOrder:
     fills: int = 0
     is_acknowledged: bool = False
     """True once the exchange acknowledged it (OPEN in the ledger)."""
+    filled_btc: Decimal = Decimal(0)
+    placed_by_risk: bool = False
+    """True for the risk monitor's liquidation asks (not a decision of the strategy)."""
 
     def fill_in(self, candle: Candle, model: FillModel) -> PaperFill | None:
         """Return how `candle` fills this order under the paper model (None: no fill)."""
@@ -45,5 +56,31 @@ class PaperOrder:
     def apply(self, qty_btc: Decimal, price_krw: Decimal) -> None:
         """Take a fill of `qty_btc` at `price_krw` off what remains."""
         self.fills += 1
+        self.filled_btc += qty_btc
         self.remaining_btc -= qty_btc
         self.remaining_krw -= qty_btc * price_krw
+
+    def next_fill(self, index: int, tape: CandleTape, model: FillModel) -> int:
+        """Return the first candle after `index` that can fill the order, else len(tape).
+
+        The float scan has a margin wider than its error; the exact model decides there.
+        """
+        start = max(index + 1, self.placed_at_index + 1)
+        needs_volume = model.max_participation is not None
+        if self.order_type is OrderType.MARKET:
+            return start
+        assert self.price_krw is not None
+        price = float(self.price_krw)
+        margin = slack(price)
+        if self.side is OrderSide.BID:
+
+            def touched(w: slice) -> npt.NDArray[np.bool_]:
+                hit = tape.low[w] <= price + margin
+                return hit & (tape.volume[w] > 0) if needs_volume else hit
+        else:
+
+            def touched(w: slice) -> npt.NDArray[np.bool_]:
+                hit = tape.high[w] >= price - margin
+                return hit & (tape.volume[w] > 0) if needs_volume else hit
+
+        return tape.scan(start, touched)

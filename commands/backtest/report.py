@@ -1,4 +1,8 @@
-"""The result of a backtest: per strategy and for the portfolio, every figure and trade."""
+"""The result of a backtest: per strategy and for the portfolio, every figure and trade.
+
+With risk limits, also when each limit fired (read from the run's own `risk.limit.breached`
+events), the trading state changes, the state at the end and the orders risk denied.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,22 @@ from decimal import Decimal
 from typing import Any
 
 from commands.backtest.engine import BacktestEngine, StrategyTrack
+from domain.clock import to_kst
 from domain.metrics.performance import performance
 from domain.metrics.round_trips import TradeFill, round_trips
+from domain.risk.limits import RiskLimits, TradingState
+
+RESUME_NOTE = (
+    "a backtest never resumes trading: resuming needs an operator, with an actor and a reason "
+    "(`ledger risk resume --reason ...`)"
+)
+STATE_CHANGES = (RiskLimits.TradingHalted, RiskLimits.TradingReduced, RiskLimits.TradingResumed)
+STATE_TOPICS = [
+    RiskLimits.LimitBreached.TOPIC,
+    RiskLimits.TradingHalted.TOPIC,
+    RiskLimits.TradingReduced.TOPIC,
+    RiskLimits.TradingResumed.TOPIC,
+]
 
 
 def backtest_report(engine: BacktestEngine) -> dict[str, Any]:
@@ -19,6 +37,47 @@ def backtest_report(engine: BacktestEngine) -> dict[str, Any]:
         "replay_hash": engine.replay_hash(),
         "strategies": strategies,
         "portfolio": _portfolio(engine, capital),
+        "risk": _risk(engine),
+    }
+
+
+def _risk(engine: BacktestEngine) -> dict[str, Any]:
+    fired: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    for _, event in engine.trading.read_events(STATE_TOPICS):
+        if isinstance(event, RiskLimits.LimitBreached):
+            fired.append(
+                {
+                    "candle_open_utc": event.candle_open_time.isoformat(),
+                    "candle_open_kst": to_kst(event.candle_open_time).isoformat(),
+                    "limit": event.limit,
+                    "strategy_id": event.strategy_id or None,
+                    "measured": str(event.measured),
+                    "threshold": str(event.threshold),
+                    "action": event.action,
+                }
+            )
+        else:
+            assert isinstance(event, STATE_CHANGES)
+            changes.append(
+                {
+                    "at_utc": event.occurred_at.isoformat(),
+                    "at_kst": event.occurred_at_kst.isoformat(),
+                    "from_state": event.from_state,
+                    "to_state": event.to_state.value,
+                    "reason": event.reason,
+                }
+            )
+    risk = engine.trading.get_risk_limits()
+    state = risk.state if risk is not None else TradingState.ACTIVE
+    limits = engine.config.limits.as_fields()
+    return {
+        "limits": {name: None if value is None else str(value) for name, value in limits.items()},
+        "fired": fired,
+        "state_changes": changes,
+        "final_state": state.value,
+        "final_state_reason": risk.state_reason if risk is not None else None,
+        "resume": None if state is TradingState.ACTIVE else RESUME_NOTE,
     }
 
 
@@ -37,6 +96,8 @@ def _strategy(engine: BacktestEngine, track: StrategyTrack, capital: Decimal) ->
         "final_qty_btc": str(track.book.qty_btc),
         "final_equity": str(engine.final_equity(track.strategy.name)),
         "fees_krw": str(fees),
+        "denials": sum(track.denials.values()),
+        "denials_by_code": dict(sorted(track.denials.items())),
         "metrics": _metrics(
             engine,
             engine.equity_curve(track.strategy.name),
@@ -72,6 +133,7 @@ def _portfolio(engine: BacktestEngine, capital: Decimal) -> dict[str, Any]:
     trips = [trip for t in tracks for trip in round_trips(_fills(t), capital)]
     return {
         "final_equity": str(final),
+        "denials": sum(sum(t.denials.values()) for t in tracks),
         "metrics": _metrics(engine, equity, qty, capital * len(names), final, fills, trips),
     }
 

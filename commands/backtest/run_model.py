@@ -7,7 +7,11 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+import numpy as np
+import numpy.typing as npt
+
 from domain.fills.paper_fill_model import FillModel
+from domain.risk.limits import Limits
 from domain.strategies.base import Strategy, StrategyBook
 
 IN_MEMORY_ENV = {
@@ -43,13 +47,26 @@ class StrategyTrack:
     changes: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)
     """(index, cash, BTC held) from each candle at which the book changed."""
     fills: list[FillRecord] = field(default_factory=list)
+    denials: dict[str, int] = field(default_factory=dict)
+    """Orders of the strategy that a pre-trade risk rule refused, by the rule's code."""
+
+    def segments(self, candles: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Return the cash and the BTC held at each of the first `candles` closes, as floats."""
+        cash, qty = np.empty(candles), np.empty(candles)
+        changes = self.changes
+        for k, (start, c, q) in enumerate(changes):
+            stop = changes[k + 1][0] if k + 1 < len(changes) else candles
+            cash[start:stop], qty[start:stop] = float(c), float(q)
+        return cash, qty
 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """The run's id, market, capital per strategy and fill model."""
+    """The run's id, market, capital per strategy, fill model and risk limits."""
 
     run_id: str
     capital_krw: Decimal
     fill_model: FillModel
     market: str = "KRW-BTC"
+    limits: Limits = Limits()
+    """The account's risk limits for the run (none by default)."""

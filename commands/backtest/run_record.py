@@ -18,7 +18,7 @@ RUN_ACTOR = "backtest"
 def start_run(
     config: EngineConfig, strategies: Sequence[Strategy], tape: CandleTape, mode: str
 ) -> StartRun:
-    """Return the command that records a run's inputs: every parameter and the candles' hash."""
+    """Return the command that records a run's inputs: parameters, limits, the candles' hash."""
     first, last = tape.open_time(0), tape.open_time(len(tape) - 1)
     model = config.fill_model
     return StartRun(
@@ -35,6 +35,7 @@ def start_run(
         candle_count=len(tape),
         candles_sha256=tape.content_sha256(),
         cause=Cause(first, RUN_ACTOR, f"run:{config.run_id}", f"run:{config.run_id}"),
+        limits=config.limits,
     )
 
 

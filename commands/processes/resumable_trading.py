@@ -12,7 +12,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from commands.messages import AcceptOrder, CancelOrder, PlaceOrder, RecordSignal, RejectOrder
-from commands.trading import Trading
+from commands.trading import OrderPlacement, Trading
 from domain.ids import order_id
 from domain.orders.order import Order
 from domain.orders.status import OrderStatus
@@ -39,6 +39,13 @@ class ResumableTrading(Trading):
         if self._find(existing, Order) is not None:
             return existing
         return super().place_order(command)
+
+    def place_strategy_order(self, command: PlaceOrder) -> OrderPlacement:
+        """Place (or record the denial of) a strategy's order unless the log holds it."""
+        existing = order_id(command.client_order_id.strip())
+        if self._find(existing, Order) is not None:
+            return OrderPlacement(existing)
+        return super().place_strategy_order(command)
 
     def accept_order(self, command: AcceptOrder) -> None:
         """Record the acknowledgement unless the order is past NEW."""

@@ -26,7 +26,7 @@ from commands.messages import (
     RejectOrder,
 )
 from commands.processes.resumable_trading import ResumableTrading
-from commands.trading import Trading
+from commands.trading import OrderPlacement, Trading
 from domain.ids import portfolio_id, position_id, risk_limits_id
 
 
@@ -72,6 +72,12 @@ class RunReplica(Trading):
         found = super().place_order(command)
         self.mirror.place_order(command)
         return found
+
+    def place_strategy_order(self, command: PlaceOrder) -> OrderPlacement:
+        """Place (or record the denial of) a strategy's order here and in the log."""
+        placement = super().place_strategy_order(command)
+        self.mirror.place_strategy_order(command)
+        return placement
 
     def accept_order(self, command: AcceptOrder) -> None:
         """Record the acknowledgement here and in the log."""

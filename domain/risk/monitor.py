@@ -12,10 +12,13 @@ is a breach, effective on that candle:
 
 `EquityWatch` is the fold that remembers the peak, the day's start and the strategies above
 their exposure limit; `assess` is a pure function of it, the limits and the trading state.
+`marked_equity` is the one way the account's equity is computed, so every path that marks the
+book (each close, or a scan's catch-up over skipped closes) gets the same Decimal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -89,6 +92,20 @@ class EquityMark:
         return trading_day(self.candle_open_time)
 
 
+def marked_equity(holdings: Iterable[tuple[Decimal, Decimal]], close: Decimal) -> Decimal:
+    """Return the account's equity: the sum over its strategies of cash + BTC held x close."""
+    return sum((cash + qty * close for cash, qty in holdings), Decimal(0))
+
+
+def watches_equity(limits: Limits) -> bool:
+    """Return True when a limit is checked on the marked book (daily loss, drawdown, exposure)."""
+    return (
+        limits.daily_loss_krw is not None
+        or limits.max_drawdown is not None
+        or limits.max_exposure_krw is not None
+    )
+
+
 @dataclass
 class EquityWatch:
     """The fold over closes that the rules need: peak, the day's start, exposures above limit."""
@@ -129,6 +146,28 @@ class EquityWatch:
             exposure_krw=tuple(sorted(exposure_krw.items())),
             newly_exposed=newly,
         )
+
+    def pass_over(
+        self,
+        *,
+        last_open_time: datetime,
+        last_equity_krw: Decimal,
+        peak_equity_krw: Decimal,
+        day_start_equity_krw: Decimal,
+    ) -> None:
+        """Take closes that were not marked one by one, where no limit could have crossed.
+
+        A scan proved that at none of them a breach was found or an exposure crossed its limit
+        either way; so only the peak, the day's start and the last equity move, as `mark`
+        would have moved them. `day_start_equity_krw` is the equity at the close before the
+        first candle of the last skipped close's trading day (used when that day is new).
+        """
+        day = trading_day(last_open_time)
+        if day != self.day:
+            self.day = day
+            self.day_start = day_start_equity_krw
+        self.peak = peak_equity_krw if self.peak is None else max(self.peak, peak_equity_krw)
+        self.last = last_equity_krw
 
 
 def assess(limits: Limits, state: TradingState, mark: EquityMark) -> list[Breach]:

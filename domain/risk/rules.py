@@ -18,6 +18,15 @@ from domain.errors import (
 from domain.orders.terms import OrderSide
 from domain.risk.limits import Limits, TradingState
 
+PRE_TRADE_DENIALS = (
+    TradingHaltedError,
+    TradingReducingError,
+    OrderNotionalLimitError,
+    ExposureLimitError,
+    DailyLossLimitReachedError,
+)
+"""The refusals of `check_order`: a strategy's order refused by one is recorded as denied."""
+
 
 @dataclass(frozen=True)
 class OrderRiskContext:

@@ -2,7 +2,8 @@
 
 A strategy is a fold: at each close it gets a `DecisionContext` (the candle, its session, the
 complete session bars, its own book) and returns `OrderIntent`s; it learns of its own fills
-through `FillNotice`s, delivered before the decisions of the candle that produced them.
+through `FillNotice`s, delivered before the decisions of the candle that produced them, and of
+its orders that ended without filling in full through `OrderEndNotice`s.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
 from domain.candles.candle import Candle
@@ -110,6 +112,40 @@ class FillNotice:
     """True when this fill completed the order."""
 
 
+class OrderEnd(Enum):
+    """How an order of a strategy ended without filling in full."""
+
+    CANCELLED = "cancelled"
+    """The risk monitor cancelled it (a halt or a reduce); fills already made are kept."""
+    REJECTED = "rejected"
+    """It was refused before it could rest: by a pre-trade risk rule (later: the exchange)."""
+
+
+@dataclass(frozen=True)
+class OrderEndNotice:
+    """One of the strategy's orders ended without filling in full, and why.
+
+    Delivered at the close where it happened: a cancellation by the risk monitor before the
+    decisions of that close, a refusal right after the decision that placed the order.
+    """
+
+    tag: str
+    side: OrderSide
+    end: OrderEnd
+    code: str
+    """The broken rule in snake case: `trading_halted` or `trading_reducing` (also for the
+    monitor's cancellations), `order_notional_limit`, `exposure_limit`,
+    `daily_loss_limit_reached`."""
+    reason: str
+    filled_qty_btc: Decimal
+    """BTC the order executed before it ended (0 for a refusal)."""
+
+    @property
+    def stops_trading(self) -> bool:
+        """Return True when the trading state (HALTED or REDUCING) ended the order."""
+        return self.code in ("trading_halted", "trading_reducing")
+
+
 Decision = OrderIntent | CancelIntent
 
 
@@ -120,6 +156,9 @@ class Strategy(Protocol):
 
     def on_fill(self, notice: FillNotice) -> None:
         """Learn of a fill of one of its own orders."""
+
+    def on_order_ended(self, notice: OrderEndNotice) -> None:
+        """Learn that one of its own orders ended without filling in full."""
 
     def decide(self, context: DecisionContext) -> list[Decision]:
         """Return what to do at this close (usually nothing)."""

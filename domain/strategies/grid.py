@@ -8,7 +8,7 @@ the lowest. Readings of the rules are in docs/strategies-notes.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import numpy as np
@@ -18,11 +18,13 @@ from domain.candles.tape import CandleTape, slack
 from domain.constants import MIN_ORDER_TOTAL_KRW
 from domain.money import floor8
 from domain.orders.terms import OrderSide, OrderType
+from domain.sessions import trading_day
 from domain.strategies.base import (
     CancelIntent,
     Decision,
     DecisionContext,
     FillNotice,
+    OrderEndNotice,
     OrderIntent,
     StrategyBook,
 )
@@ -109,6 +111,10 @@ class Grid:
         """Per line: BTC bought by its BUY so far (the SELL offers what the BUY filled)."""
         self.complete: dict[str, bool] = {}
         self.is_stopped = False
+        self.paused_day: date | None = None
+        """The trading day in which a BUY was refused by a limit: no new BUY that day."""
+        self._must_cancel = False
+        self._day: date | None = None
         self._count = 0
 
     def wake_after(
@@ -118,7 +124,7 @@ class Grid:
         if not self.lines:
             return index + 1
         if self.is_stopped:
-            return len(tape)
+            return index + 1 if self._must_cancel else len(tape)
         assert self.lower is not None and self.upper is not None
         level = None
         for i, state in enumerate(self.states):
@@ -135,25 +141,36 @@ class Grid:
         stop_level = None if stop is None else float(self.lower * (1 - stop))
         low_f, high_f = float(self.lower), float(self.upper)
 
-        def acts(window: slice) -> npt.NDArray[np.bool_]:
+        def buys(window: slice) -> npt.NDArray[np.bool_]:
+            assert level is not None
             close = tape.close[window]
-            hits = np.zeros(close.shape, dtype=bool)
-            if level is not None:
-                hits |= (
-                    (close > level - slack(level))
-                    & (close >= low_f - slack(low_f))
-                    & (close <= high_f + slack(high_f))
-                )
-            if stop_level is not None:
-                hits |= close < stop_level + slack(stop_level)
-            return hits
+            return (
+                (close > level - slack(level))
+                & (close >= low_f - slack(low_f))
+                & (close <= high_f + slack(high_f))
+            )
 
-        if level is None and stop_level is None:
-            return len(tape)
-        return tape.scan(index + 1, acts)
+        def stops(window: slice) -> npt.NDArray[np.bool_]:
+            assert stop_level is not None
+            return tape.close[window] < stop_level + slack(stop_level)
+
+        found = len(tape)
+        if level is not None:
+            found = tape.scan(self._buys_from(index, tape), buys)
+        if stop_level is not None:
+            found = min(found, tape.scan(index + 1, stops))
+        return found
+
+    def _buys_from(self, index: int, tape: CandleTape) -> int:
+        if self.paused_day != tape.open_time(index).date():
+            return index + 1
+        session = tape.session_of(index) + 1  # paused: new BUYs from the next session on
+        starts = tape.session_first_index
+        return starts[session] if session < len(starts) else len(tape)
 
     def on_fill(self, notice: FillNotice) -> None:
         """Track each line's order: what its BUY filled, and whether its order completed."""
+        self.paused_day = None  # a fill changes the book: a refused BUY may fit again
         if notice.tag.startswith(f"{NAME}-stop-"):
             return  # the stop-loss sale: the grid is stopped for good
         line = int(notice.tag.rsplit("-", 2)[1])
@@ -162,20 +179,42 @@ class Grid:
         if notice.is_complete:
             self.complete[notice.tag] = True
 
+    def on_order_ended(self, notice: OrderEndNotice) -> None:
+        """Read an order that risk ended (docs/strategies-notes.md "Grid").
+
+        A BUY refused by a limit (per-order notional, exposure, daily loss) empties its line
+        and pauses new BUYs until the grid's next fill or the next session. Anything else (an
+        order ended by a halt or a reduce, any order refused while HALTED or REDUCING, a
+        refused SELL) stops the grid for good, as its stop loss does: its resting orders are
+        cancelled at its next close and it places nothing more.
+        """
+        is_line_buy = notice.side is OrderSide.BID and not notice.tag.startswith(f"{NAME}-stop-")
+        if is_line_buy and not notice.stops_trading and notice.filled_qty_btc == 0:
+            self.states[int(notice.tag.rsplit("-", 2)[1])] = EMPTY
+            self.paused_day = self._day
+            return
+        if not self.is_stopped:
+            self.is_stopped = self._must_cancel = True
+
     def decide(self, context: DecisionContext) -> list[Decision]:
         """Stop out below the stop line; else move each line along empty -> buying -> holding."""
         candle = context.candle
         if not self.lines:
             self._configure(context)
         assert self.lower is not None and self.upper is not None
+        self._day = trading_day(candle.open_time)
         if self.is_stopped:
+            if self._must_cancel:
+                self._must_cancel = False
+                if context.book.has_pending:
+                    return [CancelIntent(reason="grid stopped by risk")]
             return []
         stop = self.params.stop_loss_pct
         if stop is not None and candle.close < self.lower * (1 - stop):
             return self._stop_out(context)
         decisions: list[Decision] = []
         available = context.book.available_krw
-        in_range = self.lower <= candle.close <= self.upper
+        can_buy = self.lower <= candle.close <= self.upper and self.paused_day != self._day
         for i in range(len(self.lines) - 1):
             if self.states[i] == BUYING and self.complete.pop(self._tag(i, "buy"), False):
                 self.states[i] = HOLDING
@@ -184,7 +223,7 @@ class Grid:
                 )
             if self.states[i] == HOLDING and self.complete.pop(self._tag(i, "sell"), False):
                 self.states[i] = EMPTY
-            if self.states[i] == EMPTY and in_range and self.lines[i] < candle.close:
+            if self.states[i] == EMPTY and can_buy and self.lines[i] < candle.close:
                 price = self.lines[i]
                 qty = floor8(self.params.order_krw / price)
                 total = qty * price

@@ -1,9 +1,9 @@
 """The StrategyRun aggregate: what a run of the strategies was given, recorded before it decides.
 
 `strategy.run.started` names everything a replay needs besides the code: the strategies with
-every parameter resolved, the capital, the fill model, the market and the candles (range,
-count and a content hash). `strategy.run.completed` records the replay hash the run computed
-over its own decisions, so a later replay can tell a changed log from changed code.
+every parameter resolved, the capital, the fill model, the risk limits, the market and the
+candles (range, count and a content hash). `strategy.run.completed` records the replay hash the
+run computed over its own decisions, so a later replay can tell a changed log from changed code.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -18,6 +19,7 @@ from eventsourcing.domain import Aggregate
 from domain.errors import InvalidRunError, RunAlreadyCompletedError
 from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
 from domain.ids import derive_id
+from domain.risk.limits import Limits
 
 RUN_MODES = ("backtest", "paper", "live")
 LIVE_EXCHANGES = {"paper": ("paper",), "live": ("sandbox", "upbit")}
@@ -28,9 +30,14 @@ class StrategyRun(Aggregate):
     """One run of the strategies over a span of candles."""
 
     class Started(LedgerCreated):
-        """A run of the strategies started, with all of its inputs but the candles' rows."""
+        """A run of the strategies started, with all of its inputs but the candles' rows.
+
+        Version 2 adds the run's risk limits (None: no limit); a version 1 event, recorded
+        before runs had limits, reads as a run without limits.
+        """
 
         TOPIC = "strategy.run.started"
+        class_version = 2
         run_id: str
         mode: str
         market: str
@@ -43,6 +50,25 @@ class StrategyRun(Aggregate):
         last_candle_at: datetime
         candle_count: int
         candles_sha256: str
+        max_order_krw: Decimal | None
+        max_exposure_krw: Decimal | None
+        daily_loss_krw: Decimal | None
+        max_drawdown: Decimal | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Read a run recorded before runs had risk limits as a run without limits."""
+            state.update(Limits().as_fields())
+
+        @property
+        def limits(self) -> Limits:
+            """Return the run's risk limits."""
+            return Limits(
+                max_order_krw=self.max_order_krw,
+                max_exposure_krw=self.max_exposure_krw,
+                daily_loss_krw=self.daily_loss_krw,
+                max_drawdown=self.max_drawdown,
+            )
 
         def apply(self, run: StrategyRun) -> None:
             """Evolve the run's state by this event."""
@@ -108,6 +134,7 @@ class StrategyRun(Aggregate):
         candle_count: int,
         candles_sha256: str,
         cause: Cause,
+        limits: Limits | None = None,
     ) -> StrategyRun:
         """Record the start of a run and its inputs.
 
@@ -135,6 +162,7 @@ class StrategyRun(Aggregate):
             last_candle_at=last_candle_at,
             candle_count=candle_count,
             candles_sha256=candles_sha256,
+            **(limits or Limits()).as_fields(),
             **cause.event_fields(),
         )
 

@@ -21,6 +21,7 @@ from domain.strategies.base import (
     Decision,
     DecisionContext,
     FillNotice,
+    OrderEndNotice,
     OrderIntent,
     StrategyBook,
     market_intent,
@@ -67,6 +68,7 @@ class Turtle:
         self.n_entry: Decimal | None = None
         self.last_fill: Decimal | None = None
         """Price of the most recent fill of an entry order (clarification 7)."""
+        self._n_entry_before: Decimal | None = None
         self._count = 0
 
     def wake_after(
@@ -80,6 +82,17 @@ class Turtle:
         """Remember the price of the latest entry fill."""
         if notice.side is OrderSide.BID:
             self.last_fill = notice.price_krw
+
+    def on_order_ended(self, notice: OrderEndNotice) -> None:
+        """Read an order that risk ended (docs/strategies-notes.md "Turtle").
+
+        A BUY that bought nothing is not a unit: the count and `N_entry` go back to what they
+        were before it was decided. A BUY that bought part counts as a unit. A SELL that did
+        not sell everything leaves a position that the next complete bar decides about again.
+        """
+        if notice.side is OrderSide.BID and notice.filled_qty_btc == 0:
+            self.units -= 1
+            self.n_entry = self._n_entry_before
 
     def decide(self, context: DecisionContext) -> list[Decision]:
         """At a session bar's completion: update N, then exit, stop, pyramid or enter."""
@@ -120,7 +133,7 @@ class Turtle:
         if amount < MIN_ORDER_TOTAL_KRW:
             return []
         self.units += 1
-        self.n_entry = n
+        self._n_entry_before, self.n_entry = self.n_entry, n
         return [self._intent(OrderSide.BID, close, reason, amount_krw=amount)]
 
     def _sell(self, context: DecisionContext, bar: SessionBar, reason: str) -> list[Decision]:

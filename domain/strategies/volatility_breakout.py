@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -25,6 +25,7 @@ from domain.strategies.base import (
     Decision,
     DecisionContext,
     FillNotice,
+    OrderEndNotice,
     OrderIntent,
     StrategyBook,
     market_intent,
@@ -65,12 +66,27 @@ class VolatilityBreakout:
         self.entered_day: date | None = None
         """The session of the last entry (at most one entry per session)."""
         self.holding_day: date | None = None
-        """The session in which the position now held was entered."""
+        """The session at whose end the position now held is sold (its entry's session)."""
+        self._exit_day: date | None = None
         self._count = 0
         self._targets: dict[int, Decimal | None] = {}
 
     def on_fill(self, notice: FillNotice) -> None:
         """Nothing to remember: the book tells what is held."""
+
+    def on_order_ended(self, notice: OrderEndNotice) -> None:
+        """Read an order that risk ended (docs/strategies-notes.md "Volatility breakout").
+
+        An entry that bought nothing leaves the strategy flat, and the session's entry is spent;
+        one that bought part holds that part until the session's end. An exit that did not sell
+        everything falls due again at the end of the next session.
+        """
+        if notice.side is OrderSide.BID:
+            if notice.filled_qty_btc == 0:
+                self.holding_day = None
+            return
+        assert self._exit_day is not None  # an ask is only ever an exit
+        self.holding_day = self._exit_day + timedelta(days=1)
 
     def target(self, session_open: Decimal, bars: Sequence[SessionBar]) -> Decimal | None:
         """Return the session's breakout target, or None when no entry is allowed in it.
@@ -156,6 +172,7 @@ class VolatilityBreakout:
         if qty * context.candle.close < MIN_ORDER_TOTAL_KRW:
             return []
         self.holding_day = None
+        self._exit_day = trading_day(context.candle.open_time)
         return [
             self._intent(OrderSide.ASK, context.candle.close, "session end exit", volume_btc=qty)
         ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -122,6 +124,23 @@ def test_backtest_with_a_malformed_csv_names_file_line_and_column_and_exits_2(
         (("--param", "turtle"), "must be STRATEGY.NAME=VALUE"),
         (("--from", "yesterday"), "--from 'yesterday' is not an ISO 8601 time"),
         (("--capital", "0"), "capital 0 KRW must be greater than 0"),
+        (
+            ("--max-drawdown", "1.5"),
+            "--max-drawdown '1.5' was refused: max drawdown 1.5 must be a fraction in (0, 1]",
+        ),
+        (
+            ("--daily-loss-krw", "-300000"),
+            "--daily-loss-krw '-300000' was refused: daily loss limit -300000 KRW must be "
+            "greater than 0",
+        ),
+        (
+            ("--max-order-krw", "lots"),
+            "--max-order-krw 'lots' was refused: max order notional 'lots' is not a decimal",
+        ),
+        (
+            ("--max-exposure-krw", "0"),
+            "--max-exposure-krw '0' was refused: max exposure 0 KRW must be greater than 0",
+        ),
     ],
 )
 def test_backtest_with_bad_options_explains_and_exits_2(
@@ -129,7 +148,8 @@ def test_backtest_with_bad_options_explains_and_exits_2(
 ) -> None:
     result = backtest("--candles", str(csv_file), *args)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert expected in result.stderr.replace("\n", " ")
+    assert expected in " ".join(result.stderr.split())
+    assert "replay hash" not in result.stdout  # nothing was run
 
 
 def test_backtest_of_a_missing_file_exits_2(tmp_path: Path) -> None:
@@ -168,3 +188,47 @@ def test_backtest_persist_writes_the_run_to_the_event_log_once(cli, csv_file: Pa
     assert again.returncode == 2
     assert "already in the event log" in again.stderr
     assert cli.event_count() == after
+
+
+FIXTURE = (
+    Path(__file__).parents[1] / "fixtures/candles/upbit-KRW-BTC-1m-2023-03-09_2023-03-16.csv.gz"
+)
+
+
+def test_backtest_with_risk_limits_reports_when_each_fired_and_the_state_at_the_end(
+    tmp_path: Path,
+) -> None:
+    # Given 8 days of real candles and a 2 % drawdown limit
+    out, page = tmp_path / "result.json", tmp_path / "report.html"
+    result = backtest(
+        "--candles", str(FIXTURE), "--max-drawdown", "0.02", "--json", str(out),
+        "--report", str(page),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # Then the JSON lists the one time the limit fired: the candle in UTC and KST, the
+    # figures and the action, then the state changes and the state at the end
+    report = json.loads(out.read_text())
+    risk = report["risk"]
+    [fired] = risk["fired"]
+    assert (fired["limit"], fired["action"], fired["threshold"]) == ("drawdown", "reduce", "0.02")
+    assert Decimal(fired["measured"]) >= Decimal("0.02")
+    utc = datetime.fromisoformat(fired["candle_open_utc"])
+    kst = datetime.fromisoformat(fired["candle_open_kst"])
+    assert utc == kst and kst.utcoffset() == timedelta(hours=9)
+    assert [c["to_state"] for c in risk["state_changes"]] == ["REDUCING", "HALTED"]
+    assert risk["final_state"] == "HALTED" and risk["limits"]["max_drawdown"] == "0.02"
+    assert report["portfolio"]["denials"] == sum(
+        s["denials"] for s in report["strategies"].values()
+    )
+    # And the terminal says the same
+    text = " ".join(result.stdout.split())
+    assert "risk limits: max_drawdown 2.0000 %" in text
+    assert (
+        f"limit fired at the candle of {utc:%Y-%m-%d %H:%M} UTC ({kst:%Y-%m-%d %H:%M} KST): "
+        "drawdown"
+    ) in text
+    assert "-> reduce" in text and "trading state at the end: HALTED" in text
+    assert "a backtest never resumes trading" in text
+    # And so has the HTML report
+    html = page.read_text(encoding="utf-8")
+    assert "<h2>Risk</h2>" in html and f"{utc:%Y-%m-%d %H:%M} UTC" in html and "HALTED" in html

@@ -70,6 +70,24 @@ def test_a_persisted_backtest_replays_identically_and_a_changed_fill_is_named(
     assert cli.event_count() == events_before
 
 
+def test_a_persisted_backtest_with_risk_limits_replays_identically(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # Given a backtest with a drawdown limit that fires, persisted into the log
+    persisted = cli(
+        "backtest", "--candles", str(FIXTURE), "--max-drawdown", "0.02", "--persist", timeout=300
+    )
+    assert persisted.returncode == 0, persisted.stderr
+    assert "limit fired at the candle of" in " ".join(persisted.stdout.split())
+    # When the log is replayed with --verify
+    out = tmp_path / "replay.json"
+    replayed = cli("replay", "--verify", "--json", str(out), timeout=300)
+    # Then the run replays with its recorded limit: identical, with the printed hash
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    [outcome] = json.loads(out.read_text())
+    assert outcome["identical"] and outcome["replay_hash"] == printed_hash(persisted.stdout)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

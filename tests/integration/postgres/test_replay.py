@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -23,6 +24,7 @@ from domain.candles.candle_hour import CandleRow
 from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
 from domain.money import positive_krw
+from domain.risk.limits import Limits
 from domain.strategies.catalog import build_strategies
 
 FIXTURE = (
@@ -48,13 +50,17 @@ def import_fixture(trading: Trading) -> None:
 
 
 def persist_run(
-    trading: Trading, run_id: str, overrides: dict[str, dict[str, str]] | None = None
+    trading: Trading,
+    run_id: str,
+    overrides: dict[str, dict[str, str]] | None = None,
+    limits: Limits = Limits(),  # noqa: B008 - frozen, immutable
 ) -> str:
     """Run a backtest of the fixture in memory, as `ledger backtest --persist` does, and copy
     its events into the log; return the replay hash it printed."""
     tape = read_tape(FIXTURE)
     strategies = build_strategies(ALL, overrides or {})
-    config = EngineConfig(run_id, positive_krw("10000000", "capital"), FillModel())
+    capital = positive_krw("10000000", "capital")
+    config = EngineConfig(run_id, capital, FillModel(), limits=limits)
     memory = Trading(IN_MEMORY_ENV, account=run_id)
     memory.start_run(start_run(config, strategies, tape, "backtest"))
     engine = BacktestEngine(memory, strategies, config).run_tape(tape)
@@ -205,3 +211,35 @@ def test_runs_are_selected_by_id_by_log_position_and_by_candle_time(trading: Tra
     # And the second run replays identically too, with its own parameters
     outcome = replay_run(trading, second)
     assert outcome.is_identical and second.started.strategies["grid"]["levels"] == "12"
+
+
+def test_a_persisted_run_with_risk_limits_replays_with_its_recorded_limits(
+    trading: Trading,
+) -> None:
+    # Given the fixture's candles and two persisted runs of the same strategies: one without
+    # limits, one whose 2 % drawdown limit reduces, liquidates and halts during the run
+    import_fixture(trading)
+    persist_run(trading, "bt-free")
+    limits = Limits(max_drawdown=Decimal("0.02"), max_order_krw=Decimal(20_000_000))
+    printed = persist_run(trading, "bt-limited", limits=limits)
+    free, limited = recorded_runs(trading)
+    assert limited.started.limits == limits and free.started.limits == Limits()
+    # When the runs are replayed
+    outcomes = [replay_run(trading, run) for run in (free, limited)]
+    # Then both are identical, the limited one with the hash its backtest printed
+    assert all(o.is_identical for o in outcomes), [(o.problems, o.difference) for o in outcomes]
+    assert outcomes[1].replay_hash == printed != outcomes[0].replay_hash
+    # And its recorded decisions include the monitor's: the breach, the state changes, the
+    # liquidation asks it placed, and the orders that risk denied
+    topics = [d.topic for d in replay_module.recorded_decisions(trading, limited)]
+    assert {"risk.limit.breached", "risk.trading.reduced", "risk.trading.halted"} <= set(topics)
+    assert "order.rejected" in topics
+    monitor_orders = [
+        d
+        for d in replay_module.recorded_decisions(trading, limited)
+        if d.topic == "order.placed" and d.body["actor"] == "risk-monitor"
+    ]
+    assert monitor_orders
+    # And the other run's decisions include none of the limited run's
+    free_topics = {d.topic for d in replay_module.recorded_decisions(trading, free)}
+    assert not {"risk.limit.breached", "order.rejected"} & free_topics

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain.risk.limits import Limits
 from tests.unit.commands.backtest.runs import FIXTURES, MARCH, events, run
 
 STRATEGIES = ["volatility_breakout", "grid", "turtle"]
@@ -36,6 +37,35 @@ def test_fast_and_plain_paths_append_identical_events_on_the_fixture(model: dict
     plain, plain_report = run(MARCH, STRATEGIES, fast=False, **model)
     assert events(fast) == events(plain)
     assert fast_report == plain_report
+
+
+LIMITS = {
+    # Halts on 2023-03-10, then every strategy order is denied.
+    "daily_loss": Limits(daily_loss_krw=Decimal(200_000)),
+    # Reduces on 2023-03-14, liquidates, halts once flat.
+    "drawdown": Limits(max_drawdown=Decimal("0.02")),
+    # Grid and breakout bids refused by the exposure rule; exposure crossings recorded.
+    "exposure": Limits(max_exposure_krw=Decimal(400_000)),
+    "all": Limits(
+        max_order_krw=Decimal(3_000_000),
+        max_exposure_krw=Decimal(500_000),
+        daily_loss_krw=Decimal(300_000),
+        max_drawdown=Decimal("0.03"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LIMITS))
+def test_fast_and_plain_paths_append_identical_events_with_risk_limits(name: str) -> None:
+    # Given the fixture and risk limits that fire (or refuse orders) during the run
+    limits = LIMITS[name]
+    fast, fast_report = run(MARCH, STRATEGIES, fast=True, limits=limits)
+    plain, plain_report = run(MARCH, STRATEGIES, fast=False, limits=limits)
+    # Then both paths append the same events, and the limits did act
+    assert events(fast) == events(plain)
+    assert fast_report == plain_report
+    topics = {topic for topic, _, _ in events(fast)}
+    assert topics & {"risk.limit.breached", "order.rejected"}
 
 
 def test_participation_on_the_fixture_produces_partial_fills() -> None:

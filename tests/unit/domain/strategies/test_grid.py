@@ -10,7 +10,7 @@ import pytest
 from domain.errors import InvalidStrategyParameterError
 from domain.money import floor8
 from domain.orders.terms import OrderSide, OrderType
-from domain.strategies.base import CancelIntent, FillNotice, OrderIntent
+from domain.strategies.base import CancelIntent, FillNotice, OrderEnd, OrderEndNotice, OrderIntent
 from domain.strategies.grid import Grid, GridParams, grid_lines
 from tests.unit.domain.strategies.contexts import book, candle, context
 
@@ -111,3 +111,55 @@ def test_stop_loss_cancels_everything_sells_all_and_stays_stopped() -> None:
 def test_bad_grid_parameters_are_refused(kwargs: dict, message: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(InvalidStrategyParameterError, match=message):
         GridParams(**kwargs)
+
+
+# Orders that risk ended (docs/strategies-notes.md "Grid").
+def ended(tag: str, side: OrderSide, code: str, filled: str = "0") -> OrderEndNotice:
+    end = OrderEnd.CANCELLED if code.startswith("trading_") else OrderEnd.REJECTED
+    return OrderEndNotice(tag, side, end, code, f"{code}: refused", D(filled))
+
+
+def test_a_buy_refused_by_a_limit_empties_its_line_and_pauses_buys_until_the_next_session() -> None:
+    # Given BUYs placed on lines 0-2 at a close of 42.5M
+    grid = Grid(PARAMS)
+    decide(grid, 42_500_000)
+    # When risk refuses line 2's BUY (exposure)
+    grid.on_order_ended(ended("grid-2-buy", OrderSide.BID, "exposure_limit"))
+    # Then line 2 is empty again, and no BUY is placed for the rest of the session
+    assert grid.states[2] == "empty"
+    assert decide(grid, 42_500_000) == []
+    # And at the first close of the next session it buys on the line again
+    tomorrow = candle(1440, 42_500_000, 42_500_000, 42_500_000, 42_500_000)
+    (again,) = grid.decide(context(tomorrow, [], book(), session_open=42_500_000))
+    assert isinstance(again, OrderIntent) and again.tag == "grid-2-buy"
+
+
+def test_a_fill_lifts_the_pause_of_a_refused_buy() -> None:
+    grid = Grid(PARAMS)
+    decide(grid, 42_500_000)
+    grid.on_order_ended(ended("grid-2-buy", OrderSide.BID, "exposure_limit"))
+    grid.on_fill(FillNotice("grid-0-buy", OrderSide.BID, D(40 * M), D("0.01"), False))
+    assert [d.tag for d in decide(grid, 42_500_000) if isinstance(d, OrderIntent)] == ["grid-2-buy"]
+
+
+@pytest.mark.parametrize(
+    ("tag", "side", "code", "filled"),
+    [
+        ("grid-1-buy", OrderSide.BID, "trading_halted", "0.01"),  # cancelled by a halt
+        ("grid-1-buy", OrderSide.BID, "trading_reducing", "0"),  # refused while REDUCING
+        ("grid-1-sell", OrderSide.ASK, "order_notional_limit", "0"),  # a refused SELL
+    ],
+)
+def test_an_order_ended_by_the_trading_state_or_a_refused_sell_stops_the_grid_for_good(
+    tag: str, side: OrderSide, code: str, filled: str
+) -> None:
+    # Given a grid with resting BUYs
+    grid = Grid(PARAMS)
+    decide(grid, 42_500_000)
+    # When risk ends one of its orders
+    grid.on_order_ended(ended(tag, side, code, filled))
+    # Then at its next close it cancels what still rests, and after that it places nothing
+    pending = book(pending=("grid-0-buy",))
+    assert decide(grid, 42_500_000, pending) == [CancelIntent(reason="grid stopped by risk")]
+    assert decide(grid, 41_500_000) == []
+    assert grid.is_stopped

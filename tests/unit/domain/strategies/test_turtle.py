@@ -7,7 +7,7 @@ from decimal import Decimal as D
 from domain.money import floor8
 from domain.orders.terms import OrderSide
 from domain.session_bars import SessionBar
-from domain.strategies.base import FillNotice, OrderIntent
+from domain.strategies.base import FillNotice, OrderEnd, OrderEndNotice, OrderIntent
 from domain.strategies.turtle import Turtle, TurtleParams
 from tests.unit.domain.strategies.contexts import FEE, bar, book, candle, context
 
@@ -93,3 +93,32 @@ def test_no_pyramid_beyond_max_units() -> None:
     turtle = long_turtle()
     turtle.units = PARAMS.max_units
     assert decide_long(turtle, bar(4, 52 * M, 53 * M, 52 * M, 53 * M)) == []
+
+
+# Orders that risk ended (docs/strategies-notes.md "Turtle").
+def test_a_pyramid_buy_that_bought_nothing_is_not_a_unit_and_n_entry_is_restored() -> None:
+    # Given a long turtle (one unit, N_entry 2M) that decides a pyramid BUY at a wider N
+    turtle = long_turtle()
+    before = (turtle.units, turtle.n_entry)
+    (intent,) = decide_long(turtle, bar(4, 52 * M, 56 * M, 52 * M, 56 * M))
+    assert isinstance(intent, OrderIntent) and intent.reason == "pyramid"
+    assert turtle.units == 2 and turtle.n_entry != before[1]
+    # When risk refuses it
+    turtle.on_order_ended(
+        OrderEndNotice(
+            intent.tag, OrderSide.BID, OrderEnd.REJECTED, "exposure_limit", "too much", D(0)
+        )
+    )
+    # Then the count and N_entry are what they were before the decision
+    assert (turtle.units, turtle.n_entry) == before
+
+
+def test_a_buy_cancelled_after_it_bought_part_counts_as_a_unit() -> None:
+    turtle = long_turtle()
+    (intent,) = decide_long(turtle, bar(4, 52 * M, 53 * M, 52 * M, 53 * M))
+    turtle.on_order_ended(
+        OrderEndNotice(
+            intent.tag, OrderSide.BID, OrderEnd.CANCELLED, "trading_halted", "halt", D("0.01")
+        )
+    )
+    assert turtle.units == 2

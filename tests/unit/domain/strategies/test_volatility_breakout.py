@@ -8,7 +8,7 @@ import pytest
 
 from domain.errors import InvalidStrategyParameterError
 from domain.orders.terms import OrderSide, OrderType
-from domain.strategies.base import OrderIntent
+from domain.strategies.base import OrderEnd, OrderEndNotice, OrderIntent
 from domain.strategies.volatility_breakout import VolatilityBreakout, VolatilityBreakoutParams
 from tests.unit.domain.strategies.contexts import FEE, bar, book, candle, context
 
@@ -135,3 +135,45 @@ def test_noise_mode_uses_the_mean_noise_ratio_of_the_last_bars() -> None:
 def test_parameters_out_of_range_are_refused(kwargs: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(InvalidStrategyParameterError):
         VolatilityBreakoutParams(**kwargs)
+
+
+# Orders that risk ended (docs/strategies-notes.md "Volatility breakout").
+def denied(tag: str, side: OrderSide, filled: str = "0") -> OrderEndNotice:
+    end = OrderEnd.REJECTED if filled == "0" else OrderEnd.CANCELLED
+    return OrderEndNotice(tag, side, end, "trading_halted", "trading is HALTED", D(filled))
+
+
+def test_a_denied_entry_spends_the_sessions_entry_and_leaves_the_strategy_flat() -> None:
+    # Given an entry decided at 00:30
+    strategy = VolatilityBreakout()
+    c = candle(30, 51 * M, 53 * M, 51 * M, 52 * M)
+    (entry,) = strategy.decide(context(c, [PREV], book(), session_open=50 * M))
+    # When risk refuses it
+    strategy.on_order_ended(denied(entry.tag, OrderSide.BID))
+    # Then it is not holding, and no second entry is tried in the same session
+    assert strategy.holding_day is None
+    later = candle(31, 51 * M, 53 * M, 51 * M, 52 * M)
+    assert strategy.decide(context(later, [PREV], book(), session_open=50 * M)) == []
+
+
+def test_a_denied_exit_falls_due_again_at_the_end_of_the_next_session_not_every_close() -> None:
+    # Given a position held and its exit decided at the close of the session's last minute
+    strategy = VolatilityBreakout()
+    strategy.decide(
+        context(candle(30, 51 * M, 53 * M, 51 * M, 52 * M), [PREV], book(), session_open=50 * M)
+    )
+    held = book("100", qty="0.19")
+    last = candle(1439, 53 * M, 53 * M, 53 * M, 53 * M)
+    (exit_,) = strategy.decide(context(last, [PREV], held, session_open=50 * M))
+    # When risk refuses the exit (trading HALTED)
+    strategy.on_order_ended(denied(exit_.tag, OrderSide.ASK))
+    # Then it does not retry at the next closes of the next session
+    next_day = [candle(1440 + m, 53 * M, 53 * M, 53 * M, 53 * M) for m in (0, 1, 1438)]
+    assert all(
+        strategy.decide(context(c, [PREV], held, session_open=53 * M)) == [] for c in next_day
+    )
+    # But at the end of the next session it sells again
+    (again,) = strategy.decide(
+        context(candle(2879, 53 * M, 53 * M, 53 * M, 53 * M), [PREV], held, session_open=53 * M)
+    )
+    assert isinstance(again, OrderIntent) and again.side is OrderSide.ASK
