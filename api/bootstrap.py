@@ -283,8 +283,16 @@ def trading_parts(
         control = SandboxControl(url)
         closers.append(control.close)
         stepper = SteppedSandboxFeed(
-            log, control, source, opened.market, cause=cause, source_name=name, on_record=on_record
+            log,
+            control,
+            source,
+            opened.market,
+            cause=cause,
+            source_name=name,
+            on_record=on_record,
+            websocket_url=_websocket_url(url, settings),
         )
+        closers.append(stepper.close)
         after_step = stepper.advance
     else:
         ingest = LiveCandleIngest(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -53,11 +54,11 @@ def state_of(ctx: typer.Context) -> CliState:
 
 
 @contextmanager
-def open_system(ctx: typer.Context) -> Iterator[System]:
+def open_system(ctx: typer.Context, *, with_queries: bool = False) -> Iterator[System]:
     """Bootstrap the system for one command and close its connections afterwards."""
     from api.bootstrap import bootstrap
 
-    system = bootstrap(state_of(ctx).settings())
+    system = bootstrap(state_of(ctx).settings(), with_queries=with_queries)
     try:
         yield system
     finally:
@@ -84,7 +85,7 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if isinstance(value, Path):
+    if isinstance(value, Path | UUID):
         return str(value)
     return value
 

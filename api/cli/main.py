@@ -24,9 +24,11 @@ from api.cli.backtest import backtest
 from api.cli.candles import import_candles, ingest
 from api.cli.config import show_config
 from api.cli.context import CliState, err_console
+from api.cli.parity import parity
 from api.cli.replay import replay
 from api.cli.run import api, run
 from api.cli.sandbox import sandbox
+from api.cli.status import status
 
 app = typer.Typer(
     name="ledger",
@@ -69,6 +71,8 @@ def root(
 
 
 app.command("run")(run)
+app.command("parity")(parity)
+app.command("status")(status)
 app.command("api")(api)
 app.command("show-config")(show_config)
 app.command("backtest")(backtest)
@@ -97,6 +101,7 @@ def exit_code_for(error: BaseException) -> int:
     from adapters.upbit.errors import UpbitError, UpbitPermanentError
     from api.bootstrap import ServiceUnavailableError
     from api.cli.backtest import BacktestInputError
+    from api.cli.parity import ParityInputError, ParityMismatchError
     from api.cli.projections import ProjectionMismatchError
     from api.cli.replay import ReplayInputError, ReplayMismatchError
     from api.cli.trading_run import TradingRunInputError
@@ -104,7 +109,7 @@ def exit_code_for(error: BaseException) -> int:
     from commands.errors import ConcurrencyConflictError, DuplicateRunError, NotFoundError
     from domain.errors import DomainError
 
-    if isinstance(error, ProjectionMismatchError | ReplayMismatchError):
+    if isinstance(error, ProjectionMismatchError | ReplayMismatchError | ParityMismatchError):
         return 4
     if isinstance(error, UpbitPermanentError):
         return 2
@@ -129,6 +134,7 @@ def exit_code_for(error: BaseException) -> int:
         ReplayInputError,
         DuplicateRunError,
         TradingRunInputError,
+        ParityInputError,
     )
     if isinstance(error, bad_input):
         return 2

@@ -29,7 +29,7 @@ from commands.ports import (
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.orders.order import Order
-from domain.orders.terms import OrderType
+from domain.orders.terms import OrderSide, OrderType
 
 ENDED_REASON = "the exchange ended the order before it filled in full (state cancel)"
 
@@ -71,11 +71,20 @@ class ExchangeExecution:
         self._sent_since_sync = False
 
     def prepare(self, candle: Candle, working: list[PaperOrder]) -> None:
-        """Ask the exchange about the working orders unless it was asked past this close."""
+        """Ask the exchange about the working orders that this candle could have filled.
+
+        A limit order trades in a minute only if its price traded, so only if the candle
+        touched it; a market order trades at the next open. The exchange is not asked when it
+        was asked past this close already (a run re-processed after a restart).
+        """
         is_covered = self._synced_until is not None and candle.close_time <= self._synced_until
         if is_covered and not self._sent_since_sync:
             return
-        waiting = [o.order_id for o in working if self._known_of(o.order_id).state in _WORKING]
+        waiting = [
+            o.order_id
+            for o in working
+            if self._known_of(o.order_id).state in _WORKING and _may_trade(o, candle)
+        ]
         if waiting:
             still_open = {o.order_id: o for o in self.gateway.open_orders(self.market)}
             for order_id in waiting:
@@ -173,3 +182,11 @@ class ExchangeExecution:
 
 
 _WORKING = (ExchangeOrderState.WAIT, None)
+
+
+def _may_trade(order: PaperOrder, candle: Candle) -> bool:
+    if order.order_type is OrderType.MARKET or order.price_krw is None:
+        return True
+    if order.side is OrderSide.BID:
+        return candle.low <= order.price_krw
+    return candle.high >= order.price_krw

@@ -64,7 +64,8 @@ class FakeExchange:
         self.posts = 0
         """Order submissions that reached the exchange (created or refused)."""
         self.fault: str | None = None
-        """'lost_after_create', 'fail_before_create' or 'down' for the next calls."""
+        """'lost_after_create', 'fail_before_create', 'down' (any call) or 'down_on_sync'
+        (the next open-orders list) for the next calls."""
         self.fault_count = 0
 
     # The test's controls.
@@ -123,6 +124,8 @@ class FakeExchange:
 
     def open_orders(self, market: str) -> list[ExchangeOrder]:
         self._maybe_down()
+        if self._take_fault("down_on_sync"):
+            raise ExchangeUnavailableError("the exchange is down (503) while asked for orders")
         return [
             o.view()
             for o in self.orders.values()

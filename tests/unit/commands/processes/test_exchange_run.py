@@ -139,7 +139,7 @@ def run_with_fault(candles: list[Candle], fault: str) -> tuple[ResumableTrading,
 
     restarts = drive(trading, exchange, run, candles, before=arm)
     assert exchange.fault_count == 0  # the fault did happen
-    assert restarts == (1 if fault == "down" else 0)
+    assert restarts == (1 if fault == "down_on_sync" else 0)
     return trading, exchange, armed_at
 
 
@@ -163,7 +163,7 @@ def test_an_exchange_down_at_a_close_stops_the_loop_and_a_new_one_decides_the_sa
     candles: list[Candle], expected: list[str]
 ) -> None:
     # Given a run whose exchange is down when asked about the orders at one close
-    trading, exchange, _ = run_with_fault(candles, "down")
+    trading, exchange, _ = run_with_fault(candles, "down_on_sync")
 
     # Then a new loop took over and decided exactly what a backtest decides, each order once
     placed = [e for e in _events(trading) if isinstance(e, Order.Placed)]
@@ -171,7 +171,7 @@ def test_an_exchange_down_at_a_close_stops_the_loop_and_a_new_one_decides_the_sa
     assert parity(trading) == expected
 
 
-@pytest.mark.parametrize("fault", ["fail_before_create"])
+@pytest.mark.parametrize("fault", ["fail_before_create", "down"])
 def test_an_order_not_created_by_a_failing_exchange_is_sent_once_at_the_next_close(
     candles: list[Candle], fault: str
 ) -> None:

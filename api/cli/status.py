@@ -1,0 +1,118 @@
+"""`ledger status`: every process of the system, how far behind it is, positions and risk."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from api.cli.context import console, krw, open_system, print_json
+
+
+def status(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),  # noqa: FBT001, B008
+) -> None:
+    """Show the trading run and its service, the read models' lag, positions and risk state.
+
+    The trading service writes its state (running, waiting for a candle, restarting after an
+    outage, finished, failed) beside the data; the rest is read from the log and the read
+    models. Example: ledger status --json
+    """
+    from api.bootstrap import migrator
+    from api.cli.projections import _status_rows
+    from api.cli.trading_run import read_status
+    from commands.parity import trading_runs
+
+    with open_system(ctx, with_queries=True) as system:
+        migrator(system.settings).up()
+        service = read_status(system.settings.data_dir)
+        runs = [
+            {
+                "run_id": o.run_id,
+                "mode": o.mode,
+                "exchange": o.exchange,
+                "strategies": list(o.strategies),
+                "first_candle_at": o.first_candle_at.isoformat(),
+                "opened_at_position": p,
+            }
+            for p, o in trading_runs(system.trading)
+        ]
+        projections = _status_rows(system)
+        assert system.queries is not None
+        positions = [dict(row) for row in system.queries.positions(strategy_id=None)]
+        risk = [dict(row) for row in system.queries.risk_state()]
+    report: dict[str, Any] = {
+        "at": datetime.now(tz=UTC).isoformat(),
+        "trading_service": service,
+        "runs": runs,
+        "read_models": projections,
+        "positions": positions,
+        "risk": risk,
+    }
+    if as_json:
+        print_json(report)
+        return
+    _print(report)
+
+
+def _print(report: dict[str, Any]) -> None:
+    service = report["trading_service"]
+    if service is None:
+        console.print("trading service: no status yet (start it with `ledger run`)")
+    else:
+        console.print(
+            f"trading service: run {service['run_id']} {service['state'].upper()}, "
+            f"{service['candles']:,} candles processed, last {service['last_candle_at']}, "
+            f"waiting for {service['waiting_for']}, {service['restarts']} restarts, "
+            f"updated {service['updated_at']}"
+            + (f"\n  {service['detail']}" if service["detail"] else "")
+        )
+    runs = Table(title="trading runs")
+    for column in ("run", "mode", "exchange", "strategies", "first candle (UTC)"):
+        runs.add_column(column)
+    for run in report["runs"]:
+        runs.add_row(
+            run["run_id"],
+            run["mode"],
+            run["exchange"],
+            ", ".join(run["strategies"]),
+            run["first_candle_at"],
+        )
+    console.print(runs)
+    lag = Table(title="read models")
+    for column in ("read model", "position", "behind", "stopped at"):
+        lag.add_column(column)
+    for row in report["read_models"]:
+        parked = row["parked"]
+        lag.add_row(
+            row["name"],
+            str(row["position"]),
+            str(row["behind"]),
+            "" if parked is None else f"{parked['position']} {parked['bus_name']}",
+        )
+    console.print(lag)
+    positions = Table(title="positions")
+    for column in ("strategy", "market", "BTC", "cost KRW", "realised P&L KRW", "fees KRW"):
+        positions.add_column(column)
+    for row in report["positions"]:
+        positions.add_row(
+            str(row["strategy_id"]),
+            str(row["market"]),
+            str(row["qty_btc"]),
+            krw(row["cost_basis_krw"]),
+            krw(row["realised_pnl_krw"]),
+            krw(row["fees_krw"]),
+        )
+    console.print(positions)
+    for row in report["risk"]:
+        limits = ", ".join(
+            f"{k} {row[k] if row[k] is not None else 'none'}"
+            for k in ("max_order_krw", "max_exposure_krw", "daily_loss_krw", "max_drawdown")
+        )
+        console.print(
+            f"risk: account {row['account']} trading {row['trading_state']} ({row['reason']}, "
+            f"by {row['changed_by']}); limits: {limits}"
+        )
