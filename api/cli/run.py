@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -173,7 +174,8 @@ def _run_system(
     url = exchange_url
     if exchange == "sandbox" and url is None:
         assert candles is not None
-        url = stack.enter_context(_sandbox_process(candles, speed))
+        funds = capital_krw * len(resolved)  # the account holds every strategy's capital
+        url = stack.enter_context(_sandbox_process(candles, speed, funds))
     first_candle_at = _first_candle_at(exchange, url)
     mode = "paper" if exchange == "paper" else "live"
     name = run_id or _default_run_id(exchange, settings.trading.account, first_candle_at)
@@ -262,7 +264,7 @@ def _default_run_id(exchange: str, account: str, first_candle_at: datetime) -> s
 
 
 @contextmanager
-def _sandbox_process(candles: Path, speed: float) -> Iterator[str]:
+def _sandbox_process(candles: Path, speed: float, krw: Decimal) -> Iterator[str]:
     """Start `ledger sandbox --paced` on the file, from its first candle; yield its URL."""
     import subprocess
     import sys
@@ -281,7 +283,7 @@ def _sandbox_process(candles: Path, speed: float) -> Iterator[str]:
     ledger = str(Path(sys.executable).with_name("ledger"))
     errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the process
     command = [ledger, "sandbox", "--candles", str(candles), "--port", str(port), "--paced"]
-    command += ["--speed", str(speed), "--start", first.isoformat()]
+    command += ["--speed", str(speed), "--start", first.isoformat(), "--krw", str(krw)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
     url = f"http://127.0.0.1:{port}"
     try:

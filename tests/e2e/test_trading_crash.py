@@ -1,0 +1,186 @@
+"""Crash safety: the whole system killed (SIGKILL) 50 times on its way from signal to fill.
+
+A paced sandbox runs in its own process, as an exchange would; `ledger run` trades on it and is
+killed at random moments while it processes candles (after its restart work is done), then
+started again, until the sandbox's candles are used up. The exchange then holds every order
+once, none that the log does not know, and the log holds exactly the decisions of an
+uninterrupted run of the same candles.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from adapters.sandbox_exchange.app import SANDBOX_KEYS
+from adapters.sandbox_exchange.control import SandboxControl
+from adapters.upbit.auth import UpbitCredentials
+from adapters.upbit.rest import UpbitRestClient
+from api.bootstrap import bootstrap
+from api.settings import Settings
+from commands.trading import Trading
+from domain.orders.order import Order
+from domain.replay_hash import canonical_json, is_decision_topic
+from tests.e2e.conftest import LEDGER, Cli
+from tests.e2e.test_trading_sandbox import free_port
+from tests.sandbox_process import FIXTURE, sandbox_process
+
+KILLS = 50
+START = "2023-03-13T00:00:00+00:00"
+END = "2023-03-13T10:00"
+GRID = ("--param", "grid.levels=40", "--param", "grid.range_pct=0.02")
+KEY = UpbitCredentials("sandbox-access-key", SecretStr(SANDBOX_KEYS["sandbox-access-key"]))
+
+
+@pytest.fixture(scope="module")
+def ten_hours(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten hours of a volatile day (600 minutes) of the real KRW-BTC fixture."""
+    with gzip.open(FIXTURE, "rt") as source:
+        lines = source.read().splitlines()
+    path = tmp_path_factory.mktemp("candles") / "krw-btc-10-hours.csv.gz"
+    kept = [lines[0], *[x for x in lines[1:] if START[:16] <= x[:16] < END]]
+    with gzip.open(path, "wt") as target:
+        target.write("\n".join(kept) + "\n")
+    return path
+
+
+def run_command(cli: Cli, url: str, port: int) -> list[str]:
+    return [
+        LEDGER, "--data-dir", str(cli.data_dir), "run", "--exchange", "sandbox",
+        "--exchange-url", url, "--until-end", "--port", str(port), "--run-id", "crash-test",
+        *GRID,
+    ]  # fmt: skip
+
+
+def environment(cli: Cli) -> dict[str, str]:
+    return {**os.environ, "LEDGER_DATABASE__SCHEMA_NAME": cli.schema, "COLUMNS": "200", **cli.env}
+
+
+def status_of(cli: Cli) -> dict[str, Any]:
+    path = cli.data_dir / "trading-status.json"
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return loaded
+
+
+def test_system_killed_50_times_sends_each_order_once_and_logs_an_uninterrupted_runs_events(
+    cli: Cli, ten_hours: Path, tmp_path: Path
+) -> None:
+    flags = ("--paced", "--speed", "30000", "--start", START, "--krw", "30000000")
+    # Given an uninterrupted run on its own sandbox, in its own schema
+    steady = Cli(
+        tmp_path / "steady", f"{cli.schema}_s", env={"LEDGER_ENV": f"{cli.env['LEDGER_ENV']}s"}
+    )
+    with sandbox_process(*flags, candles=ten_hours) as url:
+        done = subprocess.run(
+            run_command(steady, url, free_port()),
+            env=environment(steady), capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    steady_events = decision_lines(steady)
+    subprocess.run([LEDGER, "--data-dir", str(steady.data_dir), "services", "down"], check=False)
+
+    # When another run on a fresh sandbox is killed 50 times while it trades, and restarted
+    rng = random.Random(7)
+    kills = 0
+    with sandbox_process(*flags, candles=ten_hours) as url:
+        while True:
+            before = status_of(cli).get("candles", 0)
+            process = subprocess.Popen(
+                run_command(cli, url, free_port()),
+                env=environment(cli), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                start_new_session=True,
+            )  # fmt: skip
+            if kills < KILLS and wait_until_trading(cli, process, before):
+                time.sleep(rng.uniform(0.0, 0.4))
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    kills += 1
+                    continue
+            _, stderr = process.communicate(timeout=900)
+            assert process.returncode == 0, stderr[-3000:]
+            break
+        exchange_orders = sandbox_orders(url)
+        posts = SandboxControl(url).order_posts()
+
+    # Then it was killed 50 times, every order reached the exchange once, none is orphaned,
+    # and the log holds exactly the uninterrupted run's decisions
+    assert kills == KILLS
+    log_orders = orders_in_log(cli)
+    sent = {o for o, status in log_orders.items() if status != "risk"}
+    assert len(exchange_orders) == len(set(exchange_orders)) == posts == len(sent)
+    assert set(exchange_orders) == {str(o) for o in sent}
+    assert "NEW" not in log_orders.values()
+    events = decision_lines(cli)
+    assert len(events) > 100
+    assert Counter(events) == Counter(steady_events)
+    assert events == steady_events
+
+
+def wait_until_trading(cli: Cli, process: subprocess.Popen[str], before: int) -> bool:
+    """Wait until the restarted run processes a candle it had not; False if it ended first."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        status = status_of(cli)
+        if status.get("state") in ("running", "waiting") and status.get("candles", 0) > before:
+            return True
+        time.sleep(0.01)
+    raise AssertionError(f"the restarted run made no progress in 120 s: {status_of(cli)}")
+
+
+def log_of(cli: Cli) -> Trading:
+    settings = Settings(data_dir=cli.data_dir, database={"schema_name": cli.schema})
+    return bootstrap(settings, start_embedded=False).trading
+
+
+def decision_lines(cli: Cli) -> list[str]:
+    """Return the log's decision events as canonical JSON, in log order."""
+    trading = log_of(cli)
+    try:
+        notes = trading.recorder.select_notifications(start=None, limit=10**9)
+        return [
+            canonical_json(n.topic, vars(trading.mapper.to_domain_event(n)))
+            for n in notes
+            if is_decision_topic(n.topic)
+        ]
+    finally:
+        trading.close()
+
+
+def orders_in_log(cli: Cli) -> dict[Any, str]:
+    """Return each order of the log with its status (`risk` for one refused by risk)."""
+    trading = log_of(cli)
+    try:
+        found: dict[Any, str] = {}
+        for _, event in trading.read_events([Order.Placed.TOPIC, Order.Rejected.TOPIC]):
+            if isinstance(event, Order.Rejected) and event.rejected_by == "risk":
+                found[event.originator_id] = "risk"
+            elif isinstance(event, Order.Placed):
+                found[event.originator_id] = trading.get_order(event.originator_id).status.name
+        return found
+    finally:
+        trading.close()
+
+
+def sandbox_orders(url: str) -> list[str]:
+    """Return the identifiers of every order the sandbox holds, open or closed."""
+    with UpbitRestClient(url, credentials=KEY) as client:
+        orders = client.get_open_orders("KRW-BTC", limit=100)
+        orders += client.get_closed_orders("KRW-BTC", limit=1000)
+    return [o.identifier for o in orders if o.identifier]

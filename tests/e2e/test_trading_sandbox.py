@@ -1,0 +1,166 @@
+"""The trading system offline: `ledger run --exchange sandbox` over three days of real candles.
+
+Then `ledger parity` over the same range finds the backtest's decisions, and the HTTP API shows
+the orders, positions and P&L that `ledger backtest --json` computes on those candles.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import subprocess
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import LEDGER, Cli
+from tests.sandbox_process import FIXTURE
+
+DAYS = 3
+
+
+@pytest.fixture(scope="module")
+def three_days(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first three days (4,320 minutes) of the real KRW-BTC fixture, as a file."""
+    with gzip.open(FIXTURE, "rt") as source:
+        lines = source.read().splitlines()
+    path = tmp_path_factory.mktemp("candles") / "krw-btc-3-days.csv.gz"
+    kept = [lines[0], *[line for line in lines[1:] if line < "2023-03-12"]]
+    with gzip.open(path, "wt") as target:
+        target.write("\n".join(kept) + "\n")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_sandbox_run_equals_a_backtest_in_parity_and_in_the_api(
+    cli: Cli, three_days: Path, tmp_path: Path
+) -> None:
+    # Given the whole system run offline against the sandbox over three days, at high speed
+    ran = cli(
+        "run",
+        "--exchange",
+        "sandbox",
+        "--candles",
+        str(three_days),
+        "--speed",
+        "30000",
+        "--until-end",
+        "--port",
+        str(free_port()),
+        timeout=1200,
+    )
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert "finished: 4,320 candles processed" in ran.stdout.replace("\n", " "), ran.stdout
+
+    # When parity replays the candles the run saw through the backtest
+    parity_json = tmp_path / "parity.json"
+    parity = cli("parity", "--from", "2023-03-09", "--to", "2023-03-12", "--json", str(parity_json))
+
+    # Then the hashes are equal, over a run that did trade
+    assert parity.returncode == 0, parity.stdout + parity.stderr
+    (outcome,) = json.loads(parity_json.read_text())
+    assert outcome["equal"] and outcome["system_hash"] == outcome["backtest_hash"]
+    assert outcome["decisions"] > 20
+
+    # And the API shows the orders, positions and P&L of `ledger backtest` on the same file
+    report_json = tmp_path / "backtest.json"
+    backtest = cli("backtest", "--candles", str(three_days), "--json", str(report_json))
+    assert backtest.returncode == 0, backtest.stderr
+    report = json.loads(report_json.read_text())
+    views = api_views(cli)
+    traded = 0
+    for name, expected in report["strategies"].items():
+        position = views["positions"].get(name)
+        assert views["capital"][name] == Decimal(expected["final_cash"]), name
+        assert (position["qty_btc"] if position else Decimal(0)) == Decimal(
+            expected["final_qty_btc"]
+        ), name
+        assert (position["fees_krw"] if position else Decimal(0)) == Decimal(
+            expected["fees_krw"]
+        ), name
+        assert views["orders"][name] == orders_of(expected["trades"]), name
+        assert views["equity"][name] == Decimal(expected["final_equity"]), name
+        traded += expected["fills"]
+    assert traded > 10
+
+
+def orders_of(trades: list[dict[str, Any]]) -> Counter[tuple[str, Decimal, Decimal, Decimal]]:
+    """Return the backtest's orders as (side, BTC, KRW, fees) sums of their fills."""
+    sums: dict[str, list[Any]] = {}
+    for t in trades:
+        qty, price, fee = Decimal(t["qty_btc"]), Decimal(t["price"]), Decimal(t["fee_krw"])
+        entry = sums.setdefault(t["order_id"], [t["side"], Decimal(0), Decimal(0), Decimal(0)])
+        entry[1] += qty
+        entry[2] += qty * price
+        entry[3] += fee
+    return Counter((s, q.normalize(), k.normalize(), f.normalize()) for s, q, k, f in sums.values())
+
+
+def api_views(cli: Cli) -> dict[str, Any]:
+    """Serve the run's read models over HTTP and read every strategy's orders, book and P&L."""
+    port = free_port()
+    env = {**cli.env, "LEDGER_DATABASE__SCHEMA_NAME": cli.schema}
+    server = subprocess.Popen(
+        [LEDGER, "--data-dir", str(cli.data_dir), "api", "--port", str(port)],
+        env={**__import__("os").environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "api did not start"
+                time.sleep(0.2)
+        orders: dict[str, Counter[tuple[str, Decimal, Decimal, Decimal]]] = {}
+        cursor = None
+        while True:
+            params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
+            page = httpx.get(f"{base}/orders", params=params, timeout=10).json()
+            for o in page["items"]:
+                if Decimal(o["filled_btc"]) > 0:
+                    key = (
+                        o["side"],
+                        Decimal(o["filled_btc"]).normalize(),
+                        Decimal(o["filled_krw"]).normalize(),
+                        Decimal(o["fees_krw"]).normalize(),
+                    )
+                    orders.setdefault(o["strategy_id"], Counter())[key] += 1
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        capital = {
+            c["strategy_id"]: Decimal(c["cash_krw"])
+            for c in httpx.get(f"{base}/capital", timeout=10).json()["items"]
+        }
+        positions = {
+            p["strategy_id"]: {k: Decimal(p[k]) for k in ("qty_btc", "fees_krw")}
+            for p in httpx.get(f"{base}/positions", timeout=10).json()["items"]
+        }
+        equity = {}
+        for name in capital:
+            curve = httpx.get(
+                f"{base}/equity",
+                params={"strategy_id": name, "interval": "1h", "limit": "1000"},
+                timeout=10,
+            ).json()
+            equity[name] = Decimal(curve["items"][-1]["equity_krw"])
+        return {"orders": orders, "capital": capital, "positions": positions, "equity": equity}
+    finally:
+        server.terminate()
+        server.wait(10)
