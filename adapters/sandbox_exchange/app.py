@@ -221,6 +221,7 @@ def create_sandbox_app(
         return answer("orderbook", build)
 
     faults = OrderFaults()
+    arrivals: list[float] = []
     add_exchange_routes(
         app,
         answer=answer,
@@ -229,7 +230,20 @@ def create_sandbox_app(
         clock=clock,
         keys=SANDBOX_KEYS if keys is None else keys,
         faults=faults,
+        arrivals=arrivals,
     )
+
+    @app.get("/sandbox/latency")
+    def order_latency() -> Response:
+        """Seconds from a minute's close on the paced clock to each order created then."""
+        ordered = sorted(arrivals)
+
+        def pick(q: float) -> float | None:
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+        body = {"orders": len(ordered), "p50_s": pick(0.5), "p99_s": pick(0.99)}
+        body["max_s"] = ordered[-1] if ordered else None
+        return _json_response(body)
 
     @app.get("/sandbox/faults")
     def pending_faults() -> Response:

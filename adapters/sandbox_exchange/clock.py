@@ -92,6 +92,21 @@ class SandboxClock:
             self.until, self.is_frozen = until, False
             return ClockState(now, until, self.speed, False)
 
+    def wall_reached(self, at: datetime) -> float | None:
+        """Return the wall time (monotonic) at which the clock reached `at`, or None.
+
+        Known for a time reached since the last release or set, unless the clock is frozen.
+        """
+        with self._lock:
+            is_beyond = self.until is not None and at > self.until
+            if self.is_frozen or at < self._anchor or is_beyond:
+                return None
+            return self._wall_anchor + (at - self._anchor).total_seconds() / self.speed
+
+    def wall(self) -> float:
+        """Return the wall time (monotonic) the clock reads."""
+        return self._wall()
+
     def _now(self) -> datetime:
         if self.is_frozen:
             return self._anchor

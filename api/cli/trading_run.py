@@ -100,7 +100,9 @@ def open_or_resume(
         return opened, False
     if trading.get_run(run_id) is not None:
         raise TradingRunInputError(f"run {run_id!r} is a backtest run; choose another --run-id")
-    cause = Cause(datetime.now(tz=UTC), "cli:ledger-run", f"open-run:{run_id}", run_id)
+    # The run opens, funded, at its first candle's open: in market time, which is the wall's
+    # for Upbit and the replayed file's for the sandbox (so its equity curve starts funded).
+    cause = Cause(first_candle_at, "cli:ledger-run", f"open-run:{run_id}", run_id)
     trading.open_run(OpenRun(run_id=run_id, first_candle_at=first_candle_at, cause=cause, **wanted))
     opened = trading.get_run_opened(run_id)
     assert opened is not None

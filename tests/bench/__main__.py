@@ -35,6 +35,7 @@ from tests.bench.ledger_core import (
 )
 from tests.bench.machine import describe_machine
 from tests.bench.replay import bench_replay
+from tests.bench.trading import bench_sandbox_day
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
 
@@ -44,7 +45,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     parser.add_argument(
         "--only",
-        choices=("ledger-core", "backtest", "import", "cqrs", "replay", "gateway"),
+        choices=("ledger-core", "backtest", "import", "cqrs", "replay", "gateway", "trading"),
         help="one section only",
     )
     args = parser.parse_args()
@@ -104,6 +105,8 @@ def main() -> int:
         met &= _report(args, machine, "replay", REPLAY_TITLE, figures)
     if args.only in (None, "gateway"):
         met &= _report(args, machine, "gateway", GATEWAY_TITLE, [bench_submit_latency()])
+    if args.only in (None, "trading"):
+        met &= _report(args, machine, "trading", TRADING_TITLE, bench_sandbox_day())
     if args.only in (None, "backtest"):
         if not EIGHT_MONTHS.exists():
             print(f"skipped the backtest benchmarks: {EIGHT_MONTHS} is missing")  # noqa: T201
@@ -138,6 +141,12 @@ GATEWAY_TITLE = (
     "Execution gateway (issue 7): `submit` against a local sandbox",
     "`ledger sandbox --paced` in its own process on loopback (clock held: every order rests); "
     "`UpbitExecutionGateway` over `UpbitRestClient` in the benchmark process.",
+)
+TRADING_TITLE = (
+    "Trading system (issue 7): a day of candles through `ledger run` on the sandbox",
+    "`ledger sandbox --paced` (speed cap 1,000,000x) and `ledger run --exchange sandbox "
+    "--until-end` each in its own process on loopback, embedded PostgreSQL and NATS, relay, "
+    "projectors and API running; the fixture's 2023-03-10 (1,440 real KRW-BTC minutes).",
 )
 BACKTEST_TITLE = (
     "Backtests (issue 4): `ledger backtest` over the 8-month Upbit file",

@@ -146,20 +146,22 @@ def api_views(cli: Cli) -> dict[str, Any]:
                 break
         capital = {
             c["strategy_id"]: Decimal(c["cash_krw"])
-            for c in httpx.get(f"{base}/capital", timeout=10).json()["items"]
+            for c in httpx.get(f"{base}/capital", timeout=10).json()
         }
         positions = {
             p["strategy_id"]: {k: Decimal(p[k]) for k in ("qty_btc", "fees_krw")}
-            for p in httpx.get(f"{base}/positions", timeout=10).json()["items"]
+            for p in httpx.get(f"{base}/positions", timeout=10).json()
         }
         equity = {}
         for name in capital:
-            curve = httpx.get(
-                f"{base}/equity",
-                params={"strategy_id": name, "interval": "1h", "limit": "1000"},
-                timeout=10,
-            ).json()
-            equity[name] = Decimal(curve["items"][-1]["equity_krw"])
+            params = {"strategy_id": name, "interval": "1h", "limit": "200"}
+            while True:
+                curve = httpx.get(f"{base}/equity", params=params, timeout=10).json()
+                if curve["items"]:
+                    equity[name] = Decimal(curve["items"][-1]["equity_krw"])
+                if not curve["next_cursor"]:
+                    break
+                params["cursor"] = curve["next_cursor"]
         return {"orders": orders, "capital": capital, "positions": positions, "equity": equity}
     finally:
         server.terminate()

@@ -1,0 +1,81 @@
+"""Trading system benchmark (issue 7): a day of candles through `ledger run` on the sandbox.
+
+`ledger sandbox --paced` runs in its own process on a day of real 1-minute candles (the first
+day of the repository's fixture); `ledger run --exchange sandbox --exchange-url URL
+--until-end` trades it in its own process on a fresh data dir (embedded PostgreSQL and NATS),
+relay, projectors and API included. Figures: the whole command's wall time against the day's
+1,440 minutes (start-up and the read models' catch-up included), and, measured by the sandbox,
+the wall time from the moment its clock closed a minute to each order created at that close.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.bench.ledger_core import Figure
+from tests.sandbox_process import FIXTURE, sandbox_process
+
+LEDGER = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ledger")
+DAY = "2023-03-10"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def bench_sandbox_day() -> list[Figure]:
+    """Run a day of candles through the whole system against the sandbox."""
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-trading-") as tmp:
+        candles = Path(tmp) / "day.csv.gz"
+        with gzip.open(FIXTURE, "rt") as source:
+            lines = source.read().splitlines()
+        kept = [lines[0], *[x for x in lines[1:] if x.startswith(DAY)]]
+        with gzip.open(candles, "wt") as target:
+            target.write("\n".join(kept) + "\n")
+        flags = ("--paced", "--speed", "1000000", "--start", f"{DAY}T00:00:00+00:00")
+        data_dir = Path(tmp) / "ledger"
+        with sandbox_process(*flags, "--krw", "30000000", candles=candles) as url:
+            started = time.perf_counter()
+            done = subprocess.run(
+                [LEDGER, "--data-dir", str(data_dir), "run", "--exchange", "sandbox",
+                 "--exchange-url", url, "--until-end", "--port", str(_free_port())],
+                env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True,
+                timeout=1800, check=False,
+            )  # fmt: skip
+            elapsed = time.perf_counter() - started
+            latency = httpx.get(f"{url}/sandbox/latency", timeout=5).json()
+        subprocess.run([LEDGER, "--data-dir", str(data_dir), "services", "down"], check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"ledger run failed: {done.stderr[-2000:]}")
+    minutes = len(kept) - 1
+    speed = minutes * 60 / elapsed
+    p99_ms = (latency["p99_s"] or 0) * 1000
+    return [
+        Figure(
+            "a day of 1-minute candles through `ledger run` on the sandbox",
+            speed,
+            "x real time",
+            ">= 500x",
+            speed >= 500,
+            f"{minutes:,} candles in {elapsed:.1f} s, start-up and catch-up included",
+        ),
+        Figure(
+            "candle close -> order at the sandbox, p99",
+            p99_ms,
+            "ms",
+            "<= 200 ms",
+            latency["orders"] > 0 and p99_ms <= 200,
+            f"{latency['orders']} orders; p50 {(latency['p50_s'] or 0) * 1000:.1f} ms, max "
+            f"{(latency['max_s'] or 0) * 1000:.1f} ms",
+        ),
+    ]
