@@ -106,7 +106,6 @@ def run(
         raise TradingRunInputError(f"--speed {speed} must be in (0, 1000000]")
     settings = state_of(ctx).settings()
     bind_host, bind_port = host or settings.api.host, port or settings.api.port
-    _require_free_port(bind_host, bind_port)
     with ExitStack() as stack:
         _run_system(
             ctx,
@@ -158,6 +157,7 @@ def _run_system(
     settings = state_of(ctx).settings()
     resolved, capital_krw = run_inputs(settings, strategies, params, capital)
     credentials = exchange_credentials(settings, exchange)
+    _require_free_port(bind_host, bind_port)
     services = EmbeddedServices(settings.data_dir)
     need_pg, need_nats = settings.database.url is None, settings.nats.url is None
     with console.status("starting the embedded servers…"):

@@ -1,0 +1,65 @@
+"""Bad input to `ledger run` and `ledger parity`: exit 2, the value and the rule named, and
+nothing started or appended."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import Cli
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--exchange", "bitmex"), "--exchange 'bitmex' is not one of: paper, sandbox, upbit"),
+        (("--exchange", "upbit"), "needs both --exchange upbit and --live"),
+        (("--live",), "--exchange paper was given with --live"),
+        (("--exchange", "sandbox"), "--exchange sandbox needs --candles FILE or --exchange-url"),
+        (("--until-end",), "--candles and --until-end are for --exchange sandbox"),
+        (
+            ("--exchange", "sandbox", "--exchange-url", "http://127.0.0.1:9", "--speed", "0"),
+            "--speed 0.0 must be in (0, 1000000]",
+        ),
+        (("--strategies", "momentum"), "unknown strategy 'momentum'"),
+        (("--param", "grid.levels=1"), "grid.levels 1 must be at least 2"),
+        (("--capital", "-5"), "--capital '-5' must be a positive amount of KRW"),
+        (
+            ("--exchange", "upbit", "--live"),
+            "live trading needs a real Upbit access key in LEDGER_UPBIT__ACCESS_KEY",
+        ),
+    ],
+)
+def test_run_with_bad_options_exits_2_naming_the_value_and_starts_nothing(
+    cli: Cli, args: tuple[str, ...], expected: str
+) -> None:
+    result = cli("run", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in " ".join(result.stderr.split()), result.stderr
+    assert not (cli.data_dir / "trading-status.json").exists()
+
+
+def test_live_trading_refuses_a_placeholder_key(cli: Cli) -> None:
+    keys = {"LEDGER_UPBIT__ACCESS_KEY": "changeme", "LEDGER_UPBIT__SECRET_KEY": "changeme"}
+    result = cli("run", "--exchange", "upbit", "--live", extra_env=keys)
+    assert result.returncode == 2, result.stderr
+    assert "none, a placeholder or a sandbox key was found" in " ".join(result.stderr.split())
+    assert "changeme" not in result.stderr  # a secret is never printed
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--from", "yesterday"), "--from 'yesterday' is not an ISO 8601 time or date"),
+        (("--from", "2023-03-12", "--to", "2023-03-10"), "--to 2023-03-10 must be after --from"),
+        ((), "the log holds no trading run (see `ledger run`)"),
+        (("--run", "nope"), "the log holds no trading run named nope"),
+    ],
+)
+def test_parity_with_bad_options_or_no_run_exits_2_naming_it(
+    cli: Cli, args: tuple[str, ...], expected: str
+) -> None:
+    before = cli.event_count()
+    result = cli("parity", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in " ".join(result.stderr.split()), result.stderr
+    assert cli.event_count() == before
