@@ -85,12 +85,10 @@ class ExchangeExecution:
             for o in working
             if self._known_of(o.order_id).state in _WORKING and _may_trade(o, candle)
         ]
-        if waiting:
-            still_open = {o.order_id: o for o in self.gateway.open_orders(self.market)}
-            for order_id in waiting:
-                found = still_open.get(order_id) or self.gateway.find(order_id)
-                if found is not None:
-                    self._known[order_id].take(found)
+        for order_id in waiting:  # usually none or a few: only orders the candle touched
+            found = self.gateway.find(order_id)
+            if found is not None:
+                self._known[order_id].take(found)
         self._synced_until = self._horizon() or candle.close_time
         self._sent_since_sync = False
 

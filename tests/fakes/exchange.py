@@ -65,7 +65,7 @@ class FakeExchange:
         """Order submissions that reached the exchange (created or refused)."""
         self.fault: str | None = None
         """'lost_after_create', 'fail_before_create', 'down' (any call) or 'down_on_sync'
-        (the next open-orders list) for the next calls."""
+        (the next look-up of an order it holds) for the next calls."""
         self.fault_count = 0
 
     # The test's controls.
@@ -112,6 +112,8 @@ class FakeExchange:
     def find(self, order_id: UUID) -> ExchangeOrder | None:
         self._maybe_down()
         order = self.orders.get(order_id)
+        if order is not None and self._take_fault("down_on_sync"):
+            raise ExchangeUnavailableError("the exchange is down (503) while asked for an order")
         return order.view() if order else None
 
     def cancel(self, order_id: UUID) -> ExchangeOrder:
@@ -124,8 +126,6 @@ class FakeExchange:
 
     def open_orders(self, market: str) -> list[ExchangeOrder]:
         self._maybe_down()
-        if self._take_fault("down_on_sync"):
-            raise ExchangeUnavailableError("the exchange is down (503) while asked for orders")
         return [
             o.view()
             for o in self.orders.values()
