@@ -116,7 +116,8 @@ class ExchangeExecution:
         except ExchangeUnavailableError as failed:
             return Acknowledgement(failure=f"{self.gateway.name}: {failed}")
         self._sent_since_sync = True
-        self._known_of(order.order_id).take(placed)
+        known = self._known.setdefault(order.order_id, KnownOrder())
+        known.take(placed)
         return Acknowledgement(placed.exchange_order_id, placed.created_at)
 
     def fills(self, order: PaperOrder, candle: Candle) -> list[ExecutedFill]:
@@ -147,7 +148,13 @@ class ExchangeExecution:
     def _known_of(self, order_id: UUID) -> KnownOrder:
         known = self._known.get(order_id)
         if known is None:
-            known = self._known[order_id] = self._from_log(order_id)
+            known = self._from_log(order_id)
+            if known.state in _WORKING:
+                # The log may lag the exchange (a process stopped between the two): ask once.
+                found = self.gateway.find(order_id)
+                if found is not None:
+                    known.take(found)
+            self._known[order_id] = known
         return known
 
     def _from_log(self, order_id: UUID) -> KnownOrder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from adapters.market_data.candles_csv import read_candles
 from commands.backtest.exchange_execution import ExchangeExecution
 from commands.backtest.execution import Execution
 from commands.errors import ExchangeUnavailableError
+from commands.messages import RecordFill
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
@@ -19,6 +21,7 @@ from domain.candles.gaps import fill_gaps
 from domain.fills.paper_fill_model import FillModel
 from domain.orders.order import Order
 from domain.strategies.run import StrategyRun
+from tests.builders import POPO_ENV
 from tests.fakes.exchange import FakeExchange
 from tests.unit.commands.backtest.runs import MARCH
 from tests.unit.commands.processes.runs import (
@@ -200,3 +203,45 @@ def test_an_order_not_created_by_a_failing_exchange_is_sent_once_at_the_next_clo
 def _events(trading: ResumableTrading) -> list[object]:
     notes = trading.recorder.select_notifications(start=None, limit=10**9)
     return [trading.mapper.to_domain_event(n) for n in notes]
+
+
+class LogKilledOnAFill(ResumableTrading):
+    """The log of a process killed once: after the run's copy took a fill, before the log did."""
+
+    def __init__(self, *args: Any, kill_at: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kill_at, self.fills = kill_at, 0
+
+    def record_fill(self, command: RecordFill) -> bool:
+        self.fills += 1
+        if self.fills == self.kill_at:
+            raise SystemExit("killed between the run's own copy and the log")
+        return super().record_fill(command)
+
+
+@pytest.mark.parametrize("kill_at", [1, 4])
+def test_run_killed_between_its_copy_and_the_log_takes_the_fill_from_the_exchange(
+    candles: list[Candle], expected: list[str], kill_at: int
+) -> None:
+    # Given a run killed after its own copy took a fill and before the log recorded it
+    trading = LogKilledOnAFill(POPO_ENV, account="main", kill_at=kill_at)
+    exchange = FakeExchange(MODEL, candles[0].open_time)
+    open_live_run(trading, candles)
+    run, _ = exchange_loop(trading, exchange)
+    killed = False
+    for candle in candles:
+        exchange.close(candle)
+        record_candles(trading, [candle])
+        try:
+            run.step()
+        except SystemExit:
+            # When a new process takes over (the exchange holds the fill the log lacks)
+            killed = True
+            run, _ = exchange_loop(trading, exchange)
+            run.step()
+
+    # Then the log holds the fill once and every decision of the backtest
+    assert killed
+    assert parity(trading) == expected
+    placed = [e for e in _events(trading) if isinstance(e, Order.Placed)]
+    assert exchange.posts == len(placed) == len(exchange.orders)
