@@ -142,8 +142,17 @@ class ExchangeExecution:
         return None
 
     def cancel(self, order: PaperOrder) -> None:
-        """Ask the exchange to cancel the order, keeping the trades it reports."""
-        self._known_of(order.order_id).take(self.gateway.cancel(order.order_id))
+        """Ask the exchange to cancel the order, keeping the trades it reports.
+
+        An order the exchange has already ended (cancelled by an earlier process that stopped
+        before the log recorded it, or filled meanwhile) is not asked again.
+        """
+        known = self._known_of(order.order_id)
+        found = self.gateway.find(order.order_id)
+        if found is not None and found.state is not ExchangeOrderState.WAIT:
+            known.take(found)
+            return
+        known.take(self.gateway.cancel(order.order_id))
 
     def _known_of(self, order_id: UUID) -> KnownOrder:
         known = self._known.get(order_id)

@@ -76,6 +76,7 @@ def status_of(cli: Cli) -> dict[str, Any]:
     return loaded
 
 
+@pytest.mark.timeout(1800)
 def test_system_killed_50_times_sends_each_order_once_and_logs_an_uninterrupted_runs_events(
     cli: Cli, ten_hours: Path, tmp_path: Path
 ) -> None:

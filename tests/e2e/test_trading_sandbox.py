@@ -43,6 +43,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.mark.timeout(1200)
 def test_sandbox_run_equals_a_backtest_in_parity_and_in_the_api(
     cli: Cli, three_days: Path, tmp_path: Path
 ) -> None:
