@@ -221,7 +221,7 @@ def create_sandbox_app(
         return answer("orderbook", build)
 
     faults = OrderFaults()
-    arrivals: list[float] = []
+    arrivals: list[tuple[datetime, float]] = []
     add_exchange_routes(
         app,
         answer=answer,
@@ -234,9 +234,15 @@ def create_sandbox_app(
     )
 
     @app.get("/sandbox/latency")
-    def order_latency() -> Response:
-        """Seconds from a minute's close on the paced clock to each order created then."""
-        ordered = sorted(arrivals)
+    def order_latency(request: Request) -> Response:
+        """Seconds from a minute's close on the paced clock to each order created then.
+
+        `?after=ISO` keeps the orders created after that time (e.g. past a system's start-up).
+        """
+        after = parse_instant(request.query_params.get("after", "")) or datetime.min.replace(
+            tzinfo=UTC
+        )
+        ordered = sorted(seconds for at, seconds in arrivals if at > after)
 
         def pick(q: float) -> float | None:
             return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None

@@ -36,13 +36,14 @@ def add_exchange_routes(
     clock: SandboxClock,
     keys: Mapping[str, str],
     faults: OrderFaults,
-    arrivals: list[float],
+    arrivals: list[tuple[datetime, float]],
 ) -> None:
     """Add the private endpoints to `app`; `keys` maps test access keys to their secrets.
 
     Each order POST first takes the next injected fault from `faults`, if one waits. For each
-    order created while the paced clock holds where it ran to, `arrivals` gets the wall
-    seconds from the moment the clock reached that time (its minute closed) to the order.
+    order created while the paced clock holds where it ran to, `arrivals` gets its creation
+    time and the wall seconds from the moment the clock reached that time (its minute
+    closed) to the order.
     """
     nonces: set[str] = set()
 
@@ -101,7 +102,7 @@ def add_exchange_routes(
             placed = exchange.place(body, now, access_key)
             reached = clock.wall_reached(now)
             if reached is not None:
-                arrivals.append(clock.wall() - reached)
+                arrivals.append((now, clock.wall() - reached))
             return Response(_json(placed.body()), 201, media_type="application/json;charset=UTF-8")
 
         return answer("order", lambda: signed(request, list(body.items()), work))

@@ -146,7 +146,8 @@ TRADING_TITLE = (
     "Trading system (issue 7): a day of candles through `ledger run` on the sandbox",
     "`ledger sandbox --paced` (speed cap 1,000,000x) and `ledger run --exchange sandbox "
     "--until-end` each in its own process on loopback, embedded PostgreSQL and NATS, relay, "
-    "projectors and API running; the fixture's 2023-03-10 (1,440 real KRW-BTC minutes).",
+    "projectors and API running; the fixture's 2023-03-10 (1,440 real KRW-BTC minutes); "
+    "default strategies with a dense grid (40 lines within 2 %).",
 )
 BACKTEST_TITLE = (
     "Backtests (issue 4): `ledger backtest` over the 8-month Upbit file",

@@ -5,7 +5,9 @@ day of the repository's fixture); `ledger run --exchange sandbox --exchange-url 
 --until-end` trades it in its own process on a fresh data dir (embedded PostgreSQL and NATS),
 relay, projectors and API included. Figures: the whole command's wall time against the day's
 1,440 minutes (start-up and the read models' catch-up included), and, measured by the sandbox,
-the wall time from the moment its clock closed a minute to each order created at that close.
+the wall time from the moment its clock closed a minute to each order created at that close
+(the orders of the first close, which wait for the system's start-up, left out). The grid is
+dense (40 lines within 2 %) so that the day has orders to time.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from tests.sandbox_process import FIXTURE, sandbox_process
 
 LEDGER = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ledger")
 DAY = "2023-03-10"
+GRID = ("--param", "grid.levels=40", "--param", "grid.range_pct=0.02")
+"""A dense grid (40 lines within 2 %), so that the day has orders to time."""
 
 
 def _free_port() -> int:
@@ -48,12 +52,14 @@ def bench_sandbox_day() -> list[Figure]:
             started = time.perf_counter()
             done = subprocess.run(
                 [LEDGER, "--data-dir", str(data_dir), "run", "--exchange", "sandbox",
-                 "--exchange-url", url, "--until-end", "--port", str(_free_port())],
+                 "--exchange-url", url, "--until-end", "--port", str(_free_port()), *GRID],
                 env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True,
                 timeout=1800, check=False,
             )  # fmt: skip
             elapsed = time.perf_counter() - started
-            latency = httpx.get(f"{url}/sandbox/latency", timeout=5).json()
+            # Orders at the first close wait for the system's start-up: left out.
+            after = f"{DAY}T00:01:00+00:00"
+            latency = httpx.get(f"{url}/sandbox/latency", params={"after": after}).json()
         subprocess.run([LEDGER, "--data-dir", str(data_dir), "services", "down"], check=False)
         if done.returncode != 0:
             raise RuntimeError(f"ledger run failed: {done.stderr[-2000:]}")
@@ -75,7 +81,7 @@ def bench_sandbox_day() -> list[Figure]:
             "ms",
             "<= 200 ms",
             latency["orders"] > 0 and p99_ms <= 200,
-            f"{latency['orders']} orders; p50 {(latency['p50_s'] or 0) * 1000:.1f} ms, max "
-            f"{(latency['max_s'] or 0) * 1000:.1f} ms",
+            f"{latency['orders']} orders after the first close; p50 "
+            f"{(latency['p50_s'] or 0) * 1000:.1f} ms, max {(latency['max_s'] or 0) * 1000:.1f} ms",
         ),
     ]
