@@ -1,13 +1,15 @@
-"""The risk monitor's use case: record the breaches found at a candle close and their actions."""
+"""The account's risk record: its limits and trading state set by operators, and breaches."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from commands.messages import ChangeTradingState, SetRiskLimits
 from commands.run_records import RunRecords
+from domain.errors import UnknownTradingStateError
 from domain.events import Cause
 from domain.ids import risk_limits_id
-from domain.risk.limits import RiskLimits
+from domain.risk.limits import Limits, RiskLimits, TradingState
 from domain.risk.monitor import Breach
 
 
@@ -26,6 +28,39 @@ class RiskMonitoring(RunRecords):
             self.save(risk)
 
         self._retrying(attempt, "record risk limit breaches")
+
+    def set_risk_limits(self, command: SetRiskLimits) -> None:
+        """Set the account's risk limits, with actor and reason."""
+        limits = Limits.parse(
+            max_order_krw=command.max_order_krw,
+            max_exposure_krw=command.max_exposure_krw,
+            daily_loss_krw=command.daily_loss_krw,
+            max_drawdown=command.max_drawdown,
+        )
+
+        def attempt() -> None:
+            risk = self._risk_or_new(command.cause)
+            risk.set_limits(limits, command.reason, command.cause)
+            self.save(risk)
+
+        self._retrying(attempt, "set risk limits")
+
+    def change_trading_state(self, command: ChangeTradingState) -> None:
+        """Halt, reduce or resume trading, with actor and reason."""
+        try:
+            to_state = TradingState[command.to_state.upper()]
+        except KeyError:
+            names = ", ".join(s.value for s in TradingState)
+            raise UnknownTradingStateError(
+                f"trading state {command.to_state!r} is not one of: {names}"
+            ) from None
+
+        def attempt() -> None:
+            risk = self._risk_or_new(command.cause)
+            risk.change_state(to_state, command.reason, command.cause)
+            self.save(risk)
+
+        self._retrying(attempt, f"change trading state to {to_state.value}")
 
     def get_risk_limits(self) -> RiskLimits | None:
         """Return the account's risk record, or None before the account was opened."""

@@ -1,16 +1,19 @@
-"""The use cases that record runs of the strategies: started with their inputs, completed."""
+"""The use cases that record runs of the strategies: started, their signals, completed."""
 
 from __future__ import annotations
 
 from dataclasses import fields
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
 from commands.candle_ingestion import CandleIngestion
 from commands.errors import DuplicateRunError, UnknownRunError
-from commands.messages import CompleteRun, StartRun
+from commands.messages import CompleteRun, RecordSignal, StartRun
+from domain.errors import DuplicateSignalError
 from domain.market import parse_market
 from domain.strategies.run import StrategyRun, run_aggregate_id
+from domain.strategies.signal import Signal
 
 
 class RunRecords(CandleIngestion):
@@ -54,6 +57,30 @@ class RunRecords(CandleIngestion):
             self.save(run)
 
         self._retrying(attempt, f"complete run {command.run_id}")
+
+    def record_signal(self, command: RecordSignal) -> UUID:
+        """Record a strategy's decision as a `strategy.signal.created` event; return its id.
+
+        Raises:
+            DuplicateSignalError: this run already has that strategy's signal at that candle.
+        """
+        signal = Signal.create(
+            run_id=command.run_id,
+            strategy_id=command.strategy_id,
+            market=parse_market(command.market, self.markets).code,
+            candle_open_time=command.candle_open_time,
+            rank=command.rank,
+            intent=command.intent,
+            cause=command.cause,
+        )
+        try:
+            self.save(signal)
+        except IntegrityError:
+            raise DuplicateSignalError(
+                f"signal {signal.id} ({command.strategy_id} at {command.candle_open_time}, rank "
+                f"{command.rank}) of run {command.run_id} is already recorded"
+            ) from None
+        return UUID(str(signal.id))
 
     def get_run(self, run_id: str) -> StrategyRun | None:
         """Return the run with this id, or None."""

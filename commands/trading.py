@@ -24,23 +24,18 @@ from commands.messages import (
     AcceptOrder,
     AllocateCapital,
     CancelOrder,
-    ChangeTradingState,
     PlaceOrder,
     RecordFill,
-    RecordSignal,
     RecordSubmissionFailure,
     RejectOrder,
-    SetRiskLimits,
 )
 from domain.candles.candle_hour import CandleHour
 from domain.constants import DEFAULT_FEE_RATE
 from domain.errors import (
     DomainError,
     DuplicateOrderError,
-    DuplicateSignalError,
     RiskError,
     UnknownStrategyError,
-    UnknownTradingStateError,
 )
 from domain.ids import order_id, portfolio_id, position_id
 from domain.market import DEFAULT_MARKETS, parse_market
@@ -58,7 +53,6 @@ from domain.positions.position import Position
 from domain.risk.limits import Limits, RiskLimits, TradingState
 from domain.risk.rules import PRE_TRADE_DENIALS, OrderRiskContext, check_order
 from domain.sessions import trading_day
-from domain.strategies.signal import Signal
 
 __all__ = ["CandleIngestReport", "OrderPlacement", "Trading", "register_event_topics"]
 
@@ -373,63 +367,6 @@ class Trading(LiveRuns):
             self.save(order)
 
         self._retrying(attempt, f"record submission failure of order {command.order_id}")
-
-    def set_risk_limits(self, command: SetRiskLimits) -> None:
-        """Set the account's risk limits, with actor and reason."""
-        limits = Limits.parse(
-            max_order_krw=command.max_order_krw,
-            max_exposure_krw=command.max_exposure_krw,
-            daily_loss_krw=command.daily_loss_krw,
-            max_drawdown=command.max_drawdown,
-        )
-
-        def attempt() -> None:
-            risk = self._risk_or_new(command.cause)
-            risk.set_limits(limits, command.reason, command.cause)
-            self.save(risk)
-
-        self._retrying(attempt, "set risk limits")
-
-    def change_trading_state(self, command: ChangeTradingState) -> None:
-        """Halt, reduce or resume trading, with actor and reason."""
-        try:
-            to_state = TradingState[command.to_state.upper()]
-        except KeyError:
-            names = ", ".join(s.value for s in TradingState)
-            raise UnknownTradingStateError(
-                f"trading state {command.to_state!r} is not one of: {names}"
-            ) from None
-
-        def attempt() -> None:
-            risk = self._risk_or_new(command.cause)
-            risk.change_state(to_state, command.reason, command.cause)
-            self.save(risk)
-
-        self._retrying(attempt, f"change trading state to {to_state.value}")
-
-    def record_signal(self, command: RecordSignal) -> UUID:
-        """Record a strategy's decision as a `strategy.signal.created` event; return its id.
-
-        Raises:
-            DuplicateSignalError: this run already has that strategy's signal at that candle.
-        """
-        signal = Signal.create(
-            run_id=command.run_id,
-            strategy_id=command.strategy_id,
-            market=parse_market(command.market, self.markets).code,
-            candle_open_time=command.candle_open_time,
-            rank=command.rank,
-            intent=command.intent,
-            cause=command.cause,
-        )
-        try:
-            self.save(signal)
-        except IntegrityError:
-            raise DuplicateSignalError(
-                f"signal {signal.id} ({command.strategy_id} at {command.candle_open_time}, rank "
-                f"{command.rank}) of run {command.run_id} is already recorded"
-            ) from None
-        return UUID(str(signal.id))
 
     # Plumbing.
     def _portfolio_of(self, order: Order) -> Portfolio:

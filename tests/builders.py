@@ -40,7 +40,8 @@ from domain.constants import DEFAULT_FEE_RATE
 from domain.event_names import bus_name
 from domain.events import Cause, LedgerEvent
 from domain.market import parse_market
-from domain.orders.order import Fill, Order
+from domain.orders.fill import Fill
+from domain.orders.order import Order
 from domain.orders.terms import OrderSide, OrderTerms, OrderType, order_terms
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from adapters.sandbox_exchange.process import sandbox_process as start_sandbox
 
-LEDGER = str(Path(sys.executable).with_name("ledger"))
 FIXTURE = (
     Path(__file__).resolve().parent
     / "fixtures"
@@ -25,34 +19,5 @@ FIXTURE = (
 @contextmanager
 def sandbox_process(*flags: str, candles: Path = FIXTURE) -> Iterator[str]:
     """Run `ledger sandbox --candles CANDLES FLAGS...`; yield its base URL; stop it after."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the process
-    process = subprocess.Popen(
-        [LEDGER, "sandbox", "--candles", str(candles), "--port", str(port), *flags],
-        stdout=subprocess.DEVNULL,
-        stderr=errors,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/sandbox/clock", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    errors.seek(0)
-                    said = errors.read().decode(errors="replace")[-2000:]
-                    raise RuntimeError(f"ledger sandbox did not start: {said}") from None
-                time.sleep(0.1)
+    with start_sandbox(candles, *flags, timeout_s=30) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        errors.close()

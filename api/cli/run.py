@@ -266,49 +266,17 @@ def _default_run_id(exchange: str, account: str, first_candle_at: datetime) -> s
 @contextmanager
 def _sandbox_process(candles: Path, speed: float, krw: Decimal) -> Iterator[str]:
     """Start `ledger sandbox --paced` on the file, from its first candle; yield its URL."""
-    import subprocess
-    import sys
-    import tempfile
-    import time
-
-    import httpx
-
     from adapters.market_data.candles_csv import read_rows
+    from adapters.sandbox_exchange.process import SandboxStartError, sandbox_process
+    from api.bootstrap import ServiceUnavailableError
 
-    rows = read_rows(candles)
-    first = datetime.fromtimestamp(int(rows.minutes[0]) * 60, tz=UTC)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ledger = str(Path(sys.executable).with_name("ledger"))
-    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below, after the process
-    command = [ledger, "sandbox", "--candles", str(candles), "--port", str(port), "--paced"]
-    command += ["--speed", str(speed), "--start", first.isoformat(), "--krw", str(krw)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-    url = f"http://127.0.0.1:{port}"
+    first = datetime.fromtimestamp(int(read_rows(candles).minutes[0]) * 60, tz=UTC)
+    flags = ["--paced", "--speed", str(speed), "--start", first.isoformat(), "--krw", str(krw)]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/sandbox/clock", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    errors.seek(0)
-                    said = errors.read().decode(errors="replace")[-2000:]
-                    from api.bootstrap import ServiceUnavailableError
-
-                    raise ServiceUnavailableError(f"the sandbox did not start: {said}") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        errors.close()
+        with sandbox_process(candles, *flags) as url:
+            yield url
+    except SandboxStartError as error:
+        raise ServiceUnavailableError(str(error)) from None
 
 
 def _wait_for_read_models(system: System, timeout_s: float = 120.0) -> None:

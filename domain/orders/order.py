@@ -6,7 +6,6 @@ Decide, then evolve (S2.5): public methods validate and raise before any event e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -23,26 +22,12 @@ from domain.errors import (
 from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
 from domain.ids import order_id
 from domain.money import floor8, non_negative_krw, positive_btc, positive_krw
+from domain.orders.fill import Fill
 from domain.orders.status import OrderStatus, OrderTrigger, next_status, require_can_fill
 from domain.orders.terms import OrderSide, OrderTerms, OrderType
 
 ZERO = Decimal(0)
 REJECTION_SOURCES = frozenset({"risk", "exchange", "submission"})
-
-
-@dataclass(frozen=True)
-class Fill:
-    """One execution of an order, as the exchange (or the paper model) reported it."""
-
-    trade_id: str
-    price_krw: Decimal
-    qty_btc: Decimal
-    fee_krw: Decimal
-
-    @property
-    def funds_krw(self) -> Decimal:
-        """Return the KRW value of the fill before its fee."""
-        return self.qty_btc * self.price_krw
 
 
 class Order(Aggregate):

@@ -19,7 +19,8 @@ from domain.errors import InsufficientCashError, InsufficientPositionError, Unkn
 from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
 from domain.ids import portfolio_id
 from domain.money import positive_krw
-from domain.orders.order import Fill, Order
+from domain.orders.fill import Fill
+from domain.orders.order import Order
 from domain.orders.terms import OrderSide, OrderTerms
 from domain.sessions import trading_day
 

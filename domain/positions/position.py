@@ -14,7 +14,7 @@ from eventsourcing.domain import Aggregate
 from domain.errors import InsufficientPositionError
 from domain.events import Cause, LedgerCreated, LedgerEvent
 from domain.ids import position_id
-from domain.orders.order import Fill
+from domain.orders.fill import Fill
 from domain.orders.terms import OrderSide
 
 COST_QUANTUM = Decimal("0.00000001")

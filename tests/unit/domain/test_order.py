@@ -20,7 +20,8 @@ from domain.errors import (
     MissingTextError,
 )
 from domain.ids import order_id
-from domain.orders.order import Fill, Order
+from domain.orders.fill import Fill
+from domain.orders.order import Order
 from domain.orders.status import OrderStatus
 from domain.orders.terms import OrderSide, OrderType
 from tests.builders import at, cause, fee, open_order, placed_order, terms

@@ -13,7 +13,8 @@ from domain.errors import (
     UnknownStrategyError,
 )
 from domain.ids import portfolio_id
-from domain.orders.order import Fill, Order
+from domain.orders.fill import Fill
+from domain.orders.order import Order
 from domain.orders.terms import OrderTerms
 from domain.portfolio.ledger import Portfolio, StrategyBook
 from tests.builders import (

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from adapters.market_data.candles_csv import read_candles
 from commands.backtest.engine import BacktestEngine
 from commands.backtest.execution import Execution
 from commands.backtest.paper_execution import PaperExecution
@@ -18,6 +19,7 @@ from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
 from commands.trading import Trading
 from domain.candles.candle import Candle
+from domain.candles.gaps import fill_gaps
 from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
 from domain.parity import parity_lines
@@ -25,6 +27,7 @@ from domain.replay_hash import canonical_json, is_decision_topic
 from domain.strategies.catalog import build_strategies, resolved_parameters
 from domain.strategies.run import StrategyRun
 from tests.builders import POPO_ENV
+from tests.unit.commands.backtest.runs import MARCH
 
 RUN_ID = "paper-test"
 CAPITAL = Decimal("10000000")
@@ -109,3 +112,11 @@ def parity(trading: Trading) -> list[str]:
         event: Any = trading.mapper.to_domain_event(notification)
         found.append((notification.topic, vars(event)))
     return parity_lines(found)
+
+
+def real_candles(days: int) -> list[Candle]:
+    """Return the fixture's first `days` days of real KRW-BTC minutes, gaps filled as ingest
+    fills them."""
+    raw = read_candles(MARCH)
+    end = raw[0].open_time + timedelta(days=days)
+    return list(fill_gaps(c for c in raw if c.open_time < end))

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from adapters.market_data.candles_csv import read_candles
 from commands.backtest.exchange_execution import ExchangeExecution
 from commands.backtest.execution import Execution
 from commands.errors import ExchangeUnavailableError
@@ -17,19 +16,18 @@ from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
 from domain.candles.candle import Candle
-from domain.candles.gaps import fill_gaps
 from domain.fills.paper_fill_model import FillModel
 from domain.orders.order import Order
 from domain.strategies.run import StrategyRun
 from tests.builders import POPO_ENV
 from tests.fakes.exchange import FakeExchange
-from tests.unit.commands.backtest.runs import MARCH
 from tests.unit.commands.processes.runs import (
     MODEL,
     RUN_ID,
     new_log,
     open_paper_run,
     parity,
+    real_candles,
     record_candles,
 )
 from tests.unit.commands.processes.runs import parity as parity_of
@@ -40,9 +38,7 @@ DAYS = 4
 @pytest.fixture(scope="module")
 def candles() -> list[Candle]:
     """Four days of real KRW-BTC minutes, gaps filled as ingest fills them."""
-    raw = read_candles(MARCH)
-    end = raw[0].open_time + timedelta(days=DAYS)
-    return list(fill_gaps(c for c in raw if c.open_time < end))
+    return real_candles(DAYS)
 
 
 @pytest.fixture(scope="module")

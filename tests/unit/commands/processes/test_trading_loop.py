@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 
 import pytest
 
-from adapters.market_data.candles_csv import read_candles
 from commands.backtest.execution import Acknowledgement, Execution
 from commands.backtest.paper_execution import PaperExecution
 from commands.backtest.paper_orders import PaperOrder
 from commands.processes.candle_feed import LogCandleFeed
 from domain.candles.candle import Candle
-from domain.candles.gaps import fill_gaps
 from domain.fills.paper_fill_model import FillModel
 from domain.strategies.run import StrategyRun
-from tests.unit.commands.backtest.runs import MARCH
 from tests.unit.commands.processes.runs import (
     backtest_decisions,
     decisions,
@@ -24,6 +20,7 @@ from tests.unit.commands.processes.runs import (
     loop,
     new_log,
     open_paper_run,
+    real_candles,
     record_candles,
 )
 
@@ -33,9 +30,7 @@ DAYS = 5
 @pytest.fixture(scope="module")
 def candles() -> list[Candle]:
     """Five days of real KRW-BTC minutes, gaps filled as ingest fills them."""
-    raw = read_candles(MARCH)
-    end = raw[0].open_time + timedelta(days=DAYS)
-    return list(fill_gaps(c for c in raw if c.open_time < end))
+    return real_candles(DAYS)
 
 
 @pytest.fixture(scope="module")
