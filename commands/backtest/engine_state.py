@@ -1,0 +1,102 @@
+"""The engine's state: the strategies' tracks, the working orders, the books from the ledger.
+
+`BacktestEngine` is built up in layers, one concept each: this state and the book reads,
+`OrderSteps` (the orders' placing, sending, fills and ends), `RiskSteps` (the risk monitor at
+each close) and the drivers in `commands/backtest/engine.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+from commands.backtest.execution import Execution
+from commands.backtest.paper_execution import PaperExecution
+from commands.backtest.paper_orders import PaperOrder
+from commands.backtest.risk_monitor import Holdings, RiskMonitor
+from commands.backtest.run_model import STRATEGY_ORDER, EngineConfig, StrategyTrack
+from commands.trading import Trading
+from domain.candles.candle import Candle
+from domain.events import Cause
+from domain.strategies.base import Strategy, StrategyBook
+
+
+class EngineState:
+    """The run's tracks, its working orders and risk monitor; each book as the ledger says."""
+
+    def __init__(
+        self,
+        trading: Trading,
+        strategies: Sequence[Strategy],
+        config: EngineConfig,
+        execution: Execution | None = None,
+        *,
+        allocates: bool = True,
+    ):
+        names = [s.name for s in strategies]
+        unknown = [n for n in names if n not in STRATEGY_ORDER]
+        if unknown or len(set(names)) != len(names):
+            raise ValueError(f"strategies {names} must be distinct names of {STRATEGY_ORDER}")
+        self.trading = trading
+        self.config = config
+        self.execution: Execution = execution or PaperExecution(config.fill_model)
+        self.allocates = allocates
+        """Allocate the capital at the first candle (a backtest); a trading run opens funded."""
+        empty = StrategyBook(config.capital_krw, config.capital_krw, Decimal(0), ())
+        self.tracks = {
+            s.name: StrategyTrack(s, empty, [(0, config.capital_krw, Decimal(0))])
+            for s in sorted(strategies, key=lambda s: STRATEGY_ORDER.index(s.name))
+        }
+        self.pending: list[PaperOrder] = []
+        self.risk = RiskMonitor(trading, config)
+        self.candles = 0
+        self.closes: npt.NDArray[np.float64] = np.zeros(0)
+        self.first_time: datetime | None = None
+        self.last_candle: Candle | None = None
+        self.session_end_indexes: list[int] = []
+        self._index = 0
+        self._touched: set[str] = set()
+        self._strategy_wake: dict[str, int] = {}
+        """Strategies that acted or had a fill at the candle being processed."""
+
+    def refresh_books(self) -> None:
+        """Read every strategy's book from the ledger (a run that opened with capital)."""
+        for track in self.tracks.values():
+            self._refresh_book(track)
+            track.changes[-1] = (self._index, track.book.cash_krw, track.book.qty_btc)
+
+    def _refresh(self, track: StrategyTrack) -> None:
+        self._touched.add(track.strategy.name)
+        self._refresh_book(track)
+        book, changes = track.book, track.changes
+        entry = (self._index, book.cash_krw, book.qty_btc)
+        if changes[-1][0] == self._index:
+            changes[-1] = entry
+        elif (changes[-1][1], changes[-1][2]) != (book.cash_krw, book.qty_btc):
+            changes.append(entry)
+
+    def _refresh_book(self, track: StrategyTrack) -> None:
+        name = track.strategy.name
+        portfolio = self.trading.get_portfolio()
+        assert portfolio is not None
+        book = portfolio.book(name)
+        position = self.trading.get_position(name, self.config.market)
+        track.book = StrategyBook(
+            cash_krw=book.cash_krw,
+            available_krw=book.available_krw,
+            qty_btc=position.qty_btc if position else Decimal(0),
+            pending_tags=tuple(o.tag for o in self.pending if o.strategy == name),
+        )
+
+    def _holdings(self) -> Holdings:
+        return {name: (t.book.cash_krw, t.book.qty_btc) for name, t in self.tracks.items()}
+
+    @staticmethod
+    def _cause(at: datetime, actor: str, causation: str, correlation: str) -> Cause:
+        return Cause(
+            occurred_at=at, actor=actor, causation_id=causation, correlation_id=correlation
+        )

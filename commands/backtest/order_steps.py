@@ -1,0 +1,208 @@
+"""The engine's order steps: place a strategy's decision, send it, take its fills and its end.
+
+Every signal, order and fill goes through the `Trading` application, so a backtest appends
+exactly the events that trading would; a strategy's order refused by a pre-trade risk rule is
+recorded as denied, and the strategy is told. An order is sent through the run's `Execution`
+(the paper fill model, or an exchange) and fills from the candle after its decision on.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from commands.backtest.engine_state import EngineState
+from commands.backtest.execution import ExecutedFill
+from commands.backtest.paper_orders import PaperOrder
+from commands.backtest.risk_monitor import MONITOR_ACTOR
+from commands.backtest.run_model import FillRecord, StrategyTrack
+from commands.messages import (
+    AcceptOrder,
+    CancelOrder,
+    PlaceOrder,
+    RecordFill,
+    RecordSignal,
+    RecordSubmissionFailure,
+    RejectOrder,
+)
+from domain.candles.candle import Candle
+from domain.errors import RiskError
+from domain.events import Cause
+from domain.orders.status import OrderStatus
+from domain.orders.terms import OrderSide, OrderType
+from domain.strategies.base import (
+    FillNotice,
+    OrderEnd,
+    OrderEndNotice,
+    OrderIntent,
+)
+
+
+class OrderSteps(EngineState):
+    """Places, sends, fills and ends the run's orders."""
+
+    def _place(
+        self, track: StrategyTrack, intent: OrderIntent, rank: int, index: int, candle: Candle
+    ) -> None:
+        name = track.strategy.name
+        decided = self._cause(
+            candle.close_time,
+            f"strategy:{name}",
+            f"candle:{self.config.market}:{candle.open_time.isoformat()}",
+            f"candle:{candle.open_time.isoformat()}",
+        )
+        signal_id = self.trading.record_signal(
+            RecordSignal(
+                self.config.run_id,
+                name,
+                self.config.market,
+                candle.open_time,
+                rank,
+                intent,
+                decided,
+            )
+        )
+        flow = self._cause(candle.close_time, f"strategy:{name}", str(signal_id), str(signal_id))
+        is_market_ask = intent.order_type is OrderType.MARKET and intent.side is OrderSide.ASK
+        placement = self.trading.place_strategy_order(
+            PlaceOrder(
+                client_order_id=str(signal_id),
+                strategy_id=name,
+                market=self.config.market,
+                side=intent.side.value,
+                order_type=intent.order_type.value,
+                cause=flow,
+                price_krw=intent.price_krw,
+                volume_btc=intent.volume_btc,
+                amount_krw=intent.amount_krw,
+                reference_price_krw=candle.close if is_market_ask else None,
+            )
+        )
+        if placement.denial is not None:
+            self._deny(track, intent, placement.denial)
+            return
+        working = PaperOrder(
+            order_id=placement.order_id,
+            strategy=name,
+            tag=intent.tag,
+            flow=str(signal_id),
+            side=intent.side,
+            order_type=intent.order_type,
+            price_krw=intent.price_krw,
+            remaining_btc=intent.volume_btc or Decimal(0),
+            remaining_krw=intent.amount_krw or Decimal(0),
+            placed_at_index=index,
+        )
+        self.pending.append(working)
+        self._submit(working, candle, flow)
+        self._refresh(track)
+
+    def _submit(self, order: PaperOrder, candle: Candle, flow: Cause) -> None:
+        ack = self.execution.submit(order, candle)
+        if ack.exchange_order_id is not None:
+            at = ack.accepted_at or candle.close_time
+            accepted = self._cause(at, self.execution.actor, flow.causation_id, flow.correlation_id)
+            self.trading.accept_order(AcceptOrder(order.order_id, ack.exchange_order_id, accepted))
+            order.is_acknowledged = True
+        elif ack.refusal is not None:
+            code, message = ack.refusal
+            refused = self._cause(
+                candle.close_time, self.execution.actor, flow.causation_id, flow.correlation_id
+            )
+            self.trading.reject_order(
+                RejectOrder(order.order_id, f"{code}: {message}", "exchange", refused)
+            )
+            self.pending.remove(order)
+            if not order.placed_by_risk:
+                notice = OrderEndNotice(
+                    order.tag, order.side, OrderEnd.REJECTED, code, message, Decimal(0)
+                )
+                self.tracks[order.strategy].strategy.on_order_ended(notice)
+            self._refresh(self.tracks[order.strategy])
+        elif ack.failure is not None:
+            failed = self._cause(
+                candle.close_time, self.execution.actor, flow.causation_id, flow.correlation_id
+            )
+            self.trading.record_submission_failure(
+                RecordSubmissionFailure(order.order_id, ack.failure, failed)
+            )
+
+    def _resubmit_unacknowledged(self, candle: Candle) -> None:
+        # An order whose sending had no known outcome is still NEW: ask again at each close.
+        for order in [o for o in self.pending if not o.is_acknowledged]:
+            if self.trading.get_order(order.order_id).status is OrderStatus.NEW:
+                actor = MONITOR_ACTOR if order.placed_by_risk else f"strategy:{order.strategy}"
+                flow = self._cause(candle.close_time, actor, order.flow, order.flow)
+                self._submit(order, candle, flow)
+
+    def _fill(self, index: int, candle: Candle) -> None:
+        self.execution.prepare(candle, self.pending)
+        for order in list(self.pending):
+            if order.placed_at_index >= index or not order.is_acknowledged:
+                continue  # an order fills from the candle after its decision on, once OPEN
+            fills = self.execution.fills(order, candle)
+            for fill in fills:
+                self._record(order, fill, candle)
+            if not fills and order in self.pending:
+                self._end_if_ended(order, candle)
+
+    def _record(self, order: PaperOrder, fill: ExecutedFill, candle: Candle) -> None:
+        track = self.tracks[order.strategy]
+        cause = self._cause(fill.executed_at, self.execution.actor, str(order.order_id), order.flow)
+        self.trading.record_fill(
+            RecordFill(
+                order.order_id, fill.trade_id, fill.price_krw, fill.qty_btc, fill.fee_krw, cause
+            )
+        )
+        order.apply(fill.qty_btc, fill.price_krw)
+        is_complete = self.trading.get_order(order.order_id).status is OrderStatus.FILLED
+        if fill.is_complete is not None and is_complete != fill.is_complete:
+            raise AssertionError(f"execution and ledger disagree on order {order.order_id}")
+        if is_complete:
+            self.pending.remove(order)
+        track.fills.append(
+            FillRecord(
+                candle.close_time,
+                order.side.value,
+                fill.price_krw,
+                fill.qty_btc,
+                fill.fee_krw,
+                order.order_id,
+            )
+        )
+        self._refresh(track)
+        if not order.placed_by_risk:  # the monitor's asks are not the strategy's decisions
+            notice = FillNotice(order.tag, order.side, fill.price_krw, fill.qty_btc, is_complete)
+            track.strategy.on_fill(notice)
+
+    def _end_if_ended(self, order: PaperOrder, candle: Candle) -> None:
+        # E.g. clarification 6: a market bid completes when its remainder buys less than 1e-8
+        # BTC; the ledger closes it as Upbit does such an order: cancelled, keeping its fills.
+        reason = self.execution.ended(order, candle)
+        if reason is None:
+            return
+        cause = self._cause(
+            candle.close_time, self.execution.actor, str(order.order_id), order.flow
+        )
+        self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
+        self.pending.remove(order)
+        self._refresh(self.tracks[order.strategy])
+
+    def _deny(self, track: StrategyTrack, intent: OrderIntent, denial: RiskError) -> None:
+        code = denial.code
+        track.denials[code] = track.denials.get(code, 0) + 1
+        self._touched.add(track.strategy.name)
+        notice = OrderEndNotice(
+            intent.tag, intent.side, OrderEnd.REJECTED, code, str(denial), Decimal(0)
+        )
+        track.strategy.on_order_ended(notice)
+
+    def _cancel_all(self, track: StrategyTrack, reason: str, candle: Candle) -> None:
+        name = track.strategy.name
+        for order in [o for o in self.pending if o.strategy == name and not o.placed_by_risk]:
+            cause = self._cause(
+                candle.close_time, f"strategy:{name}", str(order.order_id), order.flow
+            )
+            self.execution.cancel(order)
+            self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
+            self.pending.remove(order)
+        self._refresh(track)

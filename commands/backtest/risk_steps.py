@@ -1,0 +1,61 @@
+"""The engine's risk steps: the monitor at each close, and what a trading state ends.
+
+Between a candle's fills and its decisions the risk monitor marks the book at the close and
+records what crossed a limit (`commands/backtest/risk_monitor.py`); the engine applies the
+state the breaches moved to: HALTED cancels every open order, REDUCING cancels them and sells
+every position at market, and the monitor halts once nothing is left to sell.
+"""
+
+from __future__ import annotations
+
+from commands.backtest.order_steps import OrderSteps
+from commands.backtest.risk_monitor import STATE_CODES
+from commands.messages import AllocateCapital, CancelOrder
+from domain.candles.candle import Candle
+from domain.risk.limits import TradingState
+from domain.strategies.base import OrderEnd, OrderEndNotice
+
+
+class RiskSteps(OrderSteps):
+    """Allocates the run's capital and limits, and applies the risk monitor at each close."""
+
+    def _allocate(self, candle: Candle) -> None:
+        cause = self._cause(candle.open_time, "backtest", "allocation", "allocation")
+        for name in self.tracks:
+            self.trading.allocate_capital(AllocateCapital(name, self.config.capital_krw, cause))
+        self.risk.set_limits(cause)
+
+    def _monitor(self, index: int, candle: Candle) -> None:
+        moved = self.risk.close(index, candle, self._holdings())
+        if moved is not None:
+            self._end_all(candle, moved)
+            if moved is TradingState.REDUCING:
+                held = {name: track.book.qty_btc for name, track in self.tracks.items()}
+                for order in self.risk.liquidate(index, candle, held):
+                    self.pending.append(order)
+                    self._submit(order, candle, self.risk.cause(candle))
+                for track in self.tracks.values():
+                    self._refresh(track)
+        is_selling = any(o.placed_by_risk for o in self.pending)
+        if self.risk.halt_if_flat(candle, self._holdings(), is_selling):
+            self._end_all(candle, TradingState.HALTED)
+
+    def _end_all(self, candle: Candle, state: TradingState) -> None:
+        # A halt or a reduce cancels every open order at the close that crossed the limit.
+        reason = f"risk monitor: trading {state.value} ({self.risk.reason})"
+        cause = self.risk.cause(candle)
+        for order in list(self.pending):
+            self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
+            self.pending.remove(order)
+            track = self.tracks[order.strategy]
+            self._refresh(track)
+            if not order.placed_by_risk:
+                notice = OrderEndNotice(
+                    tag=order.tag,
+                    side=order.side,
+                    end=OrderEnd.CANCELLED,
+                    code=STATE_CODES[state],
+                    reason=reason,
+                    filled_qty_btc=order.filled_btc,
+                )
+                track.strategy.on_order_ended(notice)
