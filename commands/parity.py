@@ -3,8 +3,11 @@
 The candles a trading run saw are the log's candles of its market from its first candle on.
 A backtest with the run's inputs (strategies and parameters, capital, paper fill model, run
 id) over those candles, up to the end of the range, decides what the run should have decided.
-The two are compared as parity lines (`domain/parity.py`: flow by flow, without the
-exchange's own ids) over the flows decided in the range, each up to the range's end.
+The account's risk limits and trading state when the run opened are the backtest's, and a
+change of the risk record made outside the run (an operator's) reaches the backtest at the
+candle it reached the run. The two are compared as parity lines (`domain/parity.py`: flow by
+flow, without the exchange's own ids) over the flows decided in the range, each up to the
+range's end.
 """
 
 from __future__ import annotations
@@ -18,11 +21,17 @@ from commands.backtest.engine import BacktestEngine
 from commands.backtest.risk_monitor import monitor_flow
 from commands.backtest.run_model import IN_MEMORY_ENV, EngineConfig
 from commands.candle_history import candle_tape_from_log
+from commands.processes.candle_feed import LogCandleFeed
+from commands.processes.risk_directives import RISK_TOPICS, OutsideRiskChanges
 from commands.trading import Trading
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
+from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
+from domain.ids import risk_limits_id
 from domain.parity import parity_lines
 from domain.replay_hash import canonical_hash, is_decision_topic
+from domain.risk.directive import RiskDirective
+from domain.risk.limits import Limits, TradingState
 from domain.strategies.catalog import build_strategies
 from domain.strategies.run import StrategyRun
 from domain.strategies.signal import Signal
@@ -119,12 +128,14 @@ def run_parity(
         outcome.problems.append(f"the log holds no {opened.market} candles from {first}")
         return outcome
     outcome.candles = len(tape)
-    replica = Trading(IN_MEMORY_ENV, account=opened.run_id, fee_rate=opened.fee_rate)
+    limits, directives = _risk_inputs(trading, opened, position)
+    replica = Trading(IN_MEMORY_ENV, account=trading.account, fee_rate=opened.fee_rate)
     try:
         model = FillModel(opened.fee_rate, opened.slippage_bps, opened.max_participation)
         strategies = build_strategies(list(opened.strategies), opened.strategies)
-        config = EngineConfig(opened.run_id, opened.capital_krw, model, opened.market)
-        BacktestEngine(replica, strategies, config).run_tape(tape, progress)
+        config = EngineConfig(opened.run_id, opened.capital_krw, model, opened.market, limits)
+        engine = BacktestEngine(replica, strategies, config)
+        engine.run_tape(tape, progress, directives=directives)
         backtest = [event for _, event in _decisions(replica, opened.run_id, after=0)]
     finally:
         replica.close()
@@ -132,6 +143,35 @@ def run_parity(
     outcome.system_lines = parity_lines(_in_range(system, lo, hi))
     outcome.backtest_lines = parity_lines(_in_range(backtest, lo, hi))
     return outcome
+
+
+def _risk_inputs(
+    trading: Trading, opened: StrategyRun.Opened, position: int
+) -> tuple[Limits, dict[int, list[RiskDirective]]]:
+    # The account's limits and state when the run opened, and each change made outside the
+    # run afterwards at the index of the candle the run applied it at (the same rule).
+    limits, state, reason = Limits(), TradingState.ACTIVE, ""
+    record = risk_limits_id(trading.account)
+    for _, event in trading.read_events(RISK_TOPICS, upto=position):
+        directive = RiskDirective.from_event(event)
+        if directive is None or getattr(event, "originator_id", None) != record:
+            continue
+        limits = directive.limits or limits
+        state, reason = directive.state or state, directive.reason if directive.state else reason
+    schedule: dict[int, list[RiskDirective]] = {}
+    if state is not TradingState.ACTIVE:
+        cause = Cause(opened.first_candle_at, "parity", opened.run_id, opened.run_id)
+        opening = RiskDirective(reason or "the state at the run's opening", cause, state=state)
+        schedule[0] = [opening]
+    feed = LogCandleFeed(trading, opened.market, opened.first_candle_at)
+    changes = OutsideRiskChanges(
+        trading, account=trading.account, run_id=opened.run_id, after=position
+    )
+    for index, (_, available) in enumerate(feed.poll_positioned()):
+        found = changes.before(available)
+        if found:
+            schedule.setdefault(index, []).extend(found)
+    return limits, schedule
 
 
 def _decisions(trading: Trading, run_id: str, *, after: int) -> list[tuple[int, Event]]:

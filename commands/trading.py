@@ -214,7 +214,9 @@ class Trading(LiveRuns):
                     f"{existing}; every order needs its own client order id"
                 )
 
-    def _place(self, commands: Sequence[PlaceOrder]) -> list[UUID]:
+    def _place(self, commands: Sequence[PlaceOrder], *, risk_checked: bool = True) -> list[UUID]:
+        # risk_checked=False: the pre-trade risk rules were applied by whoever decided (a
+        # trading run, on its own view of the account); the ledger rules still apply.
         portfolio = self.get_portfolio()
         risk = self.get_risk_limits()
         state = risk.state if risk is not None else TradingState.ACTIVE
@@ -244,19 +246,20 @@ class Trading(LiveRuns):
                 if pid not in positions:
                     positions[pid] = self._find(pid, Position)
                 position = positions[pid]
-            check_order(
-                state,
-                limits,
-                OrderRiskContext(
-                    strategy_id=command.strategy_id,
-                    side=terms.side,
-                    notional_krw=order_total_krw(terms),
-                    exposure_krw=book.reserved_krw
-                    + (position.cost_basis_krw if position else Decimal(0)),
-                    daily_net_pnl_krw=portfolio.daily_net_pnl(trading_day(at).isoformat()),
-                    trading_day=trading_day(at).isoformat(),
-                ),
-            )
+            if risk_checked:
+                check_order(
+                    state,
+                    limits,
+                    OrderRiskContext(
+                        strategy_id=command.strategy_id,
+                        side=terms.side,
+                        notional_krw=order_total_krw(terms),
+                        exposure_krw=book.reserved_krw
+                        + (position.cost_basis_krw if position else Decimal(0)),
+                        daily_net_pnl_krw=portfolio.daily_net_pnl(trading_day(at).isoformat()),
+                        trading_day=trading_day(at).isoformat(),
+                    ),
+                )
             locked = portfolio.reserve(
                 order_id=str(new_id),
                 strategy_id=command.strategy_id,

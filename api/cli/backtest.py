@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 
 from adapters.reports.figures import format_figure, risk_figure
 from api.cli.context import console, err_console
+from api.cli.risk_options import (
+    DailyLossOption,
+    MaxDrawdownOption,
+    MaxExposureOption,
+    MaxOrderOption,
+    parse_limits,
+)
 
 DEFAULT_CAPITAL = "10000000"
 STRATEGIES_HELP = "Comma-separated: volatility_breakout, grid, turtle (all by default)."
@@ -92,30 +99,10 @@ def backtest(
             "(account = the run id); a run is persisted once.",
         ),
     ] = False,
-    max_order_krw: Annotated[
-        str | None, typer.Option(help="Per-order notional limit (KRW); off by default.")
-    ] = None,
-    max_exposure_krw: Annotated[
-        str | None,
-        typer.Option(
-            help="Per-strategy exposure limit (KRW): bids are refused above it (cost held + open "
-            "bids), and a strategy's BTC marked at a close above it is recorded as a breach."
-        ),
-    ] = None,
-    daily_loss_krw: Annotated[
-        str | None,
-        typer.Option(
-            help="Daily loss limit (KRW) per trading day (09:00 to 09:00 KST): the marked equity "
-            "falling this far below the day's start halts trading."
-        ),
-    ] = None,
-    max_drawdown: Annotated[
-        str | None,
-        typer.Option(
-            help="Drawdown from peak equity, a fraction (0.2 = 20 %): reaching it reduces "
-            "(cancels, sells every position at market), then halts once flat."
-        ),
-    ] = None,
+    max_order_krw: MaxOrderOption = None,
+    max_exposure_krw: MaxExposureOption = None,
+    daily_loss_krw: DailyLossOption = None,
+    max_drawdown: MaxDrawdownOption = None,
     engine_path: Annotated[
         str,
         typer.Option(
@@ -283,16 +270,7 @@ def _persist(
 
 def _limits(**given: str | None) -> Limits:
     """Return the run's risk limits; a bad value names its flag, the value and the rule."""
-    from domain.errors import InvalidRiskLimitError
-    from domain.risk.limits import Limits
-
-    for name, value in given.items():
-        try:
-            Limits.parse(**{name: value})
-        except InvalidRiskLimitError as error:
-            flag = "--" + name.replace("_", "-")
-            raise BacktestInputError(f"{flag} {value!r} was refused: {error}") from None
-    return Limits.parse(**given)
+    return parse_limits(BacktestInputError, **given)
 
 
 def _limit_parts(limits: Limits) -> list[str]:

@@ -16,10 +16,18 @@ import typer
 from rich.panel import Panel
 
 from api.cli.context import console, state_of
+from api.cli.risk_options import (
+    DailyLossOption,
+    MaxDrawdownOption,
+    MaxExposureOption,
+    MaxOrderOption,
+    parse_limits,
+)
 
 if TYPE_CHECKING:
     from adapters.trading.service import TradingStatus
     from api.bootstrap import System
+    from domain.risk.limits import Limits
 
 
 EXCHANGES = ("paper", "sandbox", "upbit")
@@ -70,6 +78,10 @@ def run(
     capital: Annotated[
         str | None, typer.Option(help="KRW a new run gives each strategy (trading.capital_krw).")
     ] = None,
+    max_order_krw: MaxOrderOption = None,
+    max_exposure_krw: MaxExposureOption = None,
+    daily_loss_krw: DailyLossOption = None,
+    max_drawdown: MaxDrawdownOption = None,
 ) -> None:
     """Run the trading system: servers, migrations, read models, the API, and a trading run.
 
@@ -88,6 +100,12 @@ def run(
 
     Real money (keys from LEDGER_UPBIT__ACCESS_KEY / __SECRET_KEY or the secrets dir):
     ledger run --exchange upbit --live
+
+    Risk limits (--max-order-krw, --max-exposure-krw, --daily-loss-krw, --max-drawdown) are the
+    account's, as `ledger risk set` sets them: given here, they replace the account's limits
+    (one left out is removed) before a new run opens, or, for a run resumed, from the first
+    candle recorded after the change. Without any, the account keeps its limits. The monitor
+    applies them at each close exactly as `ledger backtest` does with the same flags.
     """
     from api.cli.trading_run import TradingRunInputError
 
@@ -104,6 +122,14 @@ def run(
         raise TradingRunInputError("--candles and --until-end are for --exchange sandbox")
     if not 0 < speed <= 1_000_000:
         raise TradingRunInputError(f"--speed {speed} must be in (0, 1000000]")
+    given = {
+        "max_order_krw": max_order_krw,
+        "max_exposure_krw": max_exposure_krw,
+        "daily_loss_krw": daily_loss_krw,
+        "max_drawdown": max_drawdown,
+    }
+    limits = parse_limits(TradingRunInputError, **given)
+    has_limits = any(value is not None for value in given.values())
     settings = state_of(ctx).settings()
     bind_host, bind_port = host or settings.api.host, port or settings.api.port
     with ExitStack() as stack:
@@ -121,6 +147,7 @@ def run(
             strategies=strategies,
             params=param or [],
             capital=capital,
+            limits=limits if has_limits else None,
         )
 
 
@@ -139,6 +166,7 @@ def _run_system(
     strategies: str | None,
     params: list[str],
     capital: str | None,
+    limits: Limits | None,
 ) -> None:
     import uvicorn
 
@@ -187,6 +215,7 @@ def _run_system(
         strategies=resolved,
         capital_krw=capital_krw,
         first_candle_at=first_candle_at,
+        limits=limits,
     )
     parts = trading_parts(
         system,

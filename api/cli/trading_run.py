@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,10 @@ from adapters.trading.service import TradingStatus
 from adapters.upbit.auth import UpbitCredentials
 from api.bootstrap import System
 from api.settings import PLACEHOLDER_SECRETS, Settings
-from commands.messages import OpenRun
+from commands.messages import OpenRun, SetRiskLimits
+from commands.trading import Trading
 from domain.events import Cause
+from domain.risk.limits import Limits
 from domain.strategies.catalog import build_strategies, parse_param, resolved_parameters
 from domain.strategies.run import StrategyRun
 
@@ -58,6 +60,18 @@ def run_inputs(
     return resolved_parameters(built), amount
 
 
+def _set_limits(trading: Trading, run_id: str, limits: Limits, at: datetime | None) -> None:
+    record = trading.get_risk_limits()
+    if record is not None and record.limits == limits:
+        return
+    # A new run's limits are set at its first candle's open (in market time, as its opening);
+    # a change to a running run is an operator's, at the wall clock's now.
+    when = at or datetime.now(tz=UTC)
+    cause = Cause(when, "cli:ledger-run", f"limits:{run_id}:{when.isoformat()}", run_id)
+    reason = f"the limits given to ledger run {run_id}"
+    trading.set_risk_limits(SetRiskLimits(reason=reason, cause=cause, **limits.as_fields()))
+
+
 def open_or_resume(
     system: System,
     *,
@@ -67,8 +81,13 @@ def open_or_resume(
     strategies: dict[str, dict[str, str]],
     capital_krw: Decimal,
     first_candle_at: datetime,
+    limits: Limits | None = None,
 ) -> tuple[StrategyRun.Opened, bool]:
     """Return the run's opening event, opening the run if the log has none; and whether it did.
+
+    `limits`, when given and not already the account's, are set on the account's risk record
+    first: before the run opens (they are the run's from its first candle), or, for a run in
+    the log, as an operator's change that reaches it at the next candle recorded.
 
     Raises:
         TradingRunInputError: the log's run of that id was opened with other inputs.
@@ -97,9 +116,13 @@ def open_or_resume(
                 f"run {run_id!r} is in the log with other inputs ({'; '.join(differences)}); "
                 "resume it with the same configuration, or open another with --run-id NEW"
             )
+        if limits is not None:
+            _set_limits(trading, run_id, limits, None)
         return opened, False
     if trading.get_run(run_id) is not None:
         raise TradingRunInputError(f"run {run_id!r} is a backtest run; choose another --run-id")
+    if limits is not None:
+        _set_limits(trading, run_id, limits, first_candle_at)
     # The run opens, funded, at its first candle's open: in market time, which is the wall's
     # for Upbit and the replayed file's for the sandbox (so its equity curve starts funded).
     cause = Cause(first_candle_at, "cli:ledger-run", f"open-run:{run_id}", run_id)

@@ -10,7 +10,7 @@ holds the drivers (one candle at a time, or the tape's fast path) and the run's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
@@ -24,6 +24,8 @@ from domain.candles.candle import Candle
 from domain.candles.tape import CandleTape
 from domain.market_point import MarketPoint, MarketPointBuilder
 from domain.replay_hash import replay_digest
+from domain.risk.directive import RiskDirective
+from domain.risk.limits import TradingState
 from domain.strategies.base import CancelIntent, DecisionContext
 
 __all__ = ["IN_MEMORY_ENV", "BacktestEngine", "EngineConfig", "FillRecord", "StrategyTrack"]
@@ -51,20 +53,27 @@ class BacktestEngine(RiskSteps):
         return self
 
     def run_tape(
-        self, tape: CandleTape, progress: Callable[[int, int], None] | None = None
+        self,
+        tape: CandleTape,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        directives: Mapping[int, Sequence[RiskDirective]] | None = None,
     ) -> BacktestEngine:
         """Process only the candles where something can happen; identical events to `run`.
 
         `progress(index, total)` is called after each processed candle, if given.
+        `directives` are outside changes of the risk record by the candle index they reach.
         """
         index, n = 0, len(tape)
         wake: dict[UUID, int] = {}
+        schedule = directives or {}
         while index < n:
             self._touched.clear()
             if self.risk.is_watching:
                 self.risk.catch_up(tape, index, self._holdings())
-            self.process(index, tape.point(index))
+            self.process(index, tape.point(index), schedule.get(index, ()))
             index = self._next_event(index, tape, wake)
+            index = min([index, *(k for k in schedule if k > self._index)])
             if progress is not None:
                 progress(min(index, n), n)
         self.candles = n
@@ -73,8 +82,14 @@ class BacktestEngine(RiskSteps):
         self.session_end_indexes = list(tape.completion_indices)
         return self
 
-    def process(self, index: int, point: MarketPoint) -> None:
-        """Process the close of one candle: its fills, the risk monitor, then the decisions."""
+    def process(
+        self, index: int, point: MarketPoint, directives: Sequence[RiskDirective] = ()
+    ) -> None:
+        """Process the close of one candle: its fills, the risk monitor, then the decisions.
+
+        `directives` (changes of the risk record made outside the run that reach this candle)
+        are applied after the fills, before the risk monitor.
+        """
         candle = point.candle
         self._index = index
         if index == 0:
@@ -85,7 +100,9 @@ class BacktestEngine(RiskSteps):
                 self.refresh_books()
         self._resubmit_unacknowledged(candle)
         self._fill(index, candle)
-        if self.risk.is_watching:
+        if directives:
+            self._apply_directives(index, candle, directives)
+        if self.risk.is_watching or self.risk.state is TradingState.REDUCING:
             self._monitor(index, candle)
         for track in self.tracks.values():
             context = DecisionContext(

@@ -55,8 +55,18 @@ class RiskMonitor:
         self.is_watching = watches_equity(self.limits)
         """True when a limit is checked on the marked book; else no close is marked."""
         self.watch = EquityWatch()
-        self.state = TradingState.ACTIVE
+        record = trading.get_risk_limits()
+        self.state = record.state if record is not None else TradingState.ACTIVE
+        """The state the run trades in (a run may open on an account already halted)."""
         self.marked_index = -1
+
+    def take_limits(self, index: int, limits: Limits) -> None:
+        """Take limits set during the run; a limit newly watched starts at this close."""
+        if not self.is_watching:
+            self.watch = EquityWatch()
+            self.marked_index = index - 1
+        self.limits = limits
+        self.is_watching = watches_equity(limits)
 
     def set_limits(self, cause: Cause) -> None:
         """Record the run's limits on the account's risk record (nothing if it has none)."""

@@ -3,15 +3,19 @@
 Between a candle's fills and its decisions the risk monitor marks the book at the close and
 records what crossed a limit (`commands/backtest/risk_monitor.py`); the engine applies the
 state the breaches moved to: HALTED cancels every open order, REDUCING cancels them and sells
-every position at market, and the monitor halts once nothing is left to sell.
+every position at market, and the monitor halts once nothing is left to sell. A change made
+outside the run (`domain/risk/directive.py`) is applied the same way at the candle it reaches.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from commands.backtest.order_steps import OrderSteps
 from commands.backtest.risk_monitor import STATE_CODES
-from commands.messages import AllocateCapital, CancelOrder
+from commands.messages import AllocateCapital, CancelOrder, ChangeTradingState, SetRiskLimits
 from domain.candles.candle import Candle
+from domain.risk.directive import RiskDirective
 from domain.risk.limits import TradingState
 from domain.strategies.base import OrderEnd, OrderEndNotice
 
@@ -25,26 +29,57 @@ class RiskSteps(OrderSteps):
             self.trading.allocate_capital(AllocateCapital(name, self.config.capital_krw, cause))
         self.risk.set_limits(cause)
 
+    def _apply_directives(
+        self, index: int, candle: Candle, directives: Sequence[RiskDirective]
+    ) -> None:
+        # Changes made outside the run (an operator, reconciliation), at the first candle the
+        # log recorded after them: recorded on the run's risk record with their own cause.
+        for directive in directives:
+            if directive.limits is not None:
+                self.trading.set_risk_limits(
+                    SetRiskLimits(
+                        reason=directive.reason,
+                        cause=directive.cause,
+                        **directive.limits.as_fields(),
+                    )
+                )
+                self.risk.take_limits(index, directive.limits)
+            state = directive.state
+            if state is not None and state is not self.risk.state:
+                self.trading.change_trading_state(
+                    ChangeTradingState(state.value, directive.reason, directive.cause)
+                )
+                self.risk.state = state
+                self._enter(index, candle, state)
+
     def _monitor(self, index: int, candle: Candle) -> None:
         moved = self.risk.close(index, candle, self._holdings())
         if moved is not None:
-            self._end_all(candle, moved)
-            if moved is TradingState.REDUCING:
-                held = {name: track.book.qty_btc for name, track in self.tracks.items()}
-                for order in self.risk.liquidate(index, candle, held):
-                    self.pending.append(order)
-                    self._submit(order, candle, self.risk.cause(candle))
-                for track in self.tracks.values():
-                    self._refresh(track)
+            self._enter(index, candle, moved)
         is_selling = any(o.placed_by_risk for o in self.pending)
         if self.risk.halt_if_flat(candle, self._holdings(), is_selling):
             self._end_all(candle, TradingState.HALTED)
+
+    def _enter(self, index: int, candle: Candle, state: TradingState) -> None:
+        # HALTED ends every open order; REDUCING ends them and sells every position.
+        if state is TradingState.ACTIVE:
+            return
+        self._end_all(candle, state)
+        if state is TradingState.REDUCING:
+            held = {name: track.book.qty_btc for name, track in self.tracks.items()}
+            for order in self.risk.liquidate(index, candle, held):
+                self.pending.append(order)
+                self._submit(order, candle, self.risk.cause(candle))
+            for track in self.tracks.values():
+                self._refresh(track)
 
     def _end_all(self, candle: Candle, state: TradingState) -> None:
         # A halt or a reduce cancels every open order at the close that crossed the limit.
         reason = f"risk monitor: trading {state.value} ({self.risk.reason})"
         cause = self.risk.cause(candle)
         for order in list(self.pending):
+            if order.is_acknowledged:
+                self.execution.cancel(order)
             self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
             self.pending.remove(order)
             track = self.tracks[order.strategy]

@@ -4,6 +4,10 @@ The feed reads the candle events appended since its last read and hands out cand
 order without gaps: a minute not yet recorded holds back every later one (ingest fills a
 confirmed empty minute with a flat synthetic candle, strategies.md "Gap-free stream"). A
 candle is handed out once, as first recorded; a correction after that does not reach the run.
+Each candle comes with the log position at which it became available to the run (where it was
+recorded, or where the minute before it became available, whichever is later): the same
+position every time the run re-reads the log, so what happened in the log before a candle
+(`commands/processes/risk_directives.py`) is found again at the same candle.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ class LogCandleFeed:
         self.position = 0
         """The last log position read."""
         self._hours: dict[UUID, datetime] = {}
-        self._waiting: dict[int, Candle] = {}
+        self._waiting: dict[int, tuple[Candle, int]] = {}
+        self._available = 0
         self.newest_close: datetime | None = None
         """The close time of the newest candle recorded for the market (handed out or not)."""
 
@@ -46,6 +51,10 @@ class LogCandleFeed:
 
     def poll(self) -> list[Candle]:
         """Read what the log recorded since the last poll; return the next gap-free candles."""
+        return [candle for candle, _ in self.poll_positioned()]
+
+    def poll_positioned(self) -> list[tuple[Candle, int]]:
+        """Return the next gap-free candles, each with the log position it became available at."""
         for position, event in self.log.read_events(TOPICS, after=self.position):
             self.position = position
             if isinstance(event, CandleHour.Opened):
@@ -62,16 +71,18 @@ class LogCandleFeed:
             else:
                 continue
             for text in texts:
-                self._take(CandleRow.parse(text).candle(hour_start))
-        ready: list[Candle] = []
+                self._take(CandleRow.parse(text).candle(hour_start), position)
+        ready: list[tuple[Candle, int]] = []
         while self.next_minute in self._waiting:
-            ready.append(self._waiting.pop(self.next_minute))
+            candle, recorded_at = self._waiting.pop(self.next_minute)
+            self._available = max(self._available, recorded_at)
+            ready.append((candle, self._available))
             self.next_minute += 1
         return ready
 
-    def _take(self, candle: Candle) -> None:
+    def _take(self, candle: Candle, position: int) -> None:
         minute = minute_number(candle.open_time)
         if self.newest_close is None or candle.close_time > self.newest_close:
             self.newest_close = candle.close_time
         if minute >= self.next_minute:
-            self._waiting[minute] = candle
+            self._waiting[minute] = (candle, position)

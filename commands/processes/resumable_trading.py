@@ -3,19 +3,37 @@
 A run is crash-only (style S4.6): after any stop it re-processes its candles from its first
 one, and every command it gives is skipped when the log already holds its outcome. Signal and
 order ids are uuid5 of their cause, and fills are idempotent by trade id, so a command given
-again is recognised by its ids alone; the re-processed run appends exactly the events the
-interrupted one had not.
+again is recognised by its ids alone; a change of the risk record is recognised by its cause
+(time, actor, causation and correlation ids). The re-processed run appends exactly the events
+the interrupted one had not.
+
+The run decides on its own view of the account (`RunReplica`); the log records those
+decisions and does not take them again: an order the run placed is recorded without the
+pre-trade risk rules (the run applied them at its candle; the log's risk record may already
+hold a later operator's halt that the run applies only at a later candle), and a denial is
+recorded with the run's reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
-from commands.messages import AcceptOrder, CancelOrder, PlaceOrder, RecordSignal, RejectOrder
+from commands.messages import (
+    AcceptOrder,
+    CancelOrder,
+    ChangeTradingState,
+    PlaceOrder,
+    RecordSignal,
+    RejectOrder,
+    SetRiskLimits,
+)
 from commands.trading import OrderPlacement, Trading
-from domain.ids import order_id
+from domain.events import Cause, LedgerEvent
+from domain.ids import order_id, risk_limits_id
 from domain.orders.order import Order
 from domain.orders.status import OrderStatus
+from domain.risk.monitor import Breach
 from domain.strategies.signal import Signal, signal_id
 
 
@@ -34,18 +52,42 @@ class ResumableTrading(Trading):
         return super().record_signal(command)
 
     def place_order(self, command: PlaceOrder) -> UUID:
-        """Place the order unless it was placed; return its id."""
+        """Record the run's order (the run checked its risk) unless it was placed; return its id."""
         existing = order_id(command.client_order_id.strip())
         if self._find(existing, Order) is not None:
             return existing
-        return super().place_order(command)
+        return self._retrying(
+            lambda: self._place([command], risk_checked=False)[0], "record a run's order"
+        )
 
-    def place_strategy_order(self, command: PlaceOrder) -> OrderPlacement:
-        """Place (or record the denial of) a strategy's order unless the log holds it."""
-        existing = order_id(command.client_order_id.strip())
-        if self._find(existing, Order) is not None:
-            return OrderPlacement(existing)
-        return super().place_strategy_order(command)
+    def record_placement(self, command: PlaceOrder, placement: OrderPlacement) -> None:
+        """Record a strategy's order as the run placed or denied it, unless the log holds it."""
+        if self._find(order_id(command.client_order_id.strip()), Order) is not None:
+            return
+        denial = placement.denial
+        if denial is None:
+            self.place_order(command)
+        else:
+            self._retrying(lambda: self._record_denial(command, denial), "record a denial")
+
+    def record_breaches(self, breaches: Sequence[Breach], cause: Cause) -> None:
+        """Record the run's breaches at a close unless the log holds them."""
+        if not self._has_risk_event(cause):
+            super().record_breaches(breaches, cause)
+
+    def change_trading_state(self, command: ChangeTradingState) -> None:
+        """Change the trading state unless the log holds the change or the state holds."""
+        if self._has_risk_event(command.cause):
+            return
+        risk = self.get_risk_limits()
+        if risk is not None and risk.state.value == command.to_state.lower():
+            return  # e.g. an operator halted in the log before the run's own halt
+        super().change_trading_state(command)
+
+    def set_risk_limits(self, command: SetRiskLimits) -> None:
+        """Set the risk limits unless the log holds this change."""
+        if not self._has_risk_event(command.cause):
+            super().set_risk_limits(command)
 
     def accept_order(self, command: AcceptOrder) -> None:
         """Record the acknowledgement unless the order is past NEW."""
@@ -61,3 +103,11 @@ class ResumableTrading(Trading):
         """Record the cancel unless the order is already CANCELLED."""
         if self.get_order(command.order_id).status is not OrderStatus.CANCELLED:
             super().cancel_order(command)
+
+    def _has_risk_event(self, cause: Cause) -> bool:
+        key = (cause.occurred_at, cause.actor, cause.causation_id, cause.correlation_id)
+        return any(
+            (e.occurred_at, e.actor, e.causation_id, e.correlation_id) == key
+            for e in self.events.get(risk_limits_id(self.account))
+            if isinstance(e, LedgerEvent)
+        )

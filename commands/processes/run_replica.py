@@ -19,15 +19,19 @@ from commands.backtest.run_model import IN_MEMORY_ENV
 from commands.messages import (
     AcceptOrder,
     CancelOrder,
+    ChangeTradingState,
     PlaceOrder,
     RecordFill,
     RecordSignal,
     RecordSubmissionFailure,
     RejectOrder,
+    SetRiskLimits,
 )
 from commands.processes.resumable_trading import ResumableTrading
 from commands.trading import OrderPlacement, Trading
+from domain.events import Cause
 from domain.ids import portfolio_id, position_id, risk_limits_id
+from domain.risk.monitor import Breach
 
 
 class RunReplica(Trading):
@@ -74,10 +78,25 @@ class RunReplica(Trading):
         return found
 
     def place_strategy_order(self, command: PlaceOrder) -> OrderPlacement:
-        """Place (or record the denial of) a strategy's order here and in the log."""
+        """Place (or deny) a strategy's order here, and record the outcome in the log."""
         placement = super().place_strategy_order(command)
-        self.mirror.place_strategy_order(command)
+        self.mirror.record_placement(command, placement)
         return placement
+
+    def record_breaches(self, breaches: Sequence[Breach], cause: Cause) -> None:
+        """Record the breaches here and in the log."""
+        super().record_breaches(breaches, cause)
+        self.mirror.record_breaches(breaches, cause)
+
+    def change_trading_state(self, command: ChangeTradingState) -> None:
+        """Change the trading state here and in the log (where an outside change is skipped)."""
+        super().change_trading_state(command)
+        self.mirror.change_trading_state(command)
+
+    def set_risk_limits(self, command: SetRiskLimits) -> None:
+        """Set the limits here and in the log (where an outside change is skipped)."""
+        super().set_risk_limits(command)
+        self.mirror.set_risk_limits(command)
 
     def accept_order(self, command: AcceptOrder) -> None:
         """Record the acknowledgement here and in the log."""

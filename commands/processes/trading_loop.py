@@ -3,9 +3,11 @@
 At each candle the log records for the run's market, in minute order, the loop does what a
 backtest does at that candle (`BacktestEngine.process`, strategies.md "Order of work"): the
 fills the candle produced, then the decisions at its close, their orders placed and sent
-through the run's `Execution` (the paper fill model, or an exchange). The same code decides in
-backtest, paper and live, so a paper run over some candles decides what a backtest over them
-decides.
+through the run's `Execution` (the paper fill model, or an exchange). The account's risk
+limits at the run's opening are the run's; a change of the risk record made outside the run
+(an operator's limits, halt or resume) is applied at the first candle recorded after it.
+The same code decides in backtest, paper and live, so a paper run over some candles decides
+what a backtest over them decides.
 
 The loop is crash-only: it keeps nothing but the log. After any stop it re-processes the run's
 candles from the first one on its `RunReplica` (the account as the run saw it at each candle),
@@ -25,10 +27,12 @@ from commands.backtest.run_model import EngineConfig
 from commands.errors import UnknownRunError
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.resumable_trading import ResumableTrading
+from commands.processes.risk_directives import OutsideRiskChanges
 from commands.processes.run_replica import RunReplica
 from domain.candles.candle import Candle
 from domain.fills.paper_fill_model import FillModel
 from domain.market_point import MarketPointBuilder
+from domain.risk.limits import Limits
 from domain.strategies.catalog import build_strategies
 from domain.strategies.run import StrategyRun
 
@@ -68,9 +72,14 @@ class TradingLoop:
         self.ledger = trading
         self.replica = RunReplica(trading, strategies=list(opened.strategies), market=opened.market)
         self.replica.seed(position)
+        self.risk_changes = OutsideRiskChanges(
+            trading, account=trading.account, run_id=run_id, after=position
+        )
+        record = self.replica.get_risk_limits()
+        limits = record.limits if record is not None else Limits()
         model = FillModel(opened.fee_rate, opened.slippage_bps, opened.max_participation)
         strategies = build_strategies(list(opened.strategies), opened.strategies)
-        config = EngineConfig(opened.run_id, opened.capital_krw, model, opened.market)
+        config = EngineConfig(opened.run_id, opened.capital_krw, model, opened.market, limits)
         self.feed = LogCandleFeed(trading, opened.market, opened.first_candle_at)
         self.engine = BacktestEngine(
             self.replica, strategies, config, execution(opened, model, self.feed), allocates=False
@@ -81,9 +90,10 @@ class TradingLoop:
 
     def step(self) -> int:
         """Process each candle the log holds that the run has not processed; return how many."""
-        candles = self.feed.poll()
-        for candle in candles:
-            self.engine.process(self.progress.candles, self._points.add(candle))
+        candles = self.feed.poll_positioned()
+        for candle, position in candles:
+            directives = self.risk_changes.before(position)
+            self.engine.process(self.progress.candles, self._points.add(candle), directives)
             self.progress.candles += 1
             self.progress.last_candle = candle
             if self._on_candle is not None:

@@ -23,6 +23,8 @@ from tests.e2e.conftest import Cli
         (("--strategies", "momentum"), "unknown strategy 'momentum'"),
         (("--param", "grid.levels=1"), "grid.levels 1 must be at least 2"),
         (("--capital", "-5"), "--capital '-5' must be a positive amount of KRW"),
+        (("--daily-loss-krw", "-5"), "--daily-loss-krw '-5' was refused"),
+        (("--max-drawdown", "1.5"), "--max-drawdown '1.5' was refused"),
         (
             ("--exchange", "upbit", "--live"),
             "live trading needs a real Upbit access key in LEDGER_UPBIT__ACCESS_KEY",

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field
 
 from api.http.auth import require_token
-from api.http.errors import responses
+from api.http.errors import ApiError, responses
 from commands.messages import (
     AllocateCapital,
     CancelOrder,
@@ -213,9 +213,16 @@ async def change_trading_state(
 ) -> CommandAccepted:
     """Change the trading state; the reason and the actor are recorded.
 
-    halt: HALTED, nothing is placed; reduce: REDUCING, only orders that lower exposure;
-    resume: ACTIVE again.
+    halt: HALTED, nothing is placed; reduce: REDUCING, open orders are cancelled and every
+    position is sold at market (a running trading run applies a change at the first candle
+    recorded after it); resume: ACTIVE again, and only with an `X-Actor` naming who resumes.
     """
+    if action == "resume" and actor is None:
+        raise ApiError(
+            422,
+            "actor_required",
+            "resuming trading needs the X-Actor header naming who resumes it (and a reason)",
+        )
     system = request.app.state.system
     command = ChangeTradingState(STATE_AFTER[action], body.reason, cause(actor, correlation))
     await asyncio.to_thread(system.trading.change_trading_state, command)

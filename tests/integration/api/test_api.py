@@ -133,7 +133,14 @@ def test_risk_changes_and_the_flow_of_events_by_correlation_id(api: Api) -> None
     api.post("/risk/halt", {"reason": "drill"}, **{"X-Correlation-Id": "drill-1"})
     refused = api.client.post("/orders", json=LIMIT_BID, headers=AUTH)
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "trading_halted"
-    api.post("/risk/resume", {"reason": "drill over"}, **{"X-Correlation-Id": "drill-1"})
+    anonymous = api.client.post("/risk/resume", json={"reason": "drill over"}, headers=AUTH)
+    assert anonymous.status_code == 422, anonymous.text
+    assert anonymous.json()["error"]["code"] == "actor_required"
+    api.post(
+        "/risk/resume",
+        {"reason": "drill over"},
+        **{"X-Correlation-Id": "drill-1", "X-Actor": "bob"},
+    )
     api.project()
 
     (state,) = api.client.get("/risk").json()
@@ -143,6 +150,7 @@ def test_risk_changes_and_the_flow_of_events_by_correlation_id(api: Api) -> None
     flow = api.client.get("/events", params={"correlation_id": "drill-1"}).json()["items"]
     assert [e["bus_name"] for e in flow] == ["risk.trading.halted", "risk.trading.resumed"]
     assert flow[0]["payload"]["reason"] == "drill"
+    assert flow[1]["payload"]["actor"] == "api:bob"
 
 
 @pytest.mark.parametrize(
