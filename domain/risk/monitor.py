@@ -66,9 +66,12 @@ class Breach:
 
     def describe(self) -> str:
         """Return the breach as a reason a person can read, e.g. for the halt event."""
+        # Numbers as plain decimals: a loss computed from an exchange's fees ("5.0000") and
+        # one from the fill model's are the same number, and must read the same.
         who = f"strategy {self.strategy_id}'s " if self.strategy_id else ""
+        measured, threshold = _plain(self.measured), _plain(self.threshold)
         return (
-            f"{who}{self.limit.value} {self.measured} reached the limit {self.threshold} at the "
+            f"{who}{self.limit.value} {measured} reached the limit {threshold} at the "
             f"candle of {self.candle_open_time.isoformat()}: {self.action.value}"
         )
 
@@ -211,3 +214,7 @@ def assess(limits: Limits, state: TradingState, mark: EquityMark) -> list[Breach
                 )
             )
     return found
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
