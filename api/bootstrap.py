@@ -41,6 +41,7 @@ from commands.backtest.execution import Execution
 from commands.backtest.paper_execution import PaperExecution
 from commands.errors import ConcurrencyConflictError, ExchangeUnavailableError
 from commands.processes.candle_feed import LogCandleFeed
+from commands.processes.reconciliation import Reconciler
 from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
 from commands.trading import Trading
@@ -327,8 +328,26 @@ def trading_parts(
         is_retryable=is_curable,
         after_step=after_step,
         report=report,
+        reconcile=None if opened.exchange == "paper" else reconciliation(log, opened, rest),
     )
     return TradingParts(service, market_feed, closers)
+
+
+def reconciliation(
+    log: Trading, opened: StrategyRun.Opened, rest: UpbitRestClient
+) -> Callable[[str], object]:
+    """Return what reconciles a run on an exchange with the log, for a trigger, now."""
+    gateway = UpbitExecutionGateway(rest, name=opened.exchange, fee_rate=opened.fee_rate)
+    reconciler = Reconciler(log, gateway)
+
+    def reconcile(trigger: str) -> object:
+        at = datetime.now(tz=UTC)
+        cause = Cause(
+            at, "reconciliation", f"reconciliation:{opened.run_id}:{trigger}", opened.run_id
+        )
+        return reconciler.reconcile(opened.run_id, trigger, cause)
+
+    return reconcile
 
 
 def is_curable(error: Exception) -> bool:

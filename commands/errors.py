@@ -15,6 +15,10 @@ class UnknownRunError(NotFoundError):
     """No run of the strategies has this id."""
 
 
+class UnknownReconciliationError(NotFoundError):
+    """No reconciliation has this id."""
+
+
 class ConcurrencyConflictError(Exception):
     """Other writers kept changing the same aggregates; the bounded retries were spent."""
 

@@ -13,6 +13,8 @@ from uuid import UUID
 
 from domain.candles.candle_hour import CandleRow
 from domain.events import Cause
+from domain.reconciliation.balances import BookFigures
+from domain.reconciliation.difference import Difference
 from domain.risk.limits import Limits
 from domain.strategies.base import OrderIntent
 
@@ -190,4 +192,30 @@ class CompleteRun:
     candles_processed: int
     decisions: int
     replay_hash: str
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class RecordReconciliation:
+    """Record what comparing a run's exchange with the log found.
+
+    `krw` and `base` are the exchange's (free, locked) balances; `unrecorded` what the trades
+    it has and the log has not recorded yet change; `differences` those of the orders.
+    """
+
+    run_id: str
+    trigger: str
+    differences: tuple[Difference, ...]
+    krw: tuple[Decimal, Decimal]
+    base: tuple[Decimal, Decimal]
+    unrecorded: BookFigures
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class AcknowledgeReconciliation:
+    """Acknowledge a reconciliation's unexplained differences (an operator, with a reason)."""
+
+    reconciliation_id: UUID
+    reason: str
     cause: Cause

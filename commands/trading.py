@@ -19,7 +19,6 @@ from eventsourcing.persistence import IntegrityError
 from commands.candle_ingestion import CandleIngestReport
 from commands.errors import UnknownOrderError
 from commands.ledger_log import DEFAULT_CONFLICT_RETRIES, register_event_topics
-from commands.live_runs import LiveRuns
 from commands.messages import (
     AcceptOrder,
     AllocateCapital,
@@ -29,6 +28,7 @@ from commands.messages import (
     RecordSubmissionFailure,
     RejectOrder,
 )
+from commands.reconciliation_records import ReconciliationRecords
 from domain.candles.candle_hour import CandleHour
 from domain.constants import DEFAULT_FEE_RATE
 from domain.errors import (
@@ -71,7 +71,7 @@ class OrderPlacement:
         return self.denial is not None
 
 
-class Trading(LiveRuns):
+class Trading(ReconciliationRecords):
     """The ledger's write side: orders, positions, the cash ledger and risk limits."""
 
     name = "Ledger"  # names the tables (ledger_events); never derived from the class name

@@ -153,3 +153,15 @@ class DailyLossLimitReachedError(RiskError):
 
 class TradingStateUnchangedError(RiskError):
     """The requested trading state is the current one."""
+
+
+class ReconciliationError(DomainError):
+    """A reconciliation rule refused a command."""
+
+
+class ReconciliationAcknowledgementError(ReconciliationError):
+    """Only a reconciliation with an unexplained difference is acknowledged, and only once."""
+
+
+class ReconciliationNotApplicableError(ReconciliationError):
+    """A paper run has no exchange to reconcile with."""

@@ -15,6 +15,7 @@ from domain.events import LedgerEvent
 from domain.orders.order import Order
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
+from domain.reconciliation.reconciliation import Reconciliation
 from domain.risk.limits import RiskLimits
 from domain.strategies.run import StrategyRun
 from domain.strategies.signal import Signal
@@ -53,6 +54,10 @@ EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
     MarketFeed.Opened,
     MarketFeed.Interrupted,
     MarketFeed.Resumed,
+    Reconciliation.Started,
+    Reconciliation.DifferenceFound,
+    Reconciliation.Completed,
+    Reconciliation.Acknowledged,
 )
 
 BUS_NAMES: MappingProxyType[type[LedgerEvent], str] = MappingProxyType(

@@ -8,6 +8,7 @@ from projections.candles_view import CandlesProjection
 from projections.orders_view import OrdersProjection
 from projections.positions_view import PositionsProjection
 from projections.projection import Projection
+from projections.reconciliations_view import ReconciliationsProjection
 from projections.risk_view import RiskProjection
 from projections.signals_view import SignalsProjection
 from projections.timeline_view import EventTimelineProjection
@@ -22,6 +23,7 @@ PROJECTIONS: MappingProxyType[str, type[Projection]] = MappingProxyType(
             PositionsProjection,
             RiskProjection,
             CandlesProjection,
+            ReconciliationsProjection,
         )
     }
 )

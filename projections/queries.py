@@ -54,6 +54,10 @@ class ReadModelQueries(Protocol):
         """Return one order with its `fill_list` and `status_history`, or None."""
         ...
 
+    def reconciliations(self, *, run_id: str | None, limit: int, cursor: str | None) -> Page:
+        """Return reconciliations, newest first, each with its `difference_list`."""
+        ...
+
     def positions(self, *, strategy_id: str | None) -> Sequence[Row]:
         """Return every position (one per account, strategy and market)."""
         ...

@@ -17,6 +17,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from commands.messages import (
     AcceptOrder,
+    AcknowledgeReconciliation,
     AllocateCapital,
     CancelOrder,
     ChangeTradingState,
@@ -26,6 +27,7 @@ from commands.messages import (
     OpenRun,
     PlaceOrder,
     RecordFill,
+    RecordReconciliation,
     RecordSignal,
     RecordSubmissionFailure,
     RejectOrder,
@@ -45,6 +47,8 @@ from domain.orders.order import Order
 from domain.orders.terms import OrderSide, OrderTerms, OrderType, order_terms
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
+from domain.reconciliation.balances import BookFigures
+from domain.reconciliation.difference import Difference, DifferenceKind
 from domain.risk.limits import RiskLimits
 from domain.risk.monitor import Breach, BreachAction, LimitCode
 from domain.risk.rules import OrderRiskContext
@@ -514,4 +518,40 @@ def every_event_through_the_application(app: Trading) -> None:
             )
         ],
         SEOUL_CAUSE,
+    )
+    app.open_run(
+        OpenRun(
+            run_id="sandbox-1",
+            mode="live",
+            exchange="sandbox",
+            market="KRW-BTC",
+            strategies={"grid": {"levels": "10"}},
+            capital_krw=Decimal("1000000"),
+            fee_rate=DEFAULT_FEE_RATE,
+            slippage_bps=Decimal(0),
+            max_participation=None,
+            first_candle_at=hour,
+            cause=SEOUL_CAUSE,
+        )
+    )
+    foreign = Difference.of(
+        DifferenceKind.UNKNOWN_OPEN_ORDER,
+        order_id="00000000-0000-0000-0000-000000000007",
+        exchange_says="working",
+        log_says="not an order of the log",
+        explanation="drill",
+    )
+    rec = app.record_reconciliation(
+        RecordReconciliation(
+            run_id="sandbox-1",
+            trigger="start",
+            differences=(foreign,),
+            krw=(Decimal("1000000"), Decimal(0)),
+            base=(Decimal(0), Decimal(0)),
+            unrecorded=BookFigures(Decimal(0), Decimal(0)),
+            cause=SEOUL_CAUSE,
+        )
+    )
+    app.acknowledge_reconciliation(
+        AcknowledgeReconciliation(rec.reconciliation_id, "drill", SEOUL_CAUSE)
     )

@@ -57,6 +57,7 @@ DAILY_PNL_KEY = Keyset((("trading_day", "date"), ("strategy_id", "text")), desce
 SIGNALS_KEY = Keyset((("candle_open_time", "timestamptz"), ("signal_id", "uuid")), True)
 RISK_HISTORY_KEY = Keyset((("h.position", "bigint"),), descending=True)
 CANDLES_KEY = Keyset((("open_time", "timestamptz"),), descending=False)
+RECONCILIATIONS_KEY = Keyset((("position", "bigint"),), descending=True)
 EVENTS_KEY = Keyset((("t.position", "bigint"),), descending=False)
 
 
@@ -166,6 +167,28 @@ class PostgresReadModelQueries:
             "SELECT h.*, s.account FROM rm_risk_history h LEFT JOIN rm_risk_state s USING (risk_id)"
         )
         return self._listing(select, [], [], RISK_HISTORY_KEY, limit, cursor)
+
+    # Reconciliations.
+    def reconciliations(self, *, run_id: str | None, limit: int, cursor: str | None) -> Page:
+        """Return reconciliations, newest first, each with its `difference_list`."""
+        where, params = _filters(run_id=run_id)
+        page = self._listing(
+            "SELECT * FROM rm_reconciliations", where, params, RECONCILIATIONS_KEY, limit, cursor
+        )
+        ids = [row["reconciliation_id"] for row in page.rows]
+        differences: dict[UUID, list[Row]] = {i: [] for i in ids}
+        if ids:
+            for row in self._all(
+                "SELECT * FROM rm_reconciliation_differences WHERE reconciliation_id = ANY(%s) "
+                "ORDER BY position",
+                (ids,),
+            ):
+                found = dict(row)
+                differences[found.pop("reconciliation_id")].append(found)
+        rows = [
+            {**row, "difference_list": differences[row["reconciliation_id"]]} for row in page.rows
+        ]
+        return Page(rows, page.next_cursor)
 
     # Candles.
     def candles(

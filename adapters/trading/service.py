@@ -5,7 +5,9 @@ every candle the log holds. When a step fails for a reason that time can cure (t
 the database unreachable, a write race that outlasted its retries) the loop is given up and,
 after a back-off, a new one takes over: it re-processes the run from the log, which is exactly
 the restart path a killed process takes. Any other failure stops the service and is reported
-(style S4.6: a consumer does not swallow).
+(style S4.6: a consumer does not swallow). Before each new loop, a run on an exchange is
+reconciled with it (`reconcile`: trigger `start` until one succeeded, then `reconnect`); a
+reconciliation that cannot reach the exchange is a failure like any other.
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ class TradingService:
         after_step: Callable[[TradingLoop], bool] | None = None,
         report: Callable[[TradingStatus], None] = lambda status: None,
         backoff_s: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0),
+        reconcile: Callable[[str], object] | None = None,
     ) -> None:
         self.make_loop, self.wake, self.is_retryable = make_loop, wake, is_retryable
+        self.reconcile = reconcile
         self.after_step, self.report, self.backoff_s = after_step, report, backoff_s
         self.status = TradingStatus(run_id, "starting")
 
@@ -60,9 +64,14 @@ class TradingService:
         """
         loop: TradingLoop | None = None
         failures = 0
+        has_reconciled = False
         while not stop.is_set():
             try:
                 if loop is None:
+                    if self.reconcile is not None:
+                        trigger = "reconnect" if has_reconciled else "start"
+                        await asyncio.to_thread(self.reconcile, trigger)
+                        has_reconciled = True
                     loop = await asyncio.to_thread(self.make_loop)
                 processed = await asyncio.to_thread(loop.step)
                 failures = 0

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from api.cli import capital, migrate, orders, projections, risk, services
+from api.cli import capital, migrate, orders, projections, reconciliations, risk, services
 from api.cli.backtest import backtest
 from api.cli.candles import import_candles, ingest
 from api.cli.config import show_config
@@ -85,6 +85,8 @@ app.add_typer(migrate.app, name="migrate")
 app.add_typer(orders.app, name="order")
 app.add_typer(capital.app, name="capital")
 app.add_typer(risk.app, name="risk")
+app.command("reconcile")(reconciliations.reconcile)
+app.add_typer(reconciliations.app, name="reconciliations")
 app.add_typer(projections.app, name="projections")
 app.command("relay")(projections.relay)
 app.command("project")(projections.project)
@@ -103,10 +105,16 @@ def exit_code_for(error: BaseException) -> int:
     from api.cli.backtest import BacktestInputError
     from api.cli.parity import ParityInputError, ParityMismatchError
     from api.cli.projections import ProjectionMismatchError
+    from api.cli.reconciliations import ReconcileInputError
     from api.cli.replay import ReplayInputError, ReplayMismatchError
     from api.cli.trading_run import TradingRunInputError
     from api.settings import ConfigError
-    from commands.errors import ConcurrencyConflictError, DuplicateRunError, NotFoundError
+    from commands.errors import (
+        ConcurrencyConflictError,
+        DuplicateRunError,
+        ExchangeUnavailableError,
+        NotFoundError,
+    )
     from domain.errors import DomainError
 
     if isinstance(error, ProjectionMismatchError | ReplayMismatchError | ParityMismatchError):
@@ -121,6 +129,7 @@ def exit_code_for(error: BaseException) -> int:
         MigrationDatabaseUnavailableError,
         ConcurrencyConflictError,
         OperationalError,
+        ExchangeUnavailableError,
     )
     if isinstance(error, unavailable):
         return 3
@@ -135,6 +144,7 @@ def exit_code_for(error: BaseException) -> int:
         DuplicateRunError,
         TradingRunInputError,
         ParityInputError,
+        ReconcileInputError,
     )
     if isinstance(error, bad_input):
         return 2

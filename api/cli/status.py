@@ -44,6 +44,9 @@ def status(
         assert system.queries is not None
         positions = [dict(row) for row in system.queries.positions(strategy_id=None)]
         risk = [dict(row) for row in system.queries.risk_state()]
+        reconciliation = _reconciliation(
+            system.trading, [o for _, o in trading_runs(system.trading)]
+        )
     report: dict[str, Any] = {
         "at": datetime.now(tz=UTC).isoformat(),
         "trading_service": service,
@@ -51,11 +54,30 @@ def status(
         "read_models": projections,
         "positions": positions,
         "risk": risk,
+        "reconciliation": reconciliation,
     }
     if as_json:
         print_json(report)
         return
     _print(report)
+
+
+def _reconciliation(trading: Any, runs: list[Any]) -> dict[str, Any]:
+    """Return the last reconciliation of each exchange run and those that wait for an operator."""
+    from api.cli.reconciliations import view
+
+    last = {}
+    for opened in runs:
+        if opened.exchange == "paper":
+            continue
+        found = trading.reconciliations_of_run(opened.run_id)
+        last[opened.run_id] = view(found[-1]) if found else None
+    pending = [view(r) for r in trading.pending_acknowledgements()]
+    return {
+        "last": last,
+        "waiting_for_acknowledgement": pending,
+        "note": "paper runs have no exchange and are not reconciled",
+    }
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -107,6 +129,25 @@ def _print(report: dict[str, Any]) -> None:
             krw(row["fees_krw"]),
         )
     console.print(positions)
+    reconciliation = report["reconciliation"]
+    for run_id, last in reconciliation["last"].items():
+        if last is None:
+            console.print(f"reconciliation: run {run_id} not reconciled yet")
+            continue
+        console.print(
+            f"reconciliation: run {run_id} last #{last['sequence']} ({last['trigger']}) "
+            f"{last['reconciliation_id']}: {len(last['differences'])} difference(s), "
+            f"{last['unexplained']} unexplained"
+        )
+    for waiting in reconciliation["waiting_for_acknowledgement"]:
+        console.print(
+            f"reconciliation {waiting['reconciliation_id']} (run {waiting['run_id']} "
+            f"#{waiting['sequence']}) has {waiting['unexplained']} unexplained difference(s) "
+            "and keeps trading HALTED until acknowledged: ledger reconciliations acknowledge "
+            f"{waiting['reconciliation_id']} --reason ..."
+        )
+    if not reconciliation["last"]:
+        console.print("reconciliation: no run on an exchange (paper runs are not reconciled)")
     for row in report["risk"]:
         limits = ", ".join(
             f"{k} {row[k] if row[k] is not None else 'none'}"

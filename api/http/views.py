@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 T = TypeVar("T")
 
@@ -170,6 +170,55 @@ class RiskChangeView(BaseModel):
     actor: str
     changed_at: datetime
     changed_at_kst: datetime
+
+
+class ReconciliationDifferenceView(BaseModel):
+    """One difference a reconciliation found between the exchange and the log."""
+
+    position: int
+    kind: str = Field(description="e.g. unknown_open_order, fills_missing, balance_mismatch")
+    order_id: str | None
+    exchange_says: str
+    log_says: str
+    is_explained: bool
+    explanation: str
+
+
+class ReconciliationView(BaseModel):
+    """A reconciliation of a trading run with its exchange: counts, balances, acknowledgement.
+
+    Balances: `krw_*`/`base_*` are the exchange's (free, locked); `ledger_*` the cash and BTC of
+    the run's strategies; `unrecorded_*` what trades the log has not recorded yet change.
+    """
+
+    reconciliation_id: UUID
+    run_id: str
+    sequence: int
+    trigger: str = Field(description="start, reconnect or operator")
+    exchange: str
+    market: str
+    started_at: datetime
+    started_at_kst: datetime
+    is_completed: bool
+    differences: int
+    unexplained: int
+    krw_free: Decimal | None
+    krw_locked: Decimal | None
+    base_free: Decimal | None
+    base_locked: Decimal | None
+    ledger_krw: Decimal | None
+    ledger_base: Decimal | None
+    unrecorded_krw: Decimal | None
+    unrecorded_base: Decimal | None
+    baseline_sequence: int | None
+    is_halting: bool = Field(description="it halted trading")
+    is_acknowledged: bool
+    acknowledged_by: str | None
+    acknowledgement: str | None
+    has_resumed: bool | None = Field(description="its acknowledgement resumed trading")
+    acknowledged_at: datetime | None
+    position: int
+    difference_list: list[ReconciliationDifferenceView]
 
 
 class CandleView(BaseModel):

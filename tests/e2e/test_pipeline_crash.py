@@ -17,6 +17,7 @@ from psycopg import sql
 
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env
 from commands.trading import Trading
+from projections.catalogue import PROJECTIONS
 from tests.e2e.conftest import LEDGER, Cli
 from tests.integration.nats.conftest import append_orders
 
@@ -61,7 +62,7 @@ def test_sigkilled_relay_projector_and_nats_lose_and_double_nothing(cli: Cli) ->
 
     def least() -> int:
         positions = tracked()
-        return min(positions.values()) if len(positions) == 6 else 0
+        return min(positions.values()) if len(positions) == len(PROJECTIONS) else 0
 
     relay, project = start("relay"), start("project")
     kills = []

@@ -65,3 +65,34 @@ def test_parity_with_bad_options_or_no_run_exits_2_naming_it(
     assert result.returncode == 2, result.stdout + result.stderr
     assert expected in " ".join(result.stderr.split()), result.stderr
     assert cli.event_count() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ("reconciliations", "acknowledge", "nope", "--reason", "x"),
+            "reconciliation id 'nope' is not a UUID",
+        ),
+        (
+            (
+                "reconciliations",
+                "acknowledge",
+                "00000000-0000-0000-0000-000000000007",
+                "--reason",
+                "x",
+            ),
+            "reconciliation 00000000-0000-0000-0000-000000000007 does not exist",
+        ),
+        (("reconcile",), "no trading run on an exchange is in the log"),
+        (("reconcile", "--run-id", "nope"), "no trading run 'nope' is recorded"),
+    ],
+)
+def test_reconciliation_commands_with_bad_input_exit_2_naming_it_and_record_nothing(
+    cli: Cli, args: tuple[str, ...], expected: str
+) -> None:
+    before = cli.event_count()
+    result = cli(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in " ".join(result.stderr.split()), result.stderr
+    assert cli.event_count() == before

@@ -64,6 +64,19 @@ def test_sandbox_run_equals_a_backtest_in_parity_and_in_the_api(
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert "finished: 4,320 candles processed" in ran.stdout.replace("\n", " "), ran.stdout
 
+    # And the run was reconciled with the sandbox when it started, with nothing to tell
+    listed = cli("reconciliations", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    reconciliations = json.loads(listed.stdout)
+    (start,) = reconciliations["reconciliations"]
+    assert (start["trigger"], start["differences"], start["unexplained"]) == ("start", [], 0)
+    assert Decimal(start["krw_free"]) == Decimal(start["ledger_krw"]) > 0
+    assert reconciliations["trading_state"] == "ACTIVE"
+    status = json.loads(cli("status", "--json").stdout)
+    (last,) = status["reconciliation"]["last"].values()
+    assert last["reconciliation_id"] == start["reconciliation_id"]
+    assert status["reconciliation"]["waiting_for_acknowledgement"] == []
+
     # When parity replays the candles the run saw through the backtest
     parity_json = tmp_path / "parity.json"
     parity = cli("parity", "--from", "2023-03-09", "--to", "2023-03-12", "--json", str(parity_json))

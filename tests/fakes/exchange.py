@@ -4,6 +4,7 @@ Orders fill by the paper fill model as the test closes candles on the exchange's
 (`close`), from the candle after the one whose close they arrived at; trades are dated at
 their candle's close, as the sandbox dates them. Faults can be armed: the next submission
 fails before or after the order is created (the answer lost), or the exchange is down.
+Balances are the account's totals (`fund` puts money in; trades move it; all shown as free).
 """
 
 from __future__ import annotations
@@ -67,11 +68,16 @@ class FakeExchange:
         """'lost_after_create', 'fail_before_create', 'down' (any call) or 'down_on_sync'
         (the next look-up of an order it holds) for the next calls."""
         self.fault_count = 0
+        self.totals: dict[str, Decimal] = {"KRW": Decimal(0), "BTC": Decimal(0)}
 
     # The test's controls.
     def arm(self, fault: str, count: int = 1) -> None:
         """Make the next `count` affected calls fail with `fault`."""
         self.fault, self.fault_count = fault, count
+
+    def fund(self, currency: str, amount: Decimal) -> None:
+        """Add `amount` of `currency` to the account (a deposit; negative: a withdrawal)."""
+        self.totals[currency] = self.totals.get(currency, Decimal(0)) + amount
 
     def close(self, candle: Candle) -> None:
         """Close `candle` on the exchange's clock: fill what rests, dated at its close."""
@@ -134,7 +140,7 @@ class FakeExchange:
 
     def balances(self) -> list[ExchangeBalance]:
         self._maybe_down()
-        return [ExchangeBalance("KRW", Decimal(0), Decimal(0))]
+        return [ExchangeBalance(c, total, Decimal(0)) for c, total in self.totals.items()]
 
     # Plumbing.
     def _maybe_down(self) -> None:
@@ -166,6 +172,13 @@ class FakeExchange:
         order.trades.append(
             ExchangeTrade(trade_id, fill.price, fill.qty, fill.fee, candle.close_time)
         )
+        funds = fill.qty * fill.price
+        if ticket.side is OrderSide.BID:
+            self.totals["KRW"] -= funds + fill.fee
+            self.totals["BTC"] += fill.qty
+        else:
+            self.totals["KRW"] += funds - fill.fee
+            self.totals["BTC"] -= fill.qty
         order.remaining_btc -= fill.qty
         order.remaining_krw -= fill.qty * fill.price
         if fill.is_complete:

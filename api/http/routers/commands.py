@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from api.http.auth import require_token
 from api.http.errors import ApiError, responses
 from commands.messages import (
+    AcknowledgeReconciliation,
     AllocateCapital,
     CancelOrder,
     ChangeTradingState,
@@ -89,6 +90,12 @@ class RiskLimitsRequest(BaseModel):
 
 class StateChangeRequest(BaseModel):
     """Why trading changes state (recorded with the actor)."""
+
+    reason: Reason
+
+
+class AcknowledgementRequest(BaseModel):
+    """Why the operator accepts the reconciliation's unexplained differences."""
 
     reason: Reason
 
@@ -247,3 +254,29 @@ async def allocate(
     command = AllocateCapital(body.strategy_id, body.amount_krw, cause(actor, correlation))
     await asyncio.to_thread(trading.allocate_capital, command)
     return CommandAccepted(id=body.strategy_id, log_position=_head(request))
+
+
+@router.post(
+    "/reconciliations/{reconciliation_id}/acknowledge",
+    status_code=202,
+    response_model=CommandAccepted,
+    summary="Acknowledge a reconciliation's unexplained differences",
+    responses=responses(400, 401, 404, 409, 422, 503),
+)
+async def acknowledge_reconciliation(
+    reconciliation_id: UUID,
+    body: AcknowledgementRequest,
+    request: Request,
+    actor: ActorHeader = None,
+    correlation: CorrelationHeader = None,
+) -> CommandAccepted:
+    """Record the acknowledgement; resume trading when the halt in force is a reconciliation's.
+
+    Trading resumes (ACTIVE, with this actor and reason) when the last change of the trading
+    state was a reconciliation's halt and no other reconciliation waits for an acknowledgement.
+    A reconciliation with nothing unexplained, or acknowledged already, is refused (422).
+    """
+    trading = request.app.state.system.trading
+    command = AcknowledgeReconciliation(reconciliation_id, body.reason, cause(actor, correlation))
+    await asyncio.to_thread(trading.acknowledge_reconciliation, command)
+    return CommandAccepted(id=str(reconciliation_id), log_position=_head(request))

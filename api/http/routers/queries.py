@@ -30,6 +30,7 @@ from api.http.views import (
     OrderView,
     PositionView,
     ProjectionView,
+    ReconciliationView,
     RiskChangeView,
     RiskStateView,
     SignalView,
@@ -259,6 +260,35 @@ async def risk_history(
         min_position,
         wait_s,
         lambda q: q.risk_history(limit=limit, cursor=cursor),
+    )
+    return _listing(page)
+
+
+@router.get(
+    "/reconciliations",
+    response_model=Listing[ReconciliationView],
+    summary="Reconciliations of trading runs with their exchanges, newest first",
+    responses=responses(400, 409, 503),
+)
+async def reconciliations(
+    request: Request,
+    run_id: Text = None,
+    limit: int = LIMIT,
+    cursor: str | None = CURSOR,
+    min_position: int | None = MIN_POSITION,
+    wait_s: float = WAIT_S,
+) -> Response:
+    """Each reconciliation with its differences, balances and acknowledgement.
+
+    One with `unexplained` > 0 and not `is_acknowledged` waits for an operator
+    (POST /reconciliations/{id}/acknowledge); while it does, trading stays HALTED.
+    """
+    page = await _read(
+        request,
+        ["reconciliations"],
+        min_position,
+        wait_s,
+        lambda q: q.reconciliations(run_id=run_id, limit=limit, cursor=cursor),
     )
     return _listing(page)
 

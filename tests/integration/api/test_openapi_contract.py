@@ -78,7 +78,7 @@ def test_every_operation_answers_as_documented(funded: Api) -> None:
 
 def test_commands_without_the_token_are_refused_and_append_nothing(funded: Api) -> None:
     commands = operations(funded, "commands")
-    assert len(commands) == 5  # orders, cancel, limits, trading state, capital
+    assert len(commands) == 6  # orders, cancel, limits, trading state, capital, acknowledge
     for operation in commands:
 
         @given(case=operation.as_strategy())

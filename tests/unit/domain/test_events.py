@@ -49,8 +49,11 @@ def test_every_event_records_actor_causation_and_correlation(
     ledger_events: list[LedgerEvent],
 ) -> None:
     for event in ledger_events:
-        assert event.actor in {"tester", "operator:kim"}, bus_name(event)
-        assert event.causation_id.startswith(("request-", "http-request-")), bus_name(event)
+        # A reconciliation's halt names the reconciliation as its actor and its cause.
+        assert event.actor in {"tester", "operator:kim", "reconciliation"}, bus_name(event)
+        assert event.causation_id.startswith(("request-", "http-request-", "reconciliation:")), (
+            bus_name(event)
+        )
         assert event.correlation_id in {"flow-1", "day-2025-01-06"}, bus_name(event)
 
 

@@ -97,10 +97,11 @@ def test_risk_changes_keep_the_state_and_one_history_row_each(
 ) -> None:
     ops = rows_of(RiskProjection(), logged)
     states = [op.values.get("trading_state") for op in ops if isinstance(op, Update)]
-    assert states == [None, "HALTED", "REDUCING", "ACTIVE"]  # limits set, then three changes
+    # limits set, three changes, then a reconciliation's halt and its acknowledgement's resume
+    assert states == [None, "HALTED", "REDUCING", "ACTIVE", "HALTED", "ACTIVE"]
     history = [op for op in ops if isinstance(op, Insert) and op.table == "rm_risk_history"]
-    assert len(history) == 6  # created, limits set, three changes, one breach
-    breach = history[-1].values
+    assert len(history) == 8  # created, limits set, three changes, one breach, halt, resume
+    breach = history[-3].values
     assert breach["bus_name"] == "risk.limit.breached"
     assert breach["reason"] == (
         "exposure breached: 2000000 against 1000000 (strategy alpha), block_bids, candle "
@@ -153,3 +154,26 @@ def test_every_change_of_cash_or_btc_held_is_one_book_row_at_its_log_position(
     assert portfolio is not None
     alpha = [row for row in found if row[1] in ("alpha", None)]
     assert sum(row[2] for row in alpha) == portfolio.book("alpha").cash_krw
+
+
+def test_a_reconciliation_is_one_row_with_its_differences_and_acknowledgement(
+    logged: list[tuple[int, LedgerEvent]],
+) -> None:
+    from projections.reconciliations_view import ReconciliationsProjection
+
+    ops = rows_of(ReconciliationsProjection(), logged)
+    tables = [(type(op).__name__, op.table) for op in ops]  # type: ignore[union-attr]
+    assert tables == [
+        ("Insert", "rm_reconciliations"),
+        ("Insert", "rm_reconciliation_differences"),
+        ("Update", "rm_reconciliations"),
+        ("Update", "rm_reconciliations"),
+    ]
+    started, difference, completed, acknowledged = ops
+    assert isinstance(started, Insert) and started.values["run_id"] == "sandbox-1"
+    assert isinstance(difference, Insert) and difference.values["kind"] == "unknown_open_order"
+    assert difference.values["is_explained"] is False
+    assert isinstance(completed, Update) and completed.values["unexplained"] == 1
+    assert completed.values["is_halting"] is True
+    assert isinstance(acknowledged, Update) and acknowledged.values["has_resumed"] is True
+    assert acknowledged.values["acknowledgement"] == "drill"

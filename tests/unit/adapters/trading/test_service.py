@@ -28,7 +28,9 @@ class ScriptedLoop:
         return int(item)
 
 
-def run_service(script: list[Any], *, done_after: int) -> tuple[TradingStatus, list[str], int]:
+def run_service(
+    script: list[Any], *, done_after: int, reconcile: Any = None
+) -> tuple[TradingStatus, list[str], int]:
     built: list[ScriptedLoop] = []
     states: list[str] = []
     steps = 0
@@ -53,6 +55,7 @@ def run_service(script: list[Any], *, done_after: int) -> tuple[TradingStatus, l
         after_step=after_step,
         report=lambda status: states.append(status.state),
         backoff_s=(0.0,),
+        reconcile=reconcile,
     )
     status = asyncio.run(service.run(asyncio.Event()))
     return status, states, len(built)
@@ -78,3 +81,24 @@ def test_a_step_failing_on_a_bug_stops_the_service_and_reports_it() -> None:
     # When the service runs, then the error surfaces and the status says failed
     with pytest.raises(ValueError, match="a bug"):
         run_service(script, done_after=10)
+
+
+def test_each_new_loop_is_preceded_by_a_reconciliation_start_first_then_reconnect() -> None:
+    # Given a reconciliation that cannot reach the exchange the first time, and a loop whose
+    # step fails on an outage once
+    triggers: list[str] = []
+
+    def reconcile(trigger: str) -> None:
+        triggers.append(trigger)
+        if len(triggers) == 1:
+            raise ExchangeUnavailableError("503 while reconciling")
+
+    script: list[Any] = [3, ExchangeUnavailableError("503"), 2, 1]
+
+    # When the service runs until the feed is used up
+    status, _, loops = run_service(script, done_after=3, reconcile=reconcile)
+
+    # Then the failed reconciliation was a restart like any other, retried as `start`, and the
+    # loop built after the outage was preceded by a `reconnect` one
+    assert triggers == ["start", "start", "reconnect"]
+    assert loops == 2 and status.restarts == 2 and status.state == "finished"

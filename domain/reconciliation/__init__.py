@@ -1,0 +1,1 @@
+"""Reconciliation of a trading run with its exchange (issue 7, build point 4)."""

@@ -1,0 +1,2 @@
+DROP TABLE rm_reconciliation_differences;
+DROP TABLE rm_reconciliations;
