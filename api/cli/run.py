@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 
 EXCHANGES = ("paper", "sandbox", "upbit")
+ROLES = ("all", "trading")
 
 
 def run(
@@ -82,6 +83,15 @@ def run(
     max_exposure_krw: MaxExposureOption = None,
     daily_loss_krw: DailyLossOption = None,
     max_drawdown: MaxDrawdownOption = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="all: the trading run, the relay, the read models and the API in this process; "
+            "trading: only the trading run (market feed, strategies, execution, risk, "
+            "reconciliation), beside `ledger relay`, `ledger project ...` and `ledger api` run "
+            "as their own services."
+        ),
+    ] = "all",
 ) -> None:
     """Run the trading system: servers, migrations, read models, the API, and a trading run.
 
@@ -100,6 +110,10 @@ def run(
 
     Real money (keys from LEDGER_UPBIT__ACCESS_KEY / __SECRET_KEY or the secrets dir):
     ledger run --exchange upbit --live
+
+    As separate services (one host or many, one database and NATS): ledger run --role
+    trading ...; ledger relay; ledger project orders positions ... (one process per group of
+    read models, each a NATS consumer); ledger api (as many as wanted).
 
     Risk limits (--max-order-krw, --max-exposure-krw, --daily-loss-krw, --max-drawdown) are the
     account's, as `ledger risk set` sets them: given here, they replace the account's limits
@@ -122,6 +136,8 @@ def run(
         raise TradingRunInputError("--candles and --until-end are for --exchange sandbox")
     if not 0 < speed <= 1_000_000:
         raise TradingRunInputError(f"--speed {speed} must be in (0, 1000000]")
+    if role not in ROLES:
+        raise TradingRunInputError(f"--role {role!r} is not one of: {', '.join(ROLES)}")
     given = {
         "max_order_krw": max_order_krw,
         "max_exposure_krw": max_exposure_krw,
@@ -148,6 +164,7 @@ def run(
             params=param or [],
             capital=capital,
             limits=limits if has_limits else None,
+            with_services=role == "all",
         )
 
 
@@ -167,6 +184,7 @@ def _run_system(
     params: list[str],
     capital: str | None,
     limits: Limits | None,
+    with_services: bool,
 ) -> None:
     import uvicorn
 
@@ -177,6 +195,7 @@ def _run_system(
         exchange_credentials,
         open_or_resume,
         run_inputs,
+        status_path,
         write_status,
     )
     from api.http.app import create_app
@@ -185,18 +204,21 @@ def _run_system(
     settings = state_of(ctx).settings()
     resolved, capital_krw = run_inputs(settings, strategies, params, capital)
     credentials = exchange_credentials(settings, exchange)
-    _require_free_port(bind_host, bind_port)
+    if with_services:
+        _require_free_port(bind_host, bind_port)
     services = EmbeddedServices(settings.data_dir)
     need_pg, need_nats = settings.database.url is None, settings.nats.url is None
     with console.status("starting the embedded servers…"):
         report = services.up(postgres=need_pg, nats=need_nats) if need_pg or need_nats else None
-    system = bootstrap(settings, start_embedded=False, with_queries=True)
+    system = bootstrap(settings, start_embedded=False, with_queries=with_services)
     stack.callback(system.close)
     applied = migrator(settings, start_embedded=False).up()
-    pipeline = cqrs_pipeline(system, start_embedded=False)
-    stack.callback(pipeline.close)
-    pipeline.start_in_background()
-    stack.callback(pipeline.stop_background)
+    pipeline = None
+    if with_services:
+        pipeline = cqrs_pipeline(system, start_embedded=False)
+        stack.callback(pipeline.close)
+        pipeline.start_in_background()
+        stack.callback(pipeline.stop_background)
     services.register_process("ledger-run", os.getpid())
     stack.callback(services.unregister_process, "ledger-run")
     url = exchange_url
@@ -217,12 +239,13 @@ def _run_system(
         first_candle_at=first_candle_at,
         limits=limits,
     )
+    status_file = status_path(settings.data_dir, settings.env)
     parts = trading_parts(
         system,
         opened,
         exchange_url=url,
         credentials=credentials,
-        report=lambda status: write_status(settings.data_dir, status),
+        report=lambda status: write_status(status_file, status),
     )
     stack.callback(parts.close)
     trading = BackgroundTrading(parts.service, parts.market_feed)
@@ -245,14 +268,29 @@ def _run_system(
         f"NATS        {urls.get('nats') or settings.nats.url}",
         f"migrations  {len(applied)} applied now; all up to date",
         f"CQRS        relay -> JetStream stream {log_stream(settings).name} -> "
-        f"{len(pipeline.projectors)} read models (`ledger projections status`)",
-        f"API         http://{bind_host}:{bind_port}  (health: /health, docs: /docs)",
+        + (
+            f"{len(pipeline.projectors)} read models (`ledger projections status`)"
+            if pipeline is not None
+            else "not here (--role trading: `ledger relay`, `ledger project` run them)"
+        ),
+        f"API         http://{bind_host}:{bind_port}  (health: /health, docs: /docs)"
+        if with_services
+        else "API         not here (--role trading: `ledger api` serves it)",
         f"data        {settings.data_dir.resolve()}  (server logs beside the data)",
         "status      `ledger status`; Ctrl-C stops; `ledger services down` stops everything",
     ]
     console.print(Panel("\n".join(lines), title="upbit-ledger is running", expand=False))
     trading.start()
     stack.callback(trading.stop)
+    if not with_services:
+        message = "trading until the sandbox's candles are used up…" if until_end else "trading…"
+        with console.status(message):
+            while not trading.done.wait(0.5):
+                pass
+        if trading.error is not None:
+            raise trading.error
+        _print_summary(system, parts.service.status)
+        return
     config = uvicorn.Config(
         create_app(system), host=bind_host, port=bind_port, log_level=settings.log_level
     )

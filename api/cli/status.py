@@ -23,12 +23,12 @@ def status(
     """
     from api.bootstrap import migrator
     from api.cli.projections import _status_rows
-    from api.cli.trading_run import read_status
+    from api.cli.trading_run import read_status, status_path
     from commands.parity import trading_runs
 
     with open_system(ctx, with_queries=True) as system:
         migrator(system.settings).up()
-        service = read_status(system.settings.data_dir)
+        service = read_status(status_path(system.settings.data_dir, system.settings.env))
         runs = [
             {
                 "run_id": o.run_id,

@@ -25,7 +25,8 @@ from domain.strategies.catalog import build_strategies, parse_param, resolved_pa
 from domain.strategies.run import StrategyRun
 
 SANDBOX_ACCESS_KEY = "sandbox-access-key"
-STATUS_FILE = "trading-status.json"
+STATUS_FILE = "trading-status.{env}.json"
+"""Where the trading service of an environment writes its status, in the data dir."""
 
 
 class TradingRunInputError(Exception):
@@ -155,18 +156,22 @@ def exchange_credentials(settings: Settings, exchange: str) -> UpbitCredentials 
     return UpbitCredentials(access.get_secret_value(), secret)
 
 
-def write_status(data_dir: Path, status: TradingStatus) -> None:
+def status_path(data_dir: Path, env: str) -> Path:
+    """Return the status file of an environment's trading service (envs share a data dir)."""
+    return data_dir / STATUS_FILE.format(env=env)
+
+
+def write_status(path: Path, status: TradingStatus) -> None:
     """Write the trading service's status where `ledger status` reads it (atomically)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     body = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(status).items()}
-    temporary = data_dir / f".{STATUS_FILE}.tmp"
+    temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(body, indent=1))
-    temporary.replace(data_dir / STATUS_FILE)
+    temporary.replace(path)
 
 
-def read_status(data_dir: Path) -> dict[str, Any] | None:
+def read_status(path: Path) -> dict[str, Any] | None:
     """Return the last status the trading service wrote, or None."""
-    path = data_dir / STATUS_FILE
     if not path.exists():
         return None
     loaded: dict[str, Any] = json.loads(path.read_text())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from api.cli.trading_run import status_path
 from tests.e2e.conftest import Cli
 
 
@@ -37,7 +38,7 @@ def test_run_with_bad_options_exits_2_naming_the_value_and_starts_nothing(
     result = cli("run", *args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert expected in " ".join(result.stderr.split()), result.stderr
-    assert not (cli.data_dir / "trading-status.json").exists()
+    assert not status_path(cli.data_dir, cli.env["LEDGER_ENV"]).exists()
 
 
 def test_live_trading_refuses_a_placeholder_key(cli: Cli) -> None:

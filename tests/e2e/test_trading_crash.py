@@ -28,6 +28,7 @@ from adapters.sandbox_exchange.control import SandboxControl
 from adapters.upbit.auth import UpbitCredentials
 from adapters.upbit.rest import UpbitRestClient
 from api.bootstrap import bootstrap
+from api.cli.trading_run import status_path
 from api.settings import Settings
 from commands.trading import Trading
 from domain.orders.order import Order
@@ -68,7 +69,7 @@ def environment(cli: Cli) -> dict[str, str]:
 
 
 def status_of(cli: Cli) -> dict[str, Any]:
-    path = cli.data_dir / "trading-status.json"
+    path = status_path(cli.data_dir, cli.env["LEDGER_ENV"])
     try:
         loaded: dict[str, Any] = json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
