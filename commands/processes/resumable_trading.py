@@ -5,15 +5,25 @@ one, and every command it gives is skipped when the log already holds its outcom
 order ids are uuid5 of their cause, and fills are idempotent by trade id, so a command given
 again is recognised by its ids alone; the re-processed run appends exactly the events the
 interrupted one had not.
+
+Looking a command up costs a read of the log per command. At a candle that no earlier process
+can have processed (`is_beyond_log`, set by the loop) the log holds no signal or order of it,
+so those are appended without the look-up (the log's unique aggregate versions would refuse a
+second copy anyway).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
 from uuid import UUID
 
+from commands.ledger_log import DEFAULT_CONFLICT_RETRIES
 from commands.messages import AcceptOrder, CancelOrder, PlaceOrder, RecordSignal, RejectOrder
 from commands.trading import OrderPlacement, Trading
+from domain.constants import DEFAULT_FEE_RATE
 from domain.ids import order_id
+from domain.market import DEFAULT_MARKETS
 from domain.orders.order import Order
 from domain.orders.status import OrderStatus
 from domain.strategies.signal import Signal, signal_id
@@ -24,28 +34,65 @@ class ResumableTrading(Trading):
 
     name = "Ledger"  # the same log (ledger_events): a subclass would get a name of its own
 
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        account: str = "main",
+        markets: frozenset[str] = DEFAULT_MARKETS,
+        fee_rate: Decimal = DEFAULT_FEE_RATE,
+        conflict_retries: int = DEFAULT_CONFLICT_RETRIES,
+    ) -> None:
+        super().__init__(
+            env,
+            account=account,
+            markets=markets,
+            fee_rate=fee_rate,
+            conflict_retries=conflict_retries,
+        )
+        self.is_beyond_log = False
+        """True while the run decides at a candle no earlier process can have processed."""
+        self._unsent: set[UUID] = set()
+
     def record_signal(self, command: RecordSignal) -> UUID:
         """Record the signal unless it is recorded; return its id."""
         existing = signal_id(
             command.run_id, command.strategy_id, command.candle_open_time, command.rank
         )
-        if self._find(existing, Signal) is not None:
+        if not self.is_beyond_log and self._find(existing, Signal) is not None:
             return existing
         return super().record_signal(command)
 
     def place_order(self, command: PlaceOrder) -> UUID:
         """Place the order unless it was placed; return its id."""
         existing = order_id(command.client_order_id.strip())
-        if self._find(existing, Order) is not None:
+        if not self.is_beyond_log and self._find(existing, Order) is not None:
             return existing
-        return super().place_order(command)
+        placed = super().place_order(command)
+        self._unsent.add(placed)
+        return placed
 
     def place_strategy_order(self, command: PlaceOrder) -> OrderPlacement:
         """Place (or record the denial of) a strategy's order unless the log holds it."""
         existing = order_id(command.client_order_id.strip())
-        if self._find(existing, Order) is not None:
+        if not self.is_beyond_log and self._find(existing, Order) is not None:
             return OrderPlacement(existing)
-        return super().place_strategy_order(command)
+        placement = super().place_strategy_order(command)
+        if placement.denial is None:
+            self._unsent.add(placement.order_id)
+        return placement
+
+    def claim_first_sending(self, order_id_: UUID) -> bool:
+        """Return True once for an order this process placed in the log and has not sent yet.
+
+        No earlier process can have sent it: an order is sent only after the log holds it, and
+        the log did not hold it before this process placed it. Every later sending of the order
+        (after a failure, or by a loop that took over) returns False, and is looked up first.
+        """
+        if order_id_ in self._unsent:
+            self._unsent.discard(order_id_)
+            return True
+        return False
 
     def accept_order(self, command: AcceptOrder) -> None:
         """Record the acknowledgement unless the order is past NEW."""
