@@ -275,7 +275,13 @@ def trading_parts(
         if run.exchange == "paper":
             return PaperExecution(model)
         gateway = UpbitExecutionGateway(rest, name=run.exchange, fee_rate=model.fee_rate)
-        return ExchangeExecution(gateway, log, run.market, horizon=lambda: feed.newest_close)
+        return ExchangeExecution(
+            gateway,
+            log,
+            run.market,
+            horizon=lambda: feed.newest_close,
+            is_first_sending=log.claim_first_sending,
+        )
 
     listener = LogListener(conninfo, log.recorder.channel_name, poll_s=0.5)  # type: ignore[attr-defined]
     after_step = None

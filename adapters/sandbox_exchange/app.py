@@ -320,6 +320,7 @@ def create_sandbox_app(
                 clock.release(until)
             except UntilBeforeNowError as refused:
                 return error(400, "until_before_now", str(refused))
+        hub.clock_moved()
         return _json_response(clock_body(clock, markets))
 
     return app

@@ -5,12 +5,16 @@ feed sends, as each minute closes on the clock, that minute's final candle and t
 minute's first update (open price only), as Upbit's stream does when trades continue: a client
 knows a candle is complete when a later one arrives. A minute without trades sends nothing.
 `trade` sends each closed minute as one trade and `ticker` the ticker after it (see quotes.py).
+A stream sends at the moment the clock crosses the minute (woken by the hub when the clock is
+released or set, and timed to the crossing while it runs), as Upbit sends when trades happen;
+it also looks at the clock every `POLL_S`.
 Errors are Upbit's: NO_TICKET, NO_TYPE, NO_CODES, INVALID_PARAM, WRONG_FORMAT.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -42,6 +46,22 @@ class FeedHub:
 
     def __init__(self) -> None:
         self.sockets: set[WebSocket] = set()
+        self._wakers: set[asyncio.Event] = set()
+
+    def clock_moved(self) -> None:
+        """Wake every stream: the clock was released or set, a minute may close now."""
+        for waker in self._wakers:
+            waker.set()
+
+    def add_waker(self) -> asyncio.Event:
+        """Return an event that `clock_moved` sets, until `remove_waker`."""
+        waker = asyncio.Event()
+        self._wakers.add(waker)
+        return waker
+
+    def remove_waker(self, waker: asyncio.Event) -> None:
+        """Stop waking this event."""
+        self._wakers.discard(waker)
 
     async def inject(self, text: str) -> int:
         """Send a raw frame (e.g. a truncated one) to every open connection; return how many."""
@@ -63,6 +83,7 @@ async def serve_feed(
     """Run one feed connection until the client leaves or the hub drops it."""
     await socket.accept()
     hub.sockets.add(socket)
+    waker: asyncio.Event | None = None
     try:
         request = await socket.receive_text()
         if request.strip() == "PING":
@@ -73,8 +94,9 @@ async def serve_feed(
             await socket.send_text(render_json({"error": problem}))
             await socket.close(code=1008)
             return
+        waker = hub.add_waker()
         sender = asyncio.ensure_future(
-            _stream(socket, [(kind, markets[c]) for kind, c in streams], clock)
+            _stream(socket, [(kind, markets[c]) for kind, c in streams], clock, waker)
         )
         listener = asyncio.ensure_future(_until_closed(socket))
         done, pending = await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
@@ -86,6 +108,8 @@ async def serve_feed(
         return
     finally:
         hub.sockets.discard(socket)
+        if waker is not None:
+            hub.remove_waker(waker)
 
 
 async def _until_closed(socket: WebSocket) -> None:
@@ -133,11 +157,14 @@ def _subscription(
 
 
 async def _stream(
-    socket: WebSocket, streams: list[tuple[str, SandboxMarket]], clock: SandboxClock
+    socket: WebSocket,
+    streams: list[tuple[str, SandboxMarket]],
+    clock: SandboxClock,
+    waker: asyncio.Event,
 ) -> None:
     last_minute = int(clock.now().timestamp() // 60)
     while True:
-        await asyncio.sleep(POLL_S)
+        await _until_next_minute(clock, waker)
         minute = int(clock.now().timestamp() // 60)
         if minute <= last_minute:
             continue
@@ -146,6 +173,20 @@ async def _stream(
                 for message in _messages(kind, market, boundary):
                     await socket.send_text(render_json(message))
         last_minute = minute
+
+
+async def _until_next_minute(clock: SandboxClock, waker: asyncio.Event) -> None:
+    # Until the clock crosses the next minute, at most POLL_S; at once when the clock moves.
+    state = clock.state()
+    wait = POLL_S
+    if not state.is_frozen:
+        crossing = _t(int(state.now.timestamp() // 60) + 1)
+        if state.until is None or crossing <= state.until:
+            wait = min(POLL_S, (crossing - state.now).total_seconds() / state.speed)
+    if wait > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waker.wait(), timeout=wait)
+    waker.clear()
 
 
 def _messages(kind: str, market: SandboxMarket, boundary: int) -> list[dict[str, Any]]:

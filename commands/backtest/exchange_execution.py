@@ -6,7 +6,8 @@ sent again. Fills are the exchange's trades, taken at the first close at or afte
 they executed (so a decision sees exactly the fills dated up to its candle's close, as in a
 backtest). What the log already records of an order (its acknowledgement, its fills) is read
 from the log, so a run re-processed after a restart asks the exchange only about what the log
-does not know yet.
+does not know yet. An order this process has just placed in the log is sent without a look-up
+(`is_first_sending`): the log did not hold it before, so no one can have sent it.
 """
 
 from __future__ import annotations
@@ -59,13 +60,19 @@ class ExchangeExecution:
         market: str,
         *,
         horizon: Callable[[], datetime | None],
+        is_first_sending: Callable[[UUID], bool] = lambda order_id: False,
     ) -> None:
-        """`horizon()` is the close of the newest candle the log holds: the exchange is past it."""
+        """`horizon()` is the close of the newest candle the log holds: the exchange is past it.
+
+        `is_first_sending(order_id)` says (once) that this process placed the order in the log
+        and has not sent it: neither the log nor the exchange can know more of it yet.
+        """
         self.gateway = gateway
         self.log = log
         self.market = market
         self.actor = f"exchange:{gateway.name}"
         self._horizon = horizon
+        self._is_first_sending = is_first_sending
         self._known: dict[UUID, KnownOrder] = {}
         self._synced_until: datetime | None = None
         self._sent_since_sync = False
@@ -94,7 +101,8 @@ class ExchangeExecution:
 
     def submit(self, order: PaperOrder, candle: Candle) -> Acknowledgement:
         """Send the order unless the log holds its outcome; return the acknowledgement."""
-        recorded = self._recorded_outcome(order.order_id)
+        is_first = self._is_first_sending(order.order_id)
+        recorded = None if is_first else self._recorded_outcome(order.order_id)
         if recorded is not None:
             return recorded
         ticket = OrderTicket(
@@ -110,7 +118,8 @@ class ExchangeExecution:
         )
         try:
             # Look before sending: an earlier process (or attempt) may have sent it already.
-            placed = self.gateway.find(order.order_id) or self.gateway.submit(ticket)
+            found = None if is_first else self.gateway.find(order.order_id)
+            placed = found or self.gateway.submit(ticket)
         except ExchangeRefusedOrderError as refused:
             return Acknowledgement(refusal=(refused.code, str(refused)))
         except ExchangeUnavailableError as failed:

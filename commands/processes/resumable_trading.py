@@ -12,13 +12,20 @@ decisions and does not take them again: an order the run placed is recorded with
 pre-trade risk rules (the run applied them at its candle; the log's risk record may already
 hold a later operator's halt that the run applies only at a later candle), and a denial is
 recorded with the run's reason.
+
+Looking a command up costs a read of the log per command. At a candle that no earlier process
+can have processed (`is_beyond_log`, set by the loop) the log holds no signal or order of it,
+so those are appended without the look-up (the log's unique aggregate versions would refuse a
+second copy anyway).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from uuid import UUID
 
+from commands.ledger_log import DEFAULT_CONFLICT_RETRIES
 from commands.messages import (
     AcceptOrder,
     CancelOrder,
@@ -29,8 +36,10 @@ from commands.messages import (
     SetRiskLimits,
 )
 from commands.trading import OrderPlacement, Trading
+from domain.constants import DEFAULT_FEE_RATE
 from domain.events import Cause, LedgerEvent
 from domain.ids import order_id, risk_limits_id
+from domain.market import DEFAULT_MARKETS
 from domain.orders.order import Order
 from domain.orders.status import OrderStatus
 from domain.risk.monitor import Breach
@@ -42,33 +51,68 @@ class ResumableTrading(Trading):
 
     name = "Ledger"  # the same log (ledger_events): a subclass would get a name of its own
 
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        account: str = "main",
+        markets: frozenset[str] = DEFAULT_MARKETS,
+        fee_rate: Decimal = DEFAULT_FEE_RATE,
+        conflict_retries: int = DEFAULT_CONFLICT_RETRIES,
+    ) -> None:
+        super().__init__(
+            env,
+            account=account,
+            markets=markets,
+            fee_rate=fee_rate,
+            conflict_retries=conflict_retries,
+        )
+        self.is_beyond_log = False
+        """True while the run decides at a candle no earlier process can have processed."""
+        self._unsent: set[UUID] = set()
+
     def record_signal(self, command: RecordSignal) -> UUID:
         """Record the signal unless it is recorded; return its id."""
         existing = signal_id(
             command.run_id, command.strategy_id, command.candle_open_time, command.rank
         )
-        if self._find(existing, Signal) is not None:
+        if not self.is_beyond_log and self._find(existing, Signal) is not None:
             return existing
         return super().record_signal(command)
 
     def place_order(self, command: PlaceOrder) -> UUID:
         """Record the run's order (the run checked its risk) unless it was placed; return its id."""
         existing = order_id(command.client_order_id.strip())
-        if self._find(existing, Order) is not None:
+        if not self.is_beyond_log and self._find(existing, Order) is not None:
             return existing
-        return self._retrying(
+        placed = self._retrying(
             lambda: self._place([command], risk_checked=False)[0], "record a run's order"
         )
+        self._unsent.add(placed)
+        return placed
 
     def record_placement(self, command: PlaceOrder, placement: OrderPlacement) -> None:
         """Record a strategy's order as the run placed or denied it, unless the log holds it."""
-        if self._find(order_id(command.client_order_id.strip()), Order) is not None:
+        existing = order_id(command.client_order_id.strip())
+        if not self.is_beyond_log and self._find(existing, Order) is not None:
             return
         denial = placement.denial
         if denial is None:
             self.place_order(command)
         else:
             self._retrying(lambda: self._record_denial(command, denial), "record a denial")
+
+    def claim_first_sending(self, order_id_: UUID) -> bool:
+        """Return True once for an order this process placed in the log and has not sent yet.
+
+        No earlier process can have sent it: an order is sent only after the log holds it, and
+        the log did not hold it before this process placed it. Every later sending of the order
+        (after a failure, or by a loop that took over) returns False, and is looked up first.
+        """
+        if order_id_ in self._unsent:
+            self._unsent.discard(order_id_)
+            return True
+        return False
 
     def record_breaches(self, breaches: Sequence[Breach], cause: Cause) -> None:
         """Record the run's breaches at a close unless the log holds them."""

@@ -12,7 +12,9 @@ what a backtest over them decides.
 The loop is crash-only: it keeps nothing but the log. After any stop it re-processes the run's
 candles from the first one on its `RunReplica` (the account as the run saw it at each candle),
 mirroring every command to the log through `ResumableTrading`, which skips what the log already
-holds: the strategies' state is rebuilt and nothing is recorded or sent twice.
+holds: the strategies' state is rebuilt and nothing is recorded or sent twice. A candle the log
+recorded after the loop's first read of it was processed by no earlier process, so there the
+look-ups are skipped (`ResumableTrading.is_beyond_log`).
 """
 
 from __future__ import annotations
@@ -87,13 +89,24 @@ class TradingLoop:
         self._points = MarketPointBuilder()
         self._on_candle = on_candle
         self.progress = LoopProgress()
+        self._log_held: datetime | None = None
+        """The close of the newest candle the log held at the first read: no earlier process can
+        have processed a later one."""
+        self._has_read = False
 
     def step(self) -> int:
         """Process each candle the log holds that the run has not processed; return how many."""
         candles = self.feed.poll_positioned()
+        if not self._has_read:
+            self._log_held, self._has_read = self.feed.newest_close, True
         for candle, position in candles:
             directives = self.risk_changes.before(position)
-            self.engine.process(self.progress.candles, self._points.add(candle), directives)
+            held = self._log_held
+            self.ledger.is_beyond_log = held is None or candle.close_time > held
+            try:
+                self.engine.process(self.progress.candles, self._points.add(candle), directives)
+            finally:
+                self.ledger.is_beyond_log = False
             self.progress.candles += 1
             self.progress.last_candle = candle
             if self._on_candle is not None:

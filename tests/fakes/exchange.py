@@ -69,6 +69,8 @@ class FakeExchange:
         (the next look-up of an order it holds) for the next calls."""
         self.fault_count = 0
         self.totals: dict[str, Decimal] = {"KRW": Decimal(0), "BTC": Decimal(0)}
+        self.calls: list[tuple[str, UUID]] = []
+        """Every submission and look-up asked of the exchange, in order: (`submit`|`find`, id)."""
 
     # The test's controls.
     def arm(self, fault: str, count: int = 1) -> None:
@@ -88,6 +90,7 @@ class FakeExchange:
 
     # The port.
     def submit(self, ticket: OrderTicket) -> ExchangeOrder:
+        self.calls.append(("submit", ticket.order_id))
         self._maybe_down()
         if self._take_fault("fail_before_create"):
             raise ExchangeUnavailableError("500 before the order was created")
@@ -116,6 +119,7 @@ class FakeExchange:
         return order.view()
 
     def find(self, order_id: UUID) -> ExchangeOrder | None:
+        self.calls.append(("find", order_id))
         self._maybe_down()
         order = self.orders.get(order_id)
         if order is not None and self._take_fault("down_on_sync"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -12,6 +13,7 @@ from commands.backtest.exchange_execution import ExchangeExecution
 from commands.backtest.execution import Execution
 from commands.errors import ExchangeUnavailableError
 from commands.messages import RecordFill
+from commands.ports import ExchangeOrder, OrderTicket
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
@@ -71,7 +73,13 @@ def exchange_loop(
 
     def execution(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
         made.append(
-            ExchangeExecution(exchange, trading, opened.market, horizon=lambda: feed.newest_close)
+            ExchangeExecution(
+                exchange,
+                trading,
+                opened.market,
+                horizon=lambda: feed.newest_close,
+                is_first_sending=trading.claim_first_sending,
+            )
         )
         return made[-1]
 
@@ -122,6 +130,89 @@ def test_run_on_an_exchange_decides_what_a_backtest_decides(
     assert parity(trading) == expected
     placed = [e for e in _events(trading) if isinstance(e, Order.Placed)]
     assert exchange.posts == len(placed) == len(exchange.orders)
+
+
+def test_an_order_the_process_just_placed_is_sent_without_a_look_up_first(
+    candles: list[Candle],
+) -> None:
+    # Given a run on an exchange, never interrupted
+    trading = new_log()
+    exchange = FakeExchange(MODEL, candles[0].open_time)
+    open_live_run(trading, candles)
+    run, _ = exchange_loop(trading, exchange)
+
+    # When it trades the candles
+    drive(trading, exchange, run, candles)
+
+    # Then each order's first call at the exchange is its submission: the log had no trace of
+    # it before this process placed it, so nobody can have sent it
+    first_call: dict[object, str] = {}
+    for kind, order in exchange.calls:
+        first_call.setdefault(order, kind)
+    assert len(first_call) == len(exchange.orders) > 10
+    assert set(first_call.values()) == {"submit"}
+
+
+class KilledBeforeSending:
+    """The exchange as seen by a process killed just before its n-th submission."""
+
+    def __init__(self, exchange: FakeExchange, kill_at: int) -> None:
+        self.exchange, self.kill_at, self.submissions = exchange, kill_at, 0
+        self.name = exchange.name
+        self.killed_on: UUID | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.exchange, name)
+
+    def submit(self, ticket: OrderTicket) -> ExchangeOrder:
+        self.submissions += 1
+        if self.submissions == self.kill_at:
+            self.killed_on = ticket.order_id
+            raise SystemExit("killed between placing the order in the log and sending it")
+        return self.exchange.submit(ticket)
+
+
+def test_an_order_placed_by_a_killed_process_is_looked_up_before_it_is_sent(
+    candles: list[Candle], expected: list[str]
+) -> None:
+    # Given a run killed after placing its third order in the log, before sending it
+    trading = new_log()
+    exchange = FakeExchange(MODEL, candles[0].open_time)
+    open_live_run(trading, candles)
+    killing = KilledBeforeSending(exchange, kill_at=3)
+
+    def execution(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
+        return ExchangeExecution(
+            killing,  # type: ignore[arg-type]
+            trading,
+            opened.market,
+            horizon=lambda: feed.newest_close,
+            is_first_sending=trading.claim_first_sending,
+        )
+
+    run = TradingLoop(trading, RUN_ID, execution)
+    killed_at = -1
+    for index, candle in enumerate(candles):
+        exchange.close(candle)
+        record_candles(trading, [candle])
+        try:
+            run.step()
+        except SystemExit:
+            killed_at = index
+            break
+    unsent = killing.killed_on
+    assert unsent is not None and unsent not in exchange.orders
+
+    # When a new loop takes over and trades the rest
+    run, _ = exchange_loop(trading, exchange)
+    run.step()
+    drive(trading, exchange, run, candles[killed_at + 1 :])
+
+    # Then that order was looked up before it was sent, sent once, and the run decided what
+    # a backtest decides
+    calls = [kind for kind, order in exchange.calls if order == unsent]
+    assert calls[:2] == ["find", "submit"] and calls.count("submit") == 1
+    assert parity(trading) == expected
 
 
 def run_with_fault(candles: list[Candle], fault: str) -> tuple[ResumableTrading, FakeExchange, int]:
