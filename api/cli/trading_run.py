@@ -26,6 +26,7 @@ from domain.strategies.run import StrategyRun
 
 SANDBOX_ACCESS_KEY = "sandbox-access-key"
 STATUS_FILE = "trading-status.json"
+PIPELINE_STATUS_FILE = "pipeline-status.json"
 
 
 class TradingRunInputError(Exception):
@@ -164,10 +165,18 @@ def write_status(data_dir: Path, status: TradingStatus) -> None:
     temporary.replace(data_dir / STATUS_FILE)
 
 
-def read_status(data_dir: Path) -> dict[str, Any] | None:
-    """Return the last status the trading service wrote, or None."""
-    path = data_dir / STATUS_FILE
+def read_status(data_dir: Path, name: str = STATUS_FILE) -> dict[str, Any] | None:
+    """Return the last status the trading service (or the CQRS pipeline) wrote, or None."""
+    path = data_dir / name
     if not path.exists():
         return None
     loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded
+
+
+def write_pipeline_status(data_dir: Path, report: dict[str, Any]) -> None:
+    """Write the CQRS pipeline's report (`CqrsPipeline.report`) where `ledger status` reads it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    temporary = data_dir / f".{PIPELINE_STATUS_FILE}.tmp"
+    temporary.write_text(json.dumps(report, indent=1))
+    temporary.replace(data_dir / PIPELINE_STATUS_FILE)
