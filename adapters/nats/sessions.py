@@ -97,6 +97,8 @@ async def run_sessions(
         try:
             await session(stop)
         except SESSION_ERRORS as error:
+            if stop.is_set():
+                return  # ended by the shutdown itself (a fetch cut short): no outage
             on_error(error)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), retry_s)
