@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,8 @@ NATS = "nats"
 class ServiceStatus:
     """One server: whether it runs, where, and whether `up` started it.
 
-    `action` says what the call did: "started", "reused", "stopped", "left running" (running,
-    but not started by `up`), "not running"; None when the call did not touch it.
+    `action` says what the call did: "started", "reused", "restarted", "stopped", "left running"
+    (running, but not started by `up`), "not running"; None when the call did not touch it.
     """
 
     name: str
@@ -129,6 +130,36 @@ class EmbeddedServices:
                 write_json(self._state_file, state)
             self._state_file.unlink(missing_ok=True)
         return self._report(actions, processes=tuple(ended))
+
+    def restart(self, name: str, *, down_s: float = 0.0) -> ServicesReport:
+        """Stop one server, keep it down `down_s` seconds, and start it on the same data and port.
+
+        For fault drills (docs/trading.md "Faults"): clients see the outage a real restart
+        causes. A server `up` started stays recorded as started by `up` (its new pid), so
+        `down` still stops it.
+
+        Raises:
+            ValueError: `name` is neither ``postgres`` nor ``nats``.
+        """
+        if name not in (POSTGRES, NATS):
+            raise ValueError(f"server {name!r} is not one of: {POSTGRES}, {NATS}")
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(self._lock_file):
+            before, _ = self._probe(name)
+            state = self._read_state()
+            was_started_by_up = before is not None and (
+                state["started"].get(name, {}).get("pid") == before
+            )
+            if before is not None:
+                self._stop(name)
+            if down_s > 0:
+                time.sleep(down_s)
+            pid, url = self._start(name)
+            if was_started_by_up or before is None:
+                state = self._read_state()
+                state["started"][name] = {"pid": pid, "url": url}
+                write_json(self._state_file, state)
+        return self._report({name: "restarted" if before is not None else "started"})
 
     def status(self) -> ServicesReport:
         """Report each server and registered process without changing anything."""

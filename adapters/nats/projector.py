@@ -82,6 +82,7 @@ class NatsProjector:
                     await self._handle(messages)
                 else:
                     await self._catch_up_from_log(js)
+                self.stats.worked()
         finally:
             await close(client)
 

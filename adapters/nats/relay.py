@@ -109,8 +109,10 @@ class LogRelay:
         last = await self.stream.last_position(js)
         sent = 0
         while True:
-            page = self.log.select_notifications(
-                start=last, limit=self.page, inclusive_of_start=False
+            # On a thread: while the database is out of reach the store retries for seconds,
+            # and the projectors share this event loop.
+            page = await asyncio.to_thread(
+                self.log.select_notifications, last, self.page, inclusive_of_start=False
             )
             if not page:
                 self.stats.position = last
@@ -125,6 +127,7 @@ class LogRelay:
             await self.stream.ensure(js)
             while not stop.is_set():
                 await self.publish_pending(js)
+                self.stats.worked()
                 await self._wait(stop)
         finally:
             await close(client)

@@ -4,7 +4,9 @@ Per batch, one transaction: lock the tracking row, skip events at or before its 
 (redeliveries), fill any gap from the log itself (an event's predecessor must be the tracked
 position), apply the rows, move the position, commit (guide §5.3). An event that cannot be
 applied stops the projection: the events before it are committed, it is parked with its error,
-and nothing more is applied until an operator retries it.
+and nothing more is applied until an operator retries it. The database out of reach (a
+restart) is no fault of an event: nothing is parked, the error is raised for the caller to
+retry, and the next batch opens a new connection.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from eventsourcing.persistence import StoredEvent
 
 from adapters.postgres.read_model_store import ReadModelStore, ReadModelTransaction
@@ -125,8 +130,23 @@ class ProjectionWriter:
 
     def position(self) -> int:
         """Return the last applied position."""
-        with self.store.transaction(self._connection, self.tables) as tx:
+        with self.store.transaction(self._connected(), self.tables) as tx:
             return tx.lock_position(self.name)
+
+    def _connected(self) -> psycopg.Connection[tuple[Any, ...]]:
+        # A connection the server dropped (a restart) is replaced; connecting may itself fail
+        # while the server is down, which the caller retries.
+        if self._connection.closed or self._connection.broken:
+            self._connection.close()
+            self._connection = self.store.connect()
+        return self._connection
+
+    def _is_outage(self, error: Exception) -> bool:
+        if isinstance(error, StoreOperationalError | StoreInterfaceError):
+            return True  # the log could not be read (its store's own retries are spent)
+        if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+            return self._connection.closed or self._connection.broken
+        return False
 
     def catch_up(
         self,
@@ -157,15 +177,18 @@ class ProjectionWriter:
 
         Raises:
             ProjectionStoppedError: an event could not be applied, or one is parked already.
+            psycopg.OperationalError: the database is out of reach (nothing parked; retry).
         """
         try:
-            with self.store.transaction(self._connection, self.tables) as tx:
+            with self.store.transaction(self._connected(), self.tables) as tx:
                 self._refuse_if_parked(tx)
                 result = self._apply(tx, items)
             return result
         except ProjectionStoppedError:
             raise
-        except Exception:  # noqa: BLE001 - rolled back: find the failing event, keep the rest
+        except Exception as error:  # noqa: BLE001 - rolled back: find the failing event
+            if self._is_outage(error):
+                raise
             return self._apply_one_by_one(items)
 
     def _apply(self, tx: ReadModelTransaction, items: Sequence[LogItem]) -> BatchResult:
@@ -192,9 +215,11 @@ class ProjectionWriter:
         position = 0
         for item in items:
             try:
-                with self.store.transaction(self._connection, self.tables) as tx:
+                with self.store.transaction(self._connected(), self.tables) as tx:
                     result = self._apply(tx, [item])
             except Exception as error:  # noqa: BLE001 - parked with its error, then raised
+                if self._is_outage(error):
+                    raise
                 self._park(item, error)
             applied += result.applied
             skipped += result.skipped
@@ -204,7 +229,7 @@ class ProjectionWriter:
 
     def _park(self, item: LogItem, error: Exception) -> None:
         message = f"{type(error).__name__}: {error}"[:2000]
-        with self.store.transaction(self._connection, self.tables) as tx:
+        with self.store.transaction(self._connected(), self.tables) as tx:
             tx.park(self.name, item.position, item.topic, message)
         raise ProjectionStoppedError(self.name, item.position, item.topic, message) from error
 

@@ -276,6 +276,7 @@ def _run_pipeline(ctx: typer.Context, *, relay: bool, names: list[str]) -> None:
     try:
         migrator(settings).up()
         pipeline = cqrs_pipeline(system, relay=relay, projections=names)
+        pipeline.on_notice = err_console.print
         parts = (["relay"] if relay else []) + names
         console.print(f"running {', '.join(parts)} for env {settings.env} (Ctrl-C stops)")
 

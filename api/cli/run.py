@@ -25,6 +25,7 @@ from api.cli.risk_options import (
 )
 
 if TYPE_CHECKING:
+    from adapters.nats.pipeline import CqrsPipeline
     from adapters.trading.service import TradingStatus
     from api.bootstrap import System
     from domain.risk.limits import Limits
@@ -194,8 +195,10 @@ def _run_system(
     from api.cli.trading_run import (
         exchange_credentials,
         open_or_resume,
+        pipeline_status_path,
         run_inputs,
         status_path,
+        write_pipeline_status,
         write_status,
     )
     from api.http.app import create_app
@@ -216,6 +219,9 @@ def _run_system(
     pipeline = None
     if with_services:
         pipeline = cqrs_pipeline(system, start_embedded=False)
+        report_file = pipeline_status_path(settings.data_dir, settings.env)
+        pipeline.on_report = lambda report: write_pipeline_status(report_file, report)
+        pipeline.on_notice = _notice
         stack.callback(pipeline.close)
         pipeline.start_in_background()
         stack.callback(pipeline.stop_background)
@@ -306,8 +312,8 @@ def _run_system(
                 pass
         if trading.error is not None:
             raise trading.error
-        _wait_for_read_models(system)
-        _print_summary(system, parts.service.status)
+        _wait_for_read_models(system, pipeline)
+        _print_summary(system, parts.service.status, pipeline)
     finally:
         server.should_exit = True
         api.join(10)
@@ -346,26 +352,55 @@ def _sandbox_process(candles: Path, speed: float, krw: Decimal) -> Iterator[str]
         raise ServiceUnavailableError(str(error)) from None
 
 
-def _wait_for_read_models(system: System, timeout_s: float = 120.0) -> None:
+def _wait_for_read_models(system: System, pipeline: CqrsPipeline, timeout_s: float = 120.0) -> None:
+    """Wait until every read model applied the whole log (or stopped on an event).
+
+    Raises:
+        ServiceUnavailableError: the pipeline died, or the read models did not catch up.
+    """
     import time
 
+    from api.bootstrap import ServiceUnavailableError
     from api.cli.projections import _status_rows
 
     deadline = time.monotonic() + timeout_s
+    rows: list[dict[str, object]] = []
     while time.monotonic() < deadline:
+        if pipeline.error is not None:
+            raise ServiceUnavailableError(
+                f"the CQRS pipeline stopped ({type(pipeline.error).__name__}: "
+                f"{pipeline.error}); the read models are behind the log: run `ledger run` "
+                "again, or `ledger relay` and `ledger project`"
+            )
         rows = _status_rows(system)
         if all(row["behind"] == 0 or row["parked"] for row in rows):
             return
         time.sleep(0.2)
+    behind = ", ".join(f"{row['name']} {row['behind']}" for row in rows if row["behind"])
+    raise ServiceUnavailableError(
+        f"the read models did not catch up with the log within {timeout_s:.0f} s (events "
+        f"behind: {behind}); see `ledger status` for the relay and projectors"
+    )
 
 
-def _print_summary(system: System, status: TradingStatus) -> None:
+def _print_summary(
+    system: System, status: TradingStatus, pipeline: CqrsPipeline | None = None
+) -> None:
+    restarts = (
+        f"; CQRS pipeline {pipeline.report()['restarts']} session restarts" if pipeline else ""
+    )
     console.print(
         f"run {status.run_id} {status.state}: {status.candles:,} candles processed, last "
         f"{status.last_candle_at.isoformat() if status.last_candle_at else '-'}; "
         f"{status.restarts} restarts; log position "
-        f"{system.trading.recorder.max_notification_id() or 0}"
+        f"{system.trading.recorder.max_notification_id() or 0}{restarts}"
     )
+
+
+def _notice(line: str) -> None:
+    from api.cli.context import err_console
+
+    err_console.print(f"{datetime.now(tz=UTC).isoformat(timespec='seconds')} {line}")
 
 
 def _require_free_port(host: str, port: int) -> None:

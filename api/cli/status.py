@@ -23,12 +23,13 @@ def status(
     """
     from api.bootstrap import migrator
     from api.cli.projections import _status_rows
-    from api.cli.trading_run import read_status, status_path
+    from api.cli.trading_run import pipeline_status_path, read_status, status_path
     from commands.parity import trading_runs
 
     with open_system(ctx, with_queries=True) as system:
         migrator(system.settings).up()
         service = read_status(status_path(system.settings.data_dir, system.settings.env))
+        pipeline = read_status(pipeline_status_path(system.settings.data_dir, system.settings.env))
         runs = [
             {
                 "run_id": o.run_id,
@@ -52,6 +53,7 @@ def status(
         "trading_service": service,
         "runs": runs,
         "read_models": projections,
+        "cqrs_pipeline": pipeline,
         "positions": positions,
         "risk": risk,
         "reconciliation": reconciliation,
@@ -116,6 +118,7 @@ def _print(report: dict[str, Any]) -> None:
             "" if parked is None else f"{parked['position']} {parked['bus_name']}",
         )
     console.print(lag)
+    _print_pipeline(report["cqrs_pipeline"])
     positions = Table(title="positions")
     for column in ("strategy", "market", "BTC", "cost KRW", "realised P&L KRW", "fees KRW"):
         positions.add_column(column)
@@ -157,3 +160,19 @@ def _print(report: dict[str, Any]) -> None:
             f"risk: account {row['account']} trading {row['trading_state']} ({row['reason']}, "
             f"by {row['changed_by']}); limits: {limits}"
         )
+
+
+def _print_pipeline(pipeline: dict[str, Any] | None) -> None:
+    if pipeline is None:
+        console.print("CQRS pipeline: no status yet (`ledger run` writes it)")
+        return
+    console.print(
+        f"CQRS pipeline: {pipeline['restarts']} session restarts (NATS or the database out of "
+        f"reach), updated {pipeline['updated_at']}"
+    )
+    for name, part in pipeline["parts"].items():
+        if part["state"] != "up" or part["restarts"]:
+            console.print(
+                f"  {name} {part['state']} at position {part['position']}, {part['restarts']} "
+                f"restarts, last error at {part['last_error_at']}: {part['last_error']}"
+            )

@@ -27,6 +27,8 @@ from domain.strategies.run import StrategyRun
 SANDBOX_ACCESS_KEY = "sandbox-access-key"
 STATUS_FILE = "trading-status.{env}.json"
 """Where the trading service of an environment writes its status, in the data dir."""
+PIPELINE_STATUS_FILE = "pipeline-status.{env}.json"
+"""Where `ledger run`'s CQRS pipeline of an environment writes its report, in the data dir."""
 
 
 class TradingRunInputError(Exception):
@@ -171,8 +173,21 @@ def write_status(path: Path, status: TradingStatus) -> None:
 
 
 def read_status(path: Path) -> dict[str, Any] | None:
-    """Return the last status the trading service wrote, or None."""
+    """Return the last status the trading service (or the CQRS pipeline) wrote, or None."""
     if not path.exists():
         return None
     loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded
+
+
+def pipeline_status_path(data_dir: Path, env: str) -> Path:
+    """Return the CQRS pipeline report file of an environment (envs share a data dir)."""
+    return data_dir / PIPELINE_STATUS_FILE.format(env=env)
+
+
+def write_pipeline_status(path: Path, report: dict[str, Any]) -> None:
+    """Write the CQRS pipeline's report (`CqrsPipeline.report`) where `ledger status` reads it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(report, indent=1))
+    temporary.replace(path)

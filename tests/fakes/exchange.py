@@ -65,8 +65,9 @@ class FakeExchange:
         self.posts = 0
         """Order submissions that reached the exchange (created or refused)."""
         self.fault: str | None = None
-        """'lost_after_create', 'fail_before_create', 'down' (any call) or 'down_on_sync'
-        (the next look-up of an order it holds) for the next calls."""
+        """'lost_after_create', 'fail_before_create', 'refuse' (Upbit refuses the order for
+        good: `insufficient_funds_bid`/`_ask`, nothing created), 'down' (any call) or
+        'down_on_sync' (the next look-up of an order it holds) for the next calls."""
         self.fault_count = 0
         self.totals: dict[str, Decimal] = {"KRW": Decimal(0), "BTC": Decimal(0)}
         self.calls: list[tuple[str, UUID]] = []
@@ -95,6 +96,11 @@ class FakeExchange:
         if self._take_fault("fail_before_create"):
             raise ExchangeUnavailableError("500 before the order was created")
         self.posts += 1
+        if self._take_fault("refuse"):
+            raise ExchangeRefusedOrderError(
+                f"insufficient_funds_{ticket.side.value}",
+                "주문가능한 금액이 부족합니다. (the account cannot fund the order)",
+            )
         if ticket.order_id in self.orders:
             raise ExchangeRefusedOrderError(
                 "validation_error", f"identifier {ticket.order_id} was already used"

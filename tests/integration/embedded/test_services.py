@@ -219,3 +219,34 @@ async def _stored_messages(url: str) -> int:
     info = await client.jetstream().stream_info("KEPT")
     await client.close()
     return int(info.state.messages)
+
+
+@pytest.mark.parametrize("name", ["postgres", "nats"])
+def test_restart_of_one_server_keeps_its_port_and_down_still_stops_it(
+    services: EmbeddedServices, name: str
+) -> None:
+    # Given both servers started by `up`
+    before = _service(services.up(), name)
+    other = _service(services.status(), "nats" if name == "postgres" else "postgres")
+
+    # When one is restarted after being down for a moment
+    report = services.restart(name, down_s=0.3)
+
+    # Then it runs again under a new pid on the same URL, still as started by `up`; the other
+    # server was not touched, and `down` stops both
+    after = _service(report, name)
+    assert after.action == "restarted"
+    assert after.is_running and after.pid != before.pid and after.url == before.url
+    assert after.is_started_by_up
+    assert _service(report, other.name).pid == other.pid
+    assert before.pid is not None and not os_process.is_alive(before.pid)
+    stopped = services.down()
+    assert {s.name: s.action for s in stopped.services} == {
+        "postgres": "stopped",
+        "nats": "stopped",
+    }
+
+
+def test_restart_of_an_unknown_server_is_refused_naming_it(services: EmbeddedServices) -> None:
+    with pytest.raises(ValueError, match="'redis' is not one of: postgres, nats"):
+        services.restart("redis")

@@ -287,6 +287,34 @@ def test_an_order_not_created_by_a_failing_exchange_is_sent_once_at_the_next_clo
     assert {e.originator_id for e in placed} == accepted_or_rejected
 
 
+def test_an_order_the_exchange_refuses_is_rejected_with_upbits_code_and_never_sent_again(
+    candles: list[Candle],
+) -> None:
+    # Given a run whose exchange refuses one order for good (Upbit's insufficient_funds_*)
+    trading, exchange, _ = run_with_fault(candles, "refuse")
+
+    # Then that order is rejected by the exchange with Upbit's error code, once; it was sent
+    # once and never again (also not by the loops re-processing it), and nothing failed
+    events = _events(trading)
+    (rejected,) = [
+        e for e in events if isinstance(e, Order.Rejected) and e.rejected_by == "exchange"
+    ]
+    assert rejected.reason.startswith("insufficient_funds_")
+    assert "the account cannot fund the order" in rejected.reason
+    assert rejected.originator_id not in exchange.orders
+    assert trading.get_order(rejected.originator_id).status.name == "FAILED"
+    placed = [e for e in events if isinstance(e, Order.Placed)]
+    assert exchange.posts == len(placed) == len(exchange.orders) + 1
+    assert not [e for e in events if isinstance(e, Order.SubmissionFailed)]
+    accepted = {e.originator_id for e in events if isinstance(e, Order.Accepted)}
+    assert accepted == {e.originator_id for e in placed} - {rejected.originator_id}
+
+    # And a new loop re-processing the whole run from the log sends nothing
+    run, _ = exchange_loop(trading, exchange)
+    run.step()
+    assert exchange.posts == len(placed)
+
+
 def _events(trading: ResumableTrading) -> list[object]:
     notes = trading.recorder.select_notifications(start=None, limit=10**9)
     return [trading.mapper.to_domain_event(n) for n in notes]
