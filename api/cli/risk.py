@@ -41,6 +41,10 @@ def set_limits(
     max_drawdown: Annotated[
         str | None, typer.Option(help="Drawdown from peak equity, a fraction (0.2 = 20 %).")
     ] = None,
+    max_orders_per_minute: Annotated[
+        str | None,
+        typer.Option(help="Orders the account may place in the trailing 60 s (a whole number)."),
+    ] = None,
     actor: str | None = ACTOR_OPTION,
 ) -> None:
     """Set all limits at once; a limit left out is removed."""
@@ -55,6 +59,7 @@ def set_limits(
                 max_exposure_krw=max_exposure_krw,
                 daily_loss_krw=daily_loss_krw,
                 max_drawdown=max_drawdown,
+                max_orders_per_minute=max_orders_per_minute,
             )
         )
         _print_risk(system.trading, as_json=False)
@@ -104,4 +109,4 @@ def _print_risk(trading: Trading, *, as_json: bool) -> None:
         print_json(view)
         return
     for key, value in view.items():
-        console.print(f"{key:>18}: {'no limit' if value is None else value}")
+        console.print(f"{key:>21}: {'no limit' if value is None else value}")
