@@ -48,19 +48,22 @@ def set_limits(
     actor: str | None = ACTOR_OPTION,
 ) -> None:
     """Set all limits at once; a limit left out is removed."""
+    from api.cli.risk_options import parse_limits
     from commands.messages import SetRiskLimits
+    from domain.errors import InvalidRiskLimitError
 
+    # Refused before the system opens: a bad value names its flag, and nothing is recorded.
+    limits = parse_limits(
+        InvalidRiskLimitError,
+        max_order_krw=max_order_krw,
+        max_exposure_krw=max_exposure_krw,
+        daily_loss_krw=daily_loss_krw,
+        max_drawdown=max_drawdown,
+        max_orders_per_minute=max_orders_per_minute,
+    )
     with open_system(ctx) as system:
         system.trading.set_risk_limits(
-            SetRiskLimits(
-                reason=reason,
-                cause=make_cause(actor),
-                max_order_krw=max_order_krw,
-                max_exposure_krw=max_exposure_krw,
-                daily_loss_krw=daily_loss_krw,
-                max_drawdown=max_drawdown,
-                max_orders_per_minute=max_orders_per_minute,
-            )
+            SetRiskLimits(reason=reason, cause=make_cause(actor), **limits.as_fields())
         )
         _print_risk(system.trading, as_json=False)
 
