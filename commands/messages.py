@@ -106,6 +106,7 @@ class SetRiskLimits:
     max_exposure_krw: Figure | None = None
     daily_loss_krw: Figure | None = None
     max_drawdown: Figure | None = None
+    max_orders_per_minute: Figure | None = None
 
 
 @dataclass(frozen=True)

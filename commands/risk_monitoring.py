@@ -36,6 +36,7 @@ class RiskMonitoring(RunRecords):
             max_exposure_krw=command.max_exposure_krw,
             daily_loss_krw=command.daily_loss_krw,
             max_drawdown=command.max_drawdown,
+            max_orders_per_minute=command.max_orders_per_minute,
         )
 
         def attempt() -> None:

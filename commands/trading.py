@@ -159,11 +159,11 @@ class Trading(ReconciliationRecords):
     def place_strategy_order(self, command: PlaceOrder) -> OrderPlacement:
         """Place a strategy's order; record a refusal by a pre-trade risk rule, not raise it.
 
-        A denied order (HALTED, REDUCING and a bid, per-order notional, exposure, daily loss) is
-        recorded as `order.placed`, locking nothing, then `order.rejected` by `risk` with the
-        reason `<code>: <message>` (the code is the broken rule's, e.g. `trading_halted`), in
-        one transaction; the cash ledger is untouched. Orders of operators (`place_order`)
-        are refused instead, appending nothing.
+        A denied order (HALTED, REDUCING and a bid, per-order notional, exposure, daily loss,
+        submit rate) is recorded as `order.placed`, locking nothing, then `order.rejected` by
+        `risk` with the reason `<code>: <message>` (the code is the broken rule's, e.g.
+        `trading_halted`), in one transaction; the cash ledger is untouched. Orders of
+        operators (`place_order`) are refused instead, appending nothing.
 
         Raises:
             DomainError: a value, order or ledger rule refuses the order; nothing is recorded.
@@ -258,6 +258,9 @@ class Trading(ReconciliationRecords):
                         + (position.cost_basis_krw if position else Decimal(0)),
                         daily_net_pnl_krw=portfolio.daily_net_pnl(trading_day(at).isoformat()),
                         trading_day=trading_day(at).isoformat(),
+                        recent_orders=0
+                        if limits.max_orders_per_minute is None
+                        else portfolio.orders_placed_within(at),
                     ),
                 )
             locked = portfolio.reserve(

@@ -151,6 +151,10 @@ class DailyLossLimitReachedError(RiskError):
     """The day's loss has reached the daily loss limit: no new buying today."""
 
 
+class SubmitRateLimitError(RiskError):
+    """The account placed as many orders as its limit allows in the trailing minute."""
+
+
 class TradingStateUnchangedError(RiskError):
     """The requested trading state is the current one."""
 

@@ -43,12 +43,7 @@ class RiskProjection(Projection):
                     Insert("rm_risk_history", {**history, **state}),
                 ]
             case RiskLimits.LimitsSet():
-                limits = {
-                    "max_order_krw": event.max_order_krw,
-                    "max_exposure_krw": event.max_exposure_krw,
-                    "daily_loss_krw": event.daily_loss_krw,
-                    "max_drawdown": event.max_drawdown,
-                }
+                limits = event.limits.as_fields()
                 changes = {**limits, "reason": event.reason, **envelope}
                 return [
                     Update("rm_risk_state", {"risk_id": risk_id}, changes),

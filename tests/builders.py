@@ -387,6 +387,7 @@ def risk_context(
     exposure_krw: Figure = "0",
     daily_net_pnl_krw: Figure = "0",
     strategy_id: str = STRATEGY,
+    recent_orders: int = 0,
 ) -> OrderRiskContext:
     return OrderRiskContext(
         strategy_id=strategy_id,
@@ -395,6 +396,7 @@ def risk_context(
         exposure_krw=Decimal(str(exposure_krw)),
         daily_net_pnl_krw=Decimal(str(daily_net_pnl_krw)),
         trading_day=at().date().isoformat(),
+        recent_orders=recent_orders,
     )
 
 

@@ -21,7 +21,9 @@ def format_figure(value: Any) -> str:
 
 
 def risk_figure(limit: str, value: str) -> str:
-    """Return a risk limit's figure: a drawdown as a percentage, the others in KRW."""
+    """Return a risk limit's figure: a drawdown as a percentage, a rate per minute, else KRW."""
     if "drawdown" in limit:
         return f"{Decimal(value) * 100:.4f} %"
+    if limit == "max_orders_per_minute":
+        return f"{value} orders per minute"
     return f"{format_figure(value)} KRW"

@@ -25,6 +25,7 @@ from api.cli.risk_options import (
     MaxDrawdownOption,
     MaxExposureOption,
     MaxOrderOption,
+    MaxOrdersPerMinuteOption,
     parse_limits,
 )
 
@@ -103,6 +104,7 @@ def backtest(
     max_exposure_krw: MaxExposureOption = None,
     daily_loss_krw: DailyLossOption = None,
     max_drawdown: MaxDrawdownOption = None,
+    max_orders_per_minute: MaxOrdersPerMinuteOption = None,
     engine_path: Annotated[
         str,
         typer.Option(
@@ -117,8 +119,9 @@ def backtest(
     Minutes missing from the file become flat synthetic candles (strategies.md). Every signal,
     order and fill goes through the same Order, Position and Portfolio aggregates as trading,
     in memory. Two runs on the same input print the same replay hash. Risk limits
-    (--max-order-krw, --max-exposure-krw, --daily-loss-krw, --max-drawdown) apply as in trading;
-    the report says when each fired, the trading state at the end and the orders risk denied.
+    (--max-order-krw, --max-exposure-krw, --daily-loss-krw, --max-drawdown,
+    --max-orders-per-minute) apply as in trading; the report says when each fired, the trading
+    state at the end and the orders risk denied.
     """
     from adapters.market_data.candles_csv import read_candles, read_rows
     from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
@@ -152,6 +155,7 @@ def backtest(
         max_exposure_krw=max_exposure_krw,
         daily_loss_krw=daily_loss_krw,
         max_drawdown=max_drawdown,
+        max_orders_per_minute=max_orders_per_minute,
     )
     if engine_path not in ("fast", "plain"):
         raise BacktestInputError(f"--engine {engine_path!r} must be fast or plain")

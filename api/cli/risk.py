@@ -41,21 +41,29 @@ def set_limits(
     max_drawdown: Annotated[
         str | None, typer.Option(help="Drawdown from peak equity, a fraction (0.2 = 20 %).")
     ] = None,
+    max_orders_per_minute: Annotated[
+        str | None,
+        typer.Option(help="Orders the account may place in the trailing 60 s (a whole number)."),
+    ] = None,
     actor: str | None = ACTOR_OPTION,
 ) -> None:
     """Set all limits at once; a limit left out is removed."""
+    from api.cli.risk_options import parse_limits
     from commands.messages import SetRiskLimits
+    from domain.errors import InvalidRiskLimitError
 
+    # Refused before the system opens: a bad value names its flag, and nothing is recorded.
+    limits = parse_limits(
+        InvalidRiskLimitError,
+        max_order_krw=max_order_krw,
+        max_exposure_krw=max_exposure_krw,
+        daily_loss_krw=daily_loss_krw,
+        max_drawdown=max_drawdown,
+        max_orders_per_minute=max_orders_per_minute,
+    )
     with open_system(ctx) as system:
         system.trading.set_risk_limits(
-            SetRiskLimits(
-                reason=reason,
-                cause=make_cause(actor),
-                max_order_krw=max_order_krw,
-                max_exposure_krw=max_exposure_krw,
-                daily_loss_krw=daily_loss_krw,
-                max_drawdown=max_drawdown,
-            )
+            SetRiskLimits(reason=reason, cause=make_cause(actor), **limits.as_fields())
         )
         _print_risk(system.trading, as_json=False)
 
@@ -104,4 +112,4 @@ def _print_risk(trading: Trading, *, as_json: bool) -> None:
         print_json(view)
         return
     for key, value in view.items():
-        console.print(f"{key:>18}: {'no limit' if value is None else value}")
+        console.print(f"{key:>21}: {'no limit' if value is None else value}")

@@ -33,6 +33,14 @@ MaxDrawdownOption = Annotated[
         "(cancels, sells every position at market), then halts once flat."
     ),
 ]
+MaxOrdersPerMinuteOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Submit-rate limit: orders the account may place in the trailing 60 seconds of "
+        "domain time (a whole number; in a backtest a close's orders share its time, so it is "
+        "a budget per close); a strategy's order over it is denied. Off by default."
+    ),
+]
 
 
 def parse_limits(error: type[Exception], **given: str | None) -> Limits:

@@ -21,6 +21,7 @@ from api.cli.risk_options import (
     MaxDrawdownOption,
     MaxExposureOption,
     MaxOrderOption,
+    MaxOrdersPerMinuteOption,
     parse_limits,
 )
 
@@ -84,6 +85,7 @@ def run(
     max_exposure_krw: MaxExposureOption = None,
     daily_loss_krw: DailyLossOption = None,
     max_drawdown: MaxDrawdownOption = None,
+    max_orders_per_minute: MaxOrdersPerMinuteOption = None,
     role: Annotated[
         str,
         typer.Option(
@@ -116,11 +118,12 @@ def run(
     trading ...; ledger relay; ledger project orders positions ... (one process per group of
     read models, each a NATS consumer); ledger api (as many as wanted).
 
-    Risk limits (--max-order-krw, --max-exposure-krw, --daily-loss-krw, --max-drawdown) are the
-    account's, as `ledger risk set` sets them: given here, they replace the account's limits
-    (one left out is removed) before a new run opens, or, for a run resumed, from the first
-    candle recorded after the change. Without any, the account keeps its limits. The monitor
-    applies them at each close exactly as `ledger backtest` does with the same flags.
+    Risk limits (--max-order-krw, --max-exposure-krw, --daily-loss-krw, --max-drawdown,
+    --max-orders-per-minute) are the account's, as `ledger risk set` sets them: given here,
+    they replace the account's limits (one left out is removed) before a new run opens, or,
+    for a run resumed, from the first candle recorded after the change. Without any, the
+    account keeps its limits. The monitor applies them at each close exactly as `ledger
+    backtest` does with the same flags.
     """
     from api.cli.trading_run import TradingRunInputError
 
@@ -144,6 +147,7 @@ def run(
         "max_exposure_krw": max_exposure_krw,
         "daily_loss_krw": daily_loss_krw,
         "max_drawdown": max_drawdown,
+        "max_orders_per_minute": max_orders_per_minute,
     }
     limits = parse_limits(TradingRunInputError, **given)
     has_limits = any(value is not None for value in given.values())

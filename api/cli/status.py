@@ -154,7 +154,13 @@ def _print(report: dict[str, Any]) -> None:
     for row in report["risk"]:
         limits = ", ".join(
             f"{k} {row[k] if row[k] is not None else 'none'}"
-            for k in ("max_order_krw", "max_exposure_krw", "daily_loss_krw", "max_drawdown")
+            for k in (
+                "max_order_krw",
+                "max_exposure_krw",
+                "daily_loss_krw",
+                "max_drawdown",
+                "max_orders_per_minute",
+            )
         )
         console.print(
             f"risk: account {row['account']} trading {row['trading_state']} ({row['reason']}, "

@@ -149,6 +149,9 @@ class RiskStateView(BaseModel):
     max_exposure_krw: Decimal | None
     daily_loss_krw: Decimal | None
     max_drawdown: Decimal | None
+    max_orders_per_minute: int | None = Field(
+        None, description="orders the account may place in the trailing 60 s; null: no limit"
+    )
     reason: str | None
     changed_by: str
     updated_at: datetime
@@ -166,6 +169,9 @@ class RiskChangeView(BaseModel):
     max_exposure_krw: Decimal | None
     daily_loss_krw: Decimal | None
     max_drawdown: Decimal | None
+    max_orders_per_minute: int | None = Field(
+        None, description="orders the account may place in the trailing 60 s; null: no limit"
+    )
     reason: str | None
     actor: str
     changed_at: datetime

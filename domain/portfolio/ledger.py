@@ -6,12 +6,16 @@ releases the part of the lock it used; cancel, reject and completion release the
 lock of each order is recorded on the order itself (like Upbit's `locked`), so this ledger
 keeps only totals per strategy and stays small however many orders are open.
 Every fill is attributed to exactly one strategy, so per-strategy P&L adds up to the account's.
+It also keeps the domain times of the account's placements within the submit-rate window (each
+reservation is a placement the ledger accepted), which the submit-rate rule counts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from eventsourcing.domain import Aggregate
 
@@ -22,6 +26,7 @@ from domain.money import positive_krw
 from domain.orders.fill import Fill
 from domain.orders.order import Order
 from domain.orders.terms import OrderSide, OrderTerms
+from domain.risk.limits import SUBMIT_RATE_WINDOW
 from domain.sessions import trading_day
 
 ZERO = Decimal(0)
@@ -48,7 +53,18 @@ class StrategyBook:
 
 
 class Portfolio(Aggregate):
-    """The cash ledger of one account."""
+    """The cash ledger of one account.
+
+    Version 2 keeps `recent_placements`; a snapshot taken by version 1 reads as one with none
+    (at most one minute of placements before the upgrade goes uncounted).
+    """
+
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Read a version 1 snapshot as a ledger with no recent placements."""
+        state["recent_placements"] = []
 
     class Opened(LedgerCreated):
         """The account's ledger was opened."""
@@ -66,6 +82,7 @@ class Portfolio(Aggregate):
             ledger.realised_pnl_krw = {}
             ledger.fees_krw = {}
             ledger.daily_net_pnl_krw = {}
+            ledger.recent_placements = []
 
     class CapitalAllocated(LedgerEvent):
         """KRW capital was allocated to a strategy."""
@@ -96,6 +113,7 @@ class Portfolio(Aggregate):
         def apply(self, ledger: Portfolio) -> None:
             """Evolve the ledger's state by this event."""
             ledger._shift_reserved(self.strategy_id, self.market, self.krw, self.btc)
+            ledger._note_placement(self.occurred_at)
 
     class FillSettled(LedgerEvent):
         """A fill moved cash and released its share of the order's lock."""
@@ -147,6 +165,8 @@ class Portfolio(Aggregate):
     realised_pnl_krw: dict[str, Decimal]
     fees_krw: dict[str, Decimal]
     daily_net_pnl_krw: dict[str, Decimal]
+    recent_placements: list[datetime]
+    """Domain times of the placements within `SUBMIT_RATE_WINDOW` of the newest, oldest first."""
 
     def __init__(self) -> None:
         """State is set by the Opened event; see `open`."""
@@ -162,6 +182,12 @@ class Portfolio(Aggregate):
         self.reserved_krw[strategy_id] = self.reserved_krw.get(strategy_id, ZERO) + krw
         key = f"{strategy_id}|{market}"
         self.reserved_btc[key] = self.reserved_btc.get(key, ZERO) + btc
+
+    def _note_placement(self, at: datetime) -> None:
+        # Trimmed to the window before the newest placement, so the list stays short.
+        placements = sorted([*self.recent_placements, at])
+        horizon = placements[-1] - SUBMIT_RATE_WINDOW
+        self.recent_placements = [t for t in placements if t > horizon]
 
     # Queries.
     def book(self, strategy_id: str) -> StrategyBook:
@@ -192,6 +218,15 @@ class Portfolio(Aggregate):
     def reserved_btc_of(self, strategy_id: str, market: str) -> Decimal:
         """Return the BTC reserved by the strategy's open asks in the market."""
         return self.reserved_btc.get(f"{strategy_id}|{market}", ZERO)
+
+    def orders_placed_within(self, at: datetime) -> int:
+        """Return how many orders the account placed in the `SUBMIT_RATE_WINDOW` before `at`.
+
+        The window is (at - window, at] in domain time; a placement dated later than `at`
+        counts too (domain time moves forward: it cannot be older than the window).
+        """
+        horizon = at - SUBMIT_RATE_WINDOW
+        return sum(1 for t in self.recent_placements if t > horizon)
 
     def daily_net_pnl(self, day: str) -> Decimal:
         """Return the account's realised P&L net of fees on a trading day (ISO date)."""

@@ -28,13 +28,7 @@ class RiskDirective:
     def from_event(cls, event: object) -> RiskDirective | None:
         """Return the directive a risk record event carries, or None (e.g. a breach)."""
         if isinstance(event, RiskLimits.LimitsSet):
-            limits = Limits(
-                max_order_krw=event.max_order_krw,
-                max_exposure_krw=event.max_exposure_krw,
-                daily_loss_krw=event.daily_loss_krw,
-                max_drawdown=event.max_drawdown,
-            )
-            return cls(event.reason, _cause(event), limits=limits)
+            return cls(event.reason, _cause(event), limits=event.limits)
         if isinstance(
             event, RiskLimits.TradingHalted | RiskLimits.TradingReduced | RiskLimits.TradingResumed
         ):

@@ -2,13 +2,14 @@
 
 Every change names its actor and reason. Daily loss counts per trading day (strategies.md
 "Session": 09:00 KST to 09:00 KST). The drawdown limit is recorded here; it is evaluated by the
-risk monitor against marked equity.
+risk monitor against marked equity. The submit rate counts the orders placed in the trailing
+`SUBMIT_RATE_WINDOW` of domain time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,12 @@ from domain.money import fraction, positive_krw
 
 if TYPE_CHECKING:
     from domain.risk.monitor import Breach
+
+SUBMIT_RATE_WINDOW = timedelta(seconds=60)
+"""The trailing span of domain time in which `max_orders_per_minute` counts placed orders."""
+MAX_ORDERS_PER_MINUTE = 1_000_000
+"""The largest accepted submit-rate limit: a guard against absurd figures (Upbit itself takes
+at most 12 orders a second, 720 a minute: upbit-api.md section 3)."""
 
 
 class TradingState(Enum):
@@ -40,6 +47,8 @@ class Limits:
     max_exposure_krw: Decimal | None = None
     daily_loss_krw: Decimal | None = None
     max_drawdown: Decimal | None = None
+    max_orders_per_minute: int | None = None
+    """Orders the account may place in the trailing `SUBMIT_RATE_WINDOW` of domain time."""
 
     @classmethod
     def parse(
@@ -49,11 +58,13 @@ class Limits:
         max_exposure_krw: object = None,
         daily_loss_krw: object = None,
         max_drawdown: object = None,
+        max_orders_per_minute: object = None,
     ) -> Limits:
         """Return validated limits.
 
         Raises:
-            InvalidRiskLimitError: a limit is not positive, or the drawdown is not in (0, 1].
+            InvalidRiskLimitError: a limit is not positive, the drawdown is not in (0, 1], or
+                the orders per minute are not a whole number from 1 to 1,000,000.
         """
         try:
             return cls(
@@ -61,22 +72,43 @@ class Limits:
                 max_exposure_krw=_optional(max_exposure_krw, positive_krw, "max exposure"),
                 daily_loss_krw=_optional(daily_loss_krw, positive_krw, "daily loss limit"),
                 max_drawdown=_optional(max_drawdown, fraction, "max drawdown"),
+                max_orders_per_minute=None
+                if max_orders_per_minute is None
+                else _orders_per_minute(max_orders_per_minute),
             )
         except InvalidAmountError as error:
             raise InvalidRiskLimitError(str(error)) from None
 
-    def as_fields(self) -> dict[str, Decimal | None]:
+    def as_fields(self) -> dict[str, Decimal | int | None]:
         """Return the limits as event fields."""
         return {
             "max_order_krw": self.max_order_krw,
             "max_exposure_krw": self.max_exposure_krw,
             "daily_loss_krw": self.daily_loss_krw,
             "max_drawdown": self.max_drawdown,
+            "max_orders_per_minute": self.max_orders_per_minute,
         }
 
 
 def _optional(value: object, parse: Any, what: str) -> Decimal | None:
     return None if value is None else parse(value, what)
+
+
+def _orders_per_minute(value: object) -> int:
+    # A count, not a figure: an int, a string of digits, or an integral Decimal; never a float.
+    count: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        count = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        count = int(value.strip())
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        count = int(value)
+    if count is None or not 1 <= count <= MAX_ORDERS_PER_MINUTE:
+        raise InvalidRiskLimitError(
+            f"max orders per minute {value!r} must be a whole number of orders from 1 to "
+            f"{MAX_ORDERS_PER_MINUTE:,} (leave the limit out to place orders at any rate)"
+        )
+    return count
 
 
 class RiskLimits(Aggregate):
@@ -96,23 +128,40 @@ class RiskLimits(Aggregate):
             risk.state_reason = "created"
 
     class LimitsSet(LedgerEvent):
-        """The limit values were set."""
+        """The limit values were set.
+
+        Version 2 adds `max_orders_per_minute` (None: no limit); a version 1 event, recorded
+        before the submit-rate limit existed, reads as one without it.
+        """
 
         TOPIC = "risk.limits.set"
+        class_version = 2
         max_order_krw: Decimal | None
         max_exposure_krw: Decimal | None
         daily_loss_krw: Decimal | None
         max_drawdown: Decimal | None
+        max_orders_per_minute: int | None
         reason: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Read limits set before the submit-rate limit existed as having none."""
+            state["max_orders_per_minute"] = None
+
+        @property
+        def limits(self) -> Limits:
+            """Return the limits this event set."""
+            return Limits(
+                max_order_krw=self.max_order_krw,
+                max_exposure_krw=self.max_exposure_krw,
+                daily_loss_krw=self.daily_loss_krw,
+                max_drawdown=self.max_drawdown,
+                max_orders_per_minute=self.max_orders_per_minute,
+            )
 
         def apply(self, risk: RiskLimits) -> None:
             """Evolve the risk's state by this event."""
-            risk.limit_values = {
-                "max_order_krw": self.max_order_krw,
-                "max_exposure_krw": self.max_exposure_krw,
-                "daily_loss_krw": self.daily_loss_krw,
-                "max_drawdown": self.max_drawdown,
-            }
+            risk.limit_values = self.limits.as_fields()
 
     class _StateChanged(LedgerEvent):
         from_state: str
@@ -157,7 +206,8 @@ class RiskLimits(Aggregate):
             """A breach changes no state by itself; its action follows as its own event."""
 
     account: str
-    limit_values: dict[str, Decimal | None]
+    limit_values: dict[str, Any]
+    """The fields of `Limits` (a snapshot taken before a limit existed lacks its key)."""
     state: TradingState
     state_reason: str
 

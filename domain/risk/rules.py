@@ -1,4 +1,4 @@
-"""Pre-trade risk rules: the trading state, per-order notional, exposure and daily loss.
+"""Pre-trade risk rules: the trading state, per-order notional, exposure, daily loss, submit rate.
 
 The same rules guard every order, whoever places it (API, CLI, strategies, replay).
 """
@@ -12,11 +12,12 @@ from domain.errors import (
     DailyLossLimitReachedError,
     ExposureLimitError,
     OrderNotionalLimitError,
+    SubmitRateLimitError,
     TradingHaltedError,
     TradingReducingError,
 )
 from domain.orders.terms import OrderSide
-from domain.risk.limits import Limits, TradingState
+from domain.risk.limits import SUBMIT_RATE_WINDOW, Limits, TradingState
 
 PRE_TRADE_DENIALS = (
     TradingHaltedError,
@@ -24,6 +25,7 @@ PRE_TRADE_DENIALS = (
     OrderNotionalLimitError,
     ExposureLimitError,
     DailyLossLimitReachedError,
+    SubmitRateLimitError,
 )
 """The refusals of `check_order`: a strategy's order refused by one is recorded as denied."""
 
@@ -40,6 +42,8 @@ class OrderRiskContext:
     daily_net_pnl_krw: Decimal
     """The account's realised P&L net of fees in the current trading day."""
     trading_day: str
+    recent_orders: int = 0
+    """Orders the account placed in the `SUBMIT_RATE_WINDOW` before this one (domain time)."""
 
 
 def check_order(state: TradingState, limits: Limits, order: OrderRiskContext) -> None:
@@ -51,6 +55,8 @@ def check_order(state: TradingState, limits: Limits, order: OrderRiskContext) ->
         OrderNotionalLimitError: the order's notional is above the per-order maximum.
         ExposureLimitError: a bid would take the strategy's exposure above its maximum.
         DailyLossLimitReachedError: the day's loss reached the limit and the order is a bid.
+        SubmitRateLimitError: the account already placed its maximum of orders in the trailing
+            minute (not while REDUCING for an ask: reducing exposure is never throttled).
     """
     is_bid = order.side is OrderSide.BID
     if state is TradingState.HALTED:
@@ -64,8 +70,24 @@ def check_order(state: TradingState, limits: Limits, order: OrderRiskContext) ->
             f"order notional {order.notional_krw:,} KRW is above the per-order limit "
             f"{limits.max_order_krw:,} KRW"
         )
-    if not is_bid:
+    if is_bid:
+        _check_bid(limits, order)
+    # Last: an order another rule refuses does not count against the rate, and is named for
+    # that rule. While REDUCING, the asks that reduce (the monitor's liquidation among them)
+    # must go out, so the rate does not hold them back; they still count for later orders.
+    if state is TradingState.REDUCING:
         return
+    limit = limits.max_orders_per_minute
+    if limit is not None and order.recent_orders >= limit:
+        seconds = int(SUBMIT_RATE_WINDOW.total_seconds())
+        raise SubmitRateLimitError(
+            f"the account placed {order.recent_orders} orders in the last {seconds} seconds, "
+            f"at its limit of {limit} orders per minute: this order was refused; orders may be "
+            f"placed again once the oldest of them is {seconds} seconds old"
+        )
+
+
+def _check_bid(limits: Limits, order: OrderRiskContext) -> None:
     if limits.max_exposure_krw is not None:
         after = order.exposure_krw + order.notional_krw
         if after > limits.max_exposure_krw:

@@ -135,7 +135,7 @@ class OrderEndNotice:
     code: str
     """The broken rule in snake case: `trading_halted` or `trading_reducing` (also for the
     monitor's cancellations), `order_notional_limit`, `exposure_limit`,
-    `daily_loss_limit_reached`."""
+    `daily_loss_limit_reached`, `submit_rate_limit`."""
     reason: str
     filled_qty_btc: Decimal
     """BTC the order executed before it ended (0 for a refusal)."""

@@ -182,10 +182,10 @@ class Grid:
     def on_order_ended(self, notice: OrderEndNotice) -> None:
         """Read an order that risk ended (docs/strategies-notes.md "Grid").
 
-        A BUY refused by a limit (per-order notional, exposure, daily loss) empties its line
-        and pauses new BUYs until the grid's next fill or the next session. Anything else (an
-        order ended by a halt or a reduce, any order refused while HALTED or REDUCING, a
-        refused SELL) stops the grid for good, as its stop loss does: its resting orders are
+        A BUY refused by a limit (per-order notional, exposure, daily loss, submit rate) empties
+        its line and pauses new BUYs until the grid's next fill or the next session. Anything
+        else (an order ended by a halt or a reduce, any order refused while HALTED or REDUCING,
+        a refused SELL) stops the grid for good, as its stop loss does: its resting orders are
         cancelled at its next close and it places nothing more.
         """
         is_line_buy = notice.side is OrderSide.BID and not notice.tag.startswith(f"{NAME}-stop-")

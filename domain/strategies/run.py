@@ -33,11 +33,12 @@ class StrategyRun(Aggregate):
         """A run of the strategies started, with all of its inputs but the candles' rows.
 
         Version 2 adds the run's risk limits (None: no limit); a version 1 event, recorded
-        before runs had limits, reads as a run without limits.
+        before runs had limits, reads as a run without limits. Version 3 adds the submit-rate
+        limit `max_orders_per_minute`; an older event reads as a run without it.
         """
 
         TOPIC = "strategy.run.started"
-        class_version = 2
+        class_version = 3
         run_id: str
         mode: str
         market: str
@@ -54,11 +55,18 @@ class StrategyRun(Aggregate):
         max_exposure_krw: Decimal | None
         daily_loss_krw: Decimal | None
         max_drawdown: Decimal | None
+        max_orders_per_minute: int | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             """Read a run recorded before runs had risk limits as a run without limits."""
-            state.update(Limits().as_fields())
+            for name in ("max_order_krw", "max_exposure_krw", "daily_loss_krw", "max_drawdown"):
+                state[name] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Read a run recorded before the submit-rate limit existed as a run without it."""
+            state["max_orders_per_minute"] = None
 
         @property
         def limits(self) -> Limits:
@@ -68,6 +76,7 @@ class StrategyRun(Aggregate):
                 max_exposure_krw=self.max_exposure_krw,
                 daily_loss_krw=self.daily_loss_krw,
                 max_drawdown=self.max_drawdown,
+                max_orders_per_minute=self.max_orders_per_minute,
             )
 
         def apply(self, run: StrategyRun) -> None:

@@ -86,6 +86,18 @@ class RiskLimitsRequest(BaseModel):
     max_exposure_krw: Amount | None = None
     daily_loss_krw: Amount | None = None
     max_drawdown: Annotated[str, Field(pattern=r"^0(\.[0-9]{1,8})?$|^1(\.0{1,8})?$")] | None = None
+    max_orders_per_minute: (
+        Annotated[
+            int,
+            Field(
+                strict=True,
+                examples=[60],
+                description="orders the account may place in the trailing 60 s of domain time, "
+                "a JSON integer from 1 to 1,000,000",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class StateChangeRequest(BaseModel):
@@ -187,7 +199,7 @@ async def set_risk_limits(
     actor: ActorHeader = None,
     correlation: CorrelationHeader = None,
 ) -> CommandAccepted:
-    """Set every limit at once (per order, exposure, daily loss, drawdown)."""
+    """Set every limit at once (per order, exposure, daily loss, drawdown, submit rate)."""
     system = request.app.state.system
     command = SetRiskLimits(
         reason=body.reason,
@@ -196,6 +208,7 @@ async def set_risk_limits(
         max_exposure_krw=body.max_exposure_krw,
         daily_loss_krw=body.daily_loss_krw,
         max_drawdown=body.max_drawdown,
+        max_orders_per_minute=body.max_orders_per_minute,
     )
     await asyncio.to_thread(system.trading.set_risk_limits, command)
     return CommandAccepted(id=system.settings.trading.account, log_position=_head(request))

@@ -153,6 +153,71 @@ def test_risk_changes_and_the_flow_of_events_by_correlation_id(api: Api) -> None
     assert flow[1]["payload"]["actor"] == "api:bob"
 
 
+def test_the_submit_rate_limit_is_set_read_back_and_refuses_an_operators_order_over_it(
+    api: Api,
+) -> None:
+    # Given a limit of one order a minute, set through the API
+    api.post("/capital/allocations", {"strategy_id": "alpha", "amount_krw": "10000000"})
+    answer = api.client.put(
+        "/risk/limits", json={"reason": "throttle", "max_orders_per_minute": 1}, headers=AUTH
+    )
+    assert answer.status_code == 202, answer.text
+    # When two orders follow within the minute
+    api.post("/orders", {**LIMIT_BID, "client_order_id": "rate-1"})
+    before = events_in_log(api)
+    refused = api.client.post(
+        "/orders", json={**LIMIT_BID, "client_order_id": "rate-2"}, headers=AUTH
+    )
+    # Then the second is refused naming the count, the limit and the window; nothing recorded
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "submit_rate_limit"
+    assert (
+        "placed 1 orders in the last 60 seconds, at its limit of 1 orders per minute"
+        in (error["message"])
+    )
+    assert events_in_log(api) == before
+    # And the read model shows the limit, now and in the history
+    api.project()
+    (state,) = api.client.get("/risk").json()
+    assert state["max_orders_per_minute"] == 1 and state["max_order_krw"] is None
+    history = api.client.get("/risk/history").json()["items"]
+    assert history[0]["bus_name"] == "risk.limits.set"
+    assert history[0]["max_orders_per_minute"] == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "status", "code"),
+    [
+        (-3, 422, "invalid_risk_limit"),
+        (0, 422, "invalid_risk_limit"),
+        (2.5, 400, "invalid_request"),
+        ("5", 400, "invalid_request"),
+    ],
+)
+def test_a_submit_rate_limit_not_a_whole_number_from_1_is_refused_and_records_nothing(
+    api: Api, value: object, status: int, code: str
+) -> None:
+    before = events_in_log(api)
+
+    answer = api.client.put(
+        "/risk/limits", json={"reason": "throttle", "max_orders_per_minute": value}, headers=AUTH
+    )
+
+    assert answer.status_code == status, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == code
+    assert (
+        "max_orders_per_minute" in error["message"] or "max orders per minute" in (error["message"])
+    )
+    if status == 422:
+        assert (
+            f"max orders per minute {value!r} must be a whole number of orders"
+            in (error["message"])
+        )
+    assert events_in_log(api) == before
+
+
 @pytest.mark.parametrize(
     "path",
     [

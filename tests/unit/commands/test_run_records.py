@@ -1,5 +1,6 @@
 """Runs record their risk limits as inputs; a run recorded before runs had limits (version 1
-of `strategy.run.started`) is read as a run without limits, the log left as it was."""
+of `strategy.run.started`) is read as a run without limits, and one recorded before the
+submit-rate limit (version 2) as a run without that limit, the log left as it was."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ from domain.strategies.run import StrategyRun
 from tests.builders import POPO_ENV
 
 AT = datetime(2025, 1, 6, tzinfo=UTC)
-LIMIT_FIELDS = ("max_order_krw", "max_exposure_krw", "daily_loss_krw", "max_drawdown")
+LIMIT_FIELDS = (
+    "max_order_krw",
+    "max_exposure_krw",
+    "daily_loss_krw",
+    "max_drawdown",
+    "max_orders_per_minute",
+)
 
 
 def start(limits: Limits = Limits()) -> StartRun:  # noqa: B008 - frozen, immutable
@@ -49,13 +56,22 @@ def test_a_run_records_its_risk_limits_in_strategy_run_started() -> None:
     app = Trading(POPO_ENV)
     limits = Limits(daily_loss_krw=D(300_000), max_drawdown=D("0.2"))
     app.start_run(start(limits))
-    # Then the event carries them (version 2), and reads back as the same limits
+    # Then the event carries them (version 3), and reads back as the same limits
     [started] = started_events(app)
     assert started.limits == limits
     stored = app.recorder.select_notifications(start=None, limit=10)[0]
     state = json.loads(stored.state)
-    assert state["class_version"] == 2
-    assert state["max_order_krw"] is None
+    assert state["class_version"] == 3
+    assert state["max_order_krw"] is None and state["max_orders_per_minute"] is None
+
+
+def test_a_run_records_its_submit_rate_limit() -> None:
+    app = Trading(POPO_ENV)
+
+    app.start_run(start(Limits(max_orders_per_minute=5)))
+
+    [started] = started_events(app)
+    assert started.limits == Limits(max_orders_per_minute=5)
 
 
 def test_a_version_1_run_started_event_upcasts_to_a_run_without_limits() -> None:
@@ -87,3 +103,29 @@ def test_a_version_1_run_started_event_upcasts_to_a_run_without_limits() -> None
     assert old.get_run("run-1") is not None
     [again] = old.recorder.select_notifications(start=None, limit=10)
     assert json.loads(again.state) == state
+
+
+def test_a_version_2_run_started_event_upcasts_to_a_run_without_a_submit_rate_limit() -> None:
+    # Given a log holding strategy.run.started as version 2 wrote it: its four limits, no
+    # max_orders_per_minute, class_version 2
+    recent = Trading(POPO_ENV)
+    recent.start_run(start(Limits(daily_loss_krw=D(300_000))))
+    [stored] = recent.recorder.select_notifications(start=None, limit=10)
+    state = json.loads(stored.state)
+    state.pop("max_orders_per_minute")
+    state["class_version"] = 2
+    old = Trading(POPO_ENV)
+    old.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=stored.originator_id,
+                originator_version=stored.originator_version,
+                topic=stored.topic,
+                state=json.dumps(state).encode(),
+            )
+        ]
+    )
+    # When it is read
+    [started] = started_events(old)
+    # Then it keeps its limits and has no submit-rate limit
+    assert started.limits == Limits(daily_loss_krw=D(300_000))

@@ -11,6 +11,7 @@ from domain.errors import InvalidDomainTimeError, MissingTextError
 from domain.event_names import EVENT_CLASSES, bus_name
 from domain.events import Cause, LedgerEvent
 from domain.orders.order import Order
+from domain.risk.limits import RiskLimits
 from domain.strategies.run import StrategyRun
 from tests.builders import (
     SEOUL_CAUSE,
@@ -116,11 +117,15 @@ def test_cause_given_in_kst_holds_the_same_instant_in_utc() -> None:
 
 
 def test_schema_version_of_an_event_is_1_until_an_upcaster_is_added() -> None:
-    versioned = {StrategyRun.Started: 2}  # v2 records the run's risk limits
+    versioned = {
+        StrategyRun.Started: 3,  # v2 records the run's risk limits, v3 its submit-rate limit
+        RiskLimits.LimitsSet: 2,  # v2 adds the submit-rate limit
+    }
     for event_class in EVENT_CLASSES:
-        assert event_class.schema_version() == versioned.get(event_class, 1), event_class
-        if event_class in versioned:
-            assert callable(getattr(event_class, "upcast_v1_v2", None))
+        version = versioned.get(event_class, 1)
+        assert event_class.schema_version() == version, event_class
+        for step in range(1, version):
+            assert callable(getattr(event_class, f"upcast_v{step}_v{step + 1}", None))
 
 
 @pytest.mark.parametrize("text", ["a\x00b", "line\rbreak", "bell\x07"])

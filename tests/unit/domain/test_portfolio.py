@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from domain.errors import (
     InvalidAmountError,
     UnknownStrategyError,
 )
+from domain.events import Cause
 from domain.ids import portfolio_id
 from domain.orders.fill import Fill
 from domain.orders.order import Order
@@ -19,6 +21,7 @@ from domain.orders.terms import OrderTerms
 from domain.portfolio.ledger import Portfolio, StrategyBook
 from tests.builders import (
     FEE_RATE,
+    at,
     cause,
     fill,
     open_order,
@@ -312,3 +315,39 @@ class TestRelease:
         portfolio.release(order=order, krw=D(0), btc=D(0), reason="filled", cause=cause(4))
 
         assert portfolio.collect_events() == []
+
+
+class TestRecentPlacements:
+    @staticmethod
+    def place_at(portfolio: Portfolio, n: int, seconds: int) -> None:
+        when = Cause(at(0) + timedelta(seconds=seconds), "tester", f"request-{n}", "flow-1")
+        portfolio.reserve(
+            order_id=f"order-{n}",
+            strategy_id="alpha",
+            terms=terms(volume_btc="0.001"),
+            fee_rate=FEE_RATE,
+            held_btc=D(0),
+            cause=when,
+        )
+
+    def test_each_reservation_is_a_placement_counted_for_60_seconds(self) -> None:
+        # Given placements at 00:00:00, 00:00:30 and 00:00:59
+        portfolio = opened_portfolio()
+        for n, seconds in enumerate([0, 30, 59]):
+            self.place_at(portfolio, n, seconds)
+        # Then the window before each time holds those less than 60 seconds older
+        assert portfolio.orders_placed_within(at(0) + timedelta(seconds=59)) == 3
+        assert portfolio.orders_placed_within(at(0) + timedelta(seconds=60)) == 2
+        assert portfolio.orders_placed_within(at(0) + timedelta(seconds=119)) == 0
+
+    def test_placements_older_than_the_window_are_dropped_from_the_ledger(self) -> None:
+        portfolio = opened_portfolio()
+        self.place_at(portfolio, 1, 0)
+        self.place_at(portfolio, 2, 30)
+
+        self.place_at(portfolio, 3, 60)
+
+        assert portfolio.recent_placements == [
+            at(0) + timedelta(seconds=30),
+            at(0) + timedelta(seconds=60),
+        ]

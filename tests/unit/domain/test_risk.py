@@ -13,6 +13,7 @@ from domain.errors import (
     MissingTextError,
     OrderNotionalLimitError,
     RiskError,
+    SubmitRateLimitError,
     TradingHaltedError,
     TradingReducingError,
     TradingStateUnchangedError,
@@ -33,6 +34,24 @@ class TestLimits:
 
         assert limits == Limits(max_order_krw=D("1000000"), max_drawdown=D("0.2"))
         assert limits.max_exposure_krw is None and limits.daily_loss_krw is None
+
+    def test_parse_orders_per_minute_gives_a_whole_number(self) -> None:
+        assert Limits.parse(max_orders_per_minute="12") == Limits(max_orders_per_minute=12)
+        assert Limits.parse(max_orders_per_minute=12).max_orders_per_minute == 12
+        assert Limits.parse(max_orders_per_minute=D("12")).max_orders_per_minute == 12
+
+    @pytest.mark.parametrize(
+        "value", ["0", "-3", -3, "2.5", 2.5, D("2.5"), "abc", "", True, 1_000_001, "١٢"]
+    )
+    def test_parse_orders_per_minute_not_a_whole_number_from_1_is_refused_naming_it(
+        self, value: object
+    ) -> None:
+        rule = "max orders per minute .* must be a whole number of orders from 1 to 1,000,000"
+
+        with pytest.raises(InvalidRiskLimitError, match=rule) as refused:
+            Limits.parse(max_orders_per_minute=value)
+
+        assert repr(value) in str(refused.value)
 
     @pytest.mark.parametrize(
         ("field", "value", "rule"),
@@ -208,6 +227,39 @@ class TestDailyLossRule:
         context = risk_context("ask", daily_net_pnl_krw="-500000")
 
         assert check_order(ACTIVE, self.LIMITS, context) is None
+
+
+class TestSubmitRateRule:
+    LIMITS = Limits(max_orders_per_minute=3)
+
+    @pytest.mark.parametrize("side", ["bid", "ask"])
+    def test_order_below_the_rate_is_allowed(self, side: str) -> None:
+        assert check_order(ACTIVE, self.LIMITS, risk_context(side, recent_orders=2)) is None
+
+    @pytest.mark.parametrize(("side", "recent"), [("bid", 3), ("ask", 3), ("bid", 7)])
+    def test_order_at_the_rate_is_refused_naming_count_limit_and_window(
+        self, side: str, recent: int
+    ) -> None:
+        with pytest.raises(SubmitRateLimitError) as refused:
+            check_order(ACTIVE, self.LIMITS, risk_context(side, recent_orders=recent))
+
+        assert refused.value.code == "submit_rate_limit"
+        assert (
+            f"the account placed {recent} orders in the last 60 seconds, at its limit of 3 "
+            "orders per minute" in str(refused.value)
+        )
+
+    def test_without_the_limit_any_rate_is_allowed(self) -> None:
+        assert check_order(ACTIVE, NO_LIMITS, risk_context(recent_orders=10_000)) is None
+
+    def test_reducing_does_not_throttle_asks(self) -> None:
+        assert check_order(REDUCING, self.LIMITS, risk_context("ask", recent_orders=9)) is None
+
+    def test_an_order_another_limit_refuses_is_named_for_that_limit(self) -> None:
+        limits = Limits(max_order_krw=D("1000"), max_orders_per_minute=1)
+
+        with pytest.raises(OrderNotionalLimitError):
+            check_order(ACTIVE, limits, risk_context(recent_orders=5))
 
 
 def test_state_is_checked_before_any_limit() -> None:

@@ -9,14 +9,14 @@ import pytest
 from commands.trading import Trading
 from domain.events import LedgerEvent
 from domain.orders.order import Order
-from domain.risk.limits import RiskLimits
+from domain.risk.limits import Limits, RiskLimits
 from projections.candles_view import CandlesProjection, parse_minute
 from projections.catalogue import PROJECTIONS, projection_named
 from projections.orders_view import OrdersProjection
 from projections.positions_view import PositionsProjection
 from projections.risk_view import RiskProjection
 from projections.rows import Insert, RollUpCandles, RowOp, Update, Upsert, WriteCandleMinutes
-from tests.builders import events_since, every_event_through_the_application
+from tests.builders import cause, events_since, every_event_through_the_application
 
 
 @pytest.fixture
@@ -107,6 +107,20 @@ def test_risk_changes_keep_the_state_and_one_history_row_each(
         "exposure breached: 2000000 against 1000000 (strategy alpha), block_bids, candle "
         f"{breach_hour(logged)}"
     )
+
+
+def test_limits_set_with_a_submit_rate_show_it_in_the_state_and_the_history() -> None:
+    risk = RiskLimits.create(account="main", cause=cause(0))
+    risk.set_limits(Limits(max_orders_per_minute=30), "throttle", cause(1))
+    logged = list(enumerate(risk.collect_events(), start=1))
+
+    ops = rows_of(RiskProjection(), logged)  # type: ignore[arg-type]
+
+    [update] = [op for op in ops if isinstance(op, Update)]
+    assert update.values["max_orders_per_minute"] == 30
+    assert update.values["max_order_krw"] is None
+    history = [op for op in ops if isinstance(op, Insert) and op.table == "rm_risk_history"]
+    assert history[-1].values["max_orders_per_minute"] == 30
 
 
 def breach_hour(logged: list[tuple[int, LedgerEvent]]) -> str:

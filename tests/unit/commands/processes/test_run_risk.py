@@ -230,3 +230,32 @@ def test_limits_an_operator_sets_during_a_run_are_watched_from_the_next_candle(
     assert opened is not None and position is not None
     outcome = run_parity(trading, opened, position)
     assert outcome.is_equal, outcome.first_difference()
+
+
+def test_a_submit_rate_limit_denies_a_paper_runs_orders_over_it_as_a_backtest_does(
+    candles: list[Candle],
+) -> None:
+    # Given an account that may place 3 orders a minute
+    limits = Limits(max_orders_per_minute=3)
+
+    # When a paper run trades the candles, and a backtest with the same limit runs over them
+    run = run_with_limits(candles, limits)
+    backtest = backtest_with_limits(candles, limits)
+
+    # Then the run denies the strategies' orders over the rate, coded for the rule, as the
+    # backtest does, and both decide the same
+    denied = [
+        e for e in events(run, "order.rejected") if e["reason"].startswith("submit_rate_limit: ")
+    ]
+    assert denied and all(e["rejected_by"] == "risk" for e in denied)
+    assert len(denied) == len(
+        [
+            e
+            for e in events(backtest, "order.rejected")
+            if e["reason"].startswith("submit_rate_limit: ")
+        ]
+    )
+    assert parity(run) == parity(backtest)
+    # And no denied order reached the execution
+    denied_ids = {e["originator_id"] for e in denied}
+    assert not [e for e in events(run, "order.accepted") if e["originator_id"] in denied_ids]
