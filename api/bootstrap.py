@@ -281,6 +281,7 @@ def trading_parts(
             run.market,
             horizon=lambda: feed.newest_close,
             is_first_sending=log.claim_first_sending,
+            before_send=log.flush,
         )
 
     listener = LogListener(conninfo, log.recorder.channel_name, poll_s=0.5)  # type: ignore[attr-defined]

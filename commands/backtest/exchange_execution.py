@@ -61,11 +61,14 @@ class ExchangeExecution:
         *,
         horizon: Callable[[], datetime | None],
         is_first_sending: Callable[[UUID], bool] = lambda order_id: False,
+        before_send: Callable[[], None],
     ) -> None:
         """`horizon()` is the close of the newest candle the log holds: the exchange is past it.
 
         `is_first_sending(order_id)` says (once) that this process placed the order in the log
         and has not sent it: neither the log nor the exchange can know more of it yet.
+        `before_send()` records what the run decided so far (its batch): an order is sent only
+        once the log holds it.
         """
         self.gateway = gateway
         self.log = log
@@ -73,6 +76,7 @@ class ExchangeExecution:
         self.actor = f"exchange:{gateway.name}"
         self._horizon = horizon
         self._is_first_sending = is_first_sending
+        self._before_send = before_send
         self._known: dict[UUID, KnownOrder] = {}
         self._synced_until: datetime | None = None
         self._sent_since_sync = False
@@ -101,6 +105,7 @@ class ExchangeExecution:
 
     def submit(self, order: PaperOrder, candle: Candle) -> Acknowledgement:
         """Send the order unless the log holds its outcome; return the acknowledgement."""
+        self._before_send()
         is_first = self._is_first_sending(order.order_id)
         recorded = None if is_first else self._recorded_outcome(order.order_id)
         if recorded is not None:

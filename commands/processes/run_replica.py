@@ -68,58 +68,58 @@ class RunReplica(Trading):
     def record_signal(self, command: RecordSignal) -> UUID:
         """Record the signal here and in the log."""
         found = super().record_signal(command)
-        self.mirror.record_signal(command)
+        self.mirror.give(lambda: self.mirror.record_signal(command))
         return found
 
     def place_order(self, command: PlaceOrder) -> UUID:
         """Place the order here and in the log."""
         found = super().place_order(command)
-        self.mirror.place_order(command)
+        self.mirror.give(lambda: self.mirror.place_order(command))
         return found
 
     def place_strategy_order(self, command: PlaceOrder) -> OrderPlacement:
         """Place (or deny) a strategy's order here, and record the outcome in the log."""
         placement = super().place_strategy_order(command)
-        self.mirror.record_placement(command, placement)
+        self.mirror.give(lambda: self.mirror.record_placement(command, placement))
         return placement
 
     def record_breaches(self, breaches: Sequence[Breach], cause: Cause) -> None:
         """Record the breaches here and in the log."""
         super().record_breaches(breaches, cause)
-        self.mirror.record_breaches(breaches, cause)
+        self.mirror.give(lambda: self.mirror.record_breaches(breaches, cause))
 
     def change_trading_state(self, command: ChangeTradingState) -> None:
         """Change the trading state here and in the log (where an outside change is skipped)."""
         super().change_trading_state(command)
-        self.mirror.change_trading_state(command)
+        self.mirror.give(lambda: self.mirror.change_trading_state(command))
 
     def set_risk_limits(self, command: SetRiskLimits) -> None:
         """Set the limits here and in the log (where an outside change is skipped)."""
         super().set_risk_limits(command)
-        self.mirror.set_risk_limits(command)
+        self.mirror.give(lambda: self.mirror.set_risk_limits(command))
 
     def accept_order(self, command: AcceptOrder) -> None:
         """Record the acknowledgement here and in the log."""
         super().accept_order(command)
-        self.mirror.accept_order(command)
+        self.mirror.give(lambda: self.mirror.accept_order(command))
 
     def reject_order(self, command: RejectOrder) -> None:
         """Record the refusal here and in the log."""
         super().reject_order(command)
-        self.mirror.reject_order(command)
+        self.mirror.give(lambda: self.mirror.reject_order(command))
 
     def record_submission_failure(self, command: RecordSubmissionFailure) -> None:
         """Record the failed sending here and in the log."""
         super().record_submission_failure(command)
-        self.mirror.record_submission_failure(command)
+        self.mirror.give(lambda: self.mirror.record_submission_failure(command))
 
     def cancel_order(self, command: CancelOrder) -> None:
         """Record the cancel here and in the log."""
         super().cancel_order(command)
-        self.mirror.cancel_order(command)
+        self.mirror.give(lambda: self.mirror.cancel_order(command))
 
     def record_fill(self, command: RecordFill) -> bool:
         """Record the fill here and in the log; return whether it was new here."""
         is_new = super().record_fill(command)
-        self.mirror.record_fill(command)
+        self.mirror.give(lambda: self.mirror.record_fill(command))
         return is_new

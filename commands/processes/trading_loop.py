@@ -103,8 +103,13 @@ class TradingLoop:
             directives = self.risk_changes.before(position)
             held = self._log_held
             self.ledger.is_beyond_log = held is None or candle.close_time > held
+            self.ledger.begin_batch()  # the candle's commands in as few transactions as can be
             try:
                 self.engine.process(self.progress.candles, self._points.add(candle), directives)
+                self.ledger.end_batch()
+            except BaseException:
+                self.ledger.abort_batch()
+                raise
             finally:
                 self.ledger.is_beyond_log = False
             self.progress.candles += 1

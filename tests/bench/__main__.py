@@ -147,7 +147,9 @@ TRADING_TITLE = (
     "`ledger sandbox --paced` (speed cap 1,000,000x) and `ledger run --exchange sandbox "
     "--until-end` each in its own process on loopback, embedded PostgreSQL and NATS, relay, "
     "projectors and API running; the fixture's 2023-03-10 (1,440 real KRW-BTC minutes); "
-    "default strategies with a dense grid (40 lines within 2 %).",
+    "default strategies with a dense grid (40 lines within 2 %). The latency target is read "
+    "at real-time pacing (sandbox speed cap 60x: a minute a second) over 2023-03-13 00:00-03:00 "
+    "UTC; the compressed day's latency is shown beside it.",
 )
 BACKTEST_TITLE = (
     "Backtests (issue 4): `ledger backtest` over the 8-month Upbit file",

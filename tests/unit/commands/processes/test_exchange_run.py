@@ -79,6 +79,7 @@ def exchange_loop(
                 opened.market,
                 horizon=lambda: feed.newest_close,
                 is_first_sending=trading.claim_first_sending,
+                before_send=trading.flush,
             )
         )
         return made[-1]
@@ -188,6 +189,7 @@ def test_an_order_placed_by_a_killed_process_is_looked_up_before_it_is_sent(
             opened.market,
             horizon=lambda: feed.newest_close,
             is_first_sending=trading.claim_first_sending,
+            before_send=trading.flush,
         )
 
     run = TradingLoop(trading, RUN_ID, execution)

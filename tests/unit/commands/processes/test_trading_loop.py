@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -40,15 +41,20 @@ def expected(candles: list[Candle]) -> list[str]:
 
 
 class CrashingExecution(PaperExecution):
-    """The paper execution, dying on its n-th submission (the order placed, not yet sent)."""
+    """The paper execution, dying on its n-th submission (the order placed, not yet sent).
 
-    def __init__(self, model: FillModel, crash_at: int) -> None:
+    Like an exchange's execution it has the run's commands so far recorded before it sends.
+    """
+
+    def __init__(self, model: FillModel, crash_at: int, before_send: Callable[[], None]) -> None:
         super().__init__(model)
         self.crash_at = crash_at
         self.submitted = 0
+        self.before_send = before_send
 
     def submit(self, order: PaperOrder, candle: Candle) -> Acknowledgement:
         self.submitted += 1
+        self.before_send()
         if self.submitted == self.crash_at:
             raise SystemExit(f"killed before submitting order {order.order_id}")
         return super().submit(order, candle)
@@ -126,7 +132,7 @@ def test_run_killed_between_placing_and_sending_an_order_resumes_without_a_dupli
     open_paper_run(trading, candles[0].open_time)
 
     def crashing(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
-        return CrashingExecution(model, crash_at)
+        return CrashingExecution(model, crash_at, trading.flush)
 
     with pytest.raises(SystemExit):
         loop(trading, crashing).step()
