@@ -7,7 +7,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Recording,
+)
 from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import (
     IntegrityError,
@@ -19,12 +24,15 @@ from eventsourcing.utils import register_topic
 
 from commands.errors import ConcurrencyConflictError, DuplicateRunError
 from commands.transcodings import STORED_ENUMS, EnumTranscoding
+from domain.audit.checkpoint import ChainCheckpoint, ChainHead, checkpoint_cause
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 
 T = TypeVar("T")
 A = TypeVar("A")
 DEFAULT_CONFLICT_RETRIES = 10
 READ_PAGE = 5000
+CHECKPOINT_EVERY_ENV = "AUDIT_CHECKPOINT_EVERY"
+"""The environment key of the audit chain's checkpoint interval (events; default 10,000)."""
 CONFLICT_BACKOFF_S = 0.002
 """Pause before retry n is n x this: racing writers drift apart instead of colliding again."""
 
@@ -57,6 +65,10 @@ class LedgerLog(Application[UUID]):
         self.account = account
         self.conflict_retries = max(1, conflict_retries)
         super().__init__(dict(env) if env is not None else None)
+        self._is_checkpointing = False
+        every = self.env.get(CHECKPOINT_EVERY_ENV)
+        if every and hasattr(self.recorder, "checkpoint_every"):
+            setattr(self.recorder, "checkpoint_every", max(1, int(every)))  # noqa: B010
 
     def construct_recorder(self) -> ProcessRecorder:
         """Use a process recorder, so process managers can track their position in the log."""
@@ -82,6 +94,31 @@ class LedgerLog(Application[UUID]):
                 continue
             if aggregate.version // interval > (aggregate.version - count) // interval:
                 self.snapshots.put([Snapshot.take(aggregate)])
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Record as the library does, then any checkpoint of the audit chain the save made due."""
+        recordings = super()._record(processing_event)
+        self._record_chain_checkpoints()
+        return recordings
+
+    def _record_chain_checkpoints(self) -> None:
+        # Only the PostgreSQL recorder keeps the chain (adapters/postgres/recorder.py).
+        take: Callable[[], list[ChainHead]] | None = getattr(
+            self.recorder, "take_due_checkpoints", None
+        )
+        if take is None or self._is_checkpointing:
+            return
+        self._is_checkpointing = True
+        try:
+            while due := take():
+                for head in due:
+                    checkpoint = ChainCheckpoint.record(head, checkpoint_cause(head))
+                    try:
+                        Application.save(self, checkpoint)  # not a subclass's batching save
+                    except IntegrityError:
+                        continue  # this checkpoint is in the log already
+        finally:
+            self._is_checkpointing = False
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Register the library's transcodings and the domain's enums (for snapshots)."""
@@ -127,6 +164,7 @@ class LedgerLog(Application[UUID]):
             return 0
         try:
             self.recorder.insert_events(stored)
+            self._record_chain_checkpoints()
         except IntegrityError:
             raise DuplicateRunError(
                 f"the events of account {source.account!r} are already in this log: a run is "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from types import MappingProxyType
 
+from domain.audit.checkpoint import ChainCheckpoint
 from domain.candles.candle_hour import CandleHour
 from domain.candles.market_feed import MarketFeed
 from domain.events import LedgerEvent
@@ -58,6 +59,7 @@ EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
     Reconciliation.DifferenceFound,
     Reconciliation.Completed,
     Reconciliation.Acknowledged,
+    ChainCheckpoint.Checkpointed,
 )
 
 BUS_NAMES: MappingProxyType[type[LedgerEvent], str] = MappingProxyType(

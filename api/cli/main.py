@@ -7,7 +7,8 @@ Exit codes (style S4.4, with the issue's rule that every refused input exits 2):
   3  a server or the exchange is unavailable (or answered garbage), or writers kept
      conflicting: retry may succeed
   4  a check found a difference: a rebuilt read model is not the live one, a read model
-     stopped on an event (parked), or a replay decided otherwise than the log records
+     stopped on an event (parked), a replay decided otherwise than the log records, or the
+     log does not match its audit hash chain
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from api.cli import capital, migrate, orders, projections, reconciliations, risk, services
+from api.cli import audit, capital, migrate, orders, projections, reconciliations, risk, services
 from api.cli.backtest import backtest
 from api.cli.candles import import_candles, ingest
 from api.cli.config import show_config
@@ -88,6 +89,7 @@ app.add_typer(risk.app, name="risk")
 app.command("reconcile")(reconciliations.reconcile)
 app.add_typer(reconciliations.app, name="reconciliations")
 app.add_typer(projections.app, name="projections")
+app.add_typer(audit.app, name="audit")
 app.command("relay")(projections.relay)
 app.command("project")(projections.project)
 
@@ -102,6 +104,7 @@ def exit_code_for(error: BaseException) -> int:
     from adapters.postgres.migration_errors import MigrationDatabaseUnavailableError, MigrationError
     from adapters.upbit.errors import UpbitError, UpbitPermanentError
     from api.bootstrap import ServiceUnavailableError
+    from api.cli.audit import ChainMismatchError
     from api.cli.backtest import BacktestInputError
     from api.cli.parity import ParityInputError, ParityMismatchError
     from api.cli.projections import ProjectionMismatchError
@@ -117,7 +120,8 @@ def exit_code_for(error: BaseException) -> int:
     )
     from domain.errors import DomainError
 
-    if isinstance(error, ProjectionMismatchError | ReplayMismatchError | ParityMismatchError):
+    mismatch = (ProjectionMismatchError, ReplayMismatchError, ParityMismatchError)
+    if isinstance(error, (*mismatch, ChainMismatchError)):
         return 4
     if isinstance(error, UpbitPermanentError):
         return 2

@@ -1,0 +1,256 @@
+"""Read the audit chain: its head beside the log's, and the whole walk of `ledger audit verify`.
+
+Verification reads the events and the chain rows in one REPEATABLE READ, read-only transaction
+(a consistent snapshot while writers go on), through two server-side cursors in position order,
+and feeds them to the pure walk (`domain/audit/verification.py`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import IsolationLevel
+from psycopg.sql import SQL, Identifier
+
+from adapters.postgres.chain_table import chain_table_name
+from domain.audit.canonical import canonical_audit_json, stored_fields
+from domain.audit.link import GENESIS_LINK
+from domain.audit.verification import (
+    CHECKPOINT_TOPIC,
+    ChainBreak,
+    ChainRow,
+    ChainWalk,
+    LoggedEvent,
+    Step,
+)
+
+FETCH = 5000
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    """The chain's head and the log's: how far the chain reaches."""
+
+    position: int
+    link: str
+    count: int
+    log_position: int
+    log_count: int
+
+    @property
+    def is_caught_up(self) -> bool:
+        """Return True when the chain holds every event of the log."""
+        return self.position == self.log_position and self.count == self.log_count
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the status as plain values (for JSON)."""
+        return {
+            "position": self.position,
+            "link": self.link,
+            "count": self.count,
+            "log_position": self.log_position,
+            "log_count": self.log_count,
+            "is_caught_up": self.is_caught_up,
+        }
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    """The outcome of recomputing the chain: the first break, or the verified head."""
+
+    start_position: int
+    position: int
+    link: str
+    count: int
+    events_checked: int
+    checkpoints_checked: int
+    seconds: float
+    chain_break: ChainBreak | None
+
+    @property
+    def is_intact(self) -> bool:
+        """Return True when every event matched its link."""
+        return self.chain_break is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the outcome as plain values (for JSON)."""
+        return {
+            "intact": self.is_intact,
+            "from_position": self.start_position,
+            "head": {"position": self.position, "link": self.link, "count": self.count},
+            "events_checked": self.events_checked,
+            "checkpoints_checked": self.checkpoints_checked,
+            "seconds": round(self.seconds, 3),
+            "first_break": None if self.chain_break is None else self.chain_break.as_dict(),
+        }
+
+
+class ChainReader:
+    """The audit chain of the event table `events_table_name` in `schema`."""
+
+    def __init__(self, conninfo: str, schema: str, events_table_name: str = "ledger_events"):
+        self.conninfo = conninfo
+        self.events = SQL("{}.{}").format(Identifier(schema), Identifier(events_table_name))
+        self.chain = SQL("{}.{}").format(
+            Identifier(schema), Identifier(chain_table_name(events_table_name))
+        )
+
+    def status(self) -> ChainStatus:
+        """Return the chain's head beside the log's newest position and event count."""
+        with psycopg.connect(self.conninfo) as conn:
+            conn.read_only = True
+            return self._status(conn)
+
+    def _status(self, conn: psycopg.Connection[Any]) -> ChainStatus:
+        row = conn.execute(
+            SQL(
+                "SELECT (SELECT max(notification_id) FROM {events}), "
+                "(SELECT count(*) FROM {events}), c.position, c.link, c.count "
+                "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT position, link, count FROM "
+                "{chain} ORDER BY position DESC LIMIT 1) AS c ON true"
+            ).format(events=self.events, chain=self.chain)
+        ).fetchone()
+        assert row is not None
+        log_position, log_count, position, link, count = row
+        return ChainStatus(
+            int(position or 0),
+            str(link or GENESIS_LINK),
+            int(count or 0),
+            int(log_position or 0),
+            int(log_count or 0),
+        )
+
+    def verify(
+        self,
+        *,
+        from_position: int | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> ChainVerification:
+        """Recompute the chain from the log (from `from_position`) and compare it with the table.
+
+        From a position, the chain's stored link before it is taken as given (only a full run
+        proves the chain from its genesis). `on_progress(position, log_position)` is called
+        every few thousand events.
+        """
+        started = time.perf_counter()
+        with psycopg.connect(self.conninfo) as conn:
+            conn.isolation_level = IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            with conn.transaction():
+                status = self._status(conn)
+                walk = self._start(conn, from_position or 0)
+                start, start_count = walk.position, walk.count
+                steps = self._steps(conn, start, status.log_position, on_progress)
+                found = walk.run(steps)
+        return ChainVerification(
+            start,
+            walk.position,
+            walk.link,
+            walk.count,
+            walk.count - start_count,
+            walk.checkpoints,
+            time.perf_counter() - started,
+            found,
+        )
+
+    def _start(self, conn: psycopg.Connection[Any], from_position: int) -> ChainWalk:
+        walk = ChainWalk(
+            chained_at=lambda i, v: self._position_of(conn, self.chain, "position", i, v),
+            logged_at=lambda i, v: self._position_of(conn, self.events, "notification_id", i, v),
+            stored_head_at=lambda p: self._stored_head(conn, p),
+        )
+        if from_position > 1:
+            row = conn.execute(
+                SQL(
+                    "SELECT position, link, count FROM {chain} WHERE position < %s "
+                    "ORDER BY position DESC LIMIT 1"
+                ).format(chain=self.chain),
+                (from_position,),
+            ).fetchone()
+            if row is not None:
+                walk.position, walk.link, walk.count = int(row[0]), str(row[1]), int(row[2])
+        return walk
+
+    @staticmethod
+    def _position_of(
+        conn: psycopg.Connection[Any], table: Any, column: str, originator_id: str, version: int
+    ) -> int | None:
+        row = conn.execute(
+            SQL(
+                "SELECT {column} FROM {table} WHERE originator_id = %s AND originator_version = %s"
+            ).format(column=Identifier(column), table=table),
+            (originator_id, version),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _stored_head(self, conn: psycopg.Connection[Any], position: int) -> tuple[str, int] | None:
+        row = conn.execute(
+            SQL("SELECT link, count FROM {chain} WHERE position = %s").format(chain=self.chain),
+            (position,),
+        ).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]))
+
+    def _steps(
+        self,
+        conn: psycopg.Connection[Any],
+        after: int,
+        log_position: int,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> Iterator[Step]:
+        events = self._events(conn, after)
+        rows = self._rows(conn, after)
+        event, row = next(events, None), next(rows, None)
+        n = 0
+        while event is not None or row is not None:
+            if row is None or (event is not None and event.position < row.position):
+                assert event is not None
+                yield Step(event.position, event, None)
+                event = next(events, None)
+            elif event is None or row.position < event.position:
+                yield Step(row.position, None, row)
+                row = next(rows, None)
+            else:
+                yield Step(event.position, event, row)
+                event, row = next(events, None), next(rows, None)
+            n += 1
+            if on_progress is not None and n % FETCH == 0:
+                on_progress(n, log_position)
+
+    def _events(self, conn: psycopg.Connection[Any], after: int) -> Iterator[LoggedEvent]:
+        cursor = conn.cursor(name="audit_events")
+        cursor.itersize = FETCH
+        cursor.execute(
+            SQL(
+                "SELECT notification_id, topic, originator_id, originator_version, state "
+                "FROM {events} WHERE notification_id > %s ORDER BY notification_id"
+            ).format(events=self.events),
+            (after,),
+        )
+        for position, topic, originator_id, version, state in cursor:
+            canonical = canonical_audit_json(position, topic, originator_id, version, state)
+            checkpoint = None
+            if topic == CHECKPOINT_TOPIC:
+                fields = stored_fields(state)
+                checkpoint = (
+                    int(fields["head_position"]),
+                    str(fields["head_link"]),
+                    int(fields["head_count"]),
+                )
+            yield LoggedEvent(position, topic, str(originator_id), version, canonical, checkpoint)
+
+    def _rows(self, conn: psycopg.Connection[Any], after: int) -> Iterator[ChainRow]:
+        cursor = conn.cursor(name="audit_chain")
+        cursor.itersize = FETCH
+        cursor.execute(
+            SQL(
+                "SELECT position, count, topic, originator_id, originator_version, link "
+                "FROM {chain} WHERE position > %s ORDER BY position"
+            ).format(chain=self.chain),
+            (after,),
+        )
+        for position, count, topic, originator_id, version, link in cursor:
+            yield ChainRow(position, count, topic, str(originator_id), version, link)
