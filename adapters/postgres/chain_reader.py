@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 from psycopg import IsolationLevel
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from adapters.postgres.chain_table import chain_table_name
 from domain.audit.canonical import canonical_audit_json, stored_fields
@@ -89,6 +89,28 @@ class ChainVerification:
         }
 
 
+def status_statement(events: Composable, chain: Composable) -> Composed:
+    """Return the query of the log's newest position and count, and the chain's head."""
+    return SQL(
+        "SELECT (SELECT max(notification_id) FROM {events}), "
+        "(SELECT count(*) FROM {events}), c.position, c.link, c.count "
+        "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT position, link, count FROM "
+        "{chain} ORDER BY position DESC LIMIT 1) AS c ON true"
+    ).format(events=events, chain=chain)
+
+
+def chain_status_of(row: tuple[Any, ...]) -> ChainStatus:
+    """Return the status from a row of `status_statement`."""
+    log_position, log_count, position, link, count = row
+    return ChainStatus(
+        int(position or 0),
+        str(link or GENESIS_LINK),
+        int(count or 0),
+        int(log_position or 0),
+        int(log_count or 0),
+    )
+
+
 class ChainReader:
     """The audit chain of the event table `events_table_name` in `schema`."""
 
@@ -106,23 +128,9 @@ class ChainReader:
             return self._status(conn)
 
     def _status(self, conn: psycopg.Connection[Any]) -> ChainStatus:
-        row = conn.execute(
-            SQL(
-                "SELECT (SELECT max(notification_id) FROM {events}), "
-                "(SELECT count(*) FROM {events}), c.position, c.link, c.count "
-                "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT position, link, count FROM "
-                "{chain} ORDER BY position DESC LIMIT 1) AS c ON true"
-            ).format(events=self.events, chain=self.chain)
-        ).fetchone()
+        row = conn.execute(status_statement(self.events, self.chain)).fetchone()
         assert row is not None
-        log_position, log_count, position, link, count = row
-        return ChainStatus(
-            int(position or 0),
-            str(link or GENESIS_LINK),
-            int(count or 0),
-            int(log_position or 0),
-            int(log_count or 0),
-        )
+        return chain_status_of(tuple(row))
 
     def verify(
         self,

@@ -38,7 +38,13 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from adapters.postgres.chain_table import ChainRecord, ChainWriter, create_chain_table
+from adapters.postgres.chain_reader import ChainStatus, chain_status_of, status_statement
+from adapters.postgres.chain_table import (
+    ChainRecord,
+    ChainWriter,
+    chain_table_name,
+    create_chain_table,
+)
 from domain.audit.checkpoint import ChainHead
 
 DEFAULT_CHECKPOINT_EVERY = 10_000
@@ -70,6 +76,20 @@ class LedgerProcessRecorder(PostgresProcessRecorder):
         with self._due_lock:
             due, self._due = self._due, []
         return due
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def chain_status(self) -> ChainStatus:
+        """Return the audit chain's head beside the log's newest position and event count."""
+        schema = Identifier(self.datastore.schema)
+        statement = status_statement(
+            SQL("{}.{}").format(schema, Identifier(self.events_table_name)),
+            SQL("{}.{}").format(schema, Identifier(chain_table_name(self.events_table_name))),
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement)
+            row = curs.fetchone()
+            assert row is not None
+            return chain_status_of(tuple(row.values()))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

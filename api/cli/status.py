@@ -45,6 +45,8 @@ def status(
         assert system.queries is not None
         positions = [dict(row) for row in system.queries.positions(strategy_id=None)]
         risk = [dict(row) for row in system.queries.risk_state()]
+        chain_status = getattr(system.trading.recorder, "chain_status", None)
+        audit_chain = chain_status().as_dict() if chain_status is not None else None
         reconciliation = _reconciliation(
             system.trading, [o for _, o in trading_runs(system.trading)]
         )
@@ -57,6 +59,7 @@ def status(
         "positions": positions,
         "risk": risk,
         "reconciliation": reconciliation,
+        "audit_chain": audit_chain,
     }
     if as_json:
         print_json(report)
@@ -83,6 +86,8 @@ def _reconciliation(trading: Any, runs: list[Any]) -> dict[str, Any]:
 
 
 def _print(report: dict[str, Any]) -> None:
+    from api.cli.audit import chain_line
+
     service = report["trading_service"]
     if service is None:
         console.print("trading service: no status yet (start it with `ledger run`)")
@@ -166,6 +171,8 @@ def _print(report: dict[str, Any]) -> None:
             f"risk: account {row['account']} trading {row['trading_state']} ({row['reason']}, "
             f"by {row['changed_by']}); limits: {limits}"
         )
+    if report["audit_chain"] is not None:
+        console.print(chain_line(report["audit_chain"]) + " (ledger audit verify)")
 
 
 def _print_pipeline(pipeline: dict[str, Any] | None) -> None:

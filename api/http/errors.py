@@ -54,7 +54,8 @@ DESCRIPTIONS = {
     409: "Conflict: the client order id was used before, writers kept conflicting, or the "
     "read models had not reached min_position within wait_s (retry).",
     422: "Refused by a domain rule; nothing was recorded.",
-    503: "The command API has no token configured, or this API runs without read models.",
+    503: "The command API has no token configured, or this API runs without read models "
+    "(or, for /audit/head, without the PostgreSQL event store's audit chain).",
 }
 
 

@@ -1,0 +1,354 @@
+"""The audit chain on a real PostgreSQL: kept in each save's transaction, and every change to
+the log or to its chain (update, delete, insert, reorder) named by `ChainReader.verify`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from adapters.postgres.chain_reader import ChainReader
+from adapters.postgres.recorder import RECORDER_TOPIC
+from commands.messages import AcceptOrder, AllocateCapital, PlaceOrder
+from commands.trading import Trading
+from domain.audit.checkpoint import ChainCheckpoint
+from domain.audit.verification import BreakKind
+from domain.events import Cause
+
+BASE = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+CHECKPOINT_TOPIC = "audit.chain.checkpointed"
+
+
+def cause(minute: int) -> Cause:
+    return Cause(BASE + timedelta(minutes=minute), "test", f"cause-{minute}", "flow-1")
+
+
+def env(target, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {**target.eventsourcing_env(), "PROCESS_RECORDER_TOPIC": RECORDER_TOPIC, **extra}
+
+
+@pytest.fixture
+def trading(pg_schema) -> Iterator[Trading]:  # type: ignore[no-untyped-def]
+    app = Trading(env(pg_schema))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def reader(pg_schema) -> ChainReader:  # type: ignore[no-untyped-def]
+    return ChainReader(pg_schema.conninfo, pg_schema.schema)
+
+
+def record_orders(app: Trading, count: int = 3) -> None:
+    app.allocate_capital(AllocateCapital("vb", "100000000", cause(0)))
+    for n in range(count):
+        order_id = app.place_order(
+            PlaceOrder(
+                f"o-{n}",
+                "vb",
+                "KRW-BTC",
+                "bid",
+                "limit",
+                cause(n + 1),
+                price_krw="50000000",
+                volume_btc="0.01",
+            )
+        )
+        app.accept_order(AcceptOrder(order_id, f"upbit-{n}", cause(n + 1)))
+
+
+def run(target, statement: str, *params: object) -> int:  # type: ignore[no-untyped-def]
+    """Run SQL on the test's schema ({events}, {chain} name its tables); return rows changed."""
+    with psycopg.connect(target.conninfo) as conn:
+        query = sql.SQL(statement).format(
+            events=sql.Identifier(target.schema, "ledger_events"),
+            chain=sql.Identifier(target.schema, "ledger_chain"),
+        )
+        return conn.execute(query, params).rowcount
+
+
+def rows(target, statement: str, *params: object) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
+    with psycopg.connect(target.conninfo) as conn:
+        query = sql.SQL(statement).format(
+            events=sql.Identifier(target.schema, "ledger_events"),
+            chain=sql.Identifier(target.schema, "ledger_chain"),
+        )
+        return conn.execute(query, params).fetchall()
+
+
+def identity_at(target, position: int) -> str:  # type: ignore[no-untyped-def]
+    ((topic, originator_id, version),) = rows(
+        target,
+        "SELECT topic, originator_id::text, originator_version FROM {events} "
+        "WHERE notification_id = %s",
+        position,
+    )
+    return f"{topic} {originator_id} v{version}"
+
+
+def test_every_recorded_event_is_chained_in_log_order(trading, pg_schema, reader) -> None:
+    # Given orders recorded through the ledger
+    record_orders(trading)
+
+    # When the chain is read and verified
+    chain = rows(pg_schema, "SELECT position, count FROM {chain} ORDER BY position")
+    events = rows(pg_schema, "SELECT notification_id FROM {events} ORDER BY notification_id")
+    outcome = reader.verify()
+
+    # Then every event has its link, counted in order, and the whole log verifies
+    assert [p for p, _ in chain] == [p for (p,) in events]
+    assert [c for _, c in chain] == list(range(1, len(events) + 1))
+    assert outcome.is_intact, outcome.chain_break
+    assert outcome.count == len(events) == outcome.events_checked
+    assert reader.status().is_caught_up
+
+
+def test_a_second_application_extends_the_same_chain(trading, pg_schema, reader) -> None:
+    # Given events recorded by one application, then by another on the same log
+    record_orders(trading, 1)
+    other = Trading(env(pg_schema))
+    try:
+        other.allocate_capital(AllocateCapital("grid", "5000000", cause(9)))
+    finally:
+        other.close()
+
+    # Then the chain runs on without a break
+    assert reader.verify().is_intact
+    assert reader.status().is_caught_up
+
+
+def test_an_updated_event_is_named_as_changed(trading, pg_schema, reader) -> None:
+    # Given a chained log, one of whose events an administrator then edits
+    record_orders(trading)
+    position = rows(
+        pg_schema, "SELECT min(notification_id) FROM {events} WHERE topic = 'order.placed'"
+    )[0][0]
+    assert (
+        run(
+            pg_schema,
+            "UPDATE {events} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
+            "'50000000', '40000000'), 'UTF8') WHERE notification_id = %s",
+            position,
+        )
+        == 1
+    )
+
+    # When the chain is verified
+    outcome = reader.verify()
+
+    # Then the edited event is named
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.position == position
+    assert outcome.chain_break.kind is BreakKind.CHANGED
+    assert outcome.chain_break.event == identity_at(pg_schema, position)
+    assert outcome.events_checked == position - 1
+
+
+def test_a_deleted_event_is_named(trading, pg_schema, reader) -> None:
+    record_orders(trading)
+    named = identity_at(pg_schema, 4)
+    assert run(pg_schema, "DELETE FROM {events} WHERE notification_id = 4") == 1
+
+    outcome = reader.verify()
+
+    assert outcome.chain_break is not None
+    assert (outcome.chain_break.position, outcome.chain_break.kind) == (4, BreakKind.DELETED)
+    assert outcome.chain_break.event == named
+
+
+def test_an_inserted_copy_of_an_event_is_named(trading, pg_schema, reader) -> None:
+    # Given a chained log, and a copy of one of its events inserted with a new notification id
+    record_orders(trading)
+    run(
+        pg_schema,
+        "INSERT INTO {events} (originator_id, originator_version, topic, state) "
+        "SELECT originator_id, originator_version + 100, topic, state FROM {events} "
+        "WHERE notification_id = 5",
+    )
+    ((inserted,),) = rows(pg_schema, "SELECT max(notification_id) FROM {events}")
+
+    outcome = reader.verify()
+
+    assert outcome.chain_break is not None
+    assert (outcome.chain_break.position, outcome.chain_break.kind) == (
+        inserted,
+        BreakKind.INSERTED,
+    )
+    assert outcome.chain_break.event == identity_at(pg_schema, inserted)
+
+
+def test_an_event_inserted_into_a_gap_of_the_log_is_named(trading, pg_schema, reader) -> None:
+    # Given a chained log with an event moved away from position 3, and another put there
+    record_orders(trading)
+    last = rows(pg_schema, "SELECT max(notification_id) FROM {events}")[0][0]
+    run(pg_schema, "UPDATE {events} SET notification_id = %s WHERE notification_id = 3", last + 50)
+    run(
+        pg_schema,
+        "INSERT INTO {events} (notification_id, originator_id, originator_version, topic, state) "
+        "SELECT 3, originator_id, originator_version + 100, topic, state FROM {events} "
+        "WHERE notification_id = 5",
+    )
+
+    outcome = reader.verify()
+
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.position == 3
+    assert outcome.chain_break.kind in (BreakKind.CHANGED, BreakKind.INSERTED)
+    assert outcome.chain_break.event == identity_at(pg_schema, 3)
+
+
+def test_two_events_swapped_are_named_as_reordered(trading, pg_schema, reader) -> None:
+    # Given a chained log whose events at positions 4 and 6 trade their contents
+    record_orders(trading)
+    first, second = identity_at(pg_schema, 4), identity_at(pg_schema, 6)
+    # (moving the rows swaps everything the log holds at the two positions)
+    run(pg_schema, "UPDATE {events} SET notification_id = -4 WHERE notification_id = 4")
+    run(pg_schema, "UPDATE {events} SET notification_id = 4 WHERE notification_id = 6")
+    run(pg_schema, "UPDATE {events} SET notification_id = 6 WHERE notification_id = -4")
+
+    outcome = reader.verify()
+
+    assert outcome.chain_break is not None
+    assert (outcome.chain_break.position, outcome.chain_break.kind) == (4, BreakKind.REORDERED)
+    assert outcome.chain_break.event == second
+    assert "position 6" in outcome.chain_break.detail
+    assert first != second
+
+
+def test_a_link_changed_in_the_chain_table_is_named(trading, pg_schema, reader) -> None:
+    record_orders(trading)
+    assert run(pg_schema, "UPDATE {chain} SET link = repeat('0', 64) WHERE position = 3") == 1
+
+    outcome = reader.verify()
+
+    assert outcome.chain_break is not None
+    assert (outcome.chain_break.position, outcome.chain_break.kind) == (
+        3,
+        BreakKind.CHAIN_ALTERED,
+    )
+    assert outcome.chain_break.event == identity_at(pg_schema, 3)
+
+
+def test_a_row_deleted_from_the_chain_table_is_named(trading, pg_schema, reader) -> None:
+    record_orders(trading)
+    assert run(pg_schema, "DELETE FROM {chain} WHERE position = 5") == 1
+
+    outcome = reader.verify()
+
+    assert outcome.chain_break is not None
+    assert (outcome.chain_break.position, outcome.chain_break.kind) == (
+        5,
+        BreakKind.CHAIN_ALTERED,
+    )
+
+
+def test_verify_from_a_position_checks_only_the_rest(trading, reader) -> None:
+    record_orders(trading)
+
+    outcome = reader.verify(from_position=6)
+
+    assert outcome.is_intact
+    assert outcome.start_position == 5
+    assert outcome.events_checked == outcome.count - 5
+
+
+def test_a_checkpoint_is_recorded_every_n_events_and_is_itself_chained(pg_schema, reader) -> None:
+    # Given a ledger that checkpoints every 5 events
+    app = Trading(env(pg_schema, AUDIT_CHECKPOINT_EVERY="5"))
+    try:
+        # When it records a dozen or so events
+        record_orders(app, 4)
+    finally:
+        app.close()
+
+    # Then checkpoints name the head at the save that crossed each multiple, and all verify
+    found = rows(
+        pg_schema,
+        "SELECT notification_id, convert_from(state, 'UTF8') FROM {events} "
+        "WHERE topic = %s ORDER BY notification_id",
+        CHECKPOINT_TOPIC,
+    )
+    assert len(found) >= 2
+    heads = rows(pg_schema, "SELECT position, link, count FROM {chain} ORDER BY position")
+    by_position = {p: (link, count) for p, link, count in heads}
+    for _, state in found:
+        body = json.loads(state)
+        assert by_position[body["head_position"]] == (body["head_link"], body["head_count"])
+        assert body["actor"] == "audit-chain"
+    outcome = reader.verify()
+    assert outcome.is_intact
+    assert outcome.checkpoints_checked == len(found)
+
+
+def test_a_checkpoint_rewritten_to_another_head_is_named(pg_schema, reader) -> None:
+    app = Trading(env(pg_schema, AUDIT_CHECKPOINT_EVERY="5"))
+    try:
+        record_orders(app, 2)
+    finally:
+        app.close()
+    ((position,),) = rows(
+        pg_schema, "SELECT min(notification_id) FROM {events} WHERE topic = %s", CHECKPOINT_TOPIC
+    )
+    # An administrator rewrites the checkpoint and recomputes the chain from there on
+    run(
+        pg_schema,
+        "UPDATE {events} SET state = convert_to(regexp_replace(convert_from(state, 'UTF8'), "
+        "'\"head_link\": ?\"[0-9a-f]+\"', '\"head_link\":\"' || repeat('a', 64) || '\"'), "
+        "'UTF8') WHERE notification_id = %s",
+        position,
+    )
+    relink(pg_schema)
+
+    outcome = reader.verify()
+
+    assert outcome.chain_break is not None
+    assert (outcome.chain_break.position, outcome.chain_break.kind) == (
+        position,
+        BreakKind.CHECKPOINT_MISMATCH,
+    )
+
+
+def test_events_recorded_before_the_chain_are_chained_by_the_next_save(pg_schema, reader) -> None:
+    # Given a log written without the chain (the library's recorder, as before issue 8)
+    plain = Trading(pg_schema.eventsourcing_env())
+    try:
+        record_orders(plain, 1)
+    finally:
+        plain.close()
+    # When the ledger records its next event
+    app = Trading(env(pg_schema))
+    try:
+        app.allocate_capital(AllocateCapital("grid", "5000000", cause(9)))
+    finally:
+        app.close()
+
+    # Then the old events are chained first, in order, and the whole log verifies
+    assert reader.verify().is_intact
+    assert reader.status().is_caught_up
+
+
+def relink(target) -> None:  # type: ignore[no-untyped-def]
+    """Recompute every link from the log, as someone who controls the database could."""
+    from domain.audit.canonical import canonical_audit_json
+    from domain.audit.link import GENESIS_LINK, chain_link
+
+    link = GENESIS_LINK
+    events = rows(
+        target,
+        "SELECT notification_id, topic, originator_id, originator_version, state FROM {events} "
+        "ORDER BY notification_id",
+    )
+    for position, topic, originator_id, version, state in events:
+        link = chain_link(
+            link,
+            canonical_audit_json(position, topic, originator_id, version, state),  # type: ignore[arg-type]
+        )
+        run(target, "UPDATE {chain} SET link = %s WHERE position = %s", link, position)
+
+
+def test_the_checkpoint_event_is_registered_under_its_bus_name() -> None:
+    assert ChainCheckpoint.Checkpointed.TOPIC == CHECKPOINT_TOPIC  # type: ignore[attr-defined]
