@@ -18,7 +18,7 @@ from typing import Any
 from domain.audit.checkpoint import ChainCheckpoint
 from domain.audit.link import GENESIS_LINK, chain_link
 
-CHECKPOINT_TOPIC = str(ChainCheckpoint.Checkpointed.TOPIC)  # type: ignore[attr-defined]
+CHECKPOINT_TOPIC = ChainCheckpoint.Checkpointed.TOPIC
 RECENT_HEADS = 100_000
 """How many recent (position -> link, count) the walk keeps to check checkpoints against."""
 

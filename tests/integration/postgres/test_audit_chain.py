@@ -351,4 +351,4 @@ def relink(target) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_the_checkpoint_event_is_registered_under_its_bus_name() -> None:
-    assert ChainCheckpoint.Checkpointed.TOPIC == CHECKPOINT_TOPIC  # type: ignore[attr-defined]
+    assert ChainCheckpoint.Checkpointed.TOPIC == CHECKPOINT_TOPIC
