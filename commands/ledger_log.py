@@ -7,17 +7,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.application import (
-    AggregateNotFoundError,
-    Application,
-    ProcessingEvent,
-    Recording,
-)
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
     ProcessRecorder,
+    Recording,
     StoredEvent,
 )
 from eventsourcing.utils import register_topic
