@@ -35,6 +35,8 @@ from commands.messages import (
     StartRun,
 )
 from commands.trading import Trading
+from domain.audit.checkpoint import ChainCheckpoint, ChainHead
+from domain.audit.link import GENESIS_LINK
 from domain.candles.candle_hour import CandleRow
 from domain.candles.market_feed import FeedInterruption
 from domain.clock import KST
@@ -557,3 +559,5 @@ def every_event_through_the_application(app: Trading) -> None:
     app.acknowledge_reconciliation(
         AcknowledgeReconciliation(rec.reconciliation_id, "drill", SEOUL_CAUSE)
     )
+    # The PostgreSQL recorder records checkpoints itself; in memory, one is saved by hand.
+    app.save(ChainCheckpoint.record(ChainHead(1, GENESIS_LINK, 1), SEOUL_CAUSE))
