@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
 from domain.audit.canonical import canonical_audit_json, stored_fields
 from domain.audit.checkpoint import ChainHead
@@ -54,39 +55,73 @@ class ChainRecord:
 
 
 class ChainWriter:
-    """Extends the chain in the transaction that inserts events (under the log's table lock)."""
+    """Extends the chain in the transaction that inserts events (under the log's table lock).
+
+    A save costs the same round trips as before the chain: one statement takes the table
+    lock, sends the NOTIFY, reads the chain's head and draws the new events' notification ids
+    from the table's sequence (as the column default would, under the same lock), and one
+    statement inserts the events and their chain rows together.
+    """
 
     def __init__(self, schema: str, events_table_name: str) -> None:
         schema_id = Identifier(schema)
         events = Identifier(events_table_name)
         chain = Identifier(chain_table_name(events_table_name))
-        self.head_statement = SQL(
-            "SELECT (SELECT max(notification_id) FROM {schema}.{events}) AS log_max, "
-            "c.position, c.count, c.link FROM (SELECT 1) AS one LEFT JOIN LATERAL "
-            "(SELECT position, count, link FROM {schema}.{chain} ORDER BY position DESC LIMIT 1) "
-            "AS c ON true"
-        ).format(schema=schema_id, events=events, chain=chain)
+        self.sequence = SQL(
+            "pg_get_serial_sequence(quote_ident({schema}) || '.' || quote_ident({table}), "
+            "'notification_id')"
+        ).format(schema=Literal(schema), table=Literal(events_table_name))
+        self.schema_id, self.events, self.chain = schema_id, events, chain
         self.backlog_statement = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {schema}.{events} WHERE notification_id > %s AND notification_id <= %s "
             "ORDER BY notification_id LIMIT %s"
         ).format(schema=schema_id, events=events)
-        self.insert_statement = SQL(
+        self.chain_rows = SQL(
             "INSERT INTO {schema}.{chain} "
             "(position, count, originator_id, originator_version, topic, link) "
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::uuid[], %s::bigint[], "
             "%s::text[], %s::text[])"
         ).format(schema=schema_id, chain=chain)
+        self.events_and_chain_rows = SQL(
+            "WITH chained AS ({chain_rows}) "
+            "INSERT INTO {schema}.{events} "
+            "(notification_id, originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[], %s::text[], "
+            "%s::bytea[])"
+        ).format(chain_rows=self.chain_rows, schema=schema_id, events=events)
 
-    def read_head(self, curs: Cursor[DictRow]) -> tuple[ChainHead, int]:
-        """Return the chain's head and the log's newest position (call under the table lock)."""
-        curs.execute(self.head_statement, prepare=True)
+    def begin(
+        self, curs: Cursor[DictRow], lock_and_notify: Sequence[Composable], count: int
+    ) -> tuple[ChainHead, int, list[int]]:
+        """Lock, notify, and return the chain's head, the log's newest position and `count` ids.
+
+        One round trip: the statements go together in one simple query.
+        """
+        head = SQL(
+            "SELECT (SELECT max(notification_id) FROM {schema}.{events}) AS log_max, "
+            "c.position, c.count, c.link, "
+            "ARRAY(SELECT nextval({sequence}) FROM generate_series(1, {count})) AS ids "
+            "FROM (SELECT 1) AS one LEFT JOIN LATERAL "
+            "(SELECT position, count, link FROM {schema}.{chain} ORDER BY position DESC LIMIT 1) "
+            "AS c ON true"
+        ).format(
+            schema=self.schema_id,
+            events=self.events,
+            chain=self.chain,
+            sequence=self.sequence,
+            count=Literal(count),
+        )
+        curs.execute(SQL("; ").join([*lock_and_notify, head]))
+        while curs.description is None:
+            assert curs.nextset(), "the head query gave no result"
         row = curs.fetchone()
         assert row is not None
+        ids = sorted(int(i) for i in row["ids"])
         log_max = int(row["log_max"] or 0)
         if row["position"] is None:
-            return ChainHead(0, GENESIS_LINK, 0), log_max
-        return ChainHead(int(row["position"]), str(row["link"]), int(row["count"])), log_max
+            return ChainHead(0, GENESIS_LINK, 0), log_max, ids
+        return ChainHead(int(row["position"]), str(row["link"]), int(row["count"])), log_max, ids
 
     def chain_backlog(self, curs: Cursor[DictRow], head: ChainHead, upto: int) -> ChainHead:
         """Chain the log's events after `head` up to `upto` (a log from before the chain)."""
@@ -105,13 +140,36 @@ class ChainWriter:
                 )
                 for r in rows
             ]
-            head = self.extend(curs, head, records)
+            new_head, columns = self.links(head, records)
+            curs.execute(self.chain_rows, columns, prepare=True)
+            head = new_head
         return head
 
-    def extend(
+    def insert(
         self, curs: Cursor[DictRow], head: ChainHead, records: Sequence[ChainRecord]
     ) -> ChainHead:
-        """Write the links of `records` (in position order) after `head`; return the new head."""
+        """Insert `records` (in position order) into the log with their links after `head`."""
+        new_head, columns = self.links(head, records)
+        curs.execute(
+            self.events_and_chain_rows,
+            (
+                *columns,
+                [r.position for r in records],
+                [r.originator_id for r in records],
+                [r.originator_version for r in records],
+                [r.topic for r in records],
+                [r.state for r in records],
+            ),
+            prepare=True,
+            binary=True,  # bytea arrays go as bytes, not escaped text
+        )
+        return new_head
+
+    @staticmethod
+    def links(
+        head: ChainHead, records: Sequence[ChainRecord]
+    ) -> tuple[ChainHead, tuple[list[Any], ...]]:
+        """Return the head after `records` and the chain rows' columns."""
         link, count = head.link, head.count
         positions, counts, ids, versions, topics, links = [], [], [], [], [], []
         for r in records:
@@ -126,16 +184,14 @@ class ChainWriter:
             versions.append(r.originator_version)
             topics.append(r.topic)
             links.append(link)
+        columns = (positions, counts, ids, versions, topics, links)
         if not records:
-            return head
-        curs.execute(
-            self.insert_statement, (positions, counts, ids, versions, topics, links), prepare=True
-        )
-        last = records[-1]
-        occurred_at = stored_fields(last.state).get("occurred_at")
-        return ChainHead(
-            last.position,
+            return head, columns
+        occurred_at = stored_fields(records[-1].state).get("occurred_at")
+        new_head = ChainHead(
+            records[-1].position,
             link,
             count,
             datetime.fromisoformat(occurred_at) if isinstance(occurred_at, str) else None,
         )
+        return new_head, columns
