@@ -15,9 +15,10 @@ It also keeps the audit chain (docs/audit.md, `chain_table.py`): the first state
 table lock, NOTIFYs, reads the chain's head and draws the events' notification ids from the
 table's sequence; the second inserts the events and their links in `ledger_chain` together. So
 no event is ever recorded unchained, skipped or chained out of order. A log that holds events
-from before the chain has them chained first, in the next save. When a save takes the chain
-past a multiple of `checkpoint_every`, the head is handed to the application
-(`take_due_checkpoints`), which records it as an `audit.chain.checkpointed` event.
+from before the chain (an empty chain) has them chained first, in the next save; an event
+written around the ledger once the chain exists is never chained, so verify names it. When a
+save takes the chain past a multiple of `checkpoint_every`, the head is handed to the
+application (`take_due_checkpoints`), which records it as `audit.chain.checkpointed`.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ class LedgerProcessRecorder(PostgresProcessRecorder):
                 SQL("NOTIFY {0}").format(Identifier(self.channel_name)),
             ]
             head, log_max, ids = self.chain.begin(curs, lock_and_notify, len(stored_events))
-            if head.position < log_max:
+            if head.count == 0 and log_max > 0:
+                # A log from before the chain. Events written around the ledger after the
+                # chain's head are never chained: they stay visible to `ledger audit verify`.
                 head = self.chain.chain_backlog(curs, head, log_max)
             records = [
                 ChainRecord(p, e.originator_id, e.originator_version, e.topic, e.state)

@@ -203,7 +203,7 @@ def bench_chain_overhead(conninfo: str, *, rounds: int = 3) -> list[Figure]:
             "one command per transaction", "commands/s", rates, rounds, "place-order, 2 events"
         )
     )
-    chained_schema = next(s for s in schemas if s.endswith("chained"))
+    chained_schema = next(s for s in schemas if s.endswith("_chained"))
     outcome = ChainReader(conninfo, chained_schema).verify()
     rate = outcome.events_checked / outcome.seconds
     figures.append(

@@ -181,6 +181,32 @@ def test_an_inserted_copy_of_an_event_is_named(trading, pg_schema, reader) -> No
     assert outcome.chain_break.event == identity_at(pg_schema, inserted)
 
 
+def test_an_event_inserted_at_the_end_stays_named_after_later_saves(
+    trading, pg_schema, reader
+) -> None:
+    # Given a chained log, a copy of an event inserted around the ledger, then more saves
+    record_orders(trading, 1)
+    run(
+        pg_schema,
+        "INSERT INTO {events} (originator_id, originator_version, topic, state) "
+        "SELECT gen_random_uuid(), originator_version, topic, state FROM {events} "
+        "WHERE notification_id = 1",
+    )
+    ((inserted,),) = rows(pg_schema, "SELECT max(notification_id) FROM {events}")
+    trading.allocate_capital(AllocateCapital("grid", "5000000", cause(9)))
+
+    # When the chain is verified
+    outcome = reader.verify()
+
+    # Then the later saves did not chain the foreign event: it is still named
+    assert outcome.chain_break is not None
+    assert (outcome.chain_break.position, outcome.chain_break.kind) == (
+        inserted,
+        BreakKind.INSERTED,
+    )
+    assert not reader.status().is_caught_up
+
+
 def test_an_event_inserted_into_a_gap_of_the_log_is_named(trading, pg_schema, reader) -> None:
     # Given a chained log with an event moved away from position 3, and another put there
     record_orders(trading)
