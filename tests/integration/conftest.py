@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from adapters.embedded.nats_server import EmbeddedNats
 from adapters.embedded.postgres_server import EmbeddedPostgres
+from adapters.postgres.recorder import RECORDER_TOPIC
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,11 @@ class PgTarget:
     password: str = ""
 
     def eventsourcing_env(self) -> dict[str, str]:
-        """Return the eventsourcing settings that store into this schema (guide §1.3)."""
+        """Return the eventsourcing settings that store into this schema (guide §1.3), with
+        the ledger's recorder (the one `eventsourcing_env` configures: it keeps the audit
+        chain)."""
         return {
+            "PROCESS_RECORDER_TOPIC": RECORDER_TOPIC,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": self.dbname,
             "POSTGRES_HOST": self.host,

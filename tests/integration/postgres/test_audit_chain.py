@@ -12,7 +12,6 @@ import pytest
 from psycopg import sql
 
 from adapters.postgres.chain_reader import ChainReader
-from adapters.postgres.recorder import RECORDER_TOPIC
 from commands.messages import AcceptOrder, AllocateCapital, PlaceOrder
 from commands.trading import Trading
 from domain.audit.checkpoint import ChainCheckpoint
@@ -28,7 +27,7 @@ def cause(minute: int) -> Cause:
 
 
 def env(target, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {**target.eventsourcing_env(), "PROCESS_RECORDER_TOPIC": RECORDER_TOPIC, **extra}
+    return {**target.eventsourcing_env(), **extra}
 
 
 @pytest.fixture
@@ -340,7 +339,8 @@ def test_a_checkpoint_rewritten_to_another_head_is_named(pg_schema, reader) -> N
 
 def test_events_recorded_before_the_chain_are_chained_by_the_next_save(pg_schema, reader) -> None:
     # Given a log written without the chain (the library's recorder, as before issue 8)
-    plain = Trading(pg_schema.eventsourcing_env())
+    library_recorder = {**pg_schema.eventsourcing_env(), "PROCESS_RECORDER_TOPIC": ""}
+    plain = Trading(library_recorder)
     try:
         record_orders(plain, 1)
     finally:
