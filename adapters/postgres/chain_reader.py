@@ -92,8 +92,8 @@ class ChainVerification:
 def status_statement(events: Composable, chain: Composable) -> Composed:
     """Return the query of the log's newest position and count, and the chain's head."""
     return SQL(
-        "SELECT (SELECT max(notification_id) FROM {events}), "
-        "(SELECT count(*) FROM {events}), c.position, c.link, c.count "
+        "SELECT (SELECT max(notification_id) FROM {events}) AS log_position, "
+        "(SELECT count(*) FROM {events}) AS log_count, c.position, c.link, c.count "
         "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT position, link, count FROM "
         "{chain} ORDER BY position DESC LIMIT 1) AS c ON true"
     ).format(events=events, chain=chain)

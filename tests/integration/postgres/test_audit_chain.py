@@ -104,6 +104,7 @@ def test_every_recorded_event_is_chained_in_log_order(trading, pg_schema, reader
     assert outcome.is_intact, outcome.chain_break
     assert outcome.count == len(events) == outcome.events_checked
     assert reader.status().is_caught_up
+    assert trading.recorder.chain_status() == reader.status()  # type: ignore[attr-defined]
 
 
 def test_a_second_application_extends_the_same_chain(trading, pg_schema, reader) -> None:
