@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
-from decimal import Decimal
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.panel import Panel
 
+from api.cli import run_parts
 from api.cli.context import console, state_of
 from api.cli.risk_options import (
     DailyLossOption,
@@ -26,9 +23,6 @@ from api.cli.risk_options import (
 )
 
 if TYPE_CHECKING:
-    from adapters.nats.pipeline import CqrsPipeline
-    from adapters.trading.service import TradingStatus
-    from api.bootstrap import System
     from domain.risk.limits import Limits
 
 
@@ -212,7 +206,7 @@ def _run_system(
     resolved, capital_krw = run_inputs(settings, strategies, params, capital)
     credentials = exchange_credentials(settings, exchange)
     if with_services:
-        _require_free_port(bind_host, bind_port)
+        run_parts.require_free_port(bind_host, bind_port)
     services = EmbeddedServices(settings.data_dir)
     need_pg, need_nats = settings.database.url is None, settings.nats.url is None
     with console.status("starting the embedded servers…"):
@@ -225,7 +219,7 @@ def _run_system(
         pipeline = cqrs_pipeline(system, start_embedded=False)
         report_file = pipeline_status_path(settings.data_dir, settings.env)
         pipeline.on_report = lambda report: write_pipeline_status(report_file, report)
-        pipeline.on_notice = _notice
+        pipeline.on_notice = run_parts.notice
         stack.callback(pipeline.close)
         pipeline.start_in_background()
         stack.callback(pipeline.stop_background)
@@ -235,10 +229,10 @@ def _run_system(
     if exchange == "sandbox" and url is None:
         assert candles is not None
         funds = capital_krw * len(resolved)  # the account holds every strategy's capital
-        url = stack.enter_context(_sandbox_process(candles, speed, funds))
-    first_candle_at = _first_candle_at(exchange, url)
+        url = stack.enter_context(run_parts.sandbox_process(candles, speed, funds))
+    first_candle_at = run_parts.first_candle_at(exchange, url)
     mode = "paper" if exchange == "paper" else "live"
-    name = run_id or _default_run_id(exchange, settings.trading.account, first_candle_at)
+    name = run_id or run_parts.default_run_id(exchange, settings.trading.account, first_candle_at)
     opened, is_new = open_or_resume(
         system,
         run_id=name,
@@ -299,7 +293,7 @@ def _run_system(
                 pass
         if trading.error is not None:
             raise trading.error
-        _print_summary(system, parts.service.status)
+        run_parts.print_summary(system, parts.service.status)
         return
     config = uvicorn.Config(
         create_app(system), host=bind_host, port=bind_port, log_level=settings.log_level
@@ -316,109 +310,11 @@ def _run_system(
                 pass
         if trading.error is not None:
             raise trading.error
-        _wait_for_read_models(system, pipeline)
-        _print_summary(system, parts.service.status, pipeline)
+        run_parts.wait_for_read_models(system, pipeline)
+        run_parts.print_summary(system, parts.service.status, pipeline)
     finally:
         server.should_exit = True
         api.join(10)
-
-
-def _first_candle_at(exchange: str, url: str | None) -> datetime:
-    if exchange == "sandbox":
-        from adapters.sandbox_exchange.control import SandboxControl
-
-        assert url is not None
-        with SandboxControl(url) as control:
-            return control.status().first_candle_at
-    now = datetime.now(tz=UTC)
-    return now.replace(second=0, microsecond=0)  # the minute forming now closes first
-
-
-def _default_run_id(exchange: str, account: str, first_candle_at: datetime) -> str:
-    if exchange == "sandbox":
-        return f"sandbox-{account}-{first_candle_at:%Y%m%dT%H%MZ}"
-    return f"{'live' if exchange == 'upbit' else 'paper'}-{account}"
-
-
-@contextmanager
-def _sandbox_process(candles: Path, speed: float, krw: Decimal) -> Iterator[str]:
-    """Start `ledger sandbox --paced` on the file, from its first candle; yield its URL."""
-    from adapters.market_data.candles_csv import read_rows
-    from adapters.sandbox_exchange.process import SandboxStartError, sandbox_process
-    from api.bootstrap import ServiceUnavailableError
-
-    first = datetime.fromtimestamp(int(read_rows(candles).minutes[0]) * 60, tz=UTC)
-    flags = ["--paced", "--speed", str(speed), "--start", first.isoformat(), "--krw", str(krw)]
-    try:
-        with sandbox_process(candles, *flags) as url:
-            yield url
-    except SandboxStartError as error:
-        raise ServiceUnavailableError(str(error)) from None
-
-
-def _wait_for_read_models(system: System, pipeline: CqrsPipeline, timeout_s: float = 120.0) -> None:
-    """Wait until every read model applied the whole log (or stopped on an event).
-
-    Raises:
-        ServiceUnavailableError: the pipeline died, or the read models did not catch up.
-    """
-    import time
-
-    from api.bootstrap import ServiceUnavailableError
-    from api.cli.projections import _status_rows
-
-    deadline = time.monotonic() + timeout_s
-    rows: list[dict[str, object]] = []
-    while time.monotonic() < deadline:
-        if pipeline.error is not None:
-            raise ServiceUnavailableError(
-                f"the CQRS pipeline stopped ({type(pipeline.error).__name__}: "
-                f"{pipeline.error}); the read models are behind the log: run `ledger run` "
-                "again, or `ledger relay` and `ledger project`"
-            )
-        rows = _status_rows(system)
-        if all(row["behind"] == 0 or row["parked"] for row in rows):
-            return
-        time.sleep(0.2)
-    behind = ", ".join(f"{row['name']} {row['behind']}" for row in rows if row["behind"])
-    raise ServiceUnavailableError(
-        f"the read models did not catch up with the log within {timeout_s:.0f} s (events "
-        f"behind: {behind}); see `ledger status` for the relay and projectors"
-    )
-
-
-def _print_summary(
-    system: System, status: TradingStatus, pipeline: CqrsPipeline | None = None
-) -> None:
-    restarts = (
-        f"; CQRS pipeline {pipeline.report()['restarts']} session restarts" if pipeline else ""
-    )
-    console.print(
-        f"run {status.run_id} {status.state}: {status.candles:,} candles processed, last "
-        f"{status.last_candle_at.isoformat() if status.last_candle_at else '-'}; "
-        f"{status.restarts} restarts; log position "
-        f"{system.trading.recorder.max_notification_id() or 0}{restarts}"
-    )
-
-
-def _notice(line: str) -> None:
-    from api.cli.context import err_console
-
-    err_console.print(f"{datetime.now(tz=UTC).isoformat(timespec='seconds')} {line}")
-
-
-def _require_free_port(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            from api.bootstrap import ServiceUnavailableError
-
-            raise ServiceUnavailableError(
-                f"API address {host}:{port} is not available ({error.strerror}); "
-                "choose another with --port or LEDGER_API__PORT"
-            ) from None
 
 
 def api(
@@ -439,7 +335,7 @@ def api(
 
     settings = state_of(ctx).settings()
     bind_host, bind_port = host or settings.api.host, port or settings.api.port
-    _require_free_port(bind_host, bind_port)
+    run_parts.require_free_port(bind_host, bind_port)
     system = bootstrap(settings, with_queries=True)
     try:
         migrator(settings).up()

@@ -1,0 +1,116 @@
+"""The pieces of `ledger run` around the system: the sandbox, the run's id, waits and reports."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from api.cli.context import console
+
+if TYPE_CHECKING:
+    from adapters.nats.pipeline import CqrsPipeline
+    from adapters.trading.service import TradingStatus
+    from api.bootstrap import System
+
+
+def first_candle_at(exchange: str, url: str | None) -> datetime:
+    if exchange == "sandbox":
+        from adapters.sandbox_exchange.control import SandboxControl
+
+        assert url is not None
+        with SandboxControl(url) as control:
+            return control.status().first_candle_at
+    now = datetime.now(tz=UTC)
+    return now.replace(second=0, microsecond=0)  # the minute forming now closes first
+
+
+def default_run_id(exchange: str, account: str, first_candle_at: datetime) -> str:
+    if exchange == "sandbox":
+        return f"sandbox-{account}-{first_candle_at:%Y%m%dT%H%MZ}"
+    return f"{'live' if exchange == 'upbit' else 'paper'}-{account}"
+
+
+@contextmanager
+def sandbox_process(candles: Path, speed: float, krw: Decimal) -> Iterator[str]:
+    """Start `ledger sandbox --paced` on the file, from its first candle; yield its URL."""
+    from adapters.market_data.candles_csv import read_rows
+    from adapters.sandbox_exchange.process import SandboxStartError, sandbox_process
+    from api.bootstrap import ServiceUnavailableError
+
+    first = datetime.fromtimestamp(int(read_rows(candles).minutes[0]) * 60, tz=UTC)
+    flags = ["--paced", "--speed", str(speed), "--start", first.isoformat(), "--krw", str(krw)]
+    try:
+        with sandbox_process(candles, *flags) as url:
+            yield url
+    except SandboxStartError as error:
+        raise ServiceUnavailableError(str(error)) from None
+
+
+def wait_for_read_models(system: System, pipeline: CqrsPipeline, timeout_s: float = 120.0) -> None:
+    """Wait until every read model applied the whole log (or stopped on an event).
+
+    Raises:
+        ServiceUnavailableError: the pipeline died, or the read models did not catch up.
+    """
+    import time
+
+    from api.bootstrap import ServiceUnavailableError
+    from api.cli.projections import _status_rows
+
+    deadline = time.monotonic() + timeout_s
+    rows: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        if pipeline.error is not None:
+            raise ServiceUnavailableError(
+                f"the CQRS pipeline stopped ({type(pipeline.error).__name__}: "
+                f"{pipeline.error}); the read models are behind the log: run `ledger run` "
+                "again, or `ledger relay` and `ledger project`"
+            )
+        rows = _status_rows(system)
+        if all(row["behind"] == 0 or row["parked"] for row in rows):
+            return
+        time.sleep(0.2)
+    behind = ", ".join(f"{row['name']} {row['behind']}" for row in rows if row["behind"])
+    raise ServiceUnavailableError(
+        f"the read models did not catch up with the log within {timeout_s:.0f} s (events "
+        f"behind: {behind}); see `ledger status` for the relay and projectors"
+    )
+
+
+def print_summary(
+    system: System, status: TradingStatus, pipeline: CqrsPipeline | None = None
+) -> None:
+    restarts = (
+        f"; CQRS pipeline {pipeline.report()['restarts']} session restarts" if pipeline else ""
+    )
+    console.print(
+        f"run {status.run_id} {status.state}: {status.candles:,} candles processed, last "
+        f"{status.last_candle_at.isoformat() if status.last_candle_at else '-'}; "
+        f"{status.restarts} restarts; log position "
+        f"{system.trading.recorder.max_notification_id() or 0}{restarts}"
+    )
+
+
+def notice(line: str) -> None:
+    from api.cli.context import err_console
+
+    err_console.print(f"{datetime.now(tz=UTC).isoformat(timespec='seconds')} {line}")
+
+
+def require_free_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            from api.bootstrap import ServiceUnavailableError
+
+            raise ServiceUnavailableError(
+                f"API address {host}:{port} is not available ({error.strerror}); "
+                "choose another with --port or LEDGER_API__PORT"
+            ) from None
