@@ -12,7 +12,7 @@ import pytest
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
 
 from domain.audit.canonical import canonical_audit_json, stored_fields
-from domain.audit.link import GENESIS_LINK, chain_link
+from domain.audit.link import GENESIS_LINK, chain_link, event_digest, link_after
 from domain.replay_hash import canonical_json
 
 ORDER = UUID("12345678-1234-5678-1234-567812345678")
@@ -29,14 +29,17 @@ def stored(fields: dict[str, object]) -> bytes:
     return transcoder().encode(fields)
 
 
-def test_genesis_link_is_the_sha256_of_the_chain_name():
-    assert hashlib.sha256(b"upbit-ledger audit chain v1").hexdigest() == GENESIS_LINK
+def test_genesis_link_is_the_sha256_of_the_rule_name():
+    assert hashlib.sha256(b"upbit-ledger audit chain v2").hexdigest() == GENESIS_LINK
 
 
-def test_a_link_hashes_the_previous_link_bytes_and_the_canonical_json_utf8():
+def test_a_link_hashes_the_previous_link_bytes_and_the_digest_of_the_canonical_json_utf8():
     canonical = '{"position":1,"reason":"운영자"}'
-    expected = hashlib.sha256(bytes.fromhex(GENESIS_LINK) + canonical.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(canonical.encode("utf-8")).digest()
+    expected = hashlib.sha256(bytes.fromhex(GENESIS_LINK) + digest).hexdigest()
 
+    assert event_digest(canonical) == digest.hex()
+    assert link_after(GENESIS_LINK, digest.hex()) == expected
     assert chain_link(GENESIS_LINK, canonical) == expected
     assert chain_link(expected, canonical) != expected
 
