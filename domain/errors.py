@@ -169,3 +169,7 @@ class ReconciliationAcknowledgementError(ReconciliationError):
 
 class ReconciliationNotApplicableError(ReconciliationError):
     """A paper run has no exchange to reconcile with."""
+
+
+class InvalidExportSelectionError(ValueRuleError):
+    """An audit export's range or filter is malformed, empty or reversed."""

@@ -137,12 +137,15 @@ class ChainReader:
         *,
         from_position: int | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        on_chained: Callable[[LoggedEvent, str, str, int], None] | None = None,
+        on_snapshot: Callable[[ChainStatus], None] | None = None,
     ) -> ChainVerification:
         """Recompute the chain from the log (from `from_position`) and compare it with the table.
 
         From a position, the chain's stored link before it is taken as given (only a full run
         proves the chain from its genesis). `on_progress(position, log_position)` is called
-        every few thousand events.
+        every few thousand events; `on_chained(event, digest, link, count)` with every event that
+        matched its link (an export's writer); `on_snapshot(status)` first, with the snapshot's heads.
         """
         started = time.perf_counter()
         with psycopg.connect(self.conninfo) as conn:
@@ -150,7 +153,10 @@ class ChainReader:
             conn.read_only = True
             with conn.transaction():
                 status = self._status(conn)
+                if on_snapshot is not None:
+                    on_snapshot(status)
                 walk = self._start(conn, from_position or 0)
+                walk.on_chained = on_chained
                 start, start_count = walk.position, walk.count
                 steps = self._steps(conn, start, status.log_position, on_progress)
                 found = walk.run(steps)

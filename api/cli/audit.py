@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,18 +18,27 @@ if TYPE_CHECKING:
 
 HOW = (
     "Every event the ledger records is chained in the transaction that records it: its link is "
-    "sha256(previous link + the event's canonical JSON), from a fixed genesis, kept in the "
-    "`ledger_chain` table, and every 10,000 events an `audit.chain.checkpointed` event records "
-    "the head in the log itself. docs/audit.md."
+    "sha256(previous link + sha256 of the event's canonical JSON), from a fixed genesis, kept "
+    "in the `ledger_chain` table, and every 10,000 events an `audit.chain.checkpointed` event "
+    "records the head in the log itself. docs/audit.md."
 )
 
 app = typer.Typer(
-    help=f"Verify the event log's hash chain and show its head. {HOW}", no_args_is_help=True
+    help=f"Verify the event log's hash chain, show its head, export and verify bundles. {HOW}",
+    no_args_is_help=True,
 )
 
 
 class ChainMismatchError(Exception):
     """The log and its hash chain disagree at some event (exit code 4)."""
+
+
+class BundleMismatchError(Exception):
+    """A bundle does not verify: an event, a chain row or a file was changed (exit code 4)."""
+
+
+class BundleInputError(Exception):
+    """A bundle cannot be read, or a head is malformed (exit code 2)."""
 
 
 def verify(
@@ -111,6 +121,155 @@ def chain_line(found: dict[str, object]) -> str:
     )
 
 
+def export(
+    ctx: typer.Context,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="A new directory, or a FILE.tar.gz; never overwritten.",
+            show_default=False,
+        ),
+    ],
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="First event: a log position, a date (that trading day, from 09:00 KST) or an "
+            "ISO instant with offset.",
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Last event: a position (inclusive), a date (through that trading day) or an "
+            "instant (exclusive).",
+        ),
+    ] = None,
+    market: Annotated[
+        str | None, typer.Option(help="Only events of this market (and account-wide ones).")
+    ] = None,
+    strategy: Annotated[
+        str | None, typer.Option(help="Only events of this strategy (and account-wide ones).")
+    ] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Export the log as an audit bundle an auditor checks offline with only python3.
+
+    The export first verifies the whole chain in one snapshot (writers go on) and refuses, exit
+    4, naming the event, if the log does not match it. The bundle holds: manifest.json (the
+    selection, counts, the first and last event in UTC and KST, code version, configuration
+    hash, the chain's head, every file's sha256), events.jsonl (the selected events as their
+    canonical JSON: times in UTC and KST, actor, causation and correlation ids), chain.tsv
+    (every event of the log, selected or not: position, count, digest, link, so the chain is
+    recomputed from the genesis and a sub-range proves its place in the whole), orders.csv,
+    fills.csv, daily_pnl.csv, and verify_bundle.py. Keep the printed head somewhere else.
+
+    Examples:
+      ledger audit export --out audit-2026-03.tar.gz --from 2026-03-01 --to 2026-03-31
+      ledger audit export --out ./bundle --strategy grid
+      ledger audit export --out all.tar.gz && python3 -I all/verify_bundle.py all.tar.gz
+    """
+    from adapters.audit_bundle.export import export_bundle
+    from api.provenance import provenance
+    from domain.audit.selection import BundleSelection, parse_bound
+
+    selection = BundleSelection.of(
+        None if start is None else parse_bound(start, is_end=False),
+        None if end is None else parse_bound(end, is_end=True),
+        market,
+        strategy,
+    )
+    with open_system(ctx) as system:
+        reader = _reader(system)
+        total = reader.status().log_count
+        with _progress(total, "exporting (verifying the chain)") as progress:
+            outcome = export_bundle(
+                reader, selection, out, provenance(system.settings), on_progress=progress
+            )
+    manifest = outcome.manifest
+    if as_json:
+        print_json({"path": str(outcome.path), "seconds": round(outcome.seconds, 3), **manifest})
+        return
+    events, head = manifest["events"], manifest["chain"]["head"]
+    span = ""
+    if events["first"] is not None:
+        span = (
+            f", positions {events['first']['position']}..{events['last']['position']} "
+            f"({events['first']['occurred_at_kst']} .. {events['last']['occurred_at_kst']} KST)"
+        )
+    console.print(
+        Text("bundle written: ", "green")
+        + Text(
+            f"{outcome.path}: {events['count']:,} events in full{span}, "
+            f"{manifest['chain']['rows']:,} chained, in {outcome.seconds:.1f} s\n"
+            f"head at position {head['position']} (#{head['count']:,}) link {head['link']}\n"
+            "keep the head elsewhere; verify with: "
+            f"ledger audit verify-bundle {outcome.path}"
+        )
+    )
+
+
+def verify_bundle(
+    bundles: Annotated[
+        list[Path], typer.Argument(help="Bundle directories or .tar.gz files.", show_default=False)
+    ],
+    heads: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--head",
+            help="A head written down earlier, POSITION:LINK; it must lie on each bundle's chain. "
+            "Repeatable.",
+        ),
+    ] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Verify audit bundles offline, the way their own verify_bundle.py does (no database).
+
+    Recomputes the chain from the genesis over chain.tsv, checks each line of events.jsonl
+    against its digest in the chain's order, the checkpoints, the manifest's head and every
+    file's sha256; with several bundles, that they lie on one chain. Exit 0 when all hold,
+    4 naming the first event that does not (changed, deleted, inserted, reordered, or a chain
+    row or file altered), 2 when a bundle cannot be read.
+
+    Examples:
+      ledger audit verify-bundle audit-2026-03.tar.gz
+      ledger audit verify-bundle march.tar.gz april.tar.gz --head 1200000:9f86d08…
+    """
+    import argparse
+
+    from adapters.audit_bundle import verify_bundle as verifier
+
+    try:
+        given = [verifier.parse_head(h) for h in heads or []]
+        reports = verifier.verify_all([str(b) for b in bundles], given)
+    except (verifier.UnreadableBundleError, argparse.ArgumentTypeError) as error:
+        raise BundleInputError(str(error)) from None
+    if as_json:
+        print_json([r.as_dict() for r in reports])
+    else:
+        for r in reports:
+            if r.intact:
+                console.print(
+                    Text("bundle intact: ", "green")
+                    + Text(
+                        f"{r.path}: {r.events:,} events in full, {r.chain_rows:,} chained, "
+                        f"{r.checkpoints} checkpoints; head at position {r.head['position']} "
+                        f"(#{r.head['count']:,}) link {r.head['link']}"
+                    )
+                )
+    broken = [r for r in reports if not r.intact]
+    if broken:
+        raise BundleMismatchError(
+            "; ".join(
+                f"{r.path}: {r.findings[0].describe()}"
+                + (f" (and {len(r.findings) - 1} more)" if len(r.findings) > 1 else "")
+                for r in broken
+            )
+        )
+
+
 def _reader(system: System) -> ChainReader:
     from adapters.postgres.chain_reader import ChainReader
     from api.bootstrap import database_conninfo
@@ -120,7 +279,9 @@ def _reader(system: System) -> ChainReader:
 
 
 @contextmanager
-def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
+def _progress(
+    total: int, what: str = "verifying the chain"
+) -> Iterator[Callable[[int, int], None] | None]:
     """Yield a progress callback on a terminal (None otherwise)."""
     if not console.is_terminal:
         yield None
@@ -128,7 +289,7 @@ def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
     from rich.progress import Progress
 
     with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task("verifying the chain", total=total)
+        task = progress.add_task(what, total=total)
 
         def update(done: int, _log_position: int) -> None:
             progress.update(task, completed=done)
@@ -138,3 +299,5 @@ def _progress(total: int) -> Iterator[Callable[[int, int], None] | None]:
 
 app.command("verify")(verify)
 app.command("head")(head)
+app.command("export")(export)
+app.command("verify-bundle")(verify_bundle)

@@ -8,7 +8,7 @@ Exit codes (style S4.4, with the issue's rule that every refused input exits 2):
      conflicting: retry may succeed
   4  a check found a difference: a rebuilt read model is not the live one, a read model
      stopped on an event (parked), a replay decided otherwise than the log records, or the
-     log does not match its audit hash chain
+     log does not match its audit hash chain, or an audit bundle does not verify
 """
 
 from __future__ import annotations
@@ -98,13 +98,14 @@ def exit_code_for(error: BaseException) -> int:
     """Return the exit code for an error that reached the top (see the module docstring)."""
     from eventsourcing.persistence import OperationalError
 
+    from adapters.audit_bundle.export import ExportTargetError, LogNotChainedError
     from adapters.embedded.errors import EmbeddedServerError
     from adapters.market_data.candles_csv import CandleFileError
     from adapters.postgres.event_store import EventStoreUnavailableError
     from adapters.postgres.migration_errors import MigrationDatabaseUnavailableError, MigrationError
     from adapters.upbit.errors import UpbitError, UpbitPermanentError
     from api.bootstrap import ServiceUnavailableError
-    from api.cli.audit import ChainMismatchError
+    from api.cli.audit import BundleInputError, BundleMismatchError, ChainMismatchError
     from api.cli.backtest import BacktestInputError
     from api.cli.parity import ParityInputError, ParityMismatchError
     from api.cli.projections import ProjectionMismatchError
@@ -121,7 +122,7 @@ def exit_code_for(error: BaseException) -> int:
     from domain.errors import DomainError
 
     mismatch = (ProjectionMismatchError, ReplayMismatchError, ParityMismatchError)
-    if isinstance(error, (*mismatch, ChainMismatchError)):
+    if isinstance(error, (*mismatch, ChainMismatchError, BundleMismatchError, LogNotChainedError)):
         return 4
     if isinstance(error, UpbitPermanentError):
         return 2
@@ -149,6 +150,8 @@ def exit_code_for(error: BaseException) -> int:
         TradingRunInputError,
         ParityInputError,
         ReconcileInputError,
+        ExportTargetError,
+        BundleInputError,
     )
     if isinstance(error, bad_input):
         return 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 
 LINK_RULE = "upbit-ledger audit chain v2"
-"""The rule's name; its sha256 is the genesis link. v1 linked the JSON itself (before 2026-12-05)."""
+"""The rule's name; its sha256 is the genesis link (v1, to 2026-12-05, linked the JSON itself)."""
 
 GENESIS_LINK = hashlib.sha256(LINK_RULE.encode("ascii")).hexdigest()
 """link_0: the link before the log's first event."""

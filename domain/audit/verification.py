@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any
 
 from domain.audit.checkpoint import ChainCheckpoint
-from domain.audit.link import GENESIS_LINK, chain_link
+from domain.audit.link import GENESIS_LINK, chain_link, event_digest, link_after
 
 CHECKPOINT_TOPIC = ChainCheckpoint.Checkpointed.TOPIC
 RECENT_HEADS = 100_000
@@ -114,6 +114,9 @@ class ChainWalk:
     """(originator id, version) -> the position the log holds that event at."""
     stored_head_at: Callable[[int], tuple[str, int] | None] = lambda _position: None
     """position -> (link, count) of the chain table there (for checkpoints older than the walk)."""
+    on_chained: Callable[[LoggedEvent, str, str, int], None] | None = None
+    """Called with each event that matched its link, with its digest, link and count: how an
+    export writes what it has verified."""
     _recent: OrderedDict[int, tuple[str, int]] = field(default_factory=OrderedDict)
 
     def run(self, steps: Iterable[Step]) -> ChainBreak | None:
@@ -135,7 +138,8 @@ class ChainWalk:
             return self._missing_event(row)
         if row is None:
             return self._unchained(event, following, rest)
-        link = chain_link(self.link, event.canonical)
+        digest = event_digest(event.canonical)
+        link = link_after(self.link, digest)
         if (row.originator_id, row.originator_version) != (
             event.originator_id,
             event.originator_version,
@@ -152,7 +156,10 @@ class ChainWalk:
                 f"{self.count + 1:,}; the event matches its link",
             )
         self._advance(event.position, link)
-        return self._check_checkpoint(event)
+        found = self._check_checkpoint(event)
+        if found is None and self.on_chained is not None:
+            self.on_chained(event, digest, link, self.count)
+        return found
 
     def _advance(self, position: int, link: str) -> None:
         self.link, self.count, self.position = link, self.count + 1, position

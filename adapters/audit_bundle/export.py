@@ -1,0 +1,287 @@
+"""Export an audit bundle: the log's chain verified from the genesis, written as it is verified.
+
+The export walks the whole log in one consistent snapshot (`ChainReader.verify`), so a bundle is
+only ever made from a log whose every event matches its chain; the first event that does not
+stops the export and nothing is left behind. Every event goes into chain.tsv (position, count,
+digest, link); the selected ones also go into events.jsonl as their canonical JSON, and into
+the accountant's CSVs. The bundle is written into a hidden sibling directory and renamed into
+place (or packed into the .tar.gz) only when whole. Format: docs/audit.md "The export bundle".
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from domain.audit.summaries import AccountingSummaries
+
+from adapters.audit_bundle import verify_bundle
+from adapters.audit_bundle.files import BundleFiles, HashedFile
+from adapters.postgres.chain_reader import ChainReader, ChainStatus
+from domain.audit.link import GENESIS_LINK, LINK_RULE
+from domain.audit.selection import BundleSelection
+from domain.audit.verification import LoggedEvent
+from domain.clock import to_kst
+
+BUNDLE_FORMAT = verify_bundle.BUNDLE_FORMAT
+VERIFIER = Path(verify_bundle.__file__)
+ARCHIVE_ORDER = ("manifest.json", "README.txt", "events.jsonl", "chain.tsv")
+CHAIN_HEADER = "# position\tcount\tdigest\tlink\tin_events\tevent"
+TARGZ_LEVEL = 1
+"""gzip level of a .tar.gz bundle: hex digests and JSON compress well at 1, and fast."""
+
+
+class ExportRefusedError(Exception):
+    """The export was refused; nothing was written."""
+
+
+class ExportTargetError(ExportRefusedError):
+    """The export's target exists, or its directory does not."""
+
+
+class LogNotChainedError(ExportRefusedError):
+    """The log does not match its chain: a bundle is only made from a log that verifies."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a bundle comes from: the code, its configuration, when it was made."""
+
+    code_version: str
+    config_sha256: str
+    exported_at: datetime
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    """A written bundle: where, its manifest, how long it took."""
+
+    path: Path
+    manifest: dict[str, Any]
+    seconds: float
+
+
+def check_target(out: Path) -> None:
+    """Refuse a target the export would overwrite or could not write.
+
+    Raises:
+        ExportTargetError: `out` exists (a non-empty directory or any file), or its parent
+            directory does not.
+    """
+    if out.is_dir() and any(out.iterdir()):
+        raise ExportTargetError(f"{out} is a directory that is not empty; name a new one")
+    if out.exists() and not out.is_dir():
+        raise ExportTargetError(f"{out} exists; the export never overwrites a file")
+    if not out.parent.is_dir():
+        raise ExportTargetError(f"{out.parent} is not a directory")
+
+
+def is_archive(out: Path) -> bool:
+    """Return True when `out` names a .tar.gz bundle (else a directory)."""
+    return out.name.endswith((".tar.gz", ".tgz"))
+
+
+def export_bundle(
+    reader: ChainReader,
+    selection: BundleSelection,
+    out: Path,
+    provenance: Provenance,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ExportOutcome:
+    """Write the bundle of `selection` to `out` (a new directory or a .tar.gz file).
+
+    Raises:
+        ExportTargetError: the target exists or cannot be written.
+        LogNotChainedError: the log does not match its chain (the message names the first
+            event that does not). Nothing is written in either case.
+    """
+    started = time.perf_counter()
+    check_target(out)
+    name = out.name.removesuffix(".tar.gz").removesuffix(".tgz")
+    work = out.parent / f".{name}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    staging = work / name
+    staging.mkdir(parents=True)
+    try:
+        manifest = _write(reader, selection, BundleFiles(staging), provenance, on_progress)
+        if is_archive(out):
+            _pack(staging, work / out.name)
+            (work / out.name).rename(out)
+        else:
+            if out.is_dir():
+                out.rmdir()
+            staging.rename(out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ExportOutcome(out, manifest, time.perf_counter() - started)
+
+
+def _pack(staging: Path, archive: Path) -> None:
+    names = [
+        *ARCHIVE_ORDER,
+        *sorted(p.name for p in staging.iterdir() if p.name not in ARCHIVE_ORDER),
+    ]
+    with tarfile.open(archive, "w:gz", compresslevel=TARGZ_LEVEL) as tar:
+        for file_name in names:
+            tar.add(staging / file_name, arcname=f"{staging.name}/{file_name}")
+
+
+def _write(
+    reader: ChainReader,
+    selection: BundleSelection,
+    files: BundleFiles,
+    provenance: Provenance,
+    on_progress: Callable[[int, int], None] | None,
+) -> dict[str, Any]:
+    sink = _BundleSink(selection, files.open("events.jsonl"), files.open("chain.tsv"))
+    try:
+        outcome = reader.verify(
+            on_chained=sink.chained, on_snapshot=sink.snapshot, on_progress=on_progress
+        )
+    finally:
+        sink.close()
+    if outcome.chain_break is not None:
+        raise LogNotChainedError(
+            f"the log does not match its chain at {outcome.chain_break.describe()}; no bundle "
+            "was written (ledger audit verify names the same event)"
+        )
+    files.close("events.jsonl", sink.events_file)
+    files.close("chain.tsv", sink.chain_file)
+    for table in sink.summaries.tables():
+        files.csv(table.file_name, table.header, table.rows)
+    files.copy("verify_bundle.py", VERIFIER)
+    files.text("README.txt", README)
+    head = {"position": outcome.position, "count": outcome.count, "link": outcome.link}
+    body = {
+        "format": BUNDLE_FORMAT,
+        "link_rule": LINK_RULE,
+        "genesis_link": GENESIS_LINK,
+        "exported_at": _both_clocks(provenance.exported_at),
+        "code_version": provenance.code_version,
+        "config_sha256": provenance.config_sha256,
+        "selection": selection.as_dict(),
+        "events": sink.events_summary(),
+        "chain": {
+            "rows": outcome.count,
+            "head": head,
+            "log_at_export": None if sink.status is None else sink.status.as_dict(),
+            "checkpoints": outcome.checkpoints_checked,
+        },
+    }
+    files.manifest(body)
+    return {**body, "files": files.entries}
+
+
+def _both_clocks(at: datetime) -> dict[str, str]:
+    utc = at.astimezone(UTC)
+    return {"utc": utc.isoformat(), "kst": to_kst(utc).isoformat()}
+
+
+class _BundleSink:
+    """Takes each verified event of the walk and writes it where it belongs."""
+
+    def __init__(self, selection: BundleSelection, events: HashedFile, chain: HashedFile) -> None:
+        self.selection = selection
+        self.events_file, self.chain_file = events, chain
+        self.summaries = AccountingSummaries()
+        self.created: dict[str, dict[str, Any]] = {}
+        self.count = 0
+        self.by_topic: dict[str, int] = {}
+        self.first: str | None = None
+        self.last: str | None = None
+        self.status: ChainStatus | None = None
+        chain.line(CHAIN_HEADER)
+
+    def snapshot(self, status: ChainStatus) -> None:
+        self.status = status
+
+    def chained(self, event: LoggedEvent, digest: str, link: str, count: int) -> None:
+        selection = self.selection
+        selected = selection.holds_position(event.position)
+        fields: dict[str, Any] | None = None
+        if selection.names_aggregates and event.originator_version == 1:
+            fields = json.loads(event.canonical)
+            self.created[event.originator_id] = {
+                k: fields[k] for k in ("market", "strategy_id", "strategies") if k in fields
+            }
+        if selected and selection.needs_fields:
+            fields = fields or json.loads(event.canonical)
+            selected = selection.selects(fields, self.created.get(event.originator_id))
+        topic = event.topic
+        about_orders = topic.startswith("order.") or topic == "ledger.fill.settled"
+        if selected:
+            self.events_file.line(event.canonical)
+            self.count += 1
+            self.by_topic[topic] = self.by_topic.get(topic, 0) + 1
+            if self.first is None:
+                self.first = event.canonical
+            self.last = event.canonical
+            if about_orders:
+                self.summaries.add(fields or json.loads(event.canonical))
+            name = event.names()
+        else:
+            if topic == "order.placed":
+                self.summaries.remember(fields or json.loads(event.canonical))
+            name = ""
+        mark = "e" if selected else "-"
+        self.chain_file.line(f"{event.position}\t{count}\t{digest}\t{link}\t{mark}\t{name}")
+
+    def events_summary(self) -> dict[str, Any]:
+        def ends(canonical: str | None) -> dict[str, Any] | None:
+            if canonical is None:
+                return None
+            fields = json.loads(canonical)
+            return {
+                "position": fields["position"],
+                "occurred_at": fields.get("occurred_at"),
+                "occurred_at_kst": fields.get("occurred_at_kst"),
+            }
+
+        return {
+            "count": self.count,
+            "first": ends(self.first),
+            "last": ends(self.last),
+            "by_topic": dict(sorted(self.by_topic.items())),
+        }
+
+    def close(self) -> None:
+        for file in (self.events_file, self.chain_file):
+            file.__exit__(None, None, None)
+
+
+README = """\
+upbit-ledger audit bundle
+=========================
+
+An export of the upbit-ledger event log with the proof that it is whole and unchanged.
+
+manifest.json    what was exported (selection, counts, first and last event in UTC and KST),
+                 the code version and configuration hash, the chain's head, every file's sha256
+events.jsonl     the selected events, one per line, each exactly its canonical audit JSON:
+                 position, topic, originator_id, originator_version, occurred_at (UTC),
+                 occurred_at_kst, actor, causation_id, correlation_id and its own fields
+chain.tsv        every event of the log from the first to the head, in order:
+                 position, count, digest = sha256(its canonical JSON), link, whether its line is
+                 in events.jsonl (e or -), and its name when it is
+orders.csv, fills.csv, daily_pnl.csv
+                 summaries for an accountant (daily P&L per trading day; the day opens at
+                 09:00 KST = 00:00 UTC)
+verify_bundle.py a verifier that needs nothing but python3
+
+Verify:   python3 verify_bundle.py .
+          python3 verify_bundle.py . --head POSITION:LINK    (a head you wrote down earlier)
+          python3 verify_bundle.py older-bundle newer-bundle (both on one chain)
+
+The link rule: digest_n = sha256(line n, UTF-8);
+               link_n = sha256(bytes(link_{n-1}) + bytes(digest_n));
+               link_0 = sha256("upbit-ledger audit chain v2").
+Events outside the selection are proven by their digests. Keep the head (manifest.json
+chain.head) somewhere else: a later rewrite of any event at or before it changes that link.
+"""

@@ -1,0 +1,537 @@
+#!/usr/bin/env python3
+"""Verify an upbit-ledger audit bundle with nothing but the Python standard library.
+
+Usage:
+    python3 verify_bundle.py BUNDLE [BUNDLE ...] [--head POSITION:LINK ...] [--json]
+
+BUNDLE is a bundle directory or its .tar.gz. The script recomputes the hash chain from the
+genesis through every row of chain.tsv (position, count, digest, link), checks that each event
+line of events.jsonl hashes to the digest its row holds, in the chain's order, and that the
+recomputed head is the manifest's; it then checks the checkpoints the log recorded, the files'
+sha256, and that every head given (`--head`, written down earlier) and every other bundle's head
+lies on the same chain. It names the first event that does not match and what was done to it
+(changed, deleted, inserted, reordered), or a chain row that was altered.
+
+Exit status: 0 every check passed; 4 a check failed (the message names the event); 2 the bundle
+cannot be read. The link rule (docs/audit.md of upbit-ledger):
+    digest_n = sha256(canonical JSON line of event n, UTF-8)
+    link_n   = sha256(bytes(link_{n-1}) + bytes(digest_n))
+    link_0   = sha256("upbit-ledger audit chain v2")
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+BUNDLE_FORMAT = "upbit-ledger audit bundle 1"
+LINK_RULE = "upbit-ledger audit chain v2"
+GENESIS_LINK = hashlib.sha256(LINK_RULE.encode("ascii")).hexdigest()
+CHECKPOINT_TOPIC = "audit.chain.checkpointed"
+EXIT_OK, EXIT_UNREADABLE, EXIT_MISMATCH = 0, 2, 4
+
+
+def event_digest(canonical: str) -> str:
+    """Return an event's digest: the sha256 (hex) of its canonical JSON in UTF-8."""
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def link_after(previous_link: str, digest: str) -> str:
+    """Return the link of an event of `digest`: sha256(previous link's bytes + digest's bytes)."""
+    return hashlib.sha256(bytes.fromhex(previous_link) + bytes.fromhex(digest)).hexdigest()
+
+
+class UnreadableBundleError(Exception):
+    """The bundle is missing a file, or a file is not in the bundle's format."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check that failed: where, the event it names, what was done, the detail."""
+
+    position: int
+    kind: str
+    event: str
+    detail: str
+
+    def describe(self) -> str:
+        """Return the one-line message."""
+        where = f"position {self.position}: " if self.position else ""
+        return f"{where}{self.event}: {self.kind}: {self.detail}"
+
+
+@dataclass
+class Report:
+    """The outcome of verifying one bundle."""
+
+    path: str
+    head: dict[str, Any] = field(default_factory=dict)
+    events: int = 0
+    chain_rows: int = 0
+    checkpoints: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    watched: dict[int, str] = field(default_factory=dict)
+    """Recomputed links at the positions of heads to check (other bundles', `--head`)."""
+
+    @property
+    def intact(self) -> bool:
+        """Return True when every check passed."""
+        return not self.findings
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as plain values (for --json)."""
+        first = self.findings[0] if self.findings else None
+        return {
+            "bundle": self.path,
+            "intact": self.intact,
+            "head": self.head,
+            "events": self.events,
+            "chain_rows": self.chain_rows,
+            "checkpoints_checked": self.checkpoints,
+            "first_finding": None if first is None else vars(first),
+            "findings": len(self.findings),
+        }
+
+
+class Bundle:
+    """The files of a bundle, from its directory or its .tar.gz (read in archive order)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._tar: tarfile.TarFile | None = None
+        self._members: dict[str, tarfile.TarInfo] = {}
+        self._root = path
+        if os.path.isdir(path):
+            return
+        if not os.path.isfile(path):
+            raise UnreadableBundleError(f"{path}: no such bundle directory or file")
+        try:
+            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 (open while the bundle is read)
+            for member in self._tar.getmembers():
+                if member.isfile():
+                    self._members[member.name.split("/", 1)[-1]] = member
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise UnreadableBundleError(
+                f"{path}: not a bundle directory or tar archive ({error})"
+            ) from None
+
+    def open(self, name: str) -> IO[bytes]:
+        """Return the file `name` of the bundle, for reading bytes."""
+        if self._tar is None:
+            try:
+                return open(os.path.join(self._root, name), "rb")
+            except OSError:
+                raise UnreadableBundleError(f"{self.path}: the bundle has no {name}") from None
+        member = self._members.get(name)
+        handle = None if member is None else self._tar.extractfile(member)
+        if handle is None:
+            raise UnreadableBundleError(f"{self.path}: the bundle has no {name}")
+        return handle
+
+    def manifest(self) -> dict[str, Any]:
+        """Return the bundle's manifest."""
+        with self.open("manifest.json") as handle:
+            try:
+                manifest = json.load(handle)
+            except ValueError as error:
+                raise UnreadableBundleError(
+                    f"{self.path}: manifest.json is not JSON ({error})"
+                ) from None
+        if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+            raise UnreadableBundleError(
+                f"{self.path}: manifest.json is not of the format {BUNDLE_FORMAT!r}"
+            )
+        if manifest.get("link_rule") != LINK_RULE:
+            raise UnreadableBundleError(
+                f"{self.path}: the bundle's chain uses link rule {manifest.get('link_rule')!r}, "
+                f"this verifier knows {LINK_RULE!r}"
+            )
+        return manifest
+
+
+class HashingReader:
+    """Lines of a bundle file, hashing every byte read (for the manifest's file sha256)."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def lines(self) -> Iterator[bytes]:
+        """Yield each line without its newline."""
+        update = self.sha256.update
+        for line in self.handle:
+            update(line)
+            self.size += len(line)
+            yield line[:-1] if line.endswith(b"\n") else line
+
+
+@dataclass
+class Line:
+    """An event line of events.jsonl: where it is, its digest, how it names its event."""
+
+    number: int
+    digest: str
+    name: str
+
+
+@dataclass
+class EventLines:
+    """What events.jsonl holds: its lines by position, the lines that are not events, claims."""
+
+    by_position: dict[int, Line] = field(default_factory=dict)
+    unreadable: set[int] = field(default_factory=set)
+    """Numbers of the lines that are not an event's canonical JSON."""
+    claims: dict[int, tuple[int, str, int]] = field(default_factory=dict)
+    """Checkpoint position -> the head it names (position, link, count)."""
+
+
+def read_events(bundle: Bundle, report: Report) -> tuple[EventLines, HashingReader]:
+    """Read events.jsonl: each line's position, digest and name, and the checkpoints' claims."""
+    found = EventLines()
+    lines, claims = found.by_position, found.claims
+    reader = HashingReader(bundle.open("events.jsonl"))
+    for number, raw in enumerate(reader.lines(), start=1):
+        try:
+            text = raw.decode("utf-8")
+            event = json.loads(text)
+            position = int(event["position"])
+            name = f"{event['topic']} {event['originator_id']} v{event['originator_version']}"
+        except (ValueError, KeyError, TypeError):
+            found.unreadable.add(number)
+            continue
+        if position in lines:
+            report.findings.append(
+                Finding(
+                    position,
+                    "inserted",
+                    name,
+                    f"line {number} repeats the position of line {lines[position].number}",
+                )
+            )
+            continue
+        lines[position] = Line(number, event_digest(text), name)
+        if event["topic"] == CHECKPOINT_TOPIC:
+            claims[position] = (
+                int(event["head_position"]),
+                str(event["head_link"]),
+                int(event["head_count"]),
+            )
+    return found, reader
+
+
+@dataclass
+class ChainRow:
+    """A row of chain.tsv."""
+
+    position: int
+    count: int
+    digest: str
+    link: str
+    exported: bool
+    name: str
+
+
+def chain_rows(reader: HashingReader) -> Iterator[ChainRow | None]:
+    """Yield the rows of chain.tsv (None for a row that is not one)."""
+    for raw in reader.lines():
+        if raw.startswith(b"#"):
+            continue
+        try:
+            cells = raw.decode("utf-8").split("\t")
+            position, count, digest, link, mark = cells[:5]
+            bytes.fromhex(digest + link)
+            if len(digest) != 64 or len(link) != 64 or mark not in ("e", "-"):
+                raise ValueError(mark)
+            yield ChainRow(
+                int(position), int(count), digest, link, mark == "e", "\t".join(cells[5:])
+            )
+        except (ValueError, UnicodeDecodeError):
+            yield None
+
+
+@dataclass
+class ChainWalk:
+    """The chain recomputed from the genesis over chain.tsv, matched with the event lines."""
+
+    report: Report
+    events: EventLines
+    watch: set[int]
+    link: str = GENESIS_LINK
+    count: int = 0
+    position: int = 0
+    marked: int = 0
+    previous_line: int = 0
+    heads: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+    def run(self, rows: Iterator[ChainRow | None]) -> None:
+        """Walk every row, then name the event lines the chain does not hold."""
+        for row in rows:
+            if row is None:
+                self.found(
+                    self.position,
+                    "chain_altered",
+                    "chain.tsv",
+                    f"the row after position {self.position} is not a chain row",
+                )
+                return
+            self.step(row)
+        for position, line in sorted(self.events.by_position.items()):
+            self.found(
+                position,
+                "inserted",
+                line.name,
+                f"line {line.number}: the chain holds no event at this position",
+            )
+
+    def found(self, position: int, kind: str, event: str, detail: str) -> None:
+        """Record a failed check."""
+        self.report.findings.append(Finding(position, kind, event, detail))
+
+    def step(self, row: ChainRow) -> None:
+        """Recompute one link; check the row and, when exported, its event line."""
+        link, count = link_after(self.link, row.digest), self.count + 1
+        name = row.name or "chain.tsv"
+        if row.position <= self.position:
+            self.found(
+                row.position,
+                "chain_altered",
+                name,
+                f"the row's position is not after the previous row's ({self.position})",
+            )
+        if (row.link, row.count) != (link, count):
+            self.found(
+                row.position,
+                "chain_altered",
+                name,
+                f"the row's link or count was changed (stored {row.link[:16]}… "
+                f"#{row.count}, recomputed {link[:16]}… #{count})",
+            )
+            link, count = row.link, row.count  # go on from the row as stored
+        self.link, self.count, self.position = link, count, row.position
+        self.report.chain_rows += 1
+        if row.position in self.watch:
+            self.heads[row.position] = (link, count)
+        line = self.events.by_position.pop(row.position, None)
+        if row.exported:
+            self.marked += 1
+            self.exported(row, line)
+        elif line is not None:
+            self.found(
+                row.position,
+                "inserted",
+                line.name,
+                f"line {line.number}: the chain holds this event as not exported",
+            )
+
+    def exported(self, row: ChainRow, line: Line | None) -> None:
+        """Check the event line of a row the chain holds as exported."""
+        if line is None:
+            if self.marked in self.events.unreadable:
+                self.found(
+                    row.position,
+                    "changed",
+                    row.name,
+                    f"its line ({self.marked}) is no longer an event's canonical JSON",
+                )
+            else:
+                self.found(
+                    row.position,
+                    "deleted",
+                    row.name,
+                    "the chain holds this event as exported; events.jsonl has no line for it",
+                )
+            return
+        if line.digest != row.digest:
+            self.found(
+                row.position,
+                "changed",
+                line.name,
+                f"line {line.number} hashes to {line.digest[:16]}…, the chain recorded "
+                f"{row.digest[:16]}…",
+            )
+        elif line.number < self.previous_line:
+            self.found(
+                row.position,
+                "reordered",
+                line.name,
+                f"its line {line.number} comes after the line ({self.previous_line}) "
+                "of an earlier position",
+            )
+        self.previous_line = max(self.previous_line, line.number)
+
+
+def verify(path: str, watch: set[int] | None = None) -> Report:
+    """Verify one bundle; record the recomputed links at the `watch` positions."""
+    bundle = Bundle(path)
+    manifest = bundle.manifest()
+    report = Report(path)
+    events, events_reader = read_events(bundle, report)
+    report.events = len(events.by_position) + len(events.unreadable)
+    claims = dict(events.claims)
+    chain_reader = HashingReader(bundle.open("chain.tsv"))
+    walk = ChainWalk(report, events, (watch or set()) | {c[0] for c in claims.values()})
+    walk.run(chain_rows(chain_reader))
+    for at, (head_position, head_link, head_count) in sorted(claims.items()):
+        report.checkpoints += 1
+        if walk.heads.get(head_position) != (head_link, head_count):
+            walk.found(
+                at,
+                "checkpoint_mismatch",
+                f"{CHECKPOINT_TOPIC} at position {at}",
+                f"the checkpoint names position {head_position} with link "
+                f"{head_link[:16]}… and count {head_count:,}; the recomputed chain differs",
+            )
+    report.watched = {p: link for p, (link, _) in walk.heads.items()}
+    report.head = {"position": walk.position, "count": walk.count, "link": walk.link}
+    head = manifest.get("chain", {}).get("head", {})
+    if [head.get(k) for k in ("position", "count", "link")] != [
+        walk.position,
+        walk.count,
+        walk.link,
+    ]:
+        walk.found(
+            0,
+            "chain_altered",
+            "manifest.json",
+            f"the manifest's head (position {head.get('position')}, "
+            f"#{head.get('count')}, {str(head.get('link'))[:16]}…) is not the recomputed "
+            f"one (position {walk.position}, #{walk.count}, {walk.link[:16]}…)",
+        )
+    counted = manifest.get("events", {}).get("count")
+    if counted != report.events:
+        walk.found(
+            0,
+            "changed",
+            "manifest.json",
+            f"it counts {counted} events; events.jsonl has {report.events} lines",
+        )
+    check_files(
+        bundle, manifest, report, {"events.jsonl": events_reader, "chain.tsv": chain_reader}
+    )
+    report.findings.sort(key=lambda f: f.position or sys.maxsize)
+    return report
+
+
+def check_files(
+    bundle: Bundle, manifest: dict[str, Any], report: Report, read: dict[str, HashingReader]
+) -> None:
+    """Check every file the manifest lists against its sha256 and size."""
+    for name, expected in sorted(manifest.get("files", {}).items()):
+        if name in read:
+            digest, size = read[name].sha256.hexdigest(), read[name].size
+        else:
+            sha, size = hashlib.sha256(), 0
+            with bundle.open(name) as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    sha.update(block)
+                    size += len(block)
+            digest = sha.hexdigest()
+        if (digest, size) != (expected.get("sha256"), expected.get("bytes")):
+            report.findings.append(
+                Finding(
+                    0,
+                    "changed",
+                    name,
+                    f"the file's sha256 {digest[:16]}… ({size:,} bytes) is not the manifest's "
+                    f"{str(expected.get('sha256'))[:16]}… ({expected.get('bytes')} bytes)",
+                )
+            )
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """Return a head written down as POSITION:LINK."""
+    position, _, link = text.partition(":")
+    if not position.isdigit() or len(link) != 64 or any(c not in "0123456789abcdef" for c in link):
+        raise argparse.ArgumentTypeError(
+            f"--head {text!r} must be POSITION:LINK (a position and a 64-hex link)"
+        )
+    return int(position), link
+
+
+def verify_all(paths: list[str], heads: list[tuple[int, str]]) -> list[Report]:
+    """Verify every bundle, and that the given heads and each other's heads are on its chain."""
+    manifests = {path: Bundle(path).manifest() for path in paths}
+    tips = {path: m.get("chain", {}).get("head", {}) for path, m in manifests.items()}
+    known = list(heads) + [
+        (int(t["position"]), str(t["link"])) for t in tips.values() if "position" in t
+    ]
+    reports = []
+    for path in paths:
+        own = int(tips[path].get("position", 0))
+        watch = {position for position, _ in known if position <= own}
+        report = verify(path, watch)
+        for position, link in known:
+            if position > own:
+                if (position, link) in heads:
+                    report.findings.append(
+                        Finding(
+                            position,
+                            "not_covered",
+                            "--head",
+                            f"the bundle's chain ends at position {own}, before this head",
+                        )
+                    )
+                continue
+            if report.watched.get(position) != link:
+                report.findings.append(
+                    Finding(
+                        position,
+                        "other_chain",
+                        f"head {link[:16]}…",
+                        "this head (given, or another bundle's) is not on the bundle's chain: "
+                        f"recomputed {report.watched.get(position, 'no event')[:16]}… there",
+                    )
+                )
+        reports.append(report)
+    return reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Verify the bundles named on the command line; print the outcome; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "bundles", nargs="+", metavar="BUNDLE", help="a bundle directory or .tar.gz"
+    )
+    parser.add_argument(
+        "--head",
+        action="append",
+        default=[],
+        type=parse_head,
+        metavar="POSITION:LINK",
+        help="a chain head written down earlier; it must lie on every bundle's chain",
+    )
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    args = parser.parse_args(argv)
+    try:
+        reports = verify_all(args.bundles, args.head)
+    except UnreadableBundleError as error:
+        print(f"unreadable bundle: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.json:
+        print(json.dumps([r.as_dict() for r in reports], indent=2))
+    else:
+        for r in reports:
+            if r.intact:
+                print(
+                    f"{r.path}: intact: {r.events:,} events in full, {r.chain_rows:,} chained, "
+                    f"{r.checkpoints} checkpoints; head at position {r.head['position']} "
+                    f"(#{r.head['count']:,}) link {r.head['link']}"
+                )
+            else:
+                print(
+                    f"{r.path}: NOT intact ({len(r.findings)} finding(s)); first: "
+                    f"{r.findings[0].describe()}"
+                )
+    return EXIT_OK if all(r.intact for r in reports) else EXIT_MISMATCH
+
+
+if __name__ == "__main__":
+    sys.exit(main())
