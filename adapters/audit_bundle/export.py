@@ -80,7 +80,7 @@ def check_target(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ExportTargetError(f"{out} exists; the export never overwrites a file")
     if not out.parent.is_dir():
-        raise ExportTargetError(f"{out.parent} is not a directory")
+        raise ExportTargetError(f"{out.parent} is not a directory; create it first")
 
 
 def is_archive(out: Path) -> bool:
@@ -145,9 +145,11 @@ def _write(
         outcome = reader.verify(
             on_chained=sink.chained, on_snapshot=sink.snapshot, on_progress=on_progress
         )
-    finally:
+    except BaseException:
         sink.close()
+        raise
     if outcome.chain_break is not None:
+        sink.close()
         raise LogNotChainedError(
             f"the log does not match its chain at {outcome.chain_break.describe()}; no bundle "
             "was written (ledger audit verify names the same event)"
