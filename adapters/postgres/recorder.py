@@ -34,9 +34,15 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.utils import get_topic, retry
+from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
-from adapters.postgres.chain_reader import ChainStatus, chain_status_of, status_statement
+from adapters.postgres.chain_reader import (
+    ChainReader,
+    ChainStatus,
+    chain_status_of,
+    status_statement,
+)
 from adapters.postgres.chain_table import (
     ChainRecord,
     ChainWriter,
@@ -74,6 +80,14 @@ class LedgerProcessRecorder(PostgresProcessRecorder):
         with self._due_lock:
             due, self._due = self._due, []
         return due
+
+    def chain_reader(self) -> ChainReader:
+        """Return a reader of this log's audit chain (verify, export) on the same database."""
+        kwargs = self.datastore.pool.kwargs or {}
+        parts = {
+            k: kwargs[k] for k in ("dbname", "host", "port", "user", "password") if kwargs.get(k)
+        }
+        return ChainReader(make_conninfo(**parts), self.datastore.schema, self.events_table_name)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def chain_status(self) -> ChainStatus:

@@ -51,8 +51,9 @@ DESCRIPTIONS = {
     400: "Malformed request: a field, a parameter or a cursor is not valid.",
     401: "No bearer token, or not the configured one (commands only).",
     404: "No such order, or no such path.",
-    409: "Conflict: the client order id was used before, writers kept conflicting, or the "
-    "read models had not reached min_position within wait_s (retry).",
+    409: "Conflict: the client order id was used before, writers kept conflicting, the "
+    "read models had not reached min_position within wait_s (retry), or (/audit/export) the "
+    "log does not match its audit chain.",
     422: "Refused by a domain rule; nothing was recorded.",
     503: "The command API has no token configured, or this API runs without read models "
     "(or, for /audit/head, without the PostgreSQL event store's audit chain).",

@@ -88,7 +88,7 @@ class BundleSelection:
         """
         for name, value in (("market", market), ("strategy", strategy)):
             if value is not None and not value.strip():
-                raise InvalidExportSelectionError(f"--{name} must not be blank")
+                raise InvalidExportSelectionError(f"the {name} filter must not be blank")
         selection = cls(
             start if isinstance(start, int) else None,
             end if isinstance(end, int) else None,
@@ -99,11 +99,14 @@ class BundleSelection:
         )
         a, b = selection.from_position, selection.to_position
         if a is not None and b is not None and a > b:
-            raise InvalidExportSelectionError(f"--from position {a} is after --to position {b}")
+            raise InvalidExportSelectionError(
+                f"the range's start (position {a}) is after its end (position {b})"
+            )
         s, e = selection.from_time, selection.to_time
         if s is not None and e is not None and s >= e:
             raise InvalidExportSelectionError(
-                f"--from {s.isoformat()} is not before --to {e.isoformat()}: the range is empty"
+                f"the range's start {s.isoformat()} is not before its end {e.isoformat()}: "
+                "it holds no time"
             )
         return selection
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+import tarfile
 
 import psycopg
 from psycopg import sql
@@ -47,4 +51,93 @@ def test_audit_verify_help_explains_the_kinds_of_change(cli) -> None:
 
     assert shown.returncode == 0
     for word in ("changed", "deleted", "inserted", "reordered", "chain_altered", "docs/audit.md"):
+        assert word in shown.stdout
+
+
+def test_audit_export_writes_a_bundle_that_verify_bundle_and_its_own_script_accept(
+    cli, tmp_path
+) -> None:
+    # Given a log with two allocations
+    for strategy in ("vb", "grid"):
+        done = cli("capital", "allocate", "--strategy", strategy, "--amount", "1000000")
+        assert done.returncode == 0, done.stderr
+
+    # When it is exported as a .tar.gz, and verified by the CLI and by python3 alone
+    archive = tmp_path / "audit.tar.gz"
+    exported = cli("audit", "export", "--out", str(archive), "--json")
+    checked = cli("audit", "verify-bundle", str(archive))
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    (root,) = (tmp_path / "unpacked").iterdir()
+    alone = subprocess.run(
+        [shutil.which("python3") or sys.executable, "-I", "-S", "verify_bundle.py", "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+
+    # Then all three agree on the head, and every event of the log is in the bundle
+    assert exported.returncode == 0, exported.stderr
+    manifest = json.loads(exported.stdout)
+    head = manifest["chain"]["head"]
+    assert manifest["events"]["count"] == cli.event_count() == head["count"]
+    assert checked.returncode == 0, checked.stderr
+    assert "bundle intact" in checked.stdout and head["link"] in checked.stdout
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert head["link"] in alone.stdout
+
+    # And once an event line is changed, both name it and exit 4
+    events = root / "events.jsonl"
+    lines = events.read_text("utf-8").splitlines()
+    target = next(i for i, line in enumerate(lines) if '"strategy_id":"grid"' in line)
+    lines[target] = lines[target].replace('"1000000"', '"9000000"')
+    events.write_text("\n".join(lines) + "\n", "utf-8")
+    broken = cli("audit", "verify-bundle", str(root))
+    alone = subprocess.run(
+        [shutil.which("python3") or sys.executable, "-I", "-S", "verify_bundle.py", "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    assert broken.returncode == 4
+    assert "ledger.capital.allocated" in broken.stderr and ": changed:" in broken.stderr
+    assert alone.returncode == 4 and ": changed:" in alone.stdout
+
+
+def test_audit_export_refuses_bad_input_and_writes_nothing(cli, tmp_path) -> None:
+    (tmp_path / "taken.tar.gz").write_text("mine")
+
+    bad_bound = cli("audit", "export", "--out", str(tmp_path / "a"), "--from", "last week")
+    taken = cli("audit", "export", "--out", str(tmp_path / "taken.tar.gz"))
+    reversed_range = cli(
+        "audit", "export", "--out", str(tmp_path / "b"), "--from", "9", "--to", "2"
+    )
+    no_bundle = cli("audit", "verify-bundle", str(tmp_path / "nothing-here"))
+
+    assert bad_bound.returncode == 2 and "'last week'" in bad_bound.stderr
+    assert taken.returncode == 2 and "never overwrites" in taken.stderr
+    assert reversed_range.returncode == 2 and "position 9" in reversed_range.stderr
+    assert no_bundle.returncode == 2 and "no such bundle" in no_bundle.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.tar.gz"]
+    assert (tmp_path / "taken.tar.gz").read_text() == "mine"
+
+
+def test_audit_export_help_teaches_the_bundle_and_its_bounds(cli) -> None:
+    shown = cli("audit", "export", "--help")
+
+    assert shown.returncode == 0
+    for word in (
+        "events.jsonl",
+        "chain.tsv",
+        "verify_bundle.py",
+        "trading day",
+        "KST",
+        "--strategy",
+    ):
         assert word in shown.stdout
