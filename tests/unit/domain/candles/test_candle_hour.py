@@ -30,6 +30,16 @@ def opened() -> CandleHour:
     return hour
 
 
+def test_an_opened_hour_names_its_start_on_both_clocks_as_one_instant() -> None:
+    hour = CandleHour.open(market="KRW-BTC", hour_start=HOUR, cause=CAUSE)
+
+    (event,) = hour.collect_events()
+
+    assert isinstance(event, CandleHour.Opened)
+    assert event.hour_start_kst == event.hour_start == HOUR
+    assert event.hour_start_kst.isoformat() == "2023-01-01T14:00:00+09:00"
+
+
 def test_new_candles_are_recorded_as_written_with_their_content_hash() -> None:
     hour = opened()
     assert hour.ingest([row(1), row(0)], source="csv:x", correct=False, cause=CAUSE) == (2, 0)
