@@ -20,13 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from domain.audit.summaries import AccountingSummaries
-
 from adapters.audit_bundle import verify_bundle
 from adapters.audit_bundle.files import BundleFiles, HashedFile
 from adapters.postgres.chain_reader import ChainReader, ChainStatus
 from domain.audit.link import GENESIS_LINK, LINK_RULE
 from domain.audit.selection import BundleSelection
+from domain.audit.summaries import AccountingSummaries
 from domain.audit.verification import LoggedEvent
 from domain.clock import to_kst
 

@@ -135,6 +135,11 @@ class Bundle:
             raise UnreadableBundleError(f"{self.path}: the bundle has no {name}")
         return handle
 
+    def close(self) -> None:
+        """Close the archive (a directory holds nothing open)."""
+        if self._tar is not None:
+            self._tar.close()
+
     def manifest(self) -> dict[str, Any]:
         """Return the bundle's manifest."""
         with self.open("manifest.json") as handle:
@@ -165,12 +170,13 @@ class HashingReader:
         self.size = 0
 
     def lines(self) -> Iterator[bytes]:
-        """Yield each line without its newline."""
+        """Yield each line without its newline; close the file at its end."""
         update = self.sha256.update
-        for line in self.handle:
-            update(line)
-            self.size += len(line)
-            yield line[:-1] if line.endswith(b"\n") else line
+        with self.handle:
+            for line in self.handle:
+                update(line)
+                self.size += len(line)
+                yield line[:-1] if line.endswith(b"\n") else line
 
 
 @dataclass
@@ -371,8 +377,14 @@ class ChainWalk:
 def verify(path: str, watch: set[int] | None = None) -> Report:
     """Verify one bundle; record the recomputed links at the `watch` positions."""
     bundle = Bundle(path)
-    manifest = bundle.manifest()
-    report = Report(path)
+    try:
+        return _verify(bundle, bundle.manifest(), watch)
+    finally:
+        bundle.close()
+
+
+def _verify(bundle: Bundle, manifest: dict[str, Any], watch: set[int] | None) -> Report:
+    report = Report(bundle.path)
     events, events_reader = read_events(bundle, report)
     report.events = len(events.by_position) + len(events.unreadable)
     claims = dict(events.claims)
@@ -458,7 +470,13 @@ def parse_head(text: str) -> tuple[int, str]:
 
 def verify_all(paths: list[str], heads: list[tuple[int, str]]) -> list[Report]:
     """Verify every bundle, and that the given heads and each other's heads are on its chain."""
-    manifests = {path: Bundle(path).manifest() for path in paths}
+    manifests = {}
+    for path in paths:
+        bundle = Bundle(path)
+        try:
+            manifests[path] = bundle.manifest()
+        finally:
+            bundle.close()
     tips = {path: m.get("chain", {}).get("head", {}) for path, m in manifests.items()}
     known = list(heads) + [
         (int(t["position"]), str(t["link"])) for t in tips.values() if "position" in t

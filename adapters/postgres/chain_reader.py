@@ -8,7 +8,7 @@ and feeds them to the pure walk (`domain/audit/verification.py`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,7 +145,8 @@ class ChainReader:
         From a position, the chain's stored link before it is taken as given (only a full run
         proves the chain from its genesis). `on_progress(position, log_position)` is called
         every few thousand events; `on_chained(event, digest, link, count)` with every event that
-        matched its link (an export's writer); `on_snapshot(status)` first, with the snapshot's heads.
+        matched its link (an export's writer); `on_snapshot(status)` first, with the snapshot's
+        heads.
         """
         started = time.perf_counter()
         with psycopg.connect(self.conninfo) as conn:
@@ -159,7 +160,10 @@ class ChainReader:
                 walk.on_chained = on_chained
                 start, start_count = walk.position, walk.count
                 steps = self._steps(conn, start, status.log_position, on_progress)
-                found = walk.run(steps)
+                try:
+                    found = walk.run(steps)
+                finally:
+                    steps.close()  # closes the server-side cursors inside the transaction
         return ChainVerification(
             start,
             walk.position,
@@ -235,15 +239,19 @@ class ChainReader:
                 on_progress(n, log_position)
 
     def _events(self, conn: psycopg.Connection[Any], after: int) -> Iterator[LoggedEvent]:
-        cursor = conn.cursor(name="audit_events")
-        cursor.itersize = FETCH
-        cursor.execute(
-            SQL(
-                "SELECT notification_id, topic, originator_id, originator_version, state "
-                "FROM {events} WHERE notification_id > %s ORDER BY notification_id"
-            ).format(events=self.events),
-            (after,),
-        )
+        with conn.cursor(name="audit_events") as cursor:
+            cursor.itersize = FETCH
+            cursor.execute(
+                SQL(
+                    "SELECT notification_id, topic, originator_id, originator_version, state "
+                    "FROM {events} WHERE notification_id > %s ORDER BY notification_id"
+                ).format(events=self.events),
+                (after,),
+            )
+            yield from self._logged(cursor)
+
+    @staticmethod
+    def _logged(cursor: Iterable[tuple[Any, ...]]) -> Iterator[LoggedEvent]:
         for position, topic, originator_id, version, state in cursor:
             canonical = canonical_audit_json(position, topic, originator_id, version, state)
             checkpoint = None
@@ -257,14 +265,14 @@ class ChainReader:
             yield LoggedEvent(position, topic, str(originator_id), version, canonical, checkpoint)
 
     def _rows(self, conn: psycopg.Connection[Any], after: int) -> Iterator[ChainRow]:
-        cursor = conn.cursor(name="audit_chain")
-        cursor.itersize = FETCH
-        cursor.execute(
-            SQL(
-                "SELECT position, count, topic, originator_id, originator_version, link "
-                "FROM {chain} WHERE position > %s ORDER BY position"
-            ).format(chain=self.chain),
-            (after,),
-        )
-        for position, count, topic, originator_id, version, link in cursor:
-            yield ChainRow(position, count, topic, str(originator_id), version, link)
+        with conn.cursor(name="audit_chain") as cursor:
+            cursor.itersize = FETCH
+            cursor.execute(
+                SQL(
+                    "SELECT position, count, topic, originator_id, originator_version, link "
+                    "FROM {chain} WHERE position > %s ORDER BY position"
+                ).format(chain=self.chain),
+                (after,),
+            )
+            for position, count, topic, originator_id, version, link in cursor:
+                yield ChainRow(position, count, topic, str(originator_id), version, link)
