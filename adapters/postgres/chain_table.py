@@ -18,7 +18,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
-from domain.audit.canonical import canonical_audit_json, stored_fields
+from domain.audit.canonical import canonical_audit_json_and_body
 from domain.audit.checkpoint import ChainHead
 from domain.audit.link import GENESIS_LINK, chain_link
 
@@ -172,8 +172,9 @@ class ChainWriter:
         """Return the head after `records` and the chain rows' columns."""
         link, count = head.link, head.count
         positions, counts, ids, versions, topics, links = [], [], [], [], [], []
+        body: dict[str, Any] = {}
         for r in records:
-            canonical = canonical_audit_json(
+            canonical, body = canonical_audit_json_and_body(
                 r.position, r.topic, r.originator_id, r.originator_version, r.state
             )
             link = chain_link(link, canonical)
@@ -187,7 +188,7 @@ class ChainWriter:
         columns = (positions, counts, ids, versions, topics, links)
         if not records:
             return head, columns
-        occurred_at = stored_fields(records[-1].state).get("occurred_at")
+        occurred_at = body.get("occurred_at")  # the last record's, as stored
         new_head = ChainHead(
             records[-1].position,
             link,

@@ -3,13 +3,15 @@
 The same workloads as the ledger-core benchmarks (batched place-orders saves; one place-order
 command per transaction), each on a fresh schema, alternating the recorder that keeps the chain
 (the ledger's) with one that records exactly as before the chain, several rounds; the overhead
-is the relative loss of the median throughput. Then `ChainReader.verify` over the batched log.
+is the relative loss of the median throughput. Then `ChainReader.verify` over the batched log,
+and the time to render one event's canonical audit JSON (the chain's main cost per event).
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+import timeit
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,7 +24,9 @@ from adapters.postgres.event_store import ensure_schema, eventsourcing_env
 from adapters.postgres.recorder import LedgerProcessRecorder
 from commands.messages import AllocateCapital
 from commands.trading import Trading
+from domain.audit.canonical import canonical_audit_json
 from tests.bench.ledger_core import Figure, _cause, _limit_bid
+from tests.builders import every_event_through_the_application, trading_app
 
 
 class MainRecorder(LedgerProcessRecorder):
@@ -217,4 +221,33 @@ def bench_chain_overhead(conninfo: str, *, rounds: int = 3) -> list[Figure]:
             f"{outcome.is_intact}",
         )
     )
+    figures.extend(bench_canonical_json())
+    return figures
+
+
+def bench_canonical_json(*, number: int = 20_000, repeat: int = 7) -> list[Figure]:
+    """Time to render the canonical audit JSON of three stored events (no database)."""
+    app = trading_app()
+    try:
+        every_event_through_the_application(app)
+        stored = {n.topic: n for n in app.recorder.select_notifications(start=1, limit=10_000)}
+    finally:
+        app.close()
+    figures = []
+    for topic in ("market.candle.ingested", "order.placed", "strategy.run.started"):
+        n = stored[topic]
+        args = (n.id, n.topic, n.originator_id, n.originator_version, n.state)
+        best = min(
+            timeit.repeat(lambda a=args: canonical_audit_json(*a), number=number, repeat=repeat)
+        )
+        figures.append(
+            Figure(
+                f"canonical audit JSON, {topic}",
+                best / number * 1e6,
+                "µs/event",
+                "(informational)",
+                True,
+                f"{len(n.state)} bytes stored; best of {repeat} runs of {number:,}",
+            )
+        )
     return figures
