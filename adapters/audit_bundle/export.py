@@ -190,6 +190,10 @@ class _BundleSink:
 
     def __init__(self, selection: BundleSelection, events: HashedFile, chain: HashedFile) -> None:
         self.selection = selection
+        self.needs_fields, self.names_aggregates = (
+            selection.needs_fields,
+            selection.names_aggregates,
+        )
         self.events_file, self.chain_file = events, chain
         self.summaries = AccountingSummaries()
         self.created: dict[str, dict[str, Any]] = {}
@@ -207,13 +211,13 @@ class _BundleSink:
         selection = self.selection
         selected = selection.holds_position(event.position)
         fields: dict[str, Any] | None = None
-        if selection.names_aggregates and event.originator_version == 1:
-            fields = json.loads(event.canonical)
+        if self.names_aggregates and event.originator_version == 1:
+            fields = self._body(event)
             self.created[event.originator_id] = {
                 k: fields[k] for k in ("market", "strategy_id", "strategies") if k in fields
             }
-        if selected and selection.needs_fields:
-            fields = fields or json.loads(event.canonical)
+        if selected and self.needs_fields:
+            fields = fields or self._body(event)
             selected = selection.selects(fields, self.created.get(event.originator_id))
         topic = event.topic
         about_orders = topic.startswith("order.") or topic == "ledger.fill.settled"
@@ -225,14 +229,18 @@ class _BundleSink:
                 self.first = event.canonical
             self.last = event.canonical
             if about_orders:
-                self.summaries.add(fields or json.loads(event.canonical))
+                self.summaries.add(fields or self._body(event))
             name = event.names()
         else:
             if topic == "order.placed":
-                self.summaries.remember(fields or json.loads(event.canonical))
+                self.summaries.remember(fields or self._body(event))
             name = ""
         mark = "e" if selected else "-"
         self.chain_file.line(f"{event.position}\t{count}\t{digest}\t{link}\t{mark}\t{name}")
+
+    @staticmethod
+    def _body(event: LoggedEvent) -> dict[str, Any]:
+        return event.body if event.body is not None else json.loads(event.canonical)
 
     def events_summary(self) -> dict[str, Any]:
         def ends(canonical: str | None) -> dict[str, Any] | None:

@@ -25,8 +25,10 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -101,64 +103,95 @@ class Report:
 
 
 class Bundle:
-    """The files of a bundle, from its directory or its .tar.gz (read in archive order)."""
+    """The files of a bundle, from its directory or its .tar.gz.
+
+    An archive's files are copied out first, in archive order (one pass of gunzip), into a
+    temporary directory removed by `close`: the walk reads two of them side by side, which a
+    gzip stream could only do by decompressing again from its start.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._tar: tarfile.TarFile | None = None
-        self._members: dict[str, tarfile.TarInfo] = {}
         self._root = path
+        self._temporary: str | None = None
         if os.path.isdir(path):
             return
         if not os.path.isfile(path):
             raise UnreadableBundleError(f"{path}: no such bundle directory or file")
+        self._temporary = tempfile.mkdtemp(prefix="verify-bundle-")
+        self._root = self._temporary
         try:
-            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 (open while the bundle is read)
-            for member in self._tar.getmembers():
-                if member.isfile():
-                    self._members[member.name.split("/", 1)[-1]] = member
+            with tarfile.open(path, "r:*") as tar:
+                for member in tar:
+                    name = member.name.split("/", 1)[-1]
+                    if not member.isfile() or "/" in name or name.startswith("."):
+                        continue
+                    source = tar.extractfile(member)
+                    if source is None:
+                        continue
+                    with source, open(os.path.join(self._root, name), "wb") as target:
+                        shutil.copyfileobj(source, target, 1 << 20)
         except (tarfile.TarError, OSError, EOFError) as error:
+            self.close()
             raise UnreadableBundleError(
                 f"{path}: not a bundle directory or tar archive ({error})"
             ) from None
 
     def open(self, name: str) -> IO[bytes]:
         """Return the file `name` of the bundle, for reading bytes."""
-        if self._tar is None:
-            try:
-                return open(os.path.join(self._root, name), "rb")
-            except OSError:
-                raise UnreadableBundleError(f"{self.path}: the bundle has no {name}") from None
-        member = self._members.get(name)
-        handle = None if member is None else self._tar.extractfile(member)
-        if handle is None:
-            raise UnreadableBundleError(f"{self.path}: the bundle has no {name}")
-        return handle
+        try:
+            return open(os.path.join(self._root, name), "rb")  # noqa: SIM115 (the caller closes)
+        except OSError:
+            raise UnreadableBundleError(f"{self.path}: the bundle has no {name}") from None
 
     def close(self) -> None:
-        """Close the archive (a directory holds nothing open)."""
-        if self._tar is not None:
-            self._tar.close()
+        """Remove the files copied out of an archive."""
+        if self._temporary is not None:
+            shutil.rmtree(self._temporary, ignore_errors=True)
+            self._temporary = None
 
     def manifest(self) -> dict[str, Any]:
         """Return the bundle's manifest."""
         with self.open("manifest.json") as handle:
-            try:
-                manifest = json.load(handle)
-            except ValueError as error:
-                raise UnreadableBundleError(
-                    f"{self.path}: manifest.json is not JSON ({error})"
-                ) from None
-        if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-            raise UnreadableBundleError(
-                f"{self.path}: manifest.json is not of the format {BUNDLE_FORMAT!r}"
-            )
-        if manifest.get("link_rule") != LINK_RULE:
-            raise UnreadableBundleError(
-                f"{self.path}: the bundle's chain uses link rule {manifest.get('link_rule')!r}, "
-                f"this verifier knows {LINK_RULE!r}"
-            )
-        return manifest
+            return parse_manifest(self.path, handle.read())
+
+
+def read_manifest(path: str) -> dict[str, Any]:
+    """Return a bundle's manifest without copying an archive out (it is the first member)."""
+    if os.path.isdir(path) or not os.path.isfile(path):
+        bundle = Bundle(path)
+        try:
+            return bundle.manifest()
+        finally:
+            bundle.close()
+    try:
+        with tarfile.open(path, "r|*") as tar:
+            for member in tar:
+                if member.isfile() and member.name.split("/", 1)[-1] == "manifest.json":
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        return parse_manifest(path, handle.read())
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise UnreadableBundleError(
+            f"{path}: not a bundle directory or tar archive ({error})"
+        ) from None
+    raise UnreadableBundleError(f"{path}: the bundle has no manifest.json")
+
+
+def parse_manifest(path: str, data: bytes) -> dict[str, Any]:
+    """Return the manifest of `data`, refusing another format or link rule."""
+    try:
+        manifest = json.loads(data)
+    except ValueError as error:
+        raise UnreadableBundleError(f"{path}: manifest.json is not JSON ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        raise UnreadableBundleError(f"{path}: manifest.json is not of the format {BUNDLE_FORMAT!r}")
+    if manifest.get("link_rule") != LINK_RULE:
+        raise UnreadableBundleError(
+            f"{path}: the bundle's chain uses link rule {manifest.get('link_rule')!r}, "
+            f"this verifier knows {LINK_RULE!r}"
+        )
+    return manifest
 
 
 class HashingReader:
@@ -385,12 +418,11 @@ def verify(path: str, watch: set[int] | None = None) -> Report:
 
 def _verify(bundle: Bundle, manifest: dict[str, Any], watch: set[int] | None) -> Report:
     report = Report(bundle.path)
-    events, events_reader = read_events(bundle, report)
-    report.events = len(events.by_position) + len(events.unreadable)
-    claims = dict(events.claims)
-    chain_reader = HashingReader(bundle.open("chain.tsv"))
-    walk = ChainWalk(report, events, (watch or set()) | {c[0] for c in claims.values()})
-    walk.run(chain_rows(chain_reader))
+    walked = fast_walk(bundle, report, watch or set())
+    if walked is None:  # something differs: walk again, indexing every line, to name it
+        report = Report(bundle.path)
+        walked = full_walk(bundle, report, watch or set())
+    walk, claims, readers = walked
     for at, (head_position, head_link, head_count) in sorted(claims.items()):
         report.checkpoints += 1
         if walk.heads.get(head_position) != (head_link, head_count):
@@ -404,11 +436,8 @@ def _verify(bundle: Bundle, manifest: dict[str, Any], watch: set[int] | None) ->
     report.watched = {p: link for p, (link, _) in walk.heads.items()}
     report.head = {"position": walk.position, "count": walk.count, "link": walk.link}
     head = manifest.get("chain", {}).get("head", {})
-    if [head.get(k) for k in ("position", "count", "link")] != [
-        walk.position,
-        walk.count,
-        walk.link,
-    ]:
+    recomputed = [walk.position, walk.count, walk.link]
+    if [head.get(k) for k in ("position", "count", "link")] != recomputed:
         walk.found(
             0,
             "chain_altered",
@@ -425,11 +454,75 @@ def _verify(bundle: Bundle, manifest: dict[str, Any], watch: set[int] | None) ->
             "manifest.json",
             f"it counts {counted} events; events.jsonl has {report.events} lines",
         )
-    check_files(
-        bundle, manifest, report, {"events.jsonl": events_reader, "chain.tsv": chain_reader}
-    )
+    check_files(bundle, manifest, report, readers)
     report.findings.sort(key=lambda f: f.position or sys.maxsize)
     return report
+
+
+Walked = tuple["ChainWalk", dict[int, tuple[int, str, int]], dict[str, HashingReader]]
+CHECKPOINT_MARK = f'"topic":"{CHECKPOINT_TOPIC}"'.encode()
+RECENT_HEADS = 100_000
+
+
+def fast_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked | None:
+    """Walk chain.tsv and events.jsonl side by side, holding almost nothing in memory.
+
+    Returns None at the first thing that differs (a line that is not the next exported row's,
+    a row that does not follow, a checkpoint's head that is no longer recent), so that
+    `full_walk` names it precisely.
+    """
+    events_reader = HashingReader(bundle.open("events.jsonl"))
+    chain_reader = HashingReader(bundle.open("chain.tsv"))
+    lines = events_reader.lines()
+    walk = ChainWalk(report, EventLines(), watch)
+    recent: dict[int, tuple[str, int]] = {}
+    claims: dict[int, tuple[int, str, int]] = {}
+    sha256 = hashlib.sha256
+    for row in chain_rows(chain_reader):
+        if row is None:
+            return None
+        link, count = link_after(walk.link, row.digest), walk.count + 1
+        if row.position <= walk.position or (row.link, row.count) != (link, count):
+            return None
+        walk.link, walk.count, walk.position = link, count, row.position
+        report.chain_rows += 1
+        recent[row.position] = (link, count)
+        if len(recent) > RECENT_HEADS:
+            del recent[next(iter(recent))]
+        if row.position in watch:
+            walk.heads[row.position] = (link, count)
+        if not row.exported:
+            continue
+        line = next(lines, None)
+        if line is None or sha256(line).hexdigest() != row.digest:
+            return None
+        report.events += 1
+        if CHECKPOINT_MARK in line:
+            event = json.loads(line)
+            if event.get("topic") == CHECKPOINT_TOPIC:
+                claim = (
+                    int(event["head_position"]),
+                    str(event["head_link"]),
+                    int(event["head_count"]),
+                )
+                if claim[0] not in recent:
+                    return None
+                walk.heads[claim[0]] = recent[claim[0]]
+                claims[row.position] = claim
+    if next(lines, None) is not None:
+        return None
+    return walk, claims, {"events.jsonl": events_reader, "chain.tsv": chain_reader}
+
+
+def full_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked:
+    """Index every event line by position, then walk chain.tsv: names what differs, exactly."""
+    events, events_reader = read_events(bundle, report)
+    report.events = len(events.by_position) + len(events.unreadable)
+    claims = dict(events.claims)
+    chain_reader = HashingReader(bundle.open("chain.tsv"))
+    walk = ChainWalk(report, events, watch | {c[0] for c in claims.values()})
+    walk.run(chain_rows(chain_reader))
+    return walk, claims, {"events.jsonl": events_reader, "chain.tsv": chain_reader}
 
 
 def check_files(
@@ -470,13 +563,7 @@ def parse_head(text: str) -> tuple[int, str]:
 
 def verify_all(paths: list[str], heads: list[tuple[int, str]]) -> list[Report]:
     """Verify every bundle, and that the given heads and each other's heads are on its chain."""
-    manifests = {}
-    for path in paths:
-        bundle = Bundle(path)
-        try:
-            manifests[path] = bundle.manifest()
-        finally:
-            bundle.close()
+    manifests = {path: read_manifest(path) for path in paths}
     tips = {path: m.get("chain", {}).get("head", {}) for path, m in manifests.items()}
     known = list(heads) + [
         (int(t["position"]), str(t["link"])) for t in tips.values() if "position" in t

@@ -17,7 +17,7 @@ from psycopg import IsolationLevel
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from adapters.postgres.chain_table import chain_table_name
-from domain.audit.canonical import canonical_audit_json, stored_fields
+from domain.audit.canonical import canonical_audit_json_and_body
 from domain.audit.link import GENESIS_LINK
 from domain.audit.verification import (
     CHECKPOINT_TOPIC,
@@ -243,8 +243,8 @@ class ChainReader:
             cursor.itersize = FETCH
             cursor.execute(
                 SQL(
-                    "SELECT notification_id, topic, originator_id, originator_version, state "
-                    "FROM {events} WHERE notification_id > %s ORDER BY notification_id"
+                    "SELECT notification_id, topic, originator_id::text, originator_version, "
+                    "state FROM {events} WHERE notification_id > %s ORDER BY notification_id"
                 ).format(events=self.events),
                 (after,),
             )
@@ -253,26 +253,29 @@ class ChainReader:
     @staticmethod
     def _logged(cursor: Iterable[tuple[Any, ...]]) -> Iterator[LoggedEvent]:
         for position, topic, originator_id, version, state in cursor:
-            canonical = canonical_audit_json(position, topic, originator_id, version, state)
+            canonical, fields = canonical_audit_json_and_body(
+                position, topic, originator_id, version, state
+            )
             checkpoint = None
             if topic == CHECKPOINT_TOPIC:
-                fields = stored_fields(state)
                 checkpoint = (
                     int(fields["head_position"]),
                     str(fields["head_link"]),
                     int(fields["head_count"]),
                 )
-            yield LoggedEvent(position, topic, str(originator_id), version, canonical, checkpoint)
+            yield LoggedEvent(
+                position, topic, originator_id, version, canonical, checkpoint, fields
+            )
 
     def _rows(self, conn: psycopg.Connection[Any], after: int) -> Iterator[ChainRow]:
         with conn.cursor(name="audit_chain") as cursor:
             cursor.itersize = FETCH
             cursor.execute(
                 SQL(
-                    "SELECT position, count, topic, originator_id, originator_version, link "
-                    "FROM {chain} WHERE position > %s ORDER BY position"
+                    "SELECT position, count, topic, originator_id::text, originator_version, "
+                    "link FROM {chain} WHERE position > %s ORDER BY position"
                 ).format(chain=self.chain),
                 (after,),
             )
             for position, count, topic, originator_id, version, link in cursor:
-                yield ChainRow(position, count, topic, str(originator_id), version, link)
+                yield ChainRow(position, count, topic, originator_id, version, link)

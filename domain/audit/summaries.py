@@ -215,6 +215,8 @@ def _cells(*values: object) -> tuple[str, ...]:
 
 
 def _cell(value: object) -> str:
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):

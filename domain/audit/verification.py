@@ -45,6 +45,8 @@ class LoggedEvent:
     canonical: str
     checkpoint: tuple[int, str, int] | None = None
     """For `audit.chain.checkpointed`: the head it claims (position, link, count)."""
+    body: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The fields the canonical JSON encodes, when the reader has them (saves a decode)."""
 
     def names(self) -> str:
         """Return how a message names this event."""
