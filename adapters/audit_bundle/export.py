@@ -282,7 +282,7 @@ chain.tsv        every event of the log from the first to the head, in order:
 orders.csv, fills.csv, daily_pnl.csv
                  summaries for an accountant (daily P&L per trading day; the day opens at
                  09:00 KST = 00:00 UTC)
-verify_bundle.py a verifier that needs nothing but python3
+verify_bundle.py a verifier that needs nothing but python3 (3.9 or newer)
 
 Verify:   python3 verify_bundle.py .
           python3 verify_bundle.py . --head POSITION:LINK    (a head you wrote down earlier)

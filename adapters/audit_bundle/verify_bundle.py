@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Verify an upbit-ledger audit bundle with nothing but the Python standard library.
 
-Usage:
+Usage (Python 3.9 or newer, nothing else):
     python3 verify_bundle.py BUNDLE [BUNDLE ...] [--head POSITION:LINK ...] [--json]
 
 BUNDLE is a bundle directory or its .tar.gz. The script recomputes the hash chain from the
