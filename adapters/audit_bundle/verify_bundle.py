@@ -29,6 +29,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -475,7 +476,7 @@ def fast_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked | None:
     chain_reader = HashingReader(bundle.open("chain.tsv"))
     lines = events_reader.lines()
     walk = ChainWalk(report, EventLines(), watch)
-    recent: dict[int, tuple[str, int]] = {}
+    recent: OrderedDict[int, tuple[str, int]] = OrderedDict()
     claims: dict[int, tuple[int, str, int]] = {}
     sha256 = hashlib.sha256
     for row in chain_rows(chain_reader):
@@ -488,7 +489,7 @@ def fast_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked | None:
         report.chain_rows += 1
         recent[row.position] = (link, count)
         if len(recent) > RECENT_HEADS:
-            del recent[next(iter(recent))]
+            recent.popitem(last=False)  # O(1); deleting a dict's first key is not, once many are
         if row.position in watch:
             walk.heads[row.position] = (link, count)
         if not row.exported:
