@@ -232,11 +232,20 @@ class _BundleSink:
                 self.summaries.add(fields or self._body(event))
             name = event.names()
         else:
-            if topic == "order.placed":
-                self.summaries.remember(fields or self._body(event))
+            # An order left out by the range may have fills in it (placed before the range):
+            # its terms are kept for fills.csv. One of another market or strategy never does.
+            if topic == "order.placed" and not self.beyond_range(event.position):
+                fields = fields or self._body(event)
+                if selection.names_ours(fields):
+                    self.summaries.remember(fields)
             name = ""
         mark = "e" if selected else "-"
         self.chain_file.line(f"{event.position}\t{count}\t{digest}\t{link}\t{mark}\t{name}")
+
+    def beyond_range(self, position: int) -> bool:
+        """Return True for a position after the selection's last (nothing later is selected)."""
+        last = self.selection.to_position
+        return last is not None and position > last
 
     @staticmethod
     def _body(event: LoggedEvent) -> dict[str, Any]:

@@ -8,7 +8,7 @@ and feeds them to the pure walk (`domain/audit/verification.py`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,7 +218,7 @@ class ChainReader:
         after: int,
         log_position: int,
         on_progress: Callable[[int, int], None] | None,
-    ) -> Iterator[Step]:
+    ) -> Generator[Step, None, None]:
         events = self._events(conn, after)
         rows = self._rows(conn, after)
         event, row = next(events, None), next(rows, None)

@@ -135,9 +135,10 @@ class BundleSelection:
                 return False
             if self.to_time is not None and at >= self.to_time:
                 return False
-        return self._names_ours(fields) and (created is None or self._names_ours(created))
+        return self.names_ours(fields) and (created is None or self.names_ours(created))
 
-    def _names_ours(self, fields: Mapping[str, Any]) -> bool:
+    def names_ours(self, fields: Mapping[str, Any]) -> bool:
+        """Return True unless `fields` name another market or strategy than the filters'."""
         if self.market is not None:
             market = fields.get("market")
             if isinstance(market, str) and market != self.market:

@@ -417,3 +417,40 @@ def test_an_export_never_overwrites(trading, reader, tmp_path) -> None:
 
     assert (tmp_path / "taken.tar.gz").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "taken.tar.gz"]
+
+
+def test_a_fill_in_the_range_of_an_order_placed_before_it_keeps_the_order_s_terms(
+    trading, reader, tmp_path
+) -> None:
+    # Given an order placed on one trading day and filled on the next
+    trading.allocate_capital(AllocateCapital("vb", "100000000", cause(0)))
+    order_id = trading.place_order(
+        PlaceOrder(
+            "o-early",
+            "vb",
+            "KRW-BTC",
+            "bid",
+            "limit",
+            cause(10),
+            price_krw="50000000",
+            volume_btc="0.01",
+        )
+    )
+    trading.accept_order(AcceptOrder(order_id, "upbit-early", cause(11)))
+    trading.record_fill(
+        RecordFill(order_id, "t-late", "50000000", "0.01", "250", cause(60 * 24 + 1))
+    )
+
+    # When only the second day is exported
+    bundle = export(reader, tmp_path / "day", BundleSelection.of(datetime(2026, 3, 3, tzinfo=UTC)))
+
+    # Then its fill row names the order's strategy, market and side, from the order's terms
+    fills = (bundle / "fills.csv").read_text("utf-8").splitlines()
+    header, (row,) = fills[0].split(","), fills[1:]
+    cells = dict(zip(header, row.split(","), strict=True))
+    assert (cells["client_order_id"], cells["strategy_id"], cells["side"]) == (
+        "o-early",
+        "vb",
+        "bid",
+    )
+    assert cells["trade_id"] == "t-late" and cells["trading_day"] == "2026-03-03"
