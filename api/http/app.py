@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from api.http.errors import install_error_handlers
-from api.http.routers import audit, commands, health, queries
+from api.http.routers import audit, commands, health, queries, reconciliations, series
 
 if TYPE_CHECKING:
     from api.bootstrap import System
@@ -32,5 +32,7 @@ def create_app(system: System) -> FastAPI:
     app.include_router(health.router)
     app.include_router(commands.router)
     app.include_router(queries.router)
+    app.include_router(series.router)
+    app.include_router(reconciliations.router)
     app.include_router(audit.router)
     return app
