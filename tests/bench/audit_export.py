@@ -27,8 +27,8 @@ from adapters.postgres.event_store import ensure_schema, eventsourcing_env
 from commands.messages import AcceptOrder, AllocateCapital, IngestCandles, PlaceOrder, RecordFill
 from commands.trading import Trading
 from domain.audit.selection import BundleSelection
-from domain.candles.candle_hour import CandleRow
 from domain.events import Cause
+from tests.bench.cqrs import _hour_of_candles
 from tests.bench.ledger_core import Figure
 
 SCHEMA = "bench_audit_export"
@@ -40,15 +40,6 @@ LIMIT_S = 60.0
 
 def _cause(at: datetime, what: str) -> Cause:
     return Cause(at, "bench", what, what)
-
-
-def _hour_of_candles(h: int) -> tuple[CandleRow, ...]:
-    rows = []
-    for minute in range(60):
-        low = 50_000_000 + 1000 * ((h * 60 + minute) % 97)
-        prices = (str(low + 2000), str(low + 5000), str(low), str(low + 3000))
-        rows.append(CandleRow.of(minute, (*prices, "0.5", "25000000")))
-    return tuple(rows)
 
 
 def _trade(app: Trading, day: int, at: datetime) -> None:

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -54,6 +55,19 @@ def test_audit_verify_help_explains_the_kinds_of_change(cli) -> None:
         assert word in shown.stdout
 
 
+def python3_alone(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run python3 with nothing of the project: isolated (-I), no site-packages (-S)."""
+    return subprocess.run(
+        [shutil.which("python3") or sys.executable, "-I", "-S", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+
+
 def test_audit_export_writes_a_bundle_that_verify_bundle_and_its_own_script_accept(
     cli, tmp_path
 ) -> None:
@@ -69,15 +83,7 @@ def test_audit_export_writes_a_bundle_that_verify_bundle_and_its_own_script_acce
     with tarfile.open(archive) as tar:
         tar.extractall(tmp_path / "unpacked", filter="data")
     (root,) = (tmp_path / "unpacked").iterdir()
-    alone = subprocess.run(
-        [shutil.which("python3") or sys.executable, "-I", "-S", "verify_bundle.py", "."],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin"},
-        timeout=60,
-        check=False,
-    )
+    alone = python3_alone("verify_bundle.py", ".", cwd=root)
 
     # Then all three agree on the head, and every event of the log is in the bundle
     assert exported.returncode == 0, exported.stderr
@@ -96,15 +102,7 @@ def test_audit_export_writes_a_bundle_that_verify_bundle_and_its_own_script_acce
     lines[target] = lines[target].replace('"1000000"', '"9000000"')
     events.write_text("\n".join(lines) + "\n", "utf-8")
     broken = cli("audit", "verify-bundle", str(root))
-    alone = subprocess.run(
-        [shutil.which("python3") or sys.executable, "-I", "-S", "verify_bundle.py", "."],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin"},
-        timeout=60,
-        check=False,
-    )
+    alone = python3_alone("verify_bundle.py", ".", cwd=root)
     assert broken.returncode == 4
     assert "ledger.capital.allocated" in broken.stderr and ": changed:" in broken.stderr
     assert alone.returncode == 4 and ": changed:" in alone.stdout
