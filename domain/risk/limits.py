@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from eventsourcing.domain import Aggregate
 
@@ -37,6 +37,21 @@ class TradingState(Enum):
     ACTIVE = "ACTIVE"
     REDUCING = "REDUCING"
     HALTED = "HALTED"
+
+
+class CarriesLimits(Protocol):
+    """An event with the limit fields (a run's start, a limits change)."""
+
+    @property
+    def max_order_krw(self) -> Decimal | None: ...  # noqa: D102
+    @property
+    def max_exposure_krw(self) -> Decimal | None: ...  # noqa: D102
+    @property
+    def daily_loss_krw(self) -> Decimal | None: ...  # noqa: D102
+    @property
+    def max_drawdown(self) -> Decimal | None: ...  # noqa: D102
+    @property
+    def max_orders_per_minute(self) -> int | None: ...  # noqa: D102
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,17 @@ class Limits:
             )
         except InvalidAmountError as error:
             raise InvalidRiskLimitError(str(error)) from None
+
+    @classmethod
+    def of_event(cls, event: CarriesLimits) -> Limits:
+        """Return the limits an event carries in fields of the same names (as recorded)."""
+        return cls(
+            max_order_krw=event.max_order_krw,
+            max_exposure_krw=event.max_exposure_krw,
+            daily_loss_krw=event.daily_loss_krw,
+            max_drawdown=event.max_drawdown,
+            max_orders_per_minute=event.max_orders_per_minute,
+        )
 
     def as_fields(self) -> dict[str, Decimal | int | None]:
         """Return the limits as event fields."""
@@ -151,13 +177,7 @@ class RiskLimits(Aggregate):
         @property
         def limits(self) -> Limits:
             """Return the limits this event set."""
-            return Limits(
-                max_order_krw=self.max_order_krw,
-                max_exposure_krw=self.max_exposure_krw,
-                daily_loss_krw=self.daily_loss_krw,
-                max_drawdown=self.max_drawdown,
-                max_orders_per_minute=self.max_orders_per_minute,
-            )
+            return Limits.of_event(self)
 
         def apply(self, risk: RiskLimits) -> None:
             """Evolve the risk's state by this event."""

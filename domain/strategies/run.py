@@ -71,13 +71,7 @@ class StrategyRun(Aggregate):
         @property
         def limits(self) -> Limits:
             """Return the run's risk limits."""
-            return Limits(
-                max_order_krw=self.max_order_krw,
-                max_exposure_krw=self.max_exposure_krw,
-                daily_loss_krw=self.daily_loss_krw,
-                max_drawdown=self.max_drawdown,
-                max_orders_per_minute=self.max_orders_per_minute,
-            )
+            return Limits.of_event(self)
 
         def apply(self, run: StrategyRun) -> None:
             """Evolve the run's state by this event."""
