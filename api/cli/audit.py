@@ -127,6 +127,7 @@ def export(
         Path,
         typer.Option(
             "--out",
+            metavar="DIR|FILE.tar.gz",
             help="A new directory, or a FILE.tar.gz; never overwritten.",
             show_default=False,
         ),
@@ -169,7 +170,8 @@ def export(
     Examples:
       ledger audit export --out audit-2026-03.tar.gz --from 2026-03-01 --to 2026-03-31
       ledger audit export --out ./bundle --strategy grid
-      ledger audit export --out all.tar.gz && python3 -I all/verify_bundle.py all.tar.gz
+      ledger audit export --out all.tar.gz
+      tar xzf all.tar.gz && python3 -I all/verify_bundle.py all.tar.gz   # anywhere
     """
     from adapters.audit_bundle.export import export_bundle
     from api.provenance import provenance
@@ -213,12 +215,16 @@ def export(
 
 def verify_bundle(
     bundles: Annotated[
-        list[Path], typer.Argument(help="Bundle directories or .tar.gz files.", show_default=False)
+        list[Path],
+        typer.Argument(
+            help="Bundle directories or .tar.gz files.", metavar="BUNDLE", show_default=False
+        ),
     ],
     heads: Annotated[
         list[str] | None,
         typer.Option(
             "--head",
+            metavar="POSITION:LINK",
             help="A head written down earlier, POSITION:LINK; it must lie on each bundle's chain. "
             "Repeatable.",
         ),
