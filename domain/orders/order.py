@@ -14,15 +14,15 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import (
     ConflictingFillError,
-    FillBeyondLimitPriceError,
     FillExceedsOrderError,
     IllegalOrderTransitionError,
     InvalidOrderShapeError,
 )
 from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
 from domain.ids import order_id
-from domain.money import floor8, non_negative_krw, positive_btc, positive_krw
+from domain.money import non_negative_krw, positive_btc, positive_krw
 from domain.orders.fill import Fill
+from domain.orders.fill_rules import fill_completion, require_within_limit
 from domain.orders.status import OrderStatus, OrderTrigger, next_status, require_can_fill
 from domain.orders.terms import OrderSide, OrderTerms, OrderType
 
@@ -285,12 +285,12 @@ class Order(Aggregate):
                 )
             return None  # a redelivered fill, even of an order that has since ended
         require_can_fill(self.status)
-        is_complete, excess = self._completion(fill)
+        is_complete, excess = fill_completion(self, fill)
         trigger = OrderTrigger.FILL_COMPLETELY if is_complete else OrderTrigger.FILL_PARTIALLY
         next_status(self.status, trigger)
         if excess is not None:
             raise FillExceedsOrderError(excess)
-        self._require_within_limit(fill)
+        require_within_limit(self, fill)
         event_class = self.Filled if is_complete else self.PartiallyFilled
         self.trigger_event(
             event_class,
@@ -301,39 +301,6 @@ class Order(Aggregate):
             **cause.event_fields(),
         )
         return fill
-
-    def _completion(self, fill: Fill) -> tuple[bool, str | None]:
-        """Return whether the fill completes the order, and why it is too large (if it is)."""
-        if self.amount_krw is not None:
-            remaining = self.amount_krw - self.executed_funds_krw
-            if fill.funds_krw > remaining:
-                return True, (
-                    f"fill {fill.trade_id} of {fill.funds_krw:,} KRW exceeds the {remaining:,} KRW "
-                    f"that remains of order {self.id}'s {self.amount_krw:,} KRW amount"
-                )
-            return floor8((remaining - fill.funds_krw) / fill.price_krw) == 0, None
-        assert self.volume_btc is not None  # every order has an amount or a volume
-        remaining = self.volume_btc - self.executed_volume_btc
-        if fill.qty_btc > remaining:
-            return True, (
-                f"fill {fill.trade_id} of {fill.qty_btc} BTC exceeds the {remaining} BTC that "
-                f"remains of order {self.id}'s {self.volume_btc} BTC"
-            )
-        return fill.qty_btc == remaining, None
-
-    def _require_within_limit(self, fill: Fill) -> None:
-        limit = self.price_krw
-        if limit is None:
-            return
-        if (self.side is OrderSide.BID and fill.price_krw > limit) or (
-            self.side is OrderSide.ASK and fill.price_krw < limit
-        ):
-            bound = "above" if self.side is OrderSide.BID else "below"
-            raise FillBeyondLimitPriceError(
-                f"fill {fill.trade_id} at {fill.price_krw:,} KRW is {bound} the limit price "
-                f"{limit:,} KRW of {self.side.value} order {self.id}; an exchange never fills "
-                f"a limit {self.side.value} there"
-            )
 
     def cancel(self, reason: str, cause: Cause) -> None:
         """Cancel the unfilled remainder; fills already recorded stay.
