@@ -145,10 +145,10 @@ def _write(
             on_chained=sink.chained, on_snapshot=sink.snapshot, on_progress=on_progress
         )
     except BaseException:
-        sink.close()
+        sink.discard()
         raise
     if outcome.chain_break is not None:
-        sink.close()
+        sink.discard()
         raise LogNotChainedError(
             f"the log does not match its chain at {outcome.chain_break.describe()}; no bundle "
             "was written (ledger audit verify names the same event)"
@@ -269,9 +269,9 @@ class _BundleSink:
             "by_topic": dict(sorted(self.by_topic.items())),
         }
 
-    def close(self) -> None:
+    def discard(self) -> None:
         for file in (self.events_file, self.chain_file):
-            file.__exit__(None, None, None)
+            file.discard()
 
 
 README = """\

@@ -13,7 +13,6 @@ import json
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 BLOCK_LINES = 2000
@@ -50,15 +49,9 @@ class HashedFile:
         self._handle.close()
         return {"sha256": self._sha256.hexdigest(), "bytes": self.size}
 
-    def __enter__(self) -> HashedFile:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def discard(self) -> None:
+        """Close without writing what is pending (the export failed; the file goes with it)."""
+        self._pending.clear()
         if not self._handle.closed:
             self._handle.close()
 
@@ -80,10 +73,10 @@ class BundleFiles:
 
     def text(self, name: str, text: str) -> None:
         """Write a whole text file."""
-        with self.open(name) as file:
-            for line in text.splitlines():
-                file.line(line)
-            self.close(name, file)
+        file = self.open(name)
+        for line in text.splitlines():
+            file.line(line)
+        self.close(name, file)
 
     def csv(self, name: str, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
         """Write a CSV file (RFC 4180 quoting, UTF-8, newline line ends)."""

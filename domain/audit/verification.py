@@ -34,6 +34,11 @@ class BreakKind(Enum):
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"
 
 
+def event_name(topic: str, originator_id: str, originator_version: int) -> str:
+    """Return how a message (and a bundle's chain.tsv) names an event: bus name, id, version."""
+    return f"{topic} {originator_id} v{originator_version}"
+
+
 @dataclass(frozen=True)
 class LoggedEvent:
     """An event as the log holds it at a position, with its canonical audit JSON."""
@@ -50,7 +55,7 @@ class LoggedEvent:
 
     def names(self) -> str:
         """Return how a message names this event."""
-        return f"{self.topic} {self.originator_id} v{self.originator_version}"
+        return event_name(self.topic, self.originator_id, self.originator_version)
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ class ChainRow:
 
     def names(self) -> str:
         """Return how a message names the event chained here."""
-        return f"{self.topic} {self.originator_id} v{self.originator_version}"
+        return event_name(self.topic, self.originator_id, self.originator_version)
 
 
 @dataclass(frozen=True)
