@@ -253,7 +253,10 @@ def create_sandbox_app(
 
     @app.get("/sandbox/faults")
     def pending_faults() -> Response:
-        return _json_response(faults.body())
+        """The waiting faults, faults served, and what became of the order POSTs."""
+        return _json_response(
+            {**faults.body(), "order_posts_rate_limited": limits.refused("order")}
+        )
 
     @app.post("/sandbox/faults")
     async def add_faults(request: Request) -> Response:

@@ -44,6 +44,22 @@ class SandboxClockStatus:
         return self.now >= self.last_candle_at + timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
+class OrderPostCounts:
+    """What became of the order POSTs the sandbox received (GET /sandbox/faults)."""
+
+    posts: int
+    """Every order POST that arrived."""
+    unread: int
+    """Those whose client was gone before the body was read: nothing judged or created."""
+    rate_limited: int
+    """Those the rate gate answered 429 or 418: nothing judged or created."""
+    to_book: int
+    """Those the order book judged: each created an order, or was refused (`refused`)."""
+    refused: dict[str, int]
+    """The order book's refusals, by Upbit error name."""
+
+
 class SandboxControl:
     """Talks to the control endpoints of the sandbox at `base_url` (one kept-alive connection)."""
 
@@ -129,6 +145,17 @@ class SandboxControl:
         if not isinstance(posts, int):
             raise SandboxControlError(f"the faults answer {body!r} has no order_posts count")
         return posts
+
+    def order_post_counts(self) -> OrderPostCounts:
+        """Return what became of the order POSTs that have reached the sandbox."""
+        body = self._call("GET", "/sandbox/faults")
+        keys = ("order_posts", "order_posts_unread", "order_posts_rate_limited")
+        counts = [body.get(k) if isinstance(body, dict) else None for k in keys]
+        to_book = body.get("order_posts_to_book") if isinstance(body, dict) else None
+        refused = body.get("order_posts_refused") if isinstance(body, dict) else None
+        if not all(isinstance(c, int) for c in [*counts, to_book]) or not isinstance(refused, dict):
+            raise SandboxControlError(f"the faults answer {body!r} lacks the order POST counts")
+        return OrderPostCounts(*counts, to_book, refused)  # type: ignore[arg-type]
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
+from starlette.requests import ClientDisconnect
 
 from adapters.sandbox_exchange.clock import SandboxClock
 from adapters.sandbox_exchange.faults import OrderFault, OrderFaults
@@ -40,7 +41,8 @@ def add_exchange_routes(
 ) -> None:
     """Add the private endpoints to `app`; `keys` maps test access keys to their secrets.
 
-    Each order POST first takes the next injected fault from `faults`, if one waits. For each
+    Each order POST whose body was read takes the next injected fault from `faults`, if one
+    waits; `faults` also counts what became of every order POST. For each
     order created while the paced clock holds where it ran to, `arrivals` gets its creation
     time and the wall seconds from the moment the clock reached that time (its minute
     closed) to the order.
@@ -74,10 +76,15 @@ def add_exchange_routes(
 
     @app.post("/v1/orders")
     async def place(request: Request) -> Response:
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the client is gone (killed mid-request): nothing is judged
+            faults.note_unread()
+            return PlainTextResponse("the client closed the connection", 499)
         fault = faults.take()
         if fault is not None and not fault.is_after_create:
             return _spoilt(fault, error)
-        placed = await _place(request)
+        placed = _place(request, raw)
         if fault is None or placed.status_code != 201:
             return placed
         if fault.kind == "hang_after_create":
@@ -85,8 +92,7 @@ def add_exchange_routes(
             return placed
         return _spoilt(fault, error)
 
-    async def _place(request: Request) -> Response:
-        raw = await request.body()
+    def _place(request: Request, raw: bytes) -> Response:
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -98,8 +104,13 @@ def add_exchange_routes(
             )
 
         def work(access_key: str) -> Response:
+            faults.note_to_book()
             now = clock.now()
-            placed = exchange.place(body, now, access_key)
+            try:
+                placed = exchange.place(body, now, access_key)
+            except OrderRefusedError as refused:
+                faults.note_refused(refused.name)
+                raise
             reached = clock.wall_reached(now)
             if reached is not None:
                 arrivals.append((now, clock.wall() - reached))

@@ -43,13 +43,23 @@ class OrderFault:
 
 
 class OrderFaults:
-    """The queue of faults waiting for the next order POSTs; how many POSTs and faults were seen."""
+    """The queue of faults waiting for the next order POSTs; what became of every order POST.
+
+    A POST counts in `order_posts` once it arrived; of those, `unread` lost their client before
+    the body was read (a process killed mid-request: nothing was judged or created), and
+    `to_book` passed the rate gate and the signature check and were judged by the order book,
+    which created the order or refused it (`refused`, by Upbit error name). The rate gate's
+    429s are the `RateLimiter`'s to count.
+    """
 
     def __init__(self) -> None:
         self._queue: deque[OrderFault] = deque()
         self._lock = threading.Lock()
         self.served = 0
         self.order_posts = 0
+        self.unread = 0
+        self.to_book = 0
+        self.refused: dict[str, int] = {}
 
     def add(self, body: Any) -> None:
         """Queue `count` faults from `{"kind", "count"?, "status"?, "hang_s"?}`.
@@ -81,18 +91,37 @@ class OrderFaults:
             self.served += 1
             return self._queue.popleft()
 
+    def note_unread(self) -> None:
+        """Count one order POST whose client was gone before its body was read."""
+        with self._lock:
+            self.order_posts += 1
+            self.unread += 1
+
+    def note_to_book(self) -> None:
+        """Count one order POST that reached the order book."""
+        with self._lock:
+            self.to_book += 1
+
+    def note_refused(self, name: str) -> None:
+        """Count one order POST the order book refused, by its Upbit error name."""
+        with self._lock:
+            self.refused[name] = self.refused.get(name, 0) + 1
+
     def clear(self) -> None:
         """Drop every waiting fault."""
         with self._lock:
             self._queue.clear()
 
     def body(self) -> dict[str, Any]:
-        """Return GET /sandbox/faults: the waiting faults in order, faults served, POSTs seen."""
+        """Return GET /sandbox/faults: the waiting faults in order, faults served, the POSTs."""
         with self._lock:
             return {
                 "pending": [asdict(f) for f in self._queue],
                 "served": self.served,
                 "order_posts": self.order_posts,
+                "order_posts_unread": self.unread,
+                "order_posts_to_book": self.to_book,
+                "order_posts_refused": dict(sorted(self.refused.items())),
             }
 
 

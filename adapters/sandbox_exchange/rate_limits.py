@@ -35,6 +35,8 @@ class RateLimiter:
         self._blocked_until = 0.0
         self.rejected = 0
         """How many requests were answered 429 or 418 (benchmarks assert none)."""
+        self.rejected_by_group: dict[str, int] = {}
+        """The same, per group: `order` counts order POSTs refused before the order book."""
 
     def admit(self, group: str) -> Admission:
         """Count one request of `group`: 200, 429 over the limit, 418 while blocked."""
@@ -46,10 +48,10 @@ class RateLimiter:
             if start != second:
                 start, used, overruns = second, 0, 0
             if now < self._blocked_until:
-                self.rejected += 1
+                self._reject(group)
                 return Admission(418, self._header(group, limit, 0))
             if used >= limit:
-                self.rejected += 1
+                self._reject(group)
                 overruns += 1
                 self._counts[group] = (start, used, overruns)
                 if overruns >= BLOCK_AFTER_OVERRUNS:
@@ -58,6 +60,15 @@ class RateLimiter:
             used += 1
             self._counts[group] = (start, used, overruns)
             return Admission(200, self._header(group, limit, limit - used))
+
+    def refused(self, group: str) -> int:
+        """Return how many requests of `group` were answered 429 or 418."""
+        with self._lock:
+            return self.rejected_by_group.get(group, 0)
+
+    def _reject(self, group: str) -> None:
+        self.rejected += 1
+        self.rejected_by_group[group] = self.rejected_by_group.get(group, 0) + 1
 
     @staticmethod
     def _header(group: str, limit: int, left: int) -> str:

@@ -168,7 +168,7 @@ def test_an_operator_halt_through_the_api_stops_orders_until_resumed_with_actor_
             if process.poll() is None:
                 process.kill()
         exchange_orders = sandbox_orders(url)
-        posts = SandboxControl(url).order_posts()
+        posts = SandboxControl(url).order_post_counts()
         with UpbitRestClient(url, credentials=KEY) as client:
             still_open = client.get_open_orders("KRW-BTC", limit=100)
 
@@ -194,7 +194,8 @@ def test_an_operator_halt_through_the_api_stops_orders_until_resumed_with_actor_
     assert still_open == []
     log_orders = orders_in_log(cli)
     sent = {o for o, status in log_orders.items() if status != "risk"}
-    assert len(exchange_orders) == len(set(exchange_orders)) == posts == len(sent)
+    assert len(exchange_orders) == len(set(exchange_orders)) == posts.to_book == len(sent), posts
+    assert posts.unread == 0, posts  # no process was killed: no POST was left unread
     # And parity replays the operator's changes at the same candles: equal
     outcome = parity_of(cli, tmp_path)
     assert outcome["equal"], outcome["first_difference"]

@@ -1,16 +1,34 @@
-"""The sandbox's order faults through its control client: queued in order, checked, cleared."""
+"""The sandbox's order faults through its control client: queued in order, checked, cleared;
+and its count of what became of each order POST."""
 
 from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
 
 import pytest
 from pydantic import SecretStr
 
-from adapters.sandbox_exchange.app import SANDBOX_KEYS
-from adapters.sandbox_exchange.control import SandboxControl, SandboxControlRefusedError
+from adapters.market_data.candles_csv import read_tape
+from adapters.sandbox_exchange.app import SANDBOX_KEYS, create_sandbox_app
+from adapters.sandbox_exchange.clock import SandboxClock
+from adapters.sandbox_exchange.control import (
+    OrderPostCounts,
+    SandboxControl,
+    SandboxControlRefusedError,
+)
+from adapters.sandbox_exchange.market_data import SandboxMarket
 from adapters.upbit.auth import UpbitCredentials
-from adapters.upbit.errors import UpbitRateLimitedError, UpbitServerError
+from adapters.upbit.errors import (
+    UpbitOrderRejectedError,
+    UpbitRateLimitedError,
+    UpbitServerError,
+)
 from adapters.upbit.rest import UpbitRestClient
-from tests.integration.sandbox.conftest import Sandbox
+from tests.integration.sandbox.conftest import FIXTURE, NOW, Sandbox, served
+from tests.integration.sandbox.test_client_contract import BlindThrottle
 
 KEY = UpbitCredentials("sandbox-access-key", SecretStr(SANDBOX_KEYS["sandbox-access-key"]))
 BODY = [("market", "KRW-BTC"), ("side", "bid"), ("price", "10000"), ("ord_type", "price")]
@@ -56,3 +74,88 @@ def test_faults_spoil_the_next_order_posts_in_order_and_can_be_cleared(sandbox: 
         control.faults("blocked", count=3)
         control.clear_faults()
         assert control.pending_faults() == []
+
+
+def test_each_order_post_is_counted_by_what_became_of_it(sandbox: Sandbox) -> None:
+    # Given a sandbox's counts of order POSTs
+    with (
+        SandboxControl(sandbox.url) as control,
+        UpbitRestClient(sandbox.url, credentials=KEY) as client,
+    ):
+        before = control.order_post_counts()
+        # When one order is created and one is refused by the order book (under the minimum)
+        placed = client.place_order([*BODY[:2], ("price", "6000"), ("ord_type", "price")])
+        with pytest.raises(UpbitOrderRejectedError):
+            client.place_order([*BODY[:2], ("price", "4000"), ("ord_type", "price")])
+        # And a client is killed after sending an order POST's headers and half its body
+        sent_half = _half_a_post(sandbox.url)
+        after = _counts_once_settled(control, before.posts + 3)
+        held = client.get_open_orders("KRW-BTC", limit=100) + client.get_closed_orders(
+            "KRW-BTC", limit=1000
+        )
+
+    # Then all three are posts; two reached the book, one was refused by name, one never read
+    assert after.posts - before.posts == 3
+    assert after.to_book - before.to_book == 2
+    assert after.unread - before.unread == 1
+    assert after.rate_limited == before.rate_limited
+    assert (
+        after.refused.get("under_min_total_bid", 0) - before.refused.get("under_min_total_bid", 0)
+        == 1
+    )
+    # And the half-sent order exists nowhere, while the placed one does
+    identifiers = {o.identifier for o in held}
+    assert sent_half not in identifiers and placed.uuid in {o.uuid for o in held}
+
+
+def test_order_posts_the_rate_gate_refuses_are_counted_apart_from_the_book() -> None:
+    # Given a fresh sandbox and a client that ignores Remaining-Req and its own budget
+    market = SandboxMarket("KRW-BTC", read_tape(FIXTURE))
+    clock = SandboxClock(NOW)
+    clock.set(NOW, frozen=True)
+    with served(create_sandbox_app({"KRW-BTC": market}, clock)) as url:
+        blind = BlindThrottle({"order": 1000})
+        with (
+            SandboxControl(url) as control,
+            UpbitRestClient(url, credentials=KEY, throttle=blind) as client,
+        ):
+            # When 16 order POSTs are sent as fast as they go (more than the 12 a second allowed)
+            limited = 0
+            for _ in range(16):
+                try:
+                    client.place_order([*BODY[:2], ("price", "6000"), ("ord_type", "price")])
+                except UpbitRateLimitedError:
+                    limited += 1
+            counts = control.order_post_counts()
+
+    # Then each POST the gate refused is counted as such, and the others reached the book
+    assert limited >= 1
+    assert counts.posts == 16 and counts.rate_limited == limited
+    assert counts.to_book == 16 - limited and counts.unread == 0 and counts.refused == {}
+
+
+def _half_a_post(url: str) -> str:
+    """Send an order POST's headers and half its body on a raw socket, then close it."""
+    identifier = str(uuid.uuid4())
+    params = [*BODY[:2], ("price", "6000"), ("ord_type", "price"), ("identifier", identifier)]
+    body = json.dumps(dict(params)).encode()
+    host_port = url.removeprefix("http://")
+    host, port = host_port.split(":")
+    head = (
+        f"POST /v1/orders HTTP/1.1\r\nHost: {host_port}\r\nContent-Type: application/json\r\n"
+        f"Authorization: {KEY.authorization(params)}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port))) as raw:
+        raw.sendall(head + body[: len(body) // 2])
+    return identifier
+
+
+def _counts_once_settled(control: SandboxControl, posts: int) -> OrderPostCounts:
+    """Return the counts once `posts` POSTs were seen and answered (the half one is async)."""
+    deadline = time.monotonic() + 10
+    while True:
+        counts = control.order_post_counts()
+        settled = counts.to_book + counts.unread + counts.rate_limited
+        if counts.posts >= posts and settled >= counts.posts or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.02)
