@@ -20,6 +20,7 @@ from adapters.nats.pipeline import CqrsPipeline
 from adapters.nats.projector import NatsProjector
 from adapters.nats.relay import LogRelay
 from adapters.nats.stream import LogStream
+from adapters.postgres.chain_reader import ChainReader
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env, schema_setup_lock
 from adapters.postgres.log_listener import LogListener
 from adapters.postgres.migrator import Migrator
@@ -64,6 +65,18 @@ class System:
     settings: Settings
     trading: Trading
     queries: ReadModelQueries | None = None
+
+    def chain_reader(self) -> ChainReader:
+        """Return a reader of the log's audit chain (verify, head, export) on its database.
+
+        Raises:
+            ServiceUnavailableError: the event store keeps no audit chain.
+        """
+        make = getattr(self.trading.recorder, "chain_reader", None)
+        if make is None:
+            raise ServiceUnavailableError("this event store keeps no audit chain")
+        reader: ChainReader = make()
+        return reader
 
     def close(self) -> None:
         """Close connection pools."""

@@ -140,22 +140,20 @@ class SandboxControl:
 
     def order_posts(self) -> int:
         """Return how many order POSTs have reached the sandbox (refused ones included)."""
-        body = self._call("GET", "/sandbox/faults")
-        posts = body.get("order_posts") if isinstance(body, dict) else None
-        if not isinstance(posts, int):
-            raise SandboxControlError(f"the faults answer {body!r} has no order_posts count")
-        return posts
+        return self.order_post_counts().posts
 
     def order_post_counts(self) -> OrderPostCounts:
         """Return what became of the order POSTs that have reached the sandbox."""
         body = self._call("GET", "/sandbox/faults")
-        keys = ("order_posts", "order_posts_unread", "order_posts_rate_limited")
-        counts = [body.get(k) if isinstance(body, dict) else None for k in keys]
-        to_book = body.get("order_posts_to_book") if isinstance(body, dict) else None
-        refused = body.get("order_posts_refused") if isinstance(body, dict) else None
-        if not all(isinstance(c, int) for c in [*counts, to_book]) or not isinstance(refused, dict):
+        answer: dict[str, Any] = body if isinstance(body, dict) else {}
+        numbers = [
+            answer.get(f"order_posts{k}", "") for k in ("", "_unread", "_rate_limited", "_to_book")
+        ]
+        refused = answer.get("order_posts_refused")
+        if not all(isinstance(n, int) for n in numbers) or not isinstance(refused, dict):
             raise SandboxControlError(f"the faults answer {body!r} lacks the order POST counts")
-        return OrderPostCounts(*counts, to_book, refused)  # type: ignore[arg-type]
+        posts, unread, rate_limited, to_book = map(int, numbers)
+        return OrderPostCounts(posts, unread, rate_limited, to_book, refused)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         try:

@@ -33,10 +33,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._counts: dict[str, tuple[int, int, int]] = {}  # group -> (second, used, overruns)
         self._blocked_until = 0.0
-        self.rejected = 0
-        """How many requests were answered 429 or 418 (benchmarks assert none)."""
-        self.rejected_by_group: dict[str, int] = {}
-        """The same, per group: `order` counts order POSTs refused before the order book."""
+        self._rejected: dict[str, int] = {}  # group -> requests answered 429 or 418
 
     def admit(self, group: str) -> Admission:
         """Count one request of `group`: 200, 429 over the limit, 418 while blocked."""
@@ -61,14 +58,22 @@ class RateLimiter:
             self._counts[group] = (start, used, overruns)
             return Admission(200, self._header(group, limit, limit - used))
 
-    def refused(self, group: str) -> int:
-        """Return how many requests of `group` were answered 429 or 418."""
+    @property
+    def rejected(self) -> int:
+        """How many requests were answered 429 or 418 (benchmarks assert none)."""
         with self._lock:
-            return self.rejected_by_group.get(group, 0)
+            return sum(self._rejected.values())
+
+    def refused(self, group: str) -> int:
+        """Return how many requests of `group` were answered 429 or 418.
+
+        For group `order`: the order POSTs refused before they reached the order book.
+        """
+        with self._lock:
+            return self._rejected.get(group, 0)
 
     def _reject(self, group: str) -> None:
-        self.rejected += 1
-        self.rejected_by_group[group] = self.rejected_by_group.get(group, 0) + 1
+        self._rejected[group] = self._rejected.get(group, 0) + 1
 
     @staticmethod
     def _header(group: str, limit: int, left: int) -> str:

@@ -5,16 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.text import Text
 
 from api.cli.context import JSON_OPTION, console, err_console, open_system, print_json
-
-if TYPE_CHECKING:
-    from adapters.postgres.chain_reader import ChainReader
-    from api.bootstrap import System
 
 HOW = (
     "Every event the ledger records is chained in the transaction that records it: its link is "
@@ -73,7 +69,7 @@ def verify(
       ledger audit verify --from 1200000 --json
     """
     with open_system(ctx) as system:
-        reader = _reader(system)
+        reader = system.chain_reader()
         total = reader.status().log_count
         with _progress(total) as progress:
             outcome = reader.verify(from_position=start, on_progress=progress)
@@ -104,7 +100,7 @@ def head(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     Example: ledger audit head --json
     """
     with open_system(ctx) as system:
-        found = _reader(system).status()
+        found = system.chain_reader().status()
     if as_json:
         print_json(found.as_dict())
         return
@@ -175,16 +171,11 @@ def export(
     """
     from adapters.audit_bundle.export import export_bundle
     from api.provenance import provenance
-    from domain.audit.selection import BundleSelection, parse_bound
+    from domain.audit.selection import BundleSelection
 
-    selection = BundleSelection.of(
-        None if start is None else parse_bound(start, is_end=False),
-        None if end is None else parse_bound(end, is_end=True),
-        market,
-        strategy,
-    )
+    selection = BundleSelection.parse(start, end, market, strategy)
     with open_system(ctx) as system:
-        reader = _reader(system)
+        reader = system.chain_reader()
         total = reader.status().log_count
         with _progress(total, "exporting (verifying the chain)") as progress:
             outcome = export_bundle(
@@ -274,14 +265,6 @@ def verify_bundle(
                 for r in broken
             )
         )
-
-
-def _reader(system: System) -> ChainReader:
-    from adapters.postgres.chain_reader import ChainReader
-    from api.bootstrap import database_conninfo
-
-    settings = system.settings
-    return ChainReader(database_conninfo(settings), settings.database.schema_name)
 
 
 @contextmanager

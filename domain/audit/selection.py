@@ -110,6 +110,27 @@ class BundleSelection:
             )
         return selection
 
+    @classmethod
+    def parse(
+        cls,
+        start: str | None = None,
+        end: str | None = None,
+        market: str | None = None,
+        strategy: str | None = None,
+    ) -> BundleSelection:
+        """Return the selection of `--from`/`--to` texts (see `parse_bound`) and filters.
+
+        Raises:
+            InvalidExportSelectionError: a bound is malformed, the range is empty or reversed,
+                or a filter is blank.
+        """
+        return cls.of(
+            None if start is None else parse_bound(start, is_end=False),
+            None if end is None else parse_bound(end, is_end=True),
+            market,
+            strategy,
+        )
+
     @property
     def needs_fields(self) -> bool:
         """Return True when choosing an event needs its fields (not just its position)."""

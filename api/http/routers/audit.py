@@ -91,20 +91,16 @@ async def export(
     server, then streamed; verify it with its own `verify_bundle.py` and python3 alone.
     """
     from adapters.audit_bundle.export import LogNotChainedError, export_bundle
+    from api.bootstrap import ServiceUnavailableError
     from api.provenance import provenance
-    from domain.audit.selection import BundleSelection, parse_bound
+    from domain.audit.selection import BundleSelection
 
-    selection = BundleSelection.of(
-        None if start is None else parse_bound(start, is_end=False),
-        None if end is None else parse_bound(end, is_end=True),
-        market,
-        strategy,
-    )
+    selection = BundleSelection.parse(start, end, market, strategy)
     settings = request.app.state.system.settings
-    chain_reader = getattr(request.app.state.system.trading.recorder, "chain_reader", None)
-    if chain_reader is None:
-        raise ApiError(503, "audit_chain_unavailable", "this event store keeps no audit chain")
-    reader = chain_reader()
+    try:
+        reader = request.app.state.system.chain_reader()
+    except ServiceUnavailableError as error:
+        raise ApiError(503, "audit_chain_unavailable", str(error)) from None
     work = Path(tempfile.mkdtemp(prefix="ledger-export-"))
     name = f"upbit-ledger-audit-{settings.env}.tar.gz"
     try:

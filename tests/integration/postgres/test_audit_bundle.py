@@ -12,6 +12,7 @@ import tarfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -61,24 +62,27 @@ def record_trades(app: Trading) -> list[str]:
     app.allocate_capital(AllocateCapital("grid", "50000000", cause(0)))
     order_ids = []
     for n, (strategy, minute) in enumerate((("vb", 10), ("grid", 20), ("vb", 60 * 24 + 5))):
-        order_id = app.place_order(
-            PlaceOrder(
-                f"o-{n}",
-                strategy,
-                "KRW-BTC",
-                "bid",
-                "limit",
-                cause(minute),
-                price_krw="50000000",
-                volume_btc="0.01",
-            )
-        )
-        app.accept_order(AcceptOrder(order_id, f"upbit-{n}", cause(minute + 1)))
-        app.record_fill(
-            RecordFill(order_id, f"t-{n}", "50000000", "0.01", "250", cause(minute + 2))
-        )
-        order_ids.append(str(order_id))
+        order_ids.append(str(trade(app, str(n), strategy, minute, filled_at=minute + 2)))
     return order_ids
+
+
+def trade(app: Trading, name: str, strategy: str, minute: int, *, filled_at: int) -> UUID:
+    """Place order o-NAME (0.01 BTC at 50,000,000 KRW), accept it a minute later, fill it."""
+    order_id = app.place_order(
+        PlaceOrder(
+            f"o-{name}",
+            strategy,
+            "KRW-BTC",
+            "bid",
+            "limit",
+            cause(minute),
+            price_krw="50000000",
+            volume_btc="0.01",
+        )
+    )
+    app.accept_order(AcceptOrder(order_id, f"upbit-{name}", cause(minute + 1)))
+    app.record_fill(RecordFill(order_id, f"t-{name}", "50000000", "0.01", "250", cause(filled_at)))
+    return order_id
 
 
 def export(reader: ChainReader, out: Path, selection: BundleSelection | None = None) -> Path:
@@ -424,22 +428,7 @@ def test_a_fill_in_the_range_of_an_order_placed_before_it_keeps_the_order_s_term
 ) -> None:
     # Given an order placed on one trading day and filled on the next
     trading.allocate_capital(AllocateCapital("vb", "100000000", cause(0)))
-    order_id = trading.place_order(
-        PlaceOrder(
-            "o-early",
-            "vb",
-            "KRW-BTC",
-            "bid",
-            "limit",
-            cause(10),
-            price_krw="50000000",
-            volume_btc="0.01",
-        )
-    )
-    trading.accept_order(AcceptOrder(order_id, "upbit-early", cause(11)))
-    trading.record_fill(
-        RecordFill(order_id, "t-late", "50000000", "0.01", "250", cause(60 * 24 + 1))
-    )
+    trade(trading, "early", "vb", 10, filled_at=60 * 24 + 1)
 
     # When only the second day is exported
     bundle = export(reader, tmp_path / "day", BundleSelection.of(datetime(2026, 3, 3, tzinfo=UTC)))
@@ -453,4 +442,4 @@ def test_a_fill_in_the_range_of_an_order_placed_before_it_keeps_the_order_s_term
         "vb",
         "bid",
     )
-    assert cells["trade_id"] == "t-late" and cells["trading_day"] == "2026-03-03"
+    assert cells["trade_id"] == "t-early" and cells["trading_day"] == "2026-03-03"

@@ -97,3 +97,15 @@ def test_a_market_filter_leaves_out_other_markets() -> None:
     assert selection.selects({"market": "KRW-BTC"}, None)
     assert not selection.selects({"market": "KRW-ETH"}, None)
     assert not selection.selects({"trade_id": "t"}, {"market": "KRW-ETH"})
+
+
+def test_a_selection_parsed_from_option_texts_takes_each_bound_by_its_kind() -> None:
+    # When --from is a position and --to a date, with a market filter
+    selection = BundleSelection.parse("5", "2026-03-02", " KRW-BTC ")
+    # Then the start is a position, the end the close of that trading day, the market trimmed
+    assert selection == BundleSelection(
+        from_position=5, to_time=datetime(2026, 3, 3, tzinfo=UTC), market="KRW-BTC"
+    )
+    # And a reversed pair of texts is refused as the range it makes
+    with pytest.raises(InvalidExportSelectionError, match="is after its end"):
+        BundleSelection.parse("12", "5")
