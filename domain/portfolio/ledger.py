@@ -12,6 +12,8 @@ reservation is a placement the ledger accepted), which the submit-rate rule coun
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -171,6 +173,19 @@ class Portfolio(Aggregate):
     def __init__(self) -> None:
         """State is set by the Opened event; see `open`."""
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Portfolio:
+        """Copy deeply, but for the placements' list, copied shallowly: a datetime never changes.
+
+        The aggregate cache hands out a deep copy at every read, and a busy minute holds
+        thousands of placements that `copy.deepcopy` would otherwise rebuild one by one.
+        """
+        copied = object.__new__(type(self))
+        memo[id(self)] = copied
+        for name, value in vars(self).items():
+            is_placements = name == "recent_placements"
+            vars(copied)[name] = list(value) if is_placements else deepcopy(value, memo)
+        return copied
+
     @classmethod
     def open(cls, *, account: str, cause: Cause) -> Portfolio:
         """Open the cash ledger of an account."""
@@ -184,10 +199,11 @@ class Portfolio(Aggregate):
         self.reserved_btc[key] = self.reserved_btc.get(key, ZERO) + btc
 
     def _note_placement(self, at: datetime) -> None:
-        # Trimmed to the window before the newest placement, so the list stays short.
-        placements = sorted([*self.recent_placements, at])
-        horizon = placements[-1] - SUBMIT_RATE_WINDOW
-        self.recent_placements = [t for t in placements if t > horizon]
+        # Kept sorted and trimmed to the window before the newest placement, in place: a
+        # burst of thousands of orders in one minute costs a binary search each, not a sort.
+        placements = self.recent_placements
+        insort(placements, at)
+        del placements[: bisect_right(placements, placements[-1] - SUBMIT_RATE_WINDOW)]
 
     # Queries.
     def book(self, strategy_id: str) -> StrategyBook:
@@ -225,8 +241,8 @@ class Portfolio(Aggregate):
         The window is (at - window, at] in domain time; a placement dated later than `at`
         counts too (domain time moves forward: it cannot be older than the window).
         """
-        horizon = at - SUBMIT_RATE_WINDOW
-        return sum(1 for t in self.recent_placements if t > horizon)
+        placements = self.recent_placements
+        return len(placements) - bisect_right(placements, at - SUBMIT_RATE_WINDOW)
 
     def daily_net_pnl(self, day: str) -> Decimal:
         """Return the account's realised P&L net of fees on a trading day (ISO date)."""

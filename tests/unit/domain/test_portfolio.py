@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.errors import (
     InsufficientCashError,
@@ -351,3 +354,33 @@ class TestRecentPlacements:
             at(0) + timedelta(seconds=30),
             at(0) + timedelta(seconds=60),
         ]
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.integers(min_value=0, max_value=300), max_size=60), st.integers(0, 400))
+    def test_the_placements_kept_and_counted_are_those_of_the_window_however_they_arrive(
+        self, seconds: list[int], probe: int
+    ) -> None:
+        # Given placements dated in any order (equal, earlier or later than the last)
+        portfolio = opened_portfolio()
+        kept: list[int] = []
+        for n, s in enumerate(seconds):
+            self.place_at(portfolio, n, s)
+            # The rule: every placement within the window before the newest, oldest first
+            kept = [t for t in sorted([*kept, s]) if t > max(kept + [s]) - 60]
+        # Then the ledger keeps exactly those, and counts those within a window before any time
+        assert portfolio.recent_placements == [at(0) + timedelta(seconds=t) for t in kept]
+        counted = portfolio.orders_placed_within(at(0) + timedelta(seconds=probe))
+        assert counted == sum(1 for t in kept if t > probe - 60)
+
+    def test_a_deep_copy_shares_nothing_that_a_later_placement_or_fill_changes(self) -> None:
+        # Given a ledger with placements, and its deep copy (as the aggregate cache hands out)
+        portfolio = opened_portfolio()
+        self.place_at(portfolio, 1, 0)
+        copied = copy.deepcopy(portfolio)
+        assert vars(copied) == vars(portfolio) and copied is not portfolio
+        # When the copy takes another placement
+        self.place_at(copied, 2, 30)
+        # Then the original keeps its placements and its reserved cash
+        assert portfolio.recent_placements == [at(0)]
+        assert copied.recent_placements == [at(0), at(0) + timedelta(seconds=30)]
+        assert portfolio.book("alpha").reserved_krw < copied.book("alpha").reserved_krw
