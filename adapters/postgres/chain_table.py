@@ -23,6 +23,10 @@ from domain.audit.checkpoint import ChainHead
 from domain.audit.link import GENESIS_LINK, chain_link
 
 BACKLOG_PAGE = 5000
+COPY_FROM = 64
+"""From this many events a save's chain rows go by binary COPY, which PostgreSQL inserts in
+batches (one round trip more, about 9 µs an event less); a smaller save's chain rows ride on
+the events' INSERT."""
 
 
 def chain_table_name(events_table_name: str) -> str:
@@ -57,10 +61,10 @@ class ChainRecord:
 class ChainWriter:
     """Extends the chain in the transaction that inserts events (under the log's table lock).
 
-    A save costs the same round trips as before the chain: one statement takes the table
-    lock, sends the NOTIFY, reads the chain's head and draws the new events' notification ids
-    from the table's sequence (as the column default would, under the same lock), and one
-    statement inserts the events and their chain rows together.
+    A save costs three round trips: the table lock and the NOTIFY; one prepared statement that
+    reads the chain's head and draws the new events' notification ids from the table's sequence
+    (as the column default would, under the same lock); and one that inserts the events and
+    their chain rows together (from `COPY_FROM` events, the INSERT and then a COPY).
     """
 
     def __init__(self, schema: str, events_table_name: str) -> None:
@@ -72,6 +76,14 @@ class ChainWriter:
             "'notification_id')"
         ).format(schema=Literal(schema), table=Literal(events_table_name))
         self.schema_id, self.events, self.chain = schema_id, events, chain
+        self.head_statement = SQL(
+            "SELECT (SELECT max(notification_id) FROM {schema}.{events}) AS log_max, "
+            "c.position, c.count, c.link, "
+            "ARRAY(SELECT nextval({sequence}) FROM generate_series(1, %s)) AS ids "
+            "FROM (SELECT 1) AS one LEFT JOIN LATERAL "
+            "(SELECT position, count, link FROM {schema}.{chain} ORDER BY position DESC LIMIT 1) "
+            "AS c ON true"
+        ).format(schema=schema_id, events=events, chain=chain, sequence=self.sequence)
         self.backlog_statement = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {schema}.{events} WHERE notification_id > %s AND notification_id <= %s "
@@ -82,6 +94,16 @@ class ChainWriter:
             "(position, count, originator_id, originator_version, topic, link) "
             "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::uuid[], %s::bigint[], "
             "%s::text[], %s::text[])"
+        ).format(schema=schema_id, chain=chain)
+        self.events_only = SQL(
+            "INSERT INTO {schema}.{events} "
+            "(notification_id, originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::bigint[], %s::text[], "
+            "%s::bytea[])"
+        ).format(schema=schema_id, events=events)
+        self.copy_chain_rows = SQL(
+            "COPY {schema}.{chain} (position, count, originator_id, originator_version, topic, "
+            "link) FROM STDIN (FORMAT BINARY)"
         ).format(schema=schema_id, chain=chain)
         self.events_and_chain_rows = SQL(
             "WITH chained AS ({chain_rows}) "
@@ -96,25 +118,12 @@ class ChainWriter:
     ) -> tuple[ChainHead, int, list[int]]:
         """Lock, notify, and return the chain's head, the log's newest position and `count` ids.
 
-        One round trip: the statements go together in one simple query.
+        Two round trips: the lock and the NOTIFY go together in one simple query, then the
+        prepared head statement (planning its sub-queries on every save cost more than the
+        round trip it saves).
         """
-        head = SQL(
-            "SELECT (SELECT max(notification_id) FROM {schema}.{events}) AS log_max, "
-            "c.position, c.count, c.link, "
-            "ARRAY(SELECT nextval({sequence}) FROM generate_series(1, {count})) AS ids "
-            "FROM (SELECT 1) AS one LEFT JOIN LATERAL "
-            "(SELECT position, count, link FROM {schema}.{chain} ORDER BY position DESC LIMIT 1) "
-            "AS c ON true"
-        ).format(
-            schema=self.schema_id,
-            events=self.events,
-            chain=self.chain,
-            sequence=self.sequence,
-            count=Literal(count),
-        )
-        curs.execute(SQL("; ").join([*lock_and_notify, head]))
-        while curs.description is None:
-            assert curs.nextset(), "the head query gave no result"
+        curs.execute(SQL("; ").join(lock_and_notify))
+        curs.execute(self.head_statement, (count,), prepare=True)
         row = curs.fetchone()
         assert row is not None
         ids = sorted(int(i) for i in row["ids"])
@@ -149,20 +158,28 @@ class ChainWriter:
         self, curs: Cursor[DictRow], head: ChainHead, records: Sequence[ChainRecord]
     ) -> ChainHead:
         """Insert `records` (in position order) into the log with their links after `head`."""
-        new_head, columns = self.links(head, records)
-        curs.execute(
-            self.events_and_chain_rows,
-            (
-                *columns,
-                [r.position for r in records],
-                [r.originator_id for r in records],
-                [r.originator_version for r in records],
-                [r.topic for r in records],
-                [r.state for r in records],
-            ),
-            prepare=True,
-            binary=True,  # bytea arrays go as bytes, not escaped text
+        event_columns = (
+            [r.position for r in records],
+            [r.originator_id for r in records],
+            [r.originator_version for r in records],
+            [r.topic for r in records],
+            [r.state for r in records],
         )
+        if len(records) < COPY_FROM:
+            new_head, columns = self.links(head, records)
+            curs.execute(
+                self.events_and_chain_rows,
+                (*columns, *event_columns),
+                prepare=True,
+                binary=True,  # bytea arrays go as bytes, not escaped text
+            )
+            return new_head
+        new_head, columns = self.links(head, records)
+        curs.execute(self.events_only, event_columns, prepare=True, binary=True)
+        with curs.copy(self.copy_chain_rows) as copy:
+            copy.set_types(["bigint", "bigint", "uuid", "bigint", "text", "text"])
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
         return new_head
 
     @staticmethod

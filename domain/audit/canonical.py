@@ -15,6 +15,8 @@ from _json import encode_basestring, make_encoder
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 LEFT_OUT_FIELDS = frozenset({"timestamp", "originator_topic"})
 ROW_FIELDS = ("position", "topic", "originator_id", "originator_version")
 _ROW_FIELD_SET = frozenset(ROW_FIELDS)
@@ -47,17 +49,20 @@ def canonical_audit_json_and_body(
     Raises:
         ValueError: the stored state is not a JSON object, or holds a row field's name.
     """
-    # `stored_fields`' decoding less json.loads' checks around the value (a BOM, whitespace,
-    # extra data): a state that fails them, or is no object, goes to `stored_fields`, which
-    # decides and raises as it always has. A bad tag raises here what it raises there.
-    text = bytes(state).decode("utf-8")
-    fields: Any
-    try:
-        fields, end = _DECODER.raw_decode(text)
-    except json.JSONDecodeError:
-        fields, end = None, -1
-    if end != len(text) or type(fields) is not dict:
-        fields = stored_fields(state)
+    fields = _plain_fields(state)
+    is_plain = fields is not None
+    if fields is None:
+        # `stored_fields`' decoding less json.loads' checks around the value (a BOM,
+        # whitespace, extra data): a state that fails them, or is no object, goes to
+        # `stored_fields`, which decides and raises as it always has. A bad tag raises here
+        # what it raises there.
+        text = bytes(state).decode("utf-8")
+        try:
+            fields, end = _DECODER.raw_decode(text)
+        except json.JSONDecodeError:
+            fields, end = None, -1
+        if end != len(text) or type(fields) is not dict:
+            fields = stored_fields(state)
     if not fields.keys().isdisjoint(_ROW_FIELD_SET):
         clash = fields.keys() & set(ROW_FIELDS)
         raise ValueError(f"the event at position {position} stores reserved fields {clash}")
@@ -69,10 +74,82 @@ def canonical_audit_json_and_body(
     fields["originator_id"] = str(originator_id)
     fields["originator_version"] = originator_version
     if type(position) is int and type(topic) is str and type(originator_version) is int:
+        if is_plain:
+            try:
+                return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode("utf-8"), fields
+            except orjson.JSONEncodeError:
+                pass  # a lone surrogate in the topic, an integer past 64 bits: as below
         # Decoded JSON plus these values is a tree of plain JSON types: nothing to check for
         # cycles or to hand to `default`, so the encoder json.dumps uses runs without them.
         return "".join(_encode_tree(fields, 0)), fields
     return canonical_dumps(fields), fields
+
+
+def _plain_fields(state: bytes) -> dict[str, Any] | None:
+    r"""Return the stored state decoded and untagged by orjson, or None where it may differ.
+
+    orjson (about 3x faster both ways) gives what `json` gives for a state that is one JSON
+    object, braces first and last, without floats: it refuses what `json` refuses there, except
+    integers past 64 bits, which it reads as floats. Where a key repeats, both keep the last
+    value, but `json` has untagged the values before it, and a bad UUID tag there raises: so
+    every `"uuid_hex"` in the bytes must be a tag the walk untagged (no `\u` escape can spell
+    one). Anything else (a float, an error, a BOM, whitespace around) is None: the caller then
+    takes the `json` path, which is the rule.
+    """
+    data = bytes(state)
+    if data[:1] != b"{" or data[-1:] != b"}" or b"\\u" in data:
+        return None
+    try:
+        tree = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    uuid_tags = [0]
+    try:
+        fields = _untag_object(tree, uuid_tags) if type(tree) is dict else None
+    except _NotPlainError:
+        return None
+    if type(fields) is not dict or uuid_tags[0] != data.count(b'"uuid_hex"'):
+        return None
+    return fields
+
+
+class _NotPlainError(Exception):
+    """A decoded value that orjson may not give back as `json` would (a float)."""
+
+
+def _untag_object(obj: dict[str, Any], uuid_tags: list[int]) -> Any:
+    # What `object_hook=_untag` does in `json`, innermost object first; a tag whose data is
+    # text (nearly all) is untagged in its parent's loop, without a call of its own.
+    for key, item in obj.items():
+        kind = type(item)
+        if kind is dict:
+            if len(item) == 2 and type(item.get("_data_")) is str and "_type_" in item:
+                if item["_type_"] == "uuid_hex":
+                    uuid_tags[0] += 1
+                    obj[key] = _dashed_uuid(item["_data_"])
+                else:
+                    obj[key] = item["_data_"]
+            else:
+                obj[key] = _untag_object(item, uuid_tags)
+        elif kind is list:
+            obj[key] = _untag_list(item, uuid_tags)
+        elif kind is float:
+            raise _NotPlainError
+    if len(obj) == 2 and "_type_" in obj and "_data_" in obj and obj["_type_"] == "uuid_hex":
+        uuid_tags[0] += 1
+    return _untag(obj)
+
+
+def _untag_list(items: list[Any], uuid_tags: list[int]) -> list[Any]:
+    for index, item in enumerate(items):
+        kind = type(item)
+        if kind is dict:
+            items[index] = _untag_object(item, uuid_tags)
+        elif kind is list:
+            items[index] = _untag_list(item, uuid_tags)
+        elif kind is float:
+            raise _NotPlainError
+    return items
 
 
 def canonical_dumps(body: dict[str, Any]) -> str:

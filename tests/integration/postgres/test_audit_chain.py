@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from adapters.postgres.chain_reader import ChainReader
+from adapters.postgres.chain_table import COPY_FROM
 from commands.messages import AcceptOrder, AllocateCapital, PlaceOrder
 from commands.trading import Trading
 from domain.audit.checkpoint import ChainCheckpoint
@@ -105,6 +106,61 @@ def test_every_recorded_event_is_chained_in_log_order(trading, pg_schema, reader
     assert outcome.count == len(events) == outcome.events_checked
     assert reader.status().is_caught_up
     assert trading.recorder.chain_status() == reader.status()  # type: ignore[attr-defined]
+
+
+def test_a_large_save_chains_its_events_through_copy_and_a_change_in_it_is_named(
+    trading, pg_schema, reader
+) -> None:
+    # Given saves of both sizes: one order at a time (chain rows in the INSERT), then 40
+    # orders in one save (80 events, past COPY_FROM: the chain rows by COPY), then one more
+    trading.allocate_capital(AllocateCapital("vb", "100000000000", cause(0)))
+    trading.place_order(limit_bid("first", 1))
+    trading.place_orders([limit_bid(f"bulk-{n}", 2) for n in range(40)])
+    trading.place_order(limit_bid("last", 3))
+    chain = rows(pg_schema, "SELECT position, count FROM {chain} ORDER BY position")
+    events = rows(pg_schema, "SELECT notification_id FROM {events} ORDER BY notification_id")
+    assert len(events) >= 2 + 80 + 2 and 80 >= COPY_FROM
+
+    # Then every event is chained in order and the log verifies
+    assert [p for p, _ in chain] == [p for (p,) in events]
+    assert [c for _, c in chain] == list(range(1, len(events) + 1))
+    assert reader.verify().is_intact
+
+    # And when an order placed inside the large save is edited, verify names it
+    placed = rows(
+        pg_schema,
+        "SELECT notification_id FROM {events} WHERE topic = 'order.placed' "
+        "ORDER BY notification_id",
+    )
+    position = placed[20][0]
+    assert (
+        run(
+            pg_schema,
+            "UPDATE {events} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
+            "'50000000', '40000000'), 'UTF8') WHERE notification_id = %s",
+            position,
+        )
+        == 1
+    )
+    outcome = reader.verify()
+    assert outcome.chain_break is not None
+    assert (outcome.chain_break.position, outcome.chain_break.kind) == (
+        position,
+        BreakKind.CHANGED,
+    )
+
+
+def limit_bid(client_id: str, minute: int) -> PlaceOrder:
+    return PlaceOrder(
+        client_id,
+        "vb",
+        "KRW-BTC",
+        "bid",
+        "limit",
+        cause(minute),
+        price_krw="50000000",
+        volume_btc="0.01",
+    )
 
 
 def test_a_second_application_extends_the_same_chain(trading, pg_schema, reader) -> None:
