@@ -1,10 +1,12 @@
 """Audit chain benchmarks (issue 8): event-append throughput with and without the chain.
 
 The same workloads as the ledger-core benchmarks (batched place-orders saves; one place-order
-command per transaction), each on a fresh schema, alternating the recorder that keeps the chain
-(the ledger's) with one that records exactly as before the chain, several rounds; the overhead
-is the relative loss of the median throughput. Then `ChainReader.verify` over the batched log,
-and the time to render one event's canonical audit JSON (the chain's main cost per event).
+command per transaction) on three applications at once, each on a fresh schema: one with the
+recorder that keeps the chain (the ledger's), one with the same recorder with the chain taken
+out, one with main's recorder from before the chain. They take turns step by step, so that a
+checkpoint, autovacuum or another process on the machine falls on all three alike; the
+overhead is the relative loss of throughput over all steps. Then `ChainReader.verify` over the
+batched log, and the time to render one event's canonical audit JSON.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import statistics
 import time
 import timeit
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
@@ -124,89 +127,137 @@ MAIN = get_topic(MainRecorder)
 UNCHAINED = get_topic(UnchainedRecorder)
 
 
-def _batched(env: Mapping[str, str], batches: int, orders: int) -> float:
-    app = Trading(env)
-    try:
+class Workload(Protocol):
+    """A workload run in steps on one application per recorder, the recorders taking turns."""
+
+    def set_up(self, app: Trading) -> None:
+        """Prepare `app` (capital, warm-up) before the timed steps."""
+
+    def step(self, app: Trading, n: int) -> None:
+        """Do the `n`th timed step on `app`."""
+
+
+@dataclass(frozen=True)
+class BatchedSaves:
+    """Saves of `orders` place-order commands each (two events an order)."""
+
+    orders: int
+
+    def set_up(self, app: Trading) -> None:
         app.allocate_capital(AllocateCapital("bench", "1000000000000", bench_cause(0)))
-        app.place_orders([limit_bid(f"warm-{n}", bench_cause(n)) for n in range(orders)])
-        before = app.recorder.max_notification_id() or 0
-        started = time.perf_counter()
-        for b in range(batches):
-            app.place_orders([limit_bid(f"b-{b}-{n}", bench_cause(n)) for n in range(orders)])
-        elapsed = time.perf_counter() - started
-        return ((app.recorder.max_notification_id() or 0) - before) / elapsed
-    finally:
-        app.close()
+        app.place_orders([limit_bid(f"warm-{n}", bench_cause(n)) for n in range(self.orders)])
+
+    def step(self, app: Trading, n: int) -> None:
+        app.place_orders([limit_bid(f"b-{n}-{k}", bench_cause(k)) for k in range(self.orders)])
 
 
-def _singles(env: Mapping[str, str], count: int) -> float:
-    app = Trading(env)
-    try:
+@dataclass(frozen=True)
+class SingleCommands:
+    """`commands` place-order commands, each its own transaction."""
+
+    commands: int
+
+    def set_up(self, app: Trading) -> None:
         app.allocate_capital(AllocateCapital("bench", "1000000000000", bench_cause(0)))
         for n in range(30):
             app.place_order(limit_bid(f"warm-{n}", bench_cause(n)))
-        started = time.perf_counter()
-        for n in range(count):
-            app.place_order(limit_bid(f"s-{n}", bench_cause(n)))
-        return count / (time.perf_counter() - started)
-    finally:
-        app.close()
+
+    def step(self, app: Trading, n: int) -> None:
+        for k in range(self.commands):
+            app.place_order(limit_bid(f"s-{n}-{k}", bench_cause(k)))
 
 
 RECORDERS = {"main": MAIN, "unchained": UNCHAINED, "chained": None}
 
 
-def _compare(
-    conninfo: str, name: str, rounds: int, workload: Callable[[Mapping[str, str]], float]
-) -> tuple[dict[str, float], list[str]]:
-    """Return the median rate of each recorder, and the schemas used (rotating the order)."""
-    rates: dict[str, list[float]] = {k: [] for k in RECORDERS}
+class Step(NamedTuple):
+    """One timed step: the events it recorded and the seconds it took."""
+
+    events: int
+    seconds: float
+
+
+def _interleaved(
+    conninfo: str, name: str, workload: Workload, steps: int
+) -> tuple[dict[str, list[Step]], list[str]]:
+    """Run `steps` steps of `workload` on one application per recorder, each on a fresh schema,
+    the recorders taking turns step by step (the first of each turn rotating), so that whatever
+    the machine does meanwhile (a checkpoint, autovacuum, another process) falls on all of
+    them alike. Return each recorder's steps and the schemas used."""
+    apps: dict[str, Trading] = {}
     schemas = []
-    order = list(RECORDERS)
-    for r in range(rounds):
-        for kind in order[r % 3 :] + order[: r % 3]:
-            schema = f"bench_audit_{name}_{r}_{kind}"
+    try:
+        for kind, topic in RECORDERS.items():
+            schema = f"bench_audit_{name}_{kind}"
             ensure_schema(conninfo, schema)
             env = dict(eventsourcing_env(conninfo, schema=schema))
-            topic = RECORDERS[kind]
             if topic is not None:
                 env["PROCESS_RECORDER_TOPIC"] = topic
-            rates[kind].append(workload(env))
+            apps[kind] = Trading(env)
+            workload.set_up(apps[kind])
             schemas.append(schema)
-    return {k: statistics.median(v) for k, v in rates.items()}, schemas
+        steps_taken: dict[str, list[Step]] = {k: [] for k in apps}
+        kinds = list(apps)
+        for n in range(steps):
+            for kind in kinds[n % len(kinds) :] + kinds[: n % len(kinds)]:
+                app = apps[kind]
+                before = app.recorder.max_notification_id() or 0
+                started = time.perf_counter()
+                workload.step(app, n)
+                seconds = time.perf_counter() - started
+                after = app.recorder.max_notification_id() or 0
+                steps_taken[kind].append(Step(after - before, seconds))
+        return steps_taken, schemas
+    finally:
+        for app in apps.values():
+            app.close()
 
 
-def _overhead(name: str, unit: str, rates: dict[str, float], rounds: int, what: str) -> Figure:
-    base, chained, main = rates["unchained"], rates["chained"], rates["main"]
+def _overhead(
+    name: str, steps: dict[str, list[Step]], per_unit: int, unit: str, what: str
+) -> Figure:
+    """The chain's overhead: the relative loss of throughput over all steps, chained against
+    unchained; the spread is that of the loss turn by turn (each turn's steps side by side)."""
+
+    def rate(kind: str) -> float:
+        taken = steps[kind]
+        return sum(s.events for s in taken) / per_unit / sum(s.seconds for s in taken)
+
+    base, chained, main = rate("unchained"), rate("chained"), rate("main")
     overhead = (base - chained) / base * 100
+    per_turn = sorted(
+        (c.seconds / c.events - u.seconds / u.events) / (c.seconds / c.events) * 100
+        for c, u in zip(steps["chained"], steps["unchained"], strict=True)
+    )
+    quartiles = statistics.quantiles(per_turn, n=4)
     return Figure(
         f"chain maintenance overhead, {name}",
         overhead,
         f"% of {unit}",
         "< 10",
         overhead < 10,
-        f"median of {rounds} runs each: {base:,.0f} {unit} with the chain taken out of the "
-        f"recorder, {chained:,.0f} with it; {main:,.0f} with main's recorder (before this "
-        f"change; the chained recorder costs {(main - chained) / main * 100:+.1f} % against it) "
-        f"({what})",
+        f"{len(per_turn)} turns of {what}: {base:,.0f} {unit} with the chain taken out of the "
+        f"recorder, {chained:,.0f} with it; {main:,.0f} with main's recorder (before the chain; "
+        f"the chained recorder costs {(main - chained) / main * 100:+.1f} % against it); the "
+        f"loss turn by turn: median {quartiles[1]:.1f} %, middle half {quartiles[0]:.1f} to "
+        f"{quartiles[2]:.1f} %",
     )
 
 
-def bench_chain_overhead(conninfo: str, *, rounds: int = 3) -> list[Figure]:
+def bench_chain_overhead(conninfo: str) -> list[Figure]:
     """Append throughput with and without the chain (batched and single saves), and a verify."""
-    figures = []
-    rates, schemas = _compare(
-        conninfo, "batched", rounds, lambda env: _batched(env, batches=20, orders=500)
-    )
-    figures.append(
-        _overhead("batched saves", "events/s", rates, rounds, "20 saves of 1,000 events")
-    )
-    rates, _ = _compare(conninfo, "single", rounds, lambda env: _singles(env, count=1000))
-    figures.append(
+    batched, schemas = _interleaved(conninfo, "batched", BatchedSaves(orders=500), steps=30)
+    singles, _ = _interleaved(conninfo, "single", SingleCommands(commands=25), steps=80)
+    figures = [
+        _overhead("batched saves", batched, 1, "events/s", "a save of 1,000 events (500 orders)"),
         _overhead(
-            "one command per transaction", "commands/s", rates, rounds, "place-order, 2 events"
-        )
-    )
+            "one command per transaction",
+            singles,
+            2,
+            "commands/s",
+            "25 place-order commands (2 events each)",
+        ),
+    ]
     chained_schema = next(s for s in schemas if s.endswith("_chained"))
     outcome = ChainReader(conninfo, chained_schema).verify()
     rate = outcome.events_checked / outcome.seconds
