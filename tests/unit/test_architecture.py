@@ -54,7 +54,7 @@ ALLOWED_IN = {"domain/clock.py": WALL_CLOCK}
 # through the library's env mapping, but it never reads the clock nor draws a random number.
 FORBIDDEN_IN_COMMANDS = (WALL_CLOCK - {"time"}) | RANDOMNESS
 
-DOMAIN_MAY_IMPORT = {"domain", "eventsourcing", "numpy"} | set(sys.stdlib_module_names)
+DOMAIN_MAY_IMPORT = {"domain", "eventsourcing", "numpy", "orjson"} | set(sys.stdlib_module_names)
 
 
 def modules(folder: str) -> list[Path]:
@@ -185,7 +185,7 @@ def test_domain_module_uses_no_part_of_eventsourcing_but_its_domain_module(path:
 
 
 @pytest.mark.parametrize("path", modules("domain"), ids=relative)
-def test_domain_module_imports_only_the_domain_the_standard_library_numpy_and_eventsourcing(
+def test_domain_module_imports_only_the_domain_the_standard_library_numpy_orjson_eventsourcing(
     path: Path,
 ) -> None:
     tree = ast.parse(path.read_text())
