@@ -29,6 +29,7 @@ from domain.audit.verification import (
 )
 
 FETCH = 5000
+NO_CONDITION = SQL("")
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,9 @@ def status_statement(events: Composable, chain: Composable) -> Composed:
     """Return the query of the log's newest position and count, and the chain's head."""
     return SQL(
         "SELECT (SELECT max(notification_id) FROM {events}) AS log_position, "
-        "(SELECT count(*) FROM {events}) AS log_count, c.position, c.link, c.count "
-        "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT position, link, count FROM "
+        "(SELECT count(*) FROM {events}) AS log_count, c.position, "
+        "encode(c.links[cardinality(c.links)], 'hex'), c.count "
+        "FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT position, links, count FROM "
         "{chain} ORDER BY position DESC LIMIT 1) AS c ON true"
     ).format(events=events, chain=chain)
 
@@ -177,38 +179,71 @@ class ChainReader:
 
     def _start(self, conn: psycopg.Connection[Any], from_position: int) -> ChainWalk:
         walk = ChainWalk(
-            chained_at=lambda i, v: self._position_of(conn, self.chain, "position", i, v),
-            logged_at=lambda i, v: self._position_of(conn, self.events, "notification_id", i, v),
+            chained_at=lambda i, v: self._chained_at(conn, i, v),
+            logged_at=lambda i, v: self._logged_at(conn, i, v),
             stored_head_at=lambda p: self._stored_head(conn, p),
         )
         if from_position > 1:
+            # The chain's last event before `from_position`: in the last save row wholly
+            # before it, or in the row that reaches past it.
             row = conn.execute(
                 SQL(
-                    "SELECT position, link, count FROM {chain} WHERE position < %s "
-                    "ORDER BY position DESC LIMIT 1"
-                ).format(chain=self.chain),
-                (from_position,),
+                    "SELECT e.position, e.link, e.count FROM {view} AS e WHERE e.position < %s "
+                    "AND e.position >= COALESCE((SELECT max(position) FROM {chain} "
+                    "WHERE position < %s), 0) ORDER BY e.position DESC LIMIT 1"
+                ).format(view=self._row_elements(), chain=self.chain),
+                (from_position, from_position),
             ).fetchone()
             if row is not None:
                 walk.position, walk.link, walk.count = int(row[0]), str(row[1]), int(row[2])
         return walk
 
-    @staticmethod
-    def _position_of(
-        conn: psycopg.Connection[Any], table: Any, column: str, originator_id: str, version: int
+    def _row_elements(self, where: Composable = NO_CONDITION) -> Composed:
+        """Return the chain's events of the save rows `where` (on the row `s`) selects."""
+        return SQL(
+            "(SELECT e.position, s.count - cardinality(s.positions) + e.ordinality AS count, "
+            "e.topic, e.originator_id, e.originator_version, encode(e.link, 'hex') AS link "
+            "FROM {chain} AS s "
+            "CROSS JOIN LATERAL unnest(s.positions, s.topics, s.originator_ids, "
+            "s.originator_versions, s.links) WITH ORDINALITY AS e(position, topic, "
+            "originator_id, originator_version, link, ordinality){where})"
+        ).format(chain=self.chain, where=where)
+
+    def _chained_at(
+        self, conn: psycopg.Connection[Any], originator_id: str, version: int
     ) -> int | None:
         row = conn.execute(
             SQL(
-                "SELECT {column} FROM {table} WHERE originator_id = %s AND originator_version = %s"
-            ).format(column=Identifier(column), table=table),
+                "SELECT e.position FROM {view} AS e WHERE e.originator_id = %s "
+                "AND e.originator_version = %s ORDER BY e.position LIMIT 1"
+            ).format(view=self._row_elements()),
+            (originator_id, version),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _logged_at(
+        self, conn: psycopg.Connection[Any], originator_id: str, version: int
+    ) -> int | None:
+        row = conn.execute(
+            SQL(
+                "SELECT notification_id FROM {events} "
+                "WHERE originator_id = %s AND originator_version = %s"
+            ).format(events=self.events),
             (originator_id, version),
         ).fetchone()
         return None if row is None else int(row[0])
 
     def _stored_head(self, conn: psycopg.Connection[Any], position: int) -> tuple[str, int] | None:
         row = conn.execute(
-            SQL("SELECT link, count FROM {chain} WHERE position = %s").format(chain=self.chain),
-            (position,),
+            SQL("SELECT e.link, e.count FROM {view} AS e WHERE e.position = %s").format(
+                view=self._row_elements(
+                    SQL(
+                        " WHERE s.position = "
+                        "(SELECT min(position) FROM {chain} WHERE position >= %s)"
+                    ).format(chain=self.chain)
+                )
+            ),
+            (position, position),
         ).fetchone()
         return None if row is None else (str(row[0]), int(row[1]))
 
@@ -268,14 +303,26 @@ class ChainReader:
             )
 
     def _rows(self, conn: psycopg.Connection[Any], after: int) -> Iterator[ChainRow]:
+        # Save rows in position order, their events in array order: no sort on the server.
         with conn.cursor(name="audit_chain") as cursor:
-            cursor.itersize = FETCH
+            cursor.itersize = max(FETCH // 50, 10)
             cursor.execute(
                 SQL(
-                    "SELECT position, count, topic, originator_id::text, originator_version, "
-                    "link FROM {chain} WHERE position > %s ORDER BY position"
+                    "SELECT count, positions, topics, originator_ids::text[], "
+                    "originator_versions, links FROM {chain} WHERE position > %s "
+                    "ORDER BY position"
                 ).format(chain=self.chain),
                 (after,),
             )
-            for position, count, topic, originator_id, version, link in cursor:
-                yield ChainRow(position, count, topic, originator_id, version, link)
+            for count, positions, topics, originator_ids, versions, links in cursor:
+                first = count - len(positions)
+                for k, position in enumerate(positions):
+                    if position > after:
+                        yield ChainRow(
+                            position,
+                            first + k + 1,
+                            topics[k],
+                            originator_ids[k],
+                            versions[k],
+                            links[k].hex(),
+                        )

@@ -12,8 +12,9 @@ state through a regular expression, which took a third of a 30 MB bulk import. T
 NOTIFY, commit order and tracking are the library's.
 
 It also keeps the audit chain (docs/audit.md, `chain_table.py`): the first statement takes the
-table lock, NOTIFYs, reads the chain's head and draws the events' notification ids from the
-table's sequence; the second inserts the events and their links in `ledger_chain` together. So
+table lock and NOTIFYs; the second (prepared) reads the chain's head and draws the events'
+notification ids from the table's sequence; the third inserts the events and the save's row of
+links in `ledger_chain_saves` together. So
 no event is ever recorded unchained, skipped or chained out of order. A log that holds events
 from before the chain (an empty chain) has them chained first, in the next save; an event
 written around the ledger once the chain exists is never chained, so verify names it. When a
@@ -69,7 +70,7 @@ class LedgerProcessRecorder(PostgresProcessRecorder):
             events_table_name=events_table_name,
             tracking_table_name=tracking_table_name,
         )
-        self.sql_create_statements.append(create_chain_table(datastore.schema, events_table_name))
+        self.sql_create_statements.extend(create_chain_table(datastore.schema, events_table_name))
         self.chain = ChainWriter(datastore.schema, events_table_name)
         self.checkpoint_every = DEFAULT_CHECKPOINT_EVERY
         self._due: list[ChainHead] = []

@@ -15,7 +15,8 @@ from api.cli.context import JSON_OPTION, console, err_console, open_system, prin
 HOW = (
     "Every event the ledger records is chained in the transaction that records it: its link is "
     "sha256(previous link + sha256 of the event's canonical JSON), from a fixed genesis, kept "
-    "in the `ledger_chain` table, and every 10,000 events an `audit.chain.checkpointed` event "
+    "in the `ledger_chain_saves` table (the view `ledger_chain_links` shows an event a row), "
+    "and every 10,000 events an `audit.chain.checkpointed` event "
     "records the head in the log itself. docs/audit.md."
 )
 

@@ -97,7 +97,7 @@ def _plain_fields(state: bytes) -> dict[str, Any] | None:
     takes the `json` path, which is the rule.
     """
     data = bytes(state)
-    if data[:1] != b"{" or data[-1:] != b"}" or b"\\u" in data:
+    if data[:1] != b"{" or data[-1:] != b"}" or (b"\\" in data and b"\\u" in data):
         return None
     try:
         tree = orjson.loads(data)

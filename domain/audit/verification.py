@@ -195,26 +195,37 @@ class ChainWalk:
     def _unchained(
         self, event: LoggedEvent, following: Step | None, rest: Iterator[Step]
     ) -> ChainBreak:
-        if following is None or following.row is None:
-            later = following is None or all(s.row is None for s in rest)
-            if later:
-                return ChainBreak(
-                    event.position,
-                    BreakKind.INSERTED,
-                    event.names(),
-                    f"the event is after the chain's head (position {self.position}, "
-                    f"{self.count:,} events): it was written to the log without the chain "
-                    "(every event the ledger records is chained in its own transaction)",
-                )
-        if following is not None and following.event is not None and following.row is not None:
-            link = chain_link(self.link, event.canonical)
-            if chain_link(link, following.event.canonical) == following.row.link:
+        # The events after this one that the chain lacks too (a save's row of several events
+        # deleted), up to the next step the chain holds, if any.
+        missing = [event]
+        step = following
+        while step is not None and step.row is None and step.event is not None:
+            missing.append(step.event)
+            step = next(rest, None)
+        if step is None:
+            return ChainBreak(
+                event.position,
+                BreakKind.INSERTED,
+                event.names(),
+                f"the event is after the chain's head (position {self.position}, "
+                f"{self.count:,} events): it was written to the log without the chain "
+                "(every event the ledger records is chained in its own transaction)",
+            )
+        if step.event is not None and step.row is not None:
+            link = self.link
+            for unchained in missing:
+                link = chain_link(link, unchained.canonical)
+            if chain_link(link, step.event.canonical) == step.row.link:
+                others = len(missing) - 1
                 return ChainBreak(
                     event.position,
                     BreakKind.CHAIN_ALTERED,
                     event.names(),
                     "the chain table's row for this event was deleted; the event matches "
-                    "the next link",
+                    "the next link"
+                    if not others
+                    else f"the chain table's rows for this event and the {others:,} after it "
+                    "were deleted; the events match the next link",
                 )
         return ChainBreak(
             event.position,

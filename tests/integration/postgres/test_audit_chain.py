@@ -12,7 +12,6 @@ import pytest
 from psycopg import sql
 
 from adapters.postgres.chain_reader import ChainReader
-from adapters.postgres.chain_table import COPY_FROM
 from commands.messages import AcceptOrder, AllocateCapital, PlaceOrder
 from commands.trading import Trading
 from domain.audit.checkpoint import ChainCheckpoint
@@ -62,11 +61,13 @@ def record_orders(app: Trading, count: int = 3) -> None:
 
 
 def run(target, statement: str, *params: object) -> int:  # type: ignore[no-untyped-def]
-    """Run SQL on the test's schema ({events}, {chain} name its tables); return rows changed."""
+    """Run SQL on the test's schema ({events}: the log, {saves}: the chain's table, {chain}: its
+    view, an event a row); return the rows changed."""
     with psycopg.connect(target.conninfo) as conn:
         query = sql.SQL(statement).format(
             events=sql.Identifier(target.schema, "ledger_events"),
-            chain=sql.Identifier(target.schema, "ledger_chain"),
+            chain=sql.Identifier(target.schema, "ledger_chain_links"),
+            saves=sql.Identifier(target.schema, "ledger_chain_saves"),
         )
         return conn.execute(query, params).rowcount
 
@@ -75,7 +76,8 @@ def rows(target, statement: str, *params: object) -> list[tuple[object, ...]]:  
     with psycopg.connect(target.conninfo) as conn:
         query = sql.SQL(statement).format(
             events=sql.Identifier(target.schema, "ledger_events"),
-            chain=sql.Identifier(target.schema, "ledger_chain"),
+            chain=sql.Identifier(target.schema, "ledger_chain_links"),
+            saves=sql.Identifier(target.schema, "ledger_chain_saves"),
         )
         return conn.execute(query, params).fetchall()
 
@@ -108,18 +110,20 @@ def test_every_recorded_event_is_chained_in_log_order(trading, pg_schema, reader
     assert trading.recorder.chain_status() == reader.status()  # type: ignore[attr-defined]
 
 
-def test_a_large_save_chains_its_events_through_copy_and_a_change_in_it_is_named(
+def test_a_large_save_is_one_chain_row_and_a_change_in_it_is_named(
     trading, pg_schema, reader
 ) -> None:
-    # Given saves of both sizes: one order at a time (chain rows in the INSERT), then 40
-    # orders in one save (80 events, past COPY_FROM: the chain rows by COPY), then one more
+    # Given saves of both sizes: one order at a time, then 40 orders in one save (80 events,
+    # one chain row), then one more
     trading.allocate_capital(AllocateCapital("vb", "100000000000", cause(0)))
     trading.place_order(limit_bid("first", 1))
     trading.place_orders([limit_bid(f"bulk-{n}", 2) for n in range(40)])
     trading.place_order(limit_bid("last", 3))
     chain = rows(pg_schema, "SELECT position, count FROM {chain} ORDER BY position")
     events = rows(pg_schema, "SELECT notification_id FROM {events} ORDER BY notification_id")
-    assert len(events) >= 2 + 80 + 2 and COPY_FROM <= 80
+    assert len(events) >= 2 + 80 + 2
+    sizes = rows(pg_schema, "SELECT cardinality(positions) FROM {saves} ORDER BY position")
+    assert max(size for (size,) in sizes) == 80
 
     # Then every event is chained in order and the log verifies
     assert [p for p, _ in chain] == [p for (p,) in events]
@@ -148,6 +152,30 @@ def test_a_large_save_chains_its_events_through_copy_and_a_change_in_it_is_named
         position,
         BreakKind.CHANGED,
     )
+
+
+def test_verify_from_a_position_inside_a_save_starts_at_the_event_before_it(
+    trading, pg_schema, reader
+) -> None:
+    # Given a save of 80 events after a few small ones
+    trading.allocate_capital(AllocateCapital("vb", "100000000000", cause(0)))
+    trading.place_orders([limit_bid(f"bulk-{n}", 2) for n in range(40)])
+    trading.place_order(limit_bid("last", 3))
+    ((first, last),) = rows(
+        pg_schema, "SELECT positions[1], position FROM {saves} WHERE cardinality(positions) = 80"
+    )
+    middle = (first + last) // 2
+
+    # When verified from a position inside that save
+    outcome = reader.verify(from_position=middle)
+
+    # Then it starts from the stored link of the event just before it, and checks the rest
+    ((count_before,),) = rows(
+        pg_schema, "SELECT count FROM {chain} WHERE position = %s", middle - 1
+    )
+    assert outcome.is_intact
+    assert outcome.start_position == middle - 1
+    assert outcome.events_checked == outcome.count - count_before
 
 
 def limit_bid(client_id: str, minute: int) -> PlaceOrder:
@@ -303,7 +331,7 @@ def test_two_events_swapped_are_named_as_reordered(trading, pg_schema, reader) -
 
 def test_a_link_changed_in_the_chain_table_is_named(trading, pg_schema, reader) -> None:
     record_orders(trading)
-    assert run(pg_schema, "UPDATE {chain} SET link = repeat('0', 64) WHERE position = 3") == 1
+    assert set_link(pg_schema, 3, "0" * 64) == 1
 
     outcome = reader.verify()
 
@@ -315,15 +343,47 @@ def test_a_link_changed_in_the_chain_table_is_named(trading, pg_schema, reader) 
     assert outcome.chain_break.event == identity_at(pg_schema, 3)
 
 
-def test_a_row_deleted_from_the_chain_table_is_named(trading, pg_schema, reader) -> None:
+def test_an_event_taken_out_of_the_chain_table_is_named(trading, pg_schema, reader) -> None:
+    # Given a chained log, and one event's element taken out of its save's row (the row's
+    # count lowered with it, so the events before it keep theirs)
     record_orders(trading)
-    assert run(pg_schema, "DELETE FROM {chain} WHERE position = 5") == 1
+    ((size,),) = rows(
+        pg_schema, "SELECT cardinality(positions) FROM {saves} WHERE 5 = ANY(positions)"
+    )
+    assert size > 1
+    assert (
+        run(
+            pg_schema,
+            "UPDATE {saves} SET count = count - 1, "
+            "positions = array_remove(positions, 5::bigint), "
+            "originator_ids = originator_ids[:k - 1] || originator_ids[k + 1:], "
+            "originator_versions = originator_versions[:k - 1] || originator_versions[k + 1:], "
+            "topics = topics[:k - 1] || topics[k + 1:], links = links[:k - 1] || links[k + 1:] "
+            "FROM (SELECT array_position(positions, 5::bigint) AS k FROM {saves} "
+            "WHERE 5 = ANY(positions)) AS found WHERE 5 = ANY(positions)",
+        )
+        == 1
+    )
 
     outcome = reader.verify()
 
     assert outcome.chain_break is not None
     assert (outcome.chain_break.position, outcome.chain_break.kind) == (
         5,
+        BreakKind.CHAIN_ALTERED,
+    )
+
+
+def test_a_save_row_deleted_from_the_chain_table_is_named(trading, pg_schema, reader) -> None:
+    record_orders(trading)
+    ((first,),) = rows(pg_schema, "SELECT positions[1] FROM {saves} WHERE 5 = ANY(positions)")
+    assert run(pg_schema, "DELETE FROM {saves} WHERE 5 = ANY(positions)") == 1
+
+    outcome = reader.verify()
+
+    assert outcome.chain_break is not None
+    assert (outcome.chain_break.position, outcome.chain_break.kind) == (
+        first,
         BreakKind.CHAIN_ALTERED,
     )
 
@@ -430,7 +490,19 @@ def relink(target) -> None:  # type: ignore[no-untyped-def]
             link,
             canonical_audit_json(position, topic, originator_id, version, state),  # type: ignore[arg-type]
         )
-        run(target, "UPDATE {chain} SET link = %s WHERE position = %s", link, position)
+        set_link(target, position, link)
+
+
+def set_link(target, position: int, link: str) -> int:  # type: ignore[no-untyped-def]
+    """Set the chain's stored link of the event at `position`; return the rows changed."""
+    return run(
+        target,
+        "UPDATE {saves} SET links[array_position(positions, %s::bigint)] = decode(%s, 'hex') "
+        "WHERE %s = ANY(positions)",
+        position,
+        link,
+        position,
+    )
 
 
 def test_the_checkpoint_event_is_registered_under_its_bus_name() -> None:

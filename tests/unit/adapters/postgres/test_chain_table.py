@@ -50,3 +50,24 @@ def test_links_of_no_records_keep_the_head() -> None:
     head = ChainHead(7, GENESIS_LINK, 3)
 
     assert ChainWriter.links(head, []) == (head, ([], [], [], [], [], []))
+
+
+def test_a_saves_chain_row_holds_its_last_position_and_count_and_an_element_per_event() -> None:
+    # Given the stored events of every kind, after a head of 3 events
+    records = stored_records()
+    head = ChainHead(7, GENESIS_LINK, 3)
+
+    # When made into one save's chain row
+    new_head, params = ChainWriter.row_params(head, records)
+
+    # Then the row names the save's last event and the chain's count there, and holds each
+    # event's position, identity and link (as 32 bytes) in log order
+    _, columns = ChainWriter.links(head, records)
+    assert (params["position"], params["count"]) == (records[-1].position, 3 + len(records))
+    assert (new_head.position, new_head.count) == (params["position"], params["count"])
+    assert params["positions"] == [r.position for r in records]
+    assert params["ids"] == [r.originator_id for r in records]
+    assert params["versions"] == [r.originator_version for r in records]
+    assert params["topics"] == [r.topic for r in records]
+    assert [link.hex() for link in params["links"]] == columns[5]
+    assert new_head.link == columns[5][-1]

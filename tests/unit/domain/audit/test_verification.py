@@ -130,6 +130,31 @@ def test_a_deleted_chain_row_is_named_as_chain_altered():
     assert (found.position, found.kind) == (3, BreakKind.CHAIN_ALTERED)
 
 
+def test_a_save_of_several_events_deleted_from_the_chain_is_named_as_chain_altered_at_its_first():
+    # Given a chained log whose chain lost the rows of positions 2 to 4 (one save's row)
+    events = log(6)
+    rows = chained(events)
+
+    # When the chain is walked
+    found = ChainWalk().run(steps(events, rows[:1] + rows[4:]))
+
+    # Then the first event without its row is named, with how many went with it
+    assert found is not None
+    assert (found.position, found.kind) == (2, BreakKind.CHAIN_ALTERED)
+    assert "the 2 after it" in found.detail
+
+
+def test_events_in_a_gap_that_do_not_lead_to_the_next_link_are_named_as_inserted():
+    # Given a chain of positions 1, 4 and 5, and two events written into the gap
+    events = [event(1), event(4), event(5)]
+    rows = chained(events)
+
+    found = ChainWalk().run(steps([*events, event(2, 20), event(3, 30)], rows))
+
+    assert found is not None
+    assert (found.position, found.kind) == (2, BreakKind.INSERTED)
+
+
 def test_a_checkpoint_naming_another_head_is_a_mismatch():
     # Given a log whose checkpoint at position 4 names position 3 with a wrong link
     events = log(3)
