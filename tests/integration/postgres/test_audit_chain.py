@@ -42,21 +42,23 @@ def reader(pg_schema) -> ChainReader:  # type: ignore[no-untyped-def]
     return ChainReader(pg_schema.conninfo, pg_schema.schema)
 
 
+def limit_bid(client_id: str, minute: int) -> PlaceOrder:
+    return PlaceOrder(
+        client_id,
+        "vb",
+        "KRW-BTC",
+        "bid",
+        "limit",
+        cause(minute),
+        price_krw="50000000",
+        volume_btc="0.01",
+    )
+
+
 def record_orders(app: Trading, count: int = 3) -> None:
     app.allocate_capital(AllocateCapital("vb", "100000000", cause(0)))
     for n in range(count):
-        order_id = app.place_order(
-            PlaceOrder(
-                f"o-{n}",
-                "vb",
-                "KRW-BTC",
-                "bid",
-                "limit",
-                cause(n + 1),
-                price_krw="50000000",
-                volume_btc="0.01",
-            )
-        )
+        order_id = app.place_order(limit_bid(f"o-{n}", n + 1))
         app.accept_order(AcceptOrder(order_id, f"upbit-{n}", cause(n + 1)))
 
 
@@ -90,6 +92,17 @@ def identity_at(target, position: int) -> str:  # type: ignore[no-untyped-def]
         position,
     )
     return f"{topic} {originator_id} v{version}"
+
+
+def reprice(target, position: int) -> int:  # type: ignore[no-untyped-def]
+    """Edit the stored state of the event at `position` (a price 50,000,000 -> 40,000,000), as
+    an administrator could; return the rows changed."""
+    return run(
+        target,
+        "UPDATE {events} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
+        "'50000000', '40000000'), 'UTF8') WHERE notification_id = %s",
+        position,
+    )
 
 
 def test_every_recorded_event_is_chained_in_log_order(trading, pg_schema, reader) -> None:
@@ -137,15 +150,7 @@ def test_a_large_save_is_one_chain_row_and_a_change_in_it_is_named(
         "ORDER BY notification_id",
     )
     position = placed[20][0]
-    assert (
-        run(
-            pg_schema,
-            "UPDATE {events} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
-            "'50000000', '40000000'), 'UTF8') WHERE notification_id = %s",
-            position,
-        )
-        == 1
-    )
+    assert reprice(pg_schema, position) == 1
     outcome = reader.verify()
     assert outcome.chain_break is not None
     assert (outcome.chain_break.position, outcome.chain_break.kind) == (
@@ -178,19 +183,6 @@ def test_verify_from_a_position_inside_a_save_starts_at_the_event_before_it(
     assert outcome.events_checked == outcome.count - count_before
 
 
-def limit_bid(client_id: str, minute: int) -> PlaceOrder:
-    return PlaceOrder(
-        client_id,
-        "vb",
-        "KRW-BTC",
-        "bid",
-        "limit",
-        cause(minute),
-        price_krw="50000000",
-        volume_btc="0.01",
-    )
-
-
 def test_a_second_application_extends_the_same_chain(trading, pg_schema, reader) -> None:
     # Given events recorded by one application, then by another on the same log
     record_orders(trading, 1)
@@ -211,15 +203,7 @@ def test_an_updated_event_is_named_as_changed(trading, pg_schema, reader) -> Non
     position = rows(
         pg_schema, "SELECT min(notification_id) FROM {events} WHERE topic = 'order.placed'"
     )[0][0]
-    assert (
-        run(
-            pg_schema,
-            "UPDATE {events} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
-            "'50000000', '40000000'), 'UTF8') WHERE notification_id = %s",
-            position,
-        )
-        == 1
-    )
+    assert reprice(pg_schema, position) == 1
 
     # When the chain is verified
     outcome = reader.verify()
