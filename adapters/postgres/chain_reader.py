@@ -16,7 +16,7 @@ import psycopg
 from psycopg import IsolationLevel
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
-from adapters.postgres.chain_table import chain_table_name
+from adapters.postgres.chain_table import chain_table_name, chain_view_name
 from domain.audit.canonical import canonical_audit_json_and_body
 from domain.audit.link import GENESIS_LINK
 from domain.audit.verification import (
@@ -29,7 +29,6 @@ from domain.audit.verification import (
 )
 
 FETCH = 5000
-NO_CONDITION = SQL("")
 
 
 @dataclass(frozen=True)
@@ -122,6 +121,9 @@ class ChainReader:
         self.chain = SQL("{}.{}").format(
             Identifier(schema), Identifier(chain_table_name(events_table_name))
         )
+        self.links = SQL("{}.{}").format(
+            Identifier(schema), Identifier(chain_view_name(events_table_name))
+        )
 
     def status(self) -> ChainStatus:
         """Return the chain's head beside the log's newest position and event count."""
@@ -179,8 +181,8 @@ class ChainReader:
 
     def _start(self, conn: psycopg.Connection[Any], from_position: int) -> ChainWalk:
         walk = ChainWalk(
-            chained_at=lambda i, v: self._chained_at(conn, i, v),
-            logged_at=lambda i, v: self._logged_at(conn, i, v),
+            chained_at=lambda i, v: self._position_of(conn, self.links, "position", i, v),
+            logged_at=lambda i, v: self._position_of(conn, self.events, "notification_id", i, v),
             stored_head_at=lambda p: self._stored_head(conn, p),
         )
         if from_position > 1:
@@ -188,61 +190,37 @@ class ChainReader:
             # before it, or in the row that reaches past it.
             row = conn.execute(
                 SQL(
-                    "SELECT e.position, e.link, e.count FROM {view} AS e WHERE e.position < %s "
-                    "AND e.position >= COALESCE((SELECT max(position) FROM {chain} "
-                    "WHERE position < %s), 0) ORDER BY e.position DESC LIMIT 1"
-                ).format(view=self._row_elements(), chain=self.chain),
-                (from_position, from_position),
+                    "SELECT position, link, count FROM {links} WHERE position < %(from)s "
+                    "AND save_position BETWEEN COALESCE((SELECT max(position) FROM {chain} "
+                    "WHERE position < %(from)s), 0) AND COALESCE((SELECT min(position) "
+                    "FROM {chain} WHERE position >= %(from)s), 9223372036854775807) "
+                    "ORDER BY position DESC LIMIT 1"
+                ).format(links=self.links, chain=self.chain),
+                {"from": from_position},
             ).fetchone()
             if row is not None:
                 walk.position, walk.link, walk.count = int(row[0]), str(row[1]), int(row[2])
         return walk
 
-    def _row_elements(self, where: Composable = NO_CONDITION) -> Composed:
-        """Return the chain's events of the save rows `where` (on the row `s`) selects."""
-        return SQL(
-            "(SELECT e.position, s.count - cardinality(s.positions) + e.ordinality AS count, "
-            "e.topic, e.originator_id, e.originator_version, encode(e.link, 'hex') AS link "
-            "FROM {chain} AS s "
-            "CROSS JOIN LATERAL unnest(s.positions, s.topics, s.originator_ids, "
-            "s.originator_versions, s.links) WITH ORDINALITY AS e(position, topic, "
-            "originator_id, originator_version, link, ordinality){where})"
-        ).format(chain=self.chain, where=where)
-
-    def _chained_at(
-        self, conn: psycopg.Connection[Any], originator_id: str, version: int
+    @staticmethod
+    def _position_of(
+        conn: psycopg.Connection[Any], table: Any, column: str, originator_id: str, version: int
     ) -> int | None:
         row = conn.execute(
             SQL(
-                "SELECT e.position FROM {view} AS e WHERE e.originator_id = %s "
-                "AND e.originator_version = %s ORDER BY e.position LIMIT 1"
-            ).format(view=self._row_elements()),
-            (originator_id, version),
-        ).fetchone()
-        return None if row is None else int(row[0])
-
-    def _logged_at(
-        self, conn: psycopg.Connection[Any], originator_id: str, version: int
-    ) -> int | None:
-        row = conn.execute(
-            SQL(
-                "SELECT notification_id FROM {events} "
-                "WHERE originator_id = %s AND originator_version = %s"
-            ).format(events=self.events),
+                "SELECT {column} FROM {table} WHERE originator_id = %s AND originator_version = %s"
+            ).format(column=Identifier(column), table=table),
             (originator_id, version),
         ).fetchone()
         return None if row is None else int(row[0])
 
     def _stored_head(self, conn: psycopg.Connection[Any], position: int) -> tuple[str, int] | None:
+        # The save row holding `position` is the first whose (last) position reaches it.
         row = conn.execute(
-            SQL("SELECT e.link, e.count FROM {view} AS e WHERE e.position = %s").format(
-                view=self._row_elements(
-                    SQL(
-                        " WHERE s.position = "
-                        "(SELECT min(position) FROM {chain} WHERE position >= %s)"
-                    ).format(chain=self.chain)
-                )
-            ),
+            SQL(
+                "SELECT link, count FROM {links} WHERE position = %s AND save_position = "
+                "(SELECT min(position) FROM {chain} WHERE position >= %s)"
+            ).format(links=self.links, chain=self.chain),
             (position, position),
         ).fetchone()
         return None if row is None else (str(row[0]), int(row[1]))

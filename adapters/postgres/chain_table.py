@@ -4,9 +4,9 @@
 event's notification id), count (the chain's count at that event; 1 for the log's first event),
 and, an element per event in log order, the chained events' positions, identities (originator
 id, version, bus name: for naming what was changed, not for proof) and links. The view
-`<name>_chain_links` shows it an event a row (position, count, identity, link), for people and
-ad hoc queries. The recorder writes a save's row in the save's own transaction
-(`recorder.py`); `chain_reader.py` reads them.
+`<name>_chain_links` shows it an event a row (position, count, identity, link, save row's
+position), for people, ad hoc queries and `chain_reader.py`'s look-ups. The recorder writes a
+save's row in the save's own transaction (`recorder.py`); `chain_reader.py` reads them.
 
 One row a save, not an event: the events' INSERT and the row share their arrays (positions,
 originator ids, versions, bus names go once), and PostgreSQL writes one heap row and one index
@@ -44,6 +44,9 @@ def chain_view_name(events_table_name: str) -> str:
 def create_chain_table(schema: str, events_table_name: str) -> list[Composed]:
     """Return the statements that create the chain's table and view when they do not exist.
 
+    The view's `save_position` (its save row's `position`) lets a query on the view pick its
+    rows by the table's primary key.
+
     The arrays are stored out of line uncompressed (EXTERNAL): links and ids do not compress,
     and trying costs a large save's row more than it saves.
     """
@@ -74,7 +77,8 @@ def create_chain_table(schema: str, events_table_name: str) -> list[Composed]:
         SQL(
             "CREATE OR REPLACE VIEW {schema}.{view} AS "
             "SELECT e.position, s.count - cardinality(s.positions) + e.ordinality AS count, "
-            "e.originator_id, e.originator_version, e.topic, encode(e.link, 'hex') AS link "
+            "e.originator_id, e.originator_version, e.topic, encode(e.link, 'hex') AS link, "
+            "s.position AS save_position "
             "FROM {schema}.{table} AS s CROSS JOIN LATERAL unnest(s.positions, "
             "s.originator_ids, s.originator_versions, s.topics, s.links) WITH ORDINALITY "
             "AS e(position, originator_id, originator_version, topic, link, ordinality)"
@@ -194,45 +198,35 @@ class ChainWriter:
         cls, head: ChainHead, records: Sequence[ChainRecord]
     ) -> tuple[ChainHead, dict[str, Any]]:
         """Return the head after `records` (at least one) and their chain row's parameters."""
-        new_head, (positions, _, ids, versions, topics, links) = cls.links(head, records)
+        new_head, links = cls.links(head, records)
         return new_head, {
             "position": new_head.position,
             "count": new_head.count,
-            "positions": positions,
-            "ids": ids,
-            "versions": versions,
-            "topics": topics,
+            "positions": [r.position for r in records],
+            "ids": [r.originator_id for r in records],
+            "versions": [r.originator_version for r in records],
+            "topics": [r.topic for r in records],
             "links": [bytes.fromhex(link) for link in links],
         }
 
     @staticmethod
-    def links(
-        head: ChainHead, records: Sequence[ChainRecord]
-    ) -> tuple[ChainHead, tuple[list[Any], ...]]:
-        """Return the head after `records` and the chain rows' columns."""
-        link, count = head.link, head.count
-        positions, counts, ids, versions, topics, links = [], [], [], [], [], []
+    def links(head: ChainHead, records: Sequence[ChainRecord]) -> tuple[ChainHead, list[str]]:
+        """Return the head after `records` and their links, in order."""
+        if not records:
+            return head, []
+        link, links = head.link, []
         body: dict[str, Any] = {}
         for r in records:
             canonical, body = canonical_audit_json_and_body(
                 r.position, r.topic, r.originator_id, r.originator_version, r.state
             )
             link = chain_link(link, canonical)
-            count += 1
-            positions.append(r.position)
-            counts.append(count)
-            ids.append(r.originator_id)
-            versions.append(r.originator_version)
-            topics.append(r.topic)
             links.append(link)
-        columns = (positions, counts, ids, versions, topics, links)
-        if not records:
-            return head, columns
         occurred_at = body.get("occurred_at")  # the last record's, as stored
         new_head = ChainHead(
             records[-1].position,
             link,
-            count,
+            head.count + len(records),
             datetime.fromisoformat(occurred_at) if isinstance(occurred_at, str) else None,
         )
-        return new_head, columns
+        return new_head, links

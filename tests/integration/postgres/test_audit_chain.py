@@ -12,11 +12,12 @@ import pytest
 from psycopg import sql
 
 from adapters.postgres.chain_reader import ChainReader
-from commands.messages import AcceptOrder, AllocateCapital, PlaceOrder
+from commands.messages import AcceptOrder, AllocateCapital
 from commands.trading import Trading
 from domain.audit.checkpoint import ChainCheckpoint
 from domain.audit.verification import BreakKind
 from domain.events import Cause
+from tests.builders import place_limit_bid
 
 BASE = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 CHECKPOINT_TOPIC = "audit.chain.checkpointed"
@@ -42,23 +43,10 @@ def reader(pg_schema) -> ChainReader:  # type: ignore[no-untyped-def]
     return ChainReader(pg_schema.conninfo, pg_schema.schema)
 
 
-def limit_bid(client_id: str, minute: int) -> PlaceOrder:
-    return PlaceOrder(
-        client_id,
-        "vb",
-        "KRW-BTC",
-        "bid",
-        "limit",
-        cause(minute),
-        price_krw="50000000",
-        volume_btc="0.01",
-    )
-
-
 def record_orders(app: Trading, count: int = 3) -> None:
     app.allocate_capital(AllocateCapital("vb", "100000000", cause(0)))
     for n in range(count):
-        order_id = app.place_order(limit_bid(f"o-{n}", n + 1))
+        order_id = app.place_order(place_limit_bid(f"o-{n}", strategy_id="vb", minute=n + 1))
         app.accept_order(AcceptOrder(order_id, f"upbit-{n}", cause(n + 1)))
 
 
@@ -129,9 +117,11 @@ def test_a_large_save_is_one_chain_row_and_a_change_in_it_is_named(
     # Given saves of both sizes: one order at a time, then 40 orders in one save (80 events,
     # one chain row), then one more
     trading.allocate_capital(AllocateCapital("vb", "100000000000", cause(0)))
-    trading.place_order(limit_bid("first", 1))
-    trading.place_orders([limit_bid(f"bulk-{n}", 2) for n in range(40)])
-    trading.place_order(limit_bid("last", 3))
+    trading.place_order(place_limit_bid("first", strategy_id="vb", minute=1))
+    trading.place_orders(
+        [place_limit_bid(f"bulk-{n}", strategy_id="vb", minute=2) for n in range(40)]
+    )
+    trading.place_order(place_limit_bid("last", strategy_id="vb", minute=3))
     chain = rows(pg_schema, "SELECT position, count FROM {chain} ORDER BY position")
     events = rows(pg_schema, "SELECT notification_id FROM {events} ORDER BY notification_id")
     assert len(events) >= 2 + 80 + 2
@@ -162,10 +152,12 @@ def test_a_large_save_is_one_chain_row_and_a_change_in_it_is_named(
 def test_verify_from_a_position_inside_a_save_starts_at_the_event_before_it(
     trading, pg_schema, reader
 ) -> None:
-    # Given a save of 80 events after a few small ones
+    # Given a save of 80 events, then one of 2
     trading.allocate_capital(AllocateCapital("vb", "100000000000", cause(0)))
-    trading.place_orders([limit_bid(f"bulk-{n}", 2) for n in range(40)])
-    trading.place_order(limit_bid("last", 3))
+    trading.place_orders(
+        [place_limit_bid(f"bulk-{n}", strategy_id="vb", minute=2) for n in range(40)]
+    )
+    trading.place_order(place_limit_bid("last", strategy_id="vb", minute=3))
     ((first, last),) = rows(
         pg_schema, "SELECT positions[1], position FROM {saves} WHERE cardinality(positions) = 80"
     )
