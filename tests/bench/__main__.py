@@ -136,7 +136,8 @@ AUDIT_TITLE = (
     "(the chain linked in each save's transaction) against the same recorder with the chain "
     "taken out and against main's recorder before the chain, on the ledger-core workloads: "
     "three applications side by side, each on a fresh schema, taking turns step by step (the "
-    "first of each turn rotating); the overhead is the loss over all steps. "
+    "first of each turn rotating); the overhead is the loss over all steps of a run, the "
+    "median of three runs. "
     "`python -m tests.bench --only audit`.",
 )
 IMPORT_TITLE = (
