@@ -13,6 +13,9 @@ from psycopg.conninfo import conninfo_to_dict
 from adapters.postgres.recorder import RECORDER_TOPIC
 
 
+IDLE_IN_TRANSACTION_TIMEOUT_S = 120  # ends a transaction a crashed client left open
+
+
 class EventStoreUnavailableError(Exception):
     """PostgreSQL could not be reached or refused the connection (retryable)."""
 
@@ -40,6 +43,10 @@ def eventsourcing_env(
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": str(max_overflow),
         "POSTGRES_CONNECT_TIMEOUT": str(int(connect_timeout_s)),
+        # eventsourcing's default is 5 s; a large save (an 8-month import: 5,751 events, their
+        # chain links and arrays built between the statements of one transaction) idles longer
+        # than that on a loaded 2-core machine, and the server ends the connection mid-save.
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(IDLE_IN_TRANSACTION_TIMEOUT_S),
     }
 
 

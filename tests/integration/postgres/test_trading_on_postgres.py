@@ -215,3 +215,20 @@ def test_restart_on_postgres_reloads_identical_state_with_snapshots(target) -> N
     # Then it has exactly the same state
     assert reloaded == state
     assert reloaded[0]["version"] == 152
+
+
+def test_a_save_may_idle_between_its_statements_longer_than_eventsourcings_five_seconds(
+    target,  # type: ignore[no-untyped-def]
+) -> None:
+    # An 8-month import builds 5,751 events' arrays and chain links inside one transaction; on a
+    # loaded machine that idled past the library's 5 s default and the server cut the save.
+    from adapters.postgres.event_store import eventsourcing_env
+
+    app = Trading(dict(eventsourcing_env(target.conninfo, schema=target.schema)))
+    try:
+        with app.recorder.datastore.transaction() as cursor:  # type: ignore[attr-defined]
+            cursor.execute("SHOW idle_in_transaction_session_timeout")
+            row = cursor.fetchone()
+    finally:
+        app.close()
+    assert row is not None and row["idle_in_transaction_session_timeout"] == "2min"
