@@ -7,6 +7,8 @@ explicit keyword parameter, so tests pass in-memory persistence or fakes.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -129,9 +131,32 @@ def bootstrap(
             ensure_schema(conninfo, db.schema_name, connect_timeout_s=db.connect_timeout_s)
             trading = _trading(settings, _event_store_env(conninfo, settings))
         if with_queries:
-            queries = PostgresReadModelQueries(conninfo, db.schema_name)
+            queries = PostgresReadModelQueries(
+                conninfo, db.schema_name, cursor_key=cursor_key(settings)
+            )
         return System(settings=settings, trading=trading, queries=queries)
     return System(settings=settings, trading=_trading(settings, event_store), queries=queries)
+
+
+CURSOR_KEY_LABEL = b"upbit-ledger read-model cursor key v1"
+
+
+def cursor_key(settings: Settings) -> bytes:
+    """Return the key that signs page cursors, the same on every replica and after restarts.
+
+    `api.cursor_key` when set; else derived (HMAC-SHA256 under a fixed label, so the key does
+    not reveal its source) from the first secret set of `api.token` and `database.url`; with
+    no secret at all, from the database schema's name alone (a development API: cursors are
+    still bound to their listing and type-checked, but anyone can sign one).
+    """
+    api, db = settings.api, settings.database
+    for secret in (api.cursor_key, api.token, db.url):
+        if secret is not None:
+            source = secret.get_secret_value().encode()
+            break
+    else:
+        source = f"unsigned:{db.schema_name}".encode()
+    return hmac.new(source, CURSOR_KEY_LABEL, hashlib.sha256).digest()
 
 
 def _event_store_env(conninfo: str, settings: Settings) -> Mapping[str, str]:

@@ -79,6 +79,12 @@ class ApiSettings(_Section):
     host: str = Field("127.0.0.1", description="address the HTTP API binds to")
     port: int = Field(8000, ge=1, le=65535)
     token: SecretStr | None = Field(None, description="bearer token the command API requires")
+    cursor_key: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="key that signs page cursors (32+ characters; the same on every replica); "
+        "unset = derived from api.token, else database.url",
+    )
 
     @field_validator("token")
     @classmethod
@@ -225,7 +231,9 @@ def describe_validation_error(error: ValidationError, config_file: Path) -> str:
     return "; ".join(lines)
 
 
-SECRET_SETTINGS = frozenset({"database.url", "api.token", "upbit.access_key", "upbit.secret_key"})
+SECRET_SETTINGS = frozenset(
+    {"database.url", "api.token", "api.cursor_key", "upbit.access_key", "upbit.secret_key"}
+)
 """Settings never printed in clear (a database URL may carry a password)."""
 
 

@@ -1,15 +1,13 @@
 """The read models' queries in SQL (implements `projections.queries.ReadModelQueries`).
 
 A small connection pool serves the API; lists page by keyset (the cursor is the last row's
-sort key, base64-encoded JSON), so a page costs one indexed range scan however deep it is.
-KST columns come back as aware times at +09:00.
+sort key, signed and bound to its listing: `adapters.postgres.cursor`), so a page costs one
+indexed range scan however deep it is. KST columns come back as aware times at +09:00. A value
+the database refuses is reported without the database's text.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -21,8 +19,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from adapters.postgres.cursor import CursorCodec
 from projections.equity_curve import MARK_STEPS, BookState, Close, mark_to_market
-from projections.queries import InvalidCursorError, InvalidQueryValueError, Page, Row
+from projections.queries import InvalidQueryValueError, Page, Row
 
 KST = timezone(timedelta(hours=9), "KST")
 CANDLE_TABLES = {"1m": "rm_candles_1m", "1h": "rm_candles_1h", "1d": "rm_candles_1d"}
@@ -46,6 +45,10 @@ class Keyset:
         direction = " DESC" if self.descending else ""
         return ", ".join(column + direction for column, _ in self.columns)
 
+    def kinds(self) -> list[str]:
+        """Return the SQL types of the key's columns."""
+        return [kind for _, kind in self.columns]
+
     def of(self, row: Row) -> list[str]:
         """Return a row's key as the cursor's texts."""
         values = (row[column.rpartition(".")[2]] for column, _ in self.columns)
@@ -64,8 +67,17 @@ EVENTS_KEY = Keyset((("t.position", "bigint"),), descending=False)
 class PostgresReadModelQueries:
     """Answers the query API from the read-model tables of one schema."""
 
-    def __init__(self, conninfo: str, schema: str, *, min_size: int = 2, max_size: int = 8) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        schema: str,
+        *,
+        cursor_key: bytes,
+        min_size: int = 2,
+        max_size: int = 8,
+    ) -> None:
         self.conninfo, self.schema = conninfo, schema
+        self._cursors = CursorCodec(cursor_key)
         self._pool = ConnectionPool(
             conninfo,
             min_size=min_size,
@@ -247,8 +259,9 @@ class PostgresReadModelQueries:
         if end is not None:
             where.append("open_time < %(end)s - %(step)s::interval")
             params["end"] = end
+        listing = repr(("equity_curve", interval, sorted(params.items())))
         if cursor is not None:
-            (after,) = _decode(cursor, 1)
+            (after,) = self._cursors.decode(listing, cursor, ["timestamptz"])
             where.append("open_time > %(after)s::timestamptz - %(step)s::interval")
             params["after"] = after
         statement = sql.SQL(
@@ -277,7 +290,8 @@ class PostgresReadModelQueries:
             (BookState(r["at_utc"], r["cash_krw"], r["qty_btc"]) for r in states), closes
         )
         more = len(candles) > limit
-        return Page(points, _encode([closes[-1].at_utc.isoformat()]) if more else None)
+        last = [closes[-1].at_utc.isoformat()]
+        return Page(points, self._cursors.encode(listing, last) if more else None)
 
     # Events.
     def events(self, *, correlation_id: str, limit: int, cursor: str | None) -> Page:
@@ -298,22 +312,32 @@ class PostgresReadModelQueries:
         limit: int,
         cursor: str | None,
     ) -> Page:
-        """Return one page of `select` (fixed fragments only) in `key` order, after `cursor`."""
+        """Return one page of `select` (fixed fragments only) in `key` order, after `cursor`.
+
+        The cursor is bound to the statement, its filters and their values.
+        """
+        listing = repr((select, where, params))
         if cursor is not None:
             where = [*where, key.after()]
-            params = [*params, *_decode(cursor, len(key.columns))]
+            params = [*params, *self._cursors.decode(listing, cursor, key.kinds())]
         rows = self._all(
             f"{select} {_where(where)} ORDER BY {key.order_by()} LIMIT %s",  # noqa: S608
             (*params, limit + 1),
         )
-        return _page(rows, limit, key.of)
+        if len(rows) <= limit:
+            return Page(rows, None)
+        shown = rows[:limit]
+        return Page(shown, self._cursors.encode(listing, key.of(shown[-1])))
 
     def _all(self, statement: Any, params: Sequence[Any] | Mapping[str, Any]) -> list[Row]:
         try:
             with self._pool.connection() as connection:
                 rows = connection.execute(statement, params).fetchall()
-        except psycopg.DataError as error:
-            raise InvalidQueryValueError(f"a filter value was refused: {error}") from None
+        except psycopg.DataError:
+            # The database's text quotes the statement and its parameters: not for clients.
+            raise InvalidQueryValueError(
+                "a filter value is outside what the read models can compare"
+            ) from None
         return [_with_kst(row) for row in rows]  # type: ignore[arg-type]  # dict rows
 
 
@@ -345,32 +369,6 @@ def _filters(**values: str | None) -> tuple[list[str], list[Any]]:
 
 def _where(conditions: list[str]) -> str:
     return ("WHERE " + " AND ".join(conditions)) if conditions else ""
-
-
-def _page(rows: list[Row], limit: int, key: Any) -> Page:
-    if len(rows) <= limit:
-        return Page(rows, None)
-    shown = rows[:limit]
-    return Page(shown, _encode(key(shown[-1])))
-
-
-def _encode(values: list[str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str, parts: int) -> list[str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        values = None
-    if (
-        not isinstance(values, list)
-        or len(values) != parts
-        or not all(isinstance(v, str) for v in values)
-    ):
-        raise InvalidCursorError(f"cursor {cursor!r} was not handed out by this listing")
-    return values
 
 
 def _with_kst(row: Row) -> Row:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api.http.errors import install_error_handlers
+from api.http.body_limit import BodySizeLimit
+from api.http.errors import MAX_BODY_BYTES, install_error_handlers
+from api.http.query_parameters import refuse_unknown_parameters
 from api.http.routers import audit, commands, health, queries, reconciliations, series
 
 if TYPE_CHECKING:
@@ -24,11 +26,15 @@ def create_app(system: System) -> FastAPI:
             "Event-sourced CQRS ledger for Upbit KRW-BTC trading. Commands (bearer token) "
             "write through the aggregates and answer with the log position of their last "
             "event; queries read the read models, and wait for a position with min_position. "
-            "Every refusal has the body {error: {code, message, details}}."
+            "Every refusal has the body {error: {code, message, details}}. A body field or "
+            "query parameter an endpoint does not take is refused (422 unknown_field, 400 "
+            f"unknown_parameter), and so is a body over {MAX_BODY_BYTES:,} bytes (413)."
         ),
+        dependencies=[Depends(refuse_unknown_parameters)],
     )
     app.state.system = system
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
     app.include_router(commands.router)
     app.include_router(queries.router)

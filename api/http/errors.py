@@ -1,15 +1,19 @@
 """One error body for every refusal: `{"error": {"code", "message", "details"}}`.
 
-Status codes: 400 malformed request (a field, a cursor), 401 no or wrong token, 404 unknown
-id or path, 409 a conflict (duplicate client order id, concurrent writers, a read model not yet
-at `min_position`), 422 refused by a domain rule (off-tick price, below the minimum total,
-trading halted, ...), 503 not configured (no command token, no read models). The code is the
-broken rule's name in snake case.
+Status codes: 400 malformed request (a field, a cursor, an unknown query parameter), 401 no or
+wrong token, 404 unknown id or path, 409 a conflict (duplicate client order id, concurrent
+writers, a read model not yet at `min_position`), 413 a body over `MAX_BODY_BYTES`, 422 a body
+field the request does not have (`unknown_field`) or refused by a domain rule (off-tick price,
+below the minimum total, trading halted, ...), 500 an unexpected error (a correlation id, never
+the error's text), 503 not configured (no command token, no read models). The code is the broken
+rule's name in snake case.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +25,11 @@ from starlette.exceptions import HTTPException
 from commands.errors import ConcurrencyConflictError, NotFoundError
 from domain.errors import DomainError, DuplicateOrderError
 from projections.queries import InvalidCursorError, InvalidQueryValueError
+
+MAX_BODY_BYTES = 64 * 1024
+"""The largest request body read; a larger one is refused (413) before it is read."""
+
+log = logging.getLogger(__name__)
 
 
 class ErrorDetail(BaseModel):
@@ -48,13 +57,16 @@ class ApiError(Exception):
 
 
 DESCRIPTIONS = {
-    400: "Malformed request: a field, a parameter or a cursor is not valid.",
+    400: "Malformed request: a field, a parameter or a cursor is not valid, or a query "
+    "parameter the endpoint does not take (unknown_parameter).",
     401: "No bearer token, or not the configured one (commands only).",
     404: "No such order, or no such path.",
     409: "Conflict: the client order id was used before, writers kept conflicting, the "
     "read models had not reached min_position within wait_s (retry), or (/audit/export) the "
     "log does not match its audit chain.",
-    422: "Refused by a domain rule; nothing was recorded.",
+    413: f"The request body is larger than {MAX_BODY_BYTES:,} bytes; none of it was used.",
+    422: "Refused by a domain rule, or the body has a field the request does not have "
+    "(unknown_field, naming it); nothing was recorded.",
     503: "The command API has no token configured, or this API runs without read models "
     "(or, for /audit/head, without the PostgreSQL event store's audit chain).",
 }
@@ -69,6 +81,12 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     """Return the error body as a response."""
     body = ErrorBody(error=ErrorDetail(code=code, message=message, details=details or []))
     return JSONResponse(body.model_dump(mode="json"), status_code=status)
+
+
+def body_too_large() -> JSONResponse:
+    """Return the 413 answer to a body over `MAX_BODY_BYTES`."""
+    message = f"the request body is larger than the limit of {MAX_BODY_BYTES:,} bytes"
+    return error_response(413, "request_body_too_large", message)
 
 
 def snake(name: str) -> str:
@@ -89,6 +107,15 @@ def install_error_handlers(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in error.errors()
         ]
+        unknown = [
+            ".".join(str(p) for p in e.get("loc", ())[1:])
+            for e in error.errors()
+            if e.get("type") == "extra_forbidden"
+        ]
+        if unknown:
+            names = ", ".join(repr(name) for name in unknown)
+            message = f"the body has field(s) {names} that this request does not have"
+            return error_response(422, "unknown_field", message, details)
         summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details)
         return error_response(400, "invalid_request", summary or "malformed request", details)
 
@@ -118,5 +145,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http(_: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 413:
+            return body_too_large()
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         return error_response(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        # The error's text may quote the database (a statement, its parameters): it goes to
+        # the log under a correlation id, and only the id goes to the client.
+        reference = f"error:{uuid.uuid4()}"
+        log.error("%s %s failed (%s)", request.method, request.url.path, reference, exc_info=error)
+        message = f"an unexpected error occurred; quote {reference} to the operator"
+        return error_response(500, "internal_error", message)

@@ -22,7 +22,7 @@ import uvicorn
 
 from adapters.postgres.migrator import Migrator
 from adapters.postgres.read_model_queries import PostgresReadModelQueries
-from api.bootstrap import System
+from api.bootstrap import System, cursor_key
 from api.http.app import create_app
 from api.settings import load_settings
 from commands.trading import Trading
@@ -36,8 +36,11 @@ TOKEN = "bench-token-0123456789abcdef"
 def served(stack: Stack) -> Iterator[tuple[str, System]]:
     trading = Trading(dict(stack.env))
     Migrator(stack.conninfo, stack.schema).up()
-    queries = PostgresReadModelQueries(stack.conninfo, stack.schema)
-    system = System(load_settings(overrides={"api": {"token": TOKEN}}), trading, queries)
+    settings = load_settings(overrides={"api": {"token": TOKEN}})
+    queries = PostgresReadModelQueries(
+        stack.conninfo, stack.schema, cursor_key=cursor_key(settings)
+    )
+    system = System(settings, trading, queries)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.auth import require_token
 from api.http.errors import ApiError, responses
@@ -47,7 +47,13 @@ CorrelationHeader = Annotated[
 ]
 
 
-class PlaceOrderRequest(BaseModel):
+class RequestBody(BaseModel):
+    """A command's body: a field it does not have is refused (422 unknown_field), not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlaceOrderRequest(RequestBody):
     """An order: limit (price + volume), market bid (amount) or market ask (volume)."""
 
     strategy_id: str = Field(pattern=TEXT, description="strategy with allocated capital")
@@ -72,13 +78,13 @@ class CommandAccepted(BaseModel):
     log_position: int
 
 
-class CancelRequest(BaseModel):
+class CancelRequest(RequestBody):
     """Why the order is cancelled."""
 
     reason: Reason
 
 
-class RiskLimitsRequest(BaseModel):
+class RiskLimitsRequest(RequestBody):
     """Every limit at once; a limit left out is removed."""
 
     reason: Reason
@@ -100,19 +106,19 @@ class RiskLimitsRequest(BaseModel):
     ) = None
 
 
-class StateChangeRequest(BaseModel):
+class StateChangeRequest(RequestBody):
     """Why trading changes state (recorded with the actor)."""
 
     reason: Reason
 
 
-class AcknowledgementRequest(BaseModel):
+class AcknowledgementRequest(RequestBody):
     """Why the operator accepts the reconciliation's unexplained differences."""
 
     reason: Reason
 
 
-class AllocationRequest(BaseModel):
+class AllocationRequest(RequestBody):
     """Capital for a strategy (added to what it has)."""
 
     strategy_id: str = Field(pattern=TEXT)
@@ -139,7 +145,7 @@ def _head(request: Request) -> int:
     status_code=201,
     response_model=CommandAccepted,
     summary="Place an order",
-    responses=responses(400, 401, 409, 422, 503),
+    responses=responses(400, 401, 409, 413, 422, 503),
 )
 async def place_order(
     body: PlaceOrderRequest,
@@ -170,7 +176,7 @@ async def place_order(
     status_code=202,
     response_model=CommandAccepted,
     summary="Cancel an order's unfilled remainder",
-    responses=responses(400, 401, 404, 409, 422, 503),
+    responses=responses(400, 401, 404, 409, 413, 422, 503),
 )
 async def cancel_order(
     order_id: UUID,
@@ -191,7 +197,7 @@ async def cancel_order(
     status_code=202,
     response_model=CommandAccepted,
     summary="Set the risk limits",
-    responses=responses(400, 401, 409, 422, 503),
+    responses=responses(400, 401, 409, 413, 422, 503),
 )
 async def set_risk_limits(
     body: RiskLimitsRequest,
@@ -222,7 +228,7 @@ STATE_AFTER = {"halt": "HALTED", "reduce": "REDUCING", "resume": "ACTIVE"}
     status_code=202,
     response_model=CommandAccepted,
     summary="Halt, reduce or resume trading",
-    responses=responses(400, 401, 409, 422, 503),
+    responses=responses(400, 401, 409, 413, 422, 503),
 )
 async def change_trading_state(
     action: Literal["halt", "reduce", "resume"],
@@ -254,7 +260,7 @@ async def change_trading_state(
     status_code=201,
     response_model=CommandAccepted,
     summary="Allocate capital to a strategy",
-    responses=responses(400, 401, 409, 422, 503),
+    responses=responses(400, 401, 409, 413, 422, 503),
 )
 async def allocate(
     body: AllocationRequest,
@@ -274,7 +280,7 @@ async def allocate(
     status_code=202,
     response_model=CommandAccepted,
     summary="Acknowledge a reconciliation's unexplained differences",
-    responses=responses(400, 401, 404, 409, 422, 503),
+    responses=responses(400, 401, 404, 409, 413, 422, 503),
 )
 async def acknowledge_reconciliation(
     reconciliation_id: UUID,

@@ -12,7 +12,7 @@ from adapters.postgres.migrator import Migrator
 from adapters.postgres.projection_writer import LogReader, ProjectionWriter
 from adapters.postgres.read_model_queries import PostgresReadModelQueries
 from adapters.postgres.read_model_store import ReadModelStore
-from api.bootstrap import System
+from api.bootstrap import System, cursor_key
 from api.http.app import create_app
 from api.settings import load_settings
 from commands.trading import Trading
@@ -55,8 +55,10 @@ class Api:
 def api(pg_schema) -> Iterator[Api]:  # type: ignore[no-untyped-def]
     trading = Trading(pg_schema.eventsourcing_env())
     Migrator(pg_schema.conninfo, pg_schema.schema).up()
-    queries = PostgresReadModelQueries(pg_schema.conninfo, pg_schema.schema)
     settings = load_settings(overrides={"api": {"token": TOKEN}})
+    queries = PostgresReadModelQueries(
+        pg_schema.conninfo, pg_schema.schema, cursor_key=cursor_key(settings)
+    )
     system = System(settings=settings, trading=trading, queries=queries)
     with TestClient(create_app(system)) as client:
         yield Api(client, system, ReadModelStore(pg_schema.conninfo, pg_schema.schema))
