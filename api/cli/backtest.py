@@ -124,6 +124,7 @@ def backtest(
     state at the end and the orders risk denied.
     """
     from adapters.market_data.candles_csv import read_candles, read_rows
+    from api.cli.output_file import check_output_file, write_output_file
     from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
     from commands.backtest.report import backtest_report
     from commands.backtest.run_record import complete_run, start_run
@@ -157,6 +158,9 @@ def backtest(
         max_drawdown=max_drawdown,
         max_orders_per_minute=max_orders_per_minute,
     )
+    for flag, target in (("--json", json_out), ("--report", report_out)):
+        if target is not None:
+            check_output_file(target, flag)
     if engine_path not in ("fast", "plain"):
         raise BacktestInputError(f"--engine {engine_path!r} must be fast or plain")
     first_at, end_at = _time(start, "--from"), _time(end, "--to")
@@ -209,7 +213,7 @@ def backtest(
     trading.close()
     _print(report)
     if json_out is not None:
-        json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_output_file(json_out, json.dumps(report, indent=2) + "\n", "--json")
         console.print(f"JSON written to {json_out}")
     if report_out is not None:
         from adapters.reports.backtest_html import render_backtest_html
@@ -223,7 +227,7 @@ def backtest(
             equity=curves,
             title=f"Backtest {run_id} of {source_label}",
         )
-        report_out.write_text(page, encoding="utf-8")
+        write_output_file(report_out, page, "--report")
         console.print(f"HTML report written to {report_out}")
 
 

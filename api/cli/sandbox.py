@@ -78,6 +78,8 @@ def sandbox(
 
     if speed <= 0:
         raise BacktestInputError(f"--speed {speed} must be greater than 0")
+    if not 1 <= port <= 65535:
+        raise BacktestInputError(f"--port {port} is not a port: it must be from 1 to 65535")
     replay = SandboxMarket(market, read_tape(candles))
     if start is None:
         begin = replay.first_time + timedelta(minutes=200)
