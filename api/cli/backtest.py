@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from domain.risk.limits import Limits
 
 from adapters.reports.figures import format_figure, risk_figure
-from api.cli.context import console, err_console
+from api.cli.context import ALLOW_NON_KRW_OPTION, console, err_console
 from api.cli.risk_options import (
     DailyLossOption,
     MaxDrawdownOption,
@@ -63,6 +63,7 @@ def backtest(
         ),
     ] = False,
     market: Annotated[str, typer.Option(help="Market of the candles.")] = "KRW-BTC",
+    allow_non_krw: bool = ALLOW_NON_KRW_OPTION,
     start: Annotated[
         str | None, typer.Option("--from", help="First candle (ISO UTC time or date), inclusive.")
     ] = None,
@@ -123,6 +124,7 @@ def backtest(
     --max-orders-per-minute) apply as in trading; the report says when each fired, the trading
     state at the end and the orders risk denied.
     """
+    from adapters.market_data.candle_quote import check_krw_quote
     from adapters.market_data.candles_csv import read_candles, read_rows
     from api.cli.output_file import check_output_file, write_output_file
     from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
@@ -182,6 +184,8 @@ def backtest(
     else:
         assert candles is not None
         file_rows = read_rows(candles, start=first_at, end=end_at)
+        closes = file_rows.prices[:, 3]
+        check_krw_quote(candles, closes, market, is_non_krw_allowed=allow_non_krw)
         tape, source_label = file_rows.tape(), candles.name
     run_id = _run_id(
         tape.open_time(0),
