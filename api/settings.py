@@ -8,19 +8,25 @@ variable (`ledger_upbit__secret_key`). Secrets are `SecretStr`, never printed.
 from __future__ import annotations
 
 import contextvars
+import json
+import os
+import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 from pydantic_settings.sources import NestedSecretsSettingsSource
+
+from api.redaction import redact_url
 
 DEFAULT_CONFIG_FILE = Path("ledger.toml")
 PLACEHOLDER_SECRETS = frozenset(
@@ -156,6 +162,13 @@ class Settings(BaseSettings):
     upbit: UpbitSettings = UpbitSettings()
     trading: TradingSettings = TradingSettings()
 
+    @field_validator("data_dir")
+    @classmethod
+    def _a_directory(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError("it is a file, not a directory")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -195,9 +208,11 @@ def load_settings(
         raise ConfigError(f"config file {path} does not exist")
     if path.is_file():
         try:
-            tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as error:
+            _refuse_file_secrets(tomllib.loads(path.read_text(encoding="utf-8")), path)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+        except OSError as error:
+            raise ConfigError(f"config file {path} cannot be read: {error.strerror}") from None
     if secrets_dir is not None and not secrets_dir.is_dir():
         raise ConfigError(f"secrets directory {secrets_dir} does not exist")
     token = _config_file.set(path if path.is_file() else None)
@@ -208,6 +223,8 @@ def load_settings(
         return Settings(**kwargs)
     except ValidationError as error:
         raise ConfigError(describe_validation_error(error, path)) from None
+    except SettingsError as error:
+        raise ConfigError(_describe_unparsable(error)) from None
     finally:
         _config_file.reset(token)
 
@@ -219,7 +236,10 @@ def describe_validation_error(error: ValidationError, config_file: Path) -> str:
         dotted = ".".join(str(part) for part in problem["loc"])
         env_name = "LEDGER_" + "__".join(str(p).upper() for p in problem["loc"])
         value = problem.get("input")
-        shown = "(hidden)" if _is_secret(dotted) else repr(value)
+        value = str(value) if isinstance(value, Path) else value
+        if isinstance(value, str) and "://" in value:
+            value = redact_url(value, bare_user_is_secret=True)
+        shown = "(hidden)" if _holds_secret(dotted) else repr(value)
         rule = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             lines.append(f"unknown setting {dotted!r} (check the spelling in {config_file} or env)")
@@ -237,8 +257,103 @@ SECRET_SETTINGS = frozenset(
 """Settings never printed in clear (a database URL may carry a password)."""
 
 
-def _is_secret(dotted: str) -> bool:
-    return dotted in SECRET_SETTINGS
+FILE_SECRETS_ALLOWED = frozenset({"database.url"})
+"""Secret settings the TOML file may hold (a database URL, as long as it carries no password)."""
+
+
+def secret_settings() -> frozenset[str]:
+    """Return every secret setting: those listed above and every `SecretStr` field."""
+    found = set(SECRET_SETTINGS)
+    for name, info in Settings.model_fields.items():
+        section = info.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            for key, field in section.model_fields.items():
+                if field.annotation is SecretStr or SecretStr in get_args(field.annotation):
+                    found.add(f"{name}.{key}")
+    return frozenset(found)
+
+
+def _holds_secret(dotted: str) -> bool:
+    # A whole section (`LEDGER_API='{...}'`) holds its secrets; so does a part of a secret.
+    return any(
+        dotted == s or s.startswith(dotted + ".") or dotted.startswith(s + ".")
+        for s in secret_settings()
+    )
+
+
+def _refuse_file_secrets(data: dict[str, Any], config_file: Path) -> None:
+    """Refuse a secret in the TOML file: secrets come from the environment or secrets dir."""
+    for dotted in sorted(secret_settings()):
+        section, key = dotted.split(".", 1)
+        values = data.get(section)
+        if not isinstance(values, dict) or key not in values:
+            continue
+        where = (
+            f"set it in the environment (LEDGER_{section.upper()}__{key.upper()}) or in the "
+            f"secrets directory (--secrets-dir, file ledger_{section}__{key})"
+        )
+        if dotted not in FILE_SECRETS_ALLOWED:
+            raise ConfigError(
+                f"setting {dotted} is a secret and is not read from the config file "
+                f"{config_file}: {where}"
+            )
+        text = values[key]
+        if isinstance(text, str) and redact_url(text) != text:
+            raise ConfigError(
+                f"setting {dotted} in the config file {config_file} carries a password, which "
+                f"is not read from the config file: {where}"
+            )
+
+
+def _describe_unparsable(error: SettingsError) -> str:
+    """Name the environment variable whose list or section is not JSON, never its value."""
+    found = re.search(r'field "([^"]+)"', str(error))
+    field = found.group(1) if found else "?"
+    for name, text in sorted(os.environ.items()):
+        path = name.lower().removeprefix("ledger_").split("__")
+        if not name.upper().startswith("LEDGER_") or path[0] != field:
+            continue
+        annotation = _annotation(path)
+        if annotation is None or not _is_structured(annotation):
+            continue
+        try:
+            json.loads(text)
+        except ValueError:
+            dotted = ".".join(path)
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                example = f'{name}=\'{{"key": "value"}}\', or one key as {name}__KEY=value'
+            elif _holds_secret(dotted):
+                example = f"{name}='[\"...\"]'"
+            else:
+                items = [item.strip() for item in text.split(",") if item.strip()]
+                example = f"{name}='{json.dumps(items)}'"
+            return (
+                f"{name} is not valid JSON: a list or a section set in the environment is "
+                f"written as JSON, e.g. {example}"
+            )
+    return (
+        f"a value given for setting {field!r} is not valid JSON: a list or a section set in "
+        "the environment or the secrets directory is written as JSON"
+    )
+
+
+def _annotation(path: list[str]) -> Any:
+    model: Any = Settings
+    annotation: Any = None
+    for part in path:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        annotation = model = info.annotation
+    return annotation
+
+
+def _is_structured(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return get_origin(annotation) in (tuple, list, dict, set, frozenset)
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
@@ -246,14 +361,7 @@ def redacted(settings: Settings) -> dict[str, Any]:
     data = settings.model_dump(mode="json")
     url = settings.database.url
     if url is not None:
-        data["database"]["url"] = _redact_url(url.get_secret_value())
+        data["database"]["url"] = redact_url(url.get_secret_value())
+    if settings.nats.url is not None:
+        data["nats"]["url"] = redact_url(settings.nats.url, bare_user_is_secret=True)
     return data
-
-
-def _redact_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:**********@{host}"

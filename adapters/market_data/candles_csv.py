@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from adapters.market_data.candle_file_error import CandleFileError
+from adapters.market_data.candle_interval import check_one_minute
 from domain.candles.candle import Candle
 from domain.candles.tape import CandleTape
 from domain.errors import InvalidCandleError
@@ -25,9 +27,7 @@ from domain.errors import InvalidCandleError
 COLUMNS = ("ts_utc", "open", "high", "low", "close", "volume")
 OPTIONAL = ("value",)
 
-
-class CandleFileError(Exception):
-    """A candle file is missing, unreadable or malformed; the message says where."""
+__all__ = ["COLUMNS", "CandleFileError", "CandleRows", "read_candles", "read_rows", "read_tape"]
 
 
 def read_candles(
@@ -99,11 +99,15 @@ def read_rows(
         lines.pop()
     try:
         header = lines[0].strip().split(",") if lines else []
-        if tuple(header[:6]) != COLUMNS or len(header) not in (6, 7) or len(lines) < 2:
+        if not _is_header(header) or len(lines) < 2:
             raise ValueError("header")
         body = lines[1:]
         if not all(len(line) > 20 and line[16:21] == ":00Z," for line in body):
             raise ValueError("time")
+        if text.count(",") != (len(header) - 1) * len(lines):
+            # An extra column somewhere (a missing one fails to load below): the row reader
+            # names the row.
+            raise ValueError("columns")
         minutes = np.array([line[:19] for line in body], dtype="datetime64[m]").astype(np.int64)
         numbers = np.loadtxt(
             io.StringIO(text),
@@ -120,11 +124,16 @@ def read_rows(
     except ValueError:
         list(_rows(path, None, None))  # names the first bad row
         raise CandleFileError(f"candle file {path} is malformed") from None
+    check_one_minute(path, minutes)
     first = 0 if start is None else int(np.searchsorted(minutes, _minute(start), "left"))
     last = len(minutes) if end is None else int(np.searchsorted(minutes, _minute(end), "left"))
     if first >= last:
         raise CandleFileError(f"candle file {path} has no candles between {start} and {end}")
     return CandleRows(minutes[first:last], numbers[first:last, :5], body[first:last])
+
+
+def _is_header(header: list[str]) -> bool:
+    return tuple(header) in (COLUMNS, COLUMNS + OPTIONAL)
 
 
 def _minute(at: datetime) -> int:
@@ -154,12 +163,7 @@ def _rows(path: Path, start: datetime | None, end: datetime | None) -> Iterator[
         with _open(path) as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
-            if (
-                header is None
-                or tuple(header[:6]) != COLUMNS
-                or len(header) > 7
-                or (len(header) == 7 and header[6] != "value")
-            ):
+            if header is None or not _is_header(header):
                 raise CandleFileError(
                     f"{path}:1: header {','.join(header or [])!r} must be "
                     f"{','.join(COLUMNS)}[,value]"

@@ -170,11 +170,14 @@ def export(
       ledger audit export --out all.tar.gz
       tar xzf all.tar.gz && python3 -I all/verify_bundle.py all.tar.gz   # anywhere
     """
-    from adapters.audit_bundle.export import export_bundle
+    from adapters.audit_bundle.export import check_target, export_bundle
+    from api.cli.output_file import check_writable_parent
     from api.provenance import provenance
     from domain.audit.selection import BundleSelection
 
     selection = BundleSelection.parse(start, end, market, strategy)
+    check_target(out)  # before the log is opened: a bad target starts no server
+    check_writable_parent(out, "--out")
     with open_system(ctx) as system:
         reader = system.chain_reader()
         total = reader.status().log_count

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from domain.risk.limits import Limits
 
 from adapters.reports.figures import format_figure, risk_figure
-from api.cli.context import console, err_console
+from api.cli.context import ALLOW_NON_KRW_OPTION, console, err_console
 from api.cli.risk_options import (
     DailyLossOption,
     MaxDrawdownOption,
@@ -63,6 +63,7 @@ def backtest(
         ),
     ] = False,
     market: Annotated[str, typer.Option(help="Market of the candles.")] = "KRW-BTC",
+    allow_non_krw: bool = ALLOW_NON_KRW_OPTION,
     start: Annotated[
         str | None, typer.Option("--from", help="First candle (ISO UTC time or date), inclusive.")
     ] = None,
@@ -123,7 +124,9 @@ def backtest(
     --max-orders-per-minute) apply as in trading; the report says when each fired, the trading
     state at the end and the orders risk denied.
     """
+    from adapters.market_data.candle_quote import check_krw_quote
     from adapters.market_data.candles_csv import read_candles, read_rows
+    from api.cli.output_file import check_output_file, write_output_file
     from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
     from commands.backtest.report import backtest_report
     from commands.backtest.run_record import complete_run, start_run
@@ -157,6 +160,9 @@ def backtest(
         max_drawdown=max_drawdown,
         max_orders_per_minute=max_orders_per_minute,
     )
+    for flag, target in (("--json", json_out), ("--report", report_out)):
+        if target is not None:
+            check_output_file(target, flag)
     if engine_path not in ("fast", "plain"):
         raise BacktestInputError(f"--engine {engine_path!r} must be fast or plain")
     first_at, end_at = _time(start, "--from"), _time(end, "--to")
@@ -178,6 +184,8 @@ def backtest(
     else:
         assert candles is not None
         file_rows = read_rows(candles, start=first_at, end=end_at)
+        closes = file_rows.prices[:, 3]
+        check_krw_quote(candles, closes, market, is_non_krw_allowed=allow_non_krw)
         tape, source_label = file_rows.tape(), candles.name
     run_id = _run_id(
         tape.open_time(0),
@@ -209,7 +217,7 @@ def backtest(
     trading.close()
     _print(report)
     if json_out is not None:
-        json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_output_file(json_out, json.dumps(report, indent=2) + "\n", "--json")
         console.print(f"JSON written to {json_out}")
     if report_out is not None:
         from adapters.reports.backtest_html import render_backtest_html
@@ -223,7 +231,7 @@ def backtest(
             equity=curves,
             title=f"Backtest {run_id} of {source_label}",
         )
-        report_out.write_text(page, encoding="utf-8")
+        write_output_file(report_out, page, "--report")
         console.print(f"HTML report written to {report_out}")
 
 

@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from commands.candle_ingestion import CandleIngestReport
     from domain.events import Cause
 
-from api.cli.context import ACTOR_OPTION, console, make_cause, open_system, state_of
+from api.cli.context import (
+    ACTOR_OPTION,
+    ALLOW_NON_KRW_OPTION,
+    console,
+    make_cause,
+    open_system,
+    state_of,
+)
 
 
 def import_candles(
@@ -34,6 +41,7 @@ def import_candles(
             "explicit correction event instead of refusing the import."
         ),
     ] = False,
+    allow_non_krw: bool = ALLOW_NON_KRW_OPTION,
     actor: str | None = ACTOR_OPTION,
 ) -> None:
     """Import 1-minute candles into the event log, one event per UTC hour of candles.
@@ -42,11 +50,13 @@ def import_candles(
     is imported). Candles already recorded are skipped; a candle that differs from the
     recorded one refuses the whole import with a report, unless --allow-corrections.
     """
+    from adapters.market_data.candle_quote import check_krw_quote
     from adapters.market_data.candles_csv import read_rows
     from api.bootstrap import migrator
 
     started = time.perf_counter()
     rows = read_rows(path)
+    check_krw_quote(path, rows.prices[:, 3], market, is_non_krw_allowed=allow_non_krw)
     settings = state_of(ctx).settings()
     cause = make_cause(actor, correlation_id=f"import:{path.name}")
     source = f"csv:{path.name}"

@@ -102,3 +102,9 @@ def print_json(data: Any) -> None:
 
 ACTOR_OPTION = typer.Option(None, "--actor", help="Who runs the command (default: cli:$USER).")
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON.")
+ALLOW_NON_KRW_OPTION = typer.Option(
+    False,
+    "--allow-non-krw",
+    help="Read a candle file whose name or prices say it is not of a KRW market (e.g. "
+    "Binance BTC/USDT) as the market's KRW candles anyway.",
+)

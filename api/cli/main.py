@@ -107,6 +107,7 @@ def exit_code_for(error: BaseException) -> int:
     from api.bootstrap import ServiceUnavailableError
     from api.cli.audit import BundleInputError, BundleMismatchError, ChainMismatchError
     from api.cli.backtest import BacktestInputError
+    from api.cli.output_file import OutputFileError
     from api.cli.parity import ParityInputError, ParityMismatchError
     from api.cli.projections import ProjectionMismatchError
     from api.cli.reconciliations import ReconcileInputError
@@ -152,6 +153,7 @@ def exit_code_for(error: BaseException) -> int:
         ReconcileInputError,
         ExportTargetError,
         BundleInputError,
+        OutputFileError,
     )
     if isinstance(error, bad_input):
         return 2

@@ -199,6 +199,7 @@ def _run_system(
         write_pipeline_status,
         write_status,
     )
+    from api.http.access_log import uvicorn_log_config
     from api.http.app import create_app
     from api.settings import redacted
 
@@ -296,7 +297,11 @@ def _run_system(
         run_parts.print_summary(system, parts.service.status)
         return
     config = uvicorn.Config(
-        create_app(system), host=bind_host, port=bind_port, log_level=settings.log_level
+        create_app(system),
+        host=bind_host,
+        port=bind_port,
+        log_level=settings.log_level,
+        log_config=uvicorn_log_config(),
     )
     server = uvicorn.Server(config)
     if not until_end:
@@ -331,6 +336,7 @@ def api(
     import uvicorn
 
     from api.bootstrap import bootstrap, migrator
+    from api.http.access_log import uvicorn_log_config
     from api.http.app import create_app
 
     settings = state_of(ctx).settings()
@@ -342,7 +348,11 @@ def api(
         token = "set" if settings.api.token is not None else "NOT set: commands answer 503"
         console.print(f"API on http://{bind_host}:{bind_port} (docs /docs); command token {token}")
         uvicorn.run(
-            create_app(system), host=bind_host, port=bind_port, log_level=settings.log_level
+            create_app(system),
+            host=bind_host,
+            port=bind_port,
+            log_level=settings.log_level,
+            log_config=uvicorn_log_config(),
         )
     finally:
         system.close()

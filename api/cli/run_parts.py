@@ -38,11 +38,14 @@ def default_run_id(exchange: str, account: str, first_candle_at: datetime) -> st
 @contextmanager
 def sandbox_process(candles: Path, speed: float, krw: Decimal) -> Iterator[str]:
     """Start `ledger sandbox --paced` on the file, from its first candle; yield its URL."""
+    from adapters.market_data.candle_quote import check_krw_quote
     from adapters.market_data.candles_csv import read_rows
     from adapters.sandbox_exchange.process import SandboxStartError, sandbox_process
     from api.bootstrap import ServiceUnavailableError
 
-    first = datetime.fromtimestamp(int(read_rows(candles).minutes[0]) * 60, tz=UTC)
+    rows = read_rows(candles)  # the checks `ledger sandbox` makes, refused here with exit 2
+    check_krw_quote(candles, rows.prices[:, 3], "KRW-BTC")
+    first = datetime.fromtimestamp(int(rows.minutes[0]) * 60, tz=UTC)
     flags = ["--paced", "--speed", str(speed), "--start", first.isoformat(), "--krw", str(krw)]
     try:
         with sandbox_process(candles, *flags) as url:

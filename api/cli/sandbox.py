@@ -11,12 +11,13 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 
-from api.cli.context import console
+from api.cli.context import ALLOW_NON_KRW_OPTION, console
 
 
 def sandbox(
     candles: Annotated[Path, typer.Option(help="Candle CSV (.csv or .csv.gz) to replay.")],
     market: Annotated[str, typer.Option(help="Market the candles are of.")] = "KRW-BTC",
+    allow_non_krw: bool = ALLOW_NON_KRW_OPTION,
     speed: Annotated[float, typer.Option(help="Market minutes per wall minute.")] = 1.0,
     start: Annotated[
         str | None,
@@ -68,7 +69,8 @@ def sandbox(
     """
     import uvicorn
 
-    from adapters.market_data.candles_csv import read_tape
+    from adapters.market_data.candle_quote import check_krw_quote
+    from adapters.market_data.candles_csv import read_rows
     from adapters.sandbox_exchange.app import SANDBOX_KEYS, create_sandbox_app
     from adapters.sandbox_exchange.clock import SandboxClock
     from adapters.sandbox_exchange.market_data import SandboxMarket
@@ -78,7 +80,11 @@ def sandbox(
 
     if speed <= 0:
         raise BacktestInputError(f"--speed {speed} must be greater than 0")
-    replay = SandboxMarket(market, read_tape(candles))
+    rows = read_rows(candles)
+    check_krw_quote(candles, rows.prices[:, 3], market, is_non_krw_allowed=allow_non_krw)
+    replay = SandboxMarket(market, rows.tape())
+    if not 1 <= port <= 65535:
+        raise BacktestInputError(f"--port {port} is not a port: it must be from 1 to 65535")
     if start is None:
         begin = replay.first_time + timedelta(minutes=200)
     else:

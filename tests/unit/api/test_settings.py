@@ -42,8 +42,7 @@ def test_settings_each_source_overrides_the_one_below_it(
     # Given the same setting in a file, a secrets dir, the environment and a flag
     config = write(
         tmp_path / "c.toml",
-        '[api]\nport = 8001\ntoken = "file-token-0123456789"\n'
-        '[database]\npool_size = 2\nschema_name = "from_file"\n',
+        '[api]\nport = 8001\n[database]\npool_size = 2\nschema_name = "from_file"\n',
     )
     secrets = tmp_path / "secrets"
     secrets.mkdir()
@@ -126,3 +125,122 @@ def test_redacted_settings_hide_every_secret(monkeypatch: pytest.MonkeyPatch) ->
     for secret in ("hunter2", "upbit-access-abcdef", "upbit-secret-abcdef", "a-real-token"):
         assert secret not in text
     assert "postgresql://trader:**********@db:5432/ledger" in text
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "shown"),
+    [
+        (
+            "postgresql://db:5432/ledger?user=u&password=hunter2secret",
+            "hunter2secret",
+            "postgresql://db:5432/ledger?user=u&password=**********",
+        ),
+        (
+            "postgresql://trader:hunter2secret@db:5432/ledger?sslmode=require",
+            "hunter2secret",
+            "postgresql://trader:**********@db:5432/ledger?sslmode=require",
+        ),
+        (
+            "postgresql://trader:hunter2secret@h1:5432,h2:5433/ledger",
+            "hunter2secret",
+            "postgresql://trader:**********@h1:5432,h2:5433/ledger",
+        ),
+        (
+            "postgresql:///ledger?host=/tmp&PASSWORD=hunter2secret&sslpassword=keypass99",
+            "hunter2secret",
+            "postgresql:///ledger?host=/tmp&PASSWORD=**********&sslpassword=**********",
+        ),
+        (
+            "postgresql://db/ledger?pass%77ord=hunter2secret",
+            "hunter2secret",
+            "postgresql://db/ledger?pass%77ord=**********",
+        ),
+    ],
+    ids=["query", "userinfo", "multi-host", "query-upper-and-ssl", "percent-encoded-key"],
+)
+def test_redacted_settings_hide_a_database_password_in_every_url_form(
+    monkeypatch: pytest.MonkeyPatch, url: str, secret: str, shown: str
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE__URL", url)
+    data = redacted(load_settings())
+    assert secret not in repr(data) and "keypass99" not in repr(data)
+    assert data["database"]["url"] == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("nats://ops:natspass99@nats:4222", "nats://ops:**********@nats:4222"),
+        ("nats://s3cr3t-nats-token@nats:4222", "nats://**********@nats:4222"),
+    ],
+)
+def test_redacted_settings_hide_nats_credentials_and_tokens(
+    monkeypatch: pytest.MonkeyPatch, url: str, shown: str
+) -> None:
+    monkeypatch.setenv("LEDGER_NATS__URL", url)
+    assert redacted(load_settings())["nats"]["url"] == shown
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LEDGER_API", '["tok-abcdefghijklmnopqrstuvwxyz"]'),
+        ("LEDGER_API", '{"token": "tok-abcdefghijklmnopqrstuvwxyz", "port": 70000}'),
+        ("LEDGER_API", '{"token": "tok-abcdefghijklmnopqrstuvwxyz'),
+        ("LEDGER_UPBIT", '"tok-abcdefghijklmnopqrstuvwxyz"'),
+        ("LEDGER_DATABASE__URL", "mysql://u:tok-abcdefghijklmnopqrstuvwxyz@db/ledger"),
+        ("LEDGER_NATS__URL", "http://u:tok-abcdefghijklmnopqrstuvwxyz@nats:4222"),
+    ],
+    ids=["section-list", "section-bad-port", "section-bad-json", "section-string", "db", "nats"],
+)
+def test_a_malformed_value_holding_a_secret_is_refused_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "tok-abcdefghijklmnopqrstuvwxyz" not in str(error.value)
+    assert name.removeprefix("LEDGER_").split("__")[0].lower() in str(error.value).lower()
+
+
+@pytest.mark.parametrize(
+    ("section", "key"), [("api", "token"), ("upbit", "access_key"), ("upbit", "secret_key")]
+)
+def test_a_secret_in_the_config_file_is_refused_naming_where_it_may_come_from(
+    tmp_path: Path, section: str, key: str
+) -> None:
+    config = write(tmp_path / "c.toml", f'[{section}]\n{key} = "file-secret-0123456789"\n')
+    with pytest.raises(ConfigError) as error:
+        load_settings(config_file=config)
+    message = str(error.value)
+    assert f"{section}.{key} is a secret and is not read from the config file {config}" in message
+    assert f"LEDGER_{section.upper()}__{key.upper()}" in message
+    assert f"ledger_{section}__{key}" in message
+    assert "file-secret-0123456789" not in message
+
+
+def test_a_config_file_that_is_not_text_is_refused_as_not_toml(tmp_path: Path) -> None:
+    config = tmp_path / "binary.toml"
+    config.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe\x00binary")
+    with pytest.raises(ConfigError, match=r"config file .*binary.toml is not valid TOML"):
+        load_settings(config_file=config)
+
+
+def test_a_list_setting_in_the_environment_that_is_not_json_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEDGER_TRADING__MARKETS", "KRW-BTC")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    message = str(error.value)
+    assert "LEDGER_TRADING__MARKETS is not valid JSON" in message
+    assert """LEDGER_TRADING__MARKETS='["KRW-BTC"]'""" in message
+
+
+def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    afile = write(tmp_path / "afile", "")
+    with pytest.raises(ConfigError) as error:
+        load_settings(overrides={"data_dir": afile})
+    assert f"setting data_dir = {str(afile)!r} is invalid: it is a file, not a directory" in str(
+        error.value
+    )
