@@ -243,6 +243,8 @@ def _run_system(
         first_candle_at=first_candle_at,
         limits=limits,
     )
+    if exchange == "sandbox" and exchange_url is None and not is_new:  # started anew here
+        console.print(run_parts.restore_sandbox(system, opened, url))
     status_file = status_path(settings.data_dir, settings.env)
     parts = trading_parts(
         system,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from adapters.nats.pipeline import CqrsPipeline
     from adapters.trading.service import TradingStatus
     from api.bootstrap import System
+    from domain.strategies.run import StrategyRun
 
 
 def first_candle_at(exchange: str, url: str | None) -> datetime:
@@ -49,6 +50,34 @@ def sandbox_process(candles: Path, speed: float, krw: Decimal) -> Iterator[str]:
             yield url
     except SandboxStartError as error:
         raise ServiceUnavailableError(str(error)) from None
+
+
+def restore_sandbox(system: System, opened: StrategyRun.Opened, url: str) -> str:
+    """Restore the sandbox just started to the state a resumed run's log implies; say what.
+
+    Raises:
+        TradingRunInputError: the sandbox refused (it names why); nothing was reconciled, so
+            the account's trading state is as it was.
+    """
+    from adapters.sandbox_exchange.control import SandboxControl, SandboxControlRefusedError
+    from adapters.trading.sandbox_restore import restore_requests
+    from api.cli.trading_run import SANDBOX_ACCESS_KEY, TradingRunInputError
+
+    position = system.trading.run_opened_position(opened.run_id)
+    assert position is not None  # the run is in the log
+    requests, held_at = restore_requests(system.trading, opened, position)
+    try:
+        with SandboxControl(url) as control:
+            done = control.restore(SANDBOX_ACCESS_KEY, requests, held_at)
+    except SandboxControlRefusedError as refused:
+        raise TradingRunInputError(
+            f"run {opened.run_id!r} cannot resume on a new sandbox: {refused}; open another "
+            "run with --run-id NEW, or trade on the sandbox that served it with --exchange-url"
+        ) from None
+    return (
+        f"sandbox restored from the log of run {opened.run_id}: {done.get('placed')} orders "
+        f"placed, {done.get('cancelled')} cancelled again; clock at {held_at.isoformat()}"
+    )
 
 
 def wait_for_read_models(system: System, pipeline: CqrsPipeline, timeout_s: float = 120.0) -> None:

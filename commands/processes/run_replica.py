@@ -34,6 +34,31 @@ from domain.ids import portfolio_id, position_id, risk_limits_id
 from domain.risk.monitor import Breach
 
 
+def seed_account(
+    target: Trading, source: Trading, strategies: Sequence[str], market: str, upto_position: int
+) -> int:
+    """Copy an account as of a log position into an empty Trading; return the events copied.
+
+    Copied: `source`'s ledger, risk record and the strategies' positions in `market`.
+
+    The account a run opened on: what its loop decides from, and what `ledger parity`'s
+    backtest of it starts from.
+    """
+    account = source.account
+    wanted = {portfolio_id(account), risk_limits_id(account)} | {
+        position_id(account, name, market) for name in strategies
+    }
+    page = source.recorder.select_notifications(start=None, limit=10**9, stop=upto_position)
+    stored = [
+        StoredEvent(n.originator_id, n.originator_version, n.topic, n.state)
+        for n in page
+        if n.originator_id in wanted
+    ]
+    if stored:
+        target.recorder.insert_events(stored)
+    return len(stored)
+
+
 class RunReplica(Trading):
     """An in-memory Trading of the run's account whose every command is mirrored to `log`."""
 
@@ -44,26 +69,14 @@ class RunReplica(Trading):
             IN_MEMORY_ENV, account=log.account, markets=log.markets, fee_rate=log.fee_rate
         )
         self.mirror = log
-        self._account_ids = {portfolio_id(log.account), risk_limits_id(log.account)} | {
-            position_id(log.account, name, market) for name in strategies
-        }
+        self._strategies, self._market = list(strategies), market
 
     def seed(self, upto_position: int) -> int:
         """Copy the account's ledger, risk record and the run's positions as of a log position.
 
         Return how many events were copied.
         """
-        page = self.mirror.recorder.select_notifications(
-            start=None, limit=10**9, stop=upto_position
-        )
-        stored = [
-            StoredEvent(n.originator_id, n.originator_version, n.topic, n.state)
-            for n in page
-            if n.originator_id in self._account_ids
-        ]
-        if stored:
-            self.recorder.insert_events(stored)
-        return len(stored)
+        return seed_account(self, self.mirror, self._strategies, self._market, upto_position)
 
     def record_signal(self, command: RecordSignal) -> UUID:
         """Record the signal here and in the log."""
