@@ -106,16 +106,22 @@ class SandboxControl:
         return _status(self._call("POST", "/sandbox/clock", body))
 
     def restore(
-        self, access_key: str, requests: list[dict[str, Any]], clock: datetime
+        self,
+        access_key: str,
+        requests: list[dict[str, Any]],
+        clock: datetime,
+        balances: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Serve a run's past order requests on this fresh sandbox, then hold its clock at `clock`.
+        """Fund a fresh sandbox, serve a run's past order requests on it, hold its clock there.
 
-        Return the counts (`placed`, `cancelled`, `skipped`) and the clock's state.
+        `balances` are the free amounts it starts from; `clock` is where it holds. Return the
+        counts (`placed`, `cancelled`, `skipped`) and the clock's state.
 
         Raises:
             SandboxControlRefusedError: `restore_refused`, naming the request and the rule.
         """
-        body = {"access_key": access_key, "requests": requests, "clock": _iso(clock)}
+        body: dict[str, Any] = {"access_key": access_key, "requests": requests}
+        body.update(clock=_iso(clock), balances=balances or {})
         answer: dict[str, Any] = self._call("POST", "/sandbox/restore", body)
         return answer
 

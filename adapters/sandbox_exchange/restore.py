@@ -8,8 +8,10 @@ sandbox` does this when it resumes a run on a sandbox it has just started
 (`adapters/trading/sandbox_restore.py` reads the requests from the run's log), then holds the
 clock where the run stopped.
 
-Body: `{"access_key": KEY, "requests": [{"at": ISO, "place": {Upbit's order fields, with
-identifier}} | {"at": ISO, "cancel": IDENTIFIER}, ...], "clock": ISO}`, requests in time order.
+Body: `{"access_key": KEY, "balances"?: {CURRENCY: AMOUNT}, "requests": [{"at": ISO, "place":
+{Upbit's order fields, with identifier}} | {"at": ISO, "cancel": IDENTIFIER}, ...], "clock":
+ISO}`, requests in time order; `balances` first sets the account's free amounts (what the run's
+strategies held when it opened).
 A cancel of an order that has ended by its time is skipped (the run found it ended and sent
 none). Refused, with nothing served, on an account that has orders already, on requests out of
 time order or after `clock`; a place the exchange refuses names the request and stops there.
@@ -20,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from adapters.sandbox_exchange.paper_exchange import OrderRefusedError, PaperExchange
+from adapters.sandbox_exchange.paper_exchange import Balance, OrderRefusedError, PaperExchange
 
 
 class RestoreRefusedError(ValueError):
@@ -65,6 +68,9 @@ def restore_account(
         raise RestoreRefusedError(
             f"the account has {len(exchange.orders)} orders already: a restore needs a fresh one"
         )
+    funds = _balances(body.get("balances") or {}, exchange)
+    for currency, amount in funds.items():
+        exchange.balances[currency] = Balance(free=amount)
     placed = cancelled = skipped = 0
     for n, (request, at) in enumerate(zip(requests, times, strict=True), 1):
         try:
@@ -85,6 +91,24 @@ def restore_account(
                 f"request {n} at {at.isoformat()} was refused: {refused.name}: {refused.message}"
             ) from None
     return RestoreOutcome(placed, cancelled, skipped), clock
+
+
+def _balances(value: Any, exchange: PaperExchange) -> dict[str, Decimal]:
+    if not isinstance(value, dict):
+        raise RestoreRefusedError(f"balances {value!r} must map currencies to amounts")
+    funds: dict[str, Decimal] = {}
+    for currency, text in value.items():
+        if currency not in exchange.balances:
+            known = ", ".join(exchange.balances)
+            raise RestoreRefusedError(f"balance currency {currency!r} is not one of {known}")
+        try:
+            amount = Decimal(str(text))
+        except InvalidOperation:
+            amount = Decimal("NaN")
+        if not amount.is_finite() or amount < 0:
+            raise RestoreRefusedError(f"balance {currency} {text!r} is not an amount >= 0")
+        funds[currency] = amount
+    return funds
 
 
 def _instant(value: Any, name: str) -> datetime:

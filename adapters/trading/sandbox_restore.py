@@ -18,6 +18,7 @@ it at its next close, as after any lost sending.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from adapters.upbit.order_translation import order_body
 from commands.backtest.risk_monitor import MONITOR_ACTOR
 from commands.ports import OrderTicket
 from commands.processes.candle_feed import LogCandleFeed
+from commands.processes.run_replica import opening_books
 from commands.trading import Trading
 from domain.orders.order import Order
 from domain.orders.terms import OrderSide, OrderType
@@ -57,6 +59,20 @@ def restore_requests(
     timed.sort(key=lambda item: (item[0], item[1]))
     requests = [{"at": at.isoformat(), **request} for at, _, request in timed]
     return requests, _held_at(trading, opened)
+
+
+def opening_balances(trading: Trading, opened: StrategyRun.Opened, position: int) -> dict[str, str]:
+    """Return what the sandbox's account starts with: what the run's strategies held at opening.
+
+    A run opened on a fresh account: its capital per strategy and no coin. A run opened on
+    books an earlier run or an operator left: those (so the exchange holds what the log says
+    the run may spend or sell).
+    """
+    books = opening_books(trading, list(opened.strategies), opened.market, position)
+    base = opened.market.split("-")[1]
+    krw = sum((cash for cash, _ in books.values()), Decimal(0))
+    coin = sum((qty for _, qty in books.values()), Decimal(0))
+    return {"KRW": format(krw, "f"), base: format(coin, "f")}
 
 
 def _ticket(order_id: UUID, placed: Order.Placed) -> OrderTicket:

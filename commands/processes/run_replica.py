@@ -11,6 +11,7 @@ is already recorded). The replica's reads are the run's state at the candle bein
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -57,6 +58,30 @@ def seed_account(
     if stored:
         target.recorder.insert_events(stored)
     return len(stored)
+
+
+def opening_books(
+    source: Trading, strategies: Sequence[str], market: str, upto_position: int
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Return each strategy's (cash KRW, BTC held) in the account as of a log position.
+
+    As of a run's opening, these are the books it trades from: its capital for a strategy new
+    to the account, else what an earlier run or an operator left.
+    """
+    account = Trading(
+        IN_MEMORY_ENV, account=source.account, markets=source.markets, fee_rate=source.fee_rate
+    )
+    try:
+        seed_account(account, source, strategies, market, upto_position)
+        portfolio = account.get_portfolio()
+        books: dict[str, tuple[Decimal, Decimal]] = {}
+        for name in strategies:
+            position = account.get_position(name, market)
+            cash = portfolio.book(name).cash_krw if portfolio is not None else Decimal(0)
+            books[name] = (cash, position.qty_btc if position is not None else Decimal(0))
+        return books
+    finally:
+        account.close()
 
 
 class RunReplica(Trading):

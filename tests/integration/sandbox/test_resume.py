@@ -23,7 +23,7 @@ from adapters.sandbox_exchange.market_data import SandboxMarket
 from adapters.sandbox_exchange.paper_exchange import PaperExchange
 from adapters.sandbox_exchange.rate_limits import RateLimiter
 from adapters.trading.sandbox_feed import SteppedSandboxFeed
-from adapters.trading.sandbox_restore import restore_requests
+from adapters.trading.sandbox_restore import opening_balances, restore_requests
 from adapters.upbit.auth import UpbitCredentials
 from adapters.upbit.candle_source import UpbitCandleSource
 from adapters.upbit.execution import UpbitExecutionGateway
@@ -155,7 +155,8 @@ def test_a_run_resumed_on_a_new_sandbox_finds_its_orders_there_and_trades_on_in_
         with ExitStack() as stack:
             resumed = run_core(log, stack.enter_context(new_sandbox()), stack)
             requests, held_at = restore_requests(log, opened, position)
-            resumed.control.restore(ACCESS_KEY, requests, held_at)
+            funds = opening_balances(log, opened, position)
+            resumed.control.restore(ACCESS_KEY, requests, held_at, funds)
 
             # Then the start-up reconciliation finds the exchange as the log implies it
             assert unexplained(resumed.reconcile(2)) == []
