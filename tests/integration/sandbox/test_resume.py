@@ -7,6 +7,7 @@ sandbox stops and a new one starts empty, as the sandbox `ledger run --candles` 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -23,12 +24,14 @@ from adapters.sandbox_exchange.market_data import SandboxMarket
 from adapters.sandbox_exchange.paper_exchange import PaperExchange
 from adapters.sandbox_exchange.rate_limits import RateLimiter
 from adapters.trading.sandbox_feed import SteppedSandboxFeed
-from adapters.trading.sandbox_restore import opening_balances, restore_requests
 from adapters.upbit.auth import UpbitCredentials
 from adapters.upbit.candle_source import UpbitCandleSource
 from adapters.upbit.execution import UpbitExecutionGateway
 from adapters.upbit.rate_limit import GROUP_LIMITS
 from adapters.upbit.rest import UpbitRestClient
+from api.bootstrap import System
+from api.cli.run_parts import restore_sandbox
+from api.settings import load_settings
 from commands.backtest.exchange_execution import ExchangeExecution
 from commands.backtest.execution import Execution
 from commands.messages import OpenRun
@@ -151,14 +154,16 @@ def test_a_run_resumed_on_a_new_sandbox_finds_its_orders_there_and_trades_on_in_
         assert working, "orders rest at the exchange when the run stops"
         assert any(o.status is OrderStatus.FILLED for o in _orders(log))
 
-        # When `ledger run` is run again: a new sandbox, restored from the run's log
+        # When `ledger run` is run again: a new sandbox, restored from the run's log as
+        # `ledger run` restores it
         with ExitStack() as stack:
-            resumed = run_core(log, stack.enter_context(new_sandbox()), stack)
-            requests, held_at = restore_requests(log, opened, position)
-            funds = opening_balances(log, opened, position)
-            resumed.control.restore(ACCESS_KEY, requests, held_at, funds)
+            url = stack.enter_context(new_sandbox())
+            said = restore_sandbox(System(load_settings(), log), opened, url, is_new=False)
+            resumed = run_core(log, url, stack)
 
-            # Then the start-up reconciliation finds the exchange as the log implies it
+            # Then the sandbox holds the run's resting orders again
+            assert re.search(r" [1-9]\d* orders placed", said), said
+            # And the start-up reconciliation finds the exchange as the log implies it
             assert unexplained(resumed.reconcile(2)) == []
             risk = log.get_risk_limits()
             assert risk is not None and risk.state is TradingState.ACTIVE
