@@ -3,11 +3,12 @@
 The candles a trading run saw are the log's candles of its market from its first candle on.
 A backtest with the run's inputs (strategies and parameters, capital, paper fill model, run
 id) over those candles, up to the end of the range, decides what the run should have decided.
-The account's risk limits and trading state when the run opened are the backtest's, and a
-change of the risk record made outside the run (an operator's) reaches the backtest at the
-candle it reached the run. The two are compared as parity lines (`domain/parity.py`: flow by
-flow, without the exchange's own ids) over the flows decided in the range, each up to the
-range's end.
+The backtest starts from the account as the run opened on it (the strategies' books, which
+an earlier run or an operator may have left other than the run's capital; the risk record's
+limits and trading state), and a change of the risk record made outside the run (an
+operator's) reaches the backtest at the candle it reached the run. The two are compared as
+parity lines (`domain/parity.py`: flow by flow, without the exchange's own ids) over the flows
+decided in the range, each up to the range's end.
 """
 
 from __future__ import annotations
@@ -22,16 +23,15 @@ from commands.backtest.risk_monitor import monitor_flow
 from commands.backtest.run_model import IN_MEMORY_ENV, EngineConfig
 from commands.candle_history import candle_tape_from_log
 from commands.processes.candle_feed import LogCandleFeed
-from commands.processes.risk_directives import RISK_TOPICS, OutsideRiskChanges
+from commands.processes.risk_directives import OutsideRiskChanges
+from commands.processes.run_replica import seed_account
 from commands.trading import Trading
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
-from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
-from domain.ids import risk_limits_id
 from domain.parity import parity_lines
 from domain.replay_hash import canonical_hash, is_decision_topic
 from domain.risk.directive import RiskDirective
-from domain.risk.limits import Limits, TradingState
+from domain.risk.limits import Limits
 from domain.strategies.catalog import build_strategies
 from domain.strategies.run import StrategyRun
 from domain.strategies.signal import Signal
@@ -51,6 +51,8 @@ class RunParity:
     system_lines: list[str] = field(default_factory=list)
     backtest_lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    note: str | None = None
+    """What an equal outcome means when there was nothing to compare (no candle)."""
 
     @property
     def system_hash(self) -> str:
@@ -93,6 +95,7 @@ class RunParity:
             "backtest_hash": self.backtest_hash,
             "equal": self.is_equal,
             "problems": list(self.problems),
+            "note": self.note,
             "first_difference": self.first_difference(),
         }
 
@@ -125,16 +128,25 @@ def run_parity(
     hi = end or (tape.open_time(len(tape) - 1) + timedelta(minutes=1) if tape else first)
     outcome = RunParity(opened.run_id, lo, hi)
     if tape is None:
-        outcome.problems.append(f"the log holds no {opened.market} candles from {first}")
+        # Neither side can have decided anything: equal, and said so.
+        outcome.note = f"nothing to compare: the log holds no {opened.market} candle from {first}"
         return outcome
     outcome.candles = len(tape)
-    limits, directives = _risk_inputs(trading, opened, position)
-    replica = Trading(IN_MEMORY_ENV, account=trading.account, fee_rate=opened.fee_rate)
+    directives = _outside_risk_changes(trading, opened, position)
+    replica = Trading(
+        IN_MEMORY_ENV, account=trading.account, markets=trading.markets, fee_rate=opened.fee_rate
+    )
     try:
+        # The backtest starts from the account the run opened on, as the run's loop does: the
+        # strategies' books (cash, positions; an earlier run's or an operator's), the risk
+        # record's limits and state. A run opened on a fresh account has its capital there.
+        seed_account(replica, trading, list(opened.strategies), opened.market, position)
+        record = replica.get_risk_limits()
+        limits = record.limits if record is not None else Limits()
         model = FillModel(opened.fee_rate, opened.slippage_bps, opened.max_participation)
         strategies = build_strategies(list(opened.strategies), opened.strategies)
         config = EngineConfig(opened.run_id, opened.capital_krw, model, opened.market, limits)
-        engine = BacktestEngine(replica, strategies, config)
+        engine = BacktestEngine(replica, strategies, config, allocates=False)
         engine.run_tape(tape, progress, directives=directives)
         backtest = [event for _, event in _decisions(replica, opened.run_id, after=0)]
     finally:
@@ -145,24 +157,12 @@ def run_parity(
     return outcome
 
 
-def _risk_inputs(
+def _outside_risk_changes(
     trading: Trading, opened: StrategyRun.Opened, position: int
-) -> tuple[Limits, dict[int, list[RiskDirective]]]:
-    # The account's limits and state when the run opened, and each change made outside the
-    # run afterwards at the index of the candle the run applied it at (the same rule).
-    limits, state, reason = Limits(), TradingState.ACTIVE, ""
-    record = risk_limits_id(trading.account)
-    for _, event in trading.read_events(RISK_TOPICS, upto=position):
-        directive = RiskDirective.from_event(event)
-        if directive is None or getattr(event, "originator_id", None) != record:
-            continue
-        limits = directive.limits or limits
-        state, reason = directive.state or state, directive.reason if directive.state else reason
+) -> dict[int, list[RiskDirective]]:
+    # Each change of the risk record made outside the run after it opened, at the index of
+    # the candle the run applied it at (the same rule).
     schedule: dict[int, list[RiskDirective]] = {}
-    if state is not TradingState.ACTIVE:
-        cause = Cause(opened.first_candle_at, "parity", opened.run_id, opened.run_id)
-        opening = RiskDirective(reason or "the state at the run's opening", cause, state=state)
-        schedule[0] = [opening]
     feed = LogCandleFeed(trading, opened.market, opened.first_candle_at)
     changes = OutsideRiskChanges(
         trading, account=trading.account, run_id=opened.run_id, after=position
@@ -171,7 +171,7 @@ def _risk_inputs(
         found = changes.before(available)
         if found:
             schedule.setdefault(index, []).extend(found)
-    return limits, schedule
+    return schedule
 
 
 def _decisions(trading: Trading, run_id: str, *, after: int) -> list[tuple[int, Event]]:

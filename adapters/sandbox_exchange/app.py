@@ -4,7 +4,7 @@ Quotation endpoints serve the replayed candles up to the sandbox clock's now; ev
 carries `Remaining-Req`; over the limit it answers 429 (text body, as Upbit does) and, when the
 caller carries on, 418. Tests drive the clock through `/sandbox/clock`, and simulate an
 exchange outage or maintenance through `/sandbox/outage`, and spoil the next order POSTs
-through `/sandbox/faults`.
+through `/sandbox/faults`; `/sandbox/restore` serves a resumed run's past order requests again.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from adapters.sandbox_exchange.quotes import (
     trades_before,
 )
 from adapters.sandbox_exchange.rate_limits import RateLimiter
+from adapters.sandbox_exchange.restore import RestoreRefusedError, restore_account
 from adapters.sandbox_exchange.websocket_feed import FeedHub, serve_feed
 
 KST = timedelta(hours=9)
@@ -222,13 +223,15 @@ def create_sandbox_app(
 
     faults = OrderFaults()
     arrivals: list[tuple[datetime, float]] = []
+    account = exchange or PaperExchange(markets)
+    access_keys = SANDBOX_KEYS if keys is None else keys
     add_exchange_routes(
         app,
         answer=answer,
         error=error,
-        exchange=exchange or PaperExchange(markets),
+        exchange=account,
         clock=clock,
-        keys=SANDBOX_KEYS if keys is None else keys,
+        keys=access_keys,
         faults=faults,
         arrivals=arrivals,
     )
@@ -302,6 +305,17 @@ def create_sandbox_app(
         body = await request.json()
         sent = await hub.inject(str(body.get("text", "")))
         return Response(render_json({"sent": sent}), 200, media_type="application/json")
+
+    @app.post("/sandbox/restore")
+    async def restore(request: Request) -> Response:
+        """Serve a resumed run's past order requests again, then hold the clock where it was."""
+        try:
+            outcome, at = restore_account(account, await request.json(), access_keys)
+        except (RestoreRefusedError, ValueError) as refused:
+            return error(400, "restore_refused", str(refused))
+        clock.set(at)
+        hub.clock_moved()
+        return _json_response({**vars(outcome), "clock": clock_body(clock, markets)})
 
     @app.get("/sandbox/clock")
     def get_clock() -> Response:

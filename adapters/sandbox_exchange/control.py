@@ -1,4 +1,4 @@
-"""A client of the sandbox's control endpoints: its clock (status, release, set), outages, faults.
+"""A client of the sandbox's control endpoints: its clock, outages, faults, and restoring a run.
 
 A trading system driving a paced sandbox (`ledger sandbox --paced`) calls `release(until)` after
 processing each candle; tests also set the clock and queue faults for the next order POSTs.
@@ -104,6 +104,26 @@ class SandboxControl:
         if frozen is not None:
             body["frozen"] = frozen
         return _status(self._call("POST", "/sandbox/clock", body))
+
+    def restore(
+        self,
+        access_key: str,
+        requests: list[dict[str, Any]],
+        clock: datetime,
+        balances: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Fund a fresh sandbox, serve a run's past order requests on it, hold its clock there.
+
+        `balances` are the free amounts it starts from; `clock` is where it holds. Return the
+        counts (`placed`, `cancelled`, `skipped`) and the clock's state.
+
+        Raises:
+            SandboxControlRefusedError: `restore_refused`, naming the request and the rule.
+        """
+        body: dict[str, Any] = {"access_key": access_key, "requests": requests}
+        body.update(clock=_iso(clock), balances=balances or {})
+        answer: dict[str, Any] = self._call("POST", "/sandbox/restore", body)
+        return answer
 
     # Outages and order faults.
     def outage(self, mode: str) -> None:

@@ -121,6 +121,10 @@ class PaperExchange:
                 raise OrderRefusedError(404, "order_not_found", f"no order has {shown}")
             return order
 
+    def uuid_of(self, identifier: str) -> str | None:
+        """Return the uuid of the order with this identifier, or None."""
+        return self._by_identifier.get(identifier)
+
     def listed(self, now: datetime, *, states: set[str], market: str | None) -> list[SandboxOrder]:
         """Return the orders in `states` (of `market`, if given), oldest first."""
         with self._lock:

@@ -44,8 +44,10 @@ def parity(
     first candle to --to go through `ledger backtest`'s engine with the run's inputs
     (strategies, parameters, capital, paper fill model, run id). The signals, orders and
     fills decided in [--from, --to) are compared flow by flow, without the exchange's own
-    ids (docs/trading.md "Parity"); each side's hash is printed. Exit 4 on a difference,
-    naming the first differing decision.
+    ids (docs/trading.md "Parity"); each side's hash is printed. The backtest starts from the
+    account the run opened on (its strategies' cash and positions). A run that saw no candle
+    has nothing to compare (equal). Exit 4 on a difference, naming the first differing
+    decision.
 
     Example: ledger parity --from 2023-03-09 --to 2023-03-12
     """
@@ -74,16 +76,20 @@ def parity(
             f"{len(o.system_lines):,} / {len(o.backtest_lines):,}",
             o.system_hash[:16],
             o.backtest_hash[:16],
-            "equal" if o.is_equal else "DIFFERENT",
+            ("nothing to compare" if o.note else "equal") if o.is_equal else "DIFFERENT",
         )
     console.print(table)
     if json_out is not None:
         json_out.write_text(json.dumps([o.as_dict() for o in outcomes], indent=1))
+    for o in outcomes:
+        if o.note:
+            console.print(f"{o.run_id}: {o.note}")
     different = [o for o in outcomes if not o.is_equal]
     for o in different:
         for problem in o.problems:
             console.print(f"{o.run_id}: {problem}")
-        console.print(f"{o.run_id}: {o.first_difference()}")
+        if (difference := o.first_difference()) is not None:
+            console.print(f"{o.run_id}: {difference}")
     if different:
         raise ParityMismatchError(
             f"{len(different)} of {len(outcomes)} trading runs differ from their backtest"

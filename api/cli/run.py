@@ -244,6 +244,11 @@ def _run_system(
         first_candle_at=first_candle_at,
         limits=limits,
     )
+    if exchange == "sandbox" and exchange_url is None:  # started here: fund it, or restore it
+        assert url is not None
+        console.print(run_parts.restore_sandbox(system, opened, url, is_new=is_new))
+    if (books := run_parts.inherited_books(system, opened)) is not None:
+        console.print(books)
     status_file = status_path(settings.data_dir, settings.env)
     parts = trading_parts(
         system,

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from adapters.nats.pipeline import CqrsPipeline
     from adapters.trading.service import TradingStatus
     from api.bootstrap import System
+    from domain.strategies.run import StrategyRun
 
 
 def first_candle_at(exchange: str, url: str | None) -> datetime:
@@ -52,6 +53,66 @@ def sandbox_process(candles: Path, speed: float, krw: Decimal) -> Iterator[str]:
             yield url
     except SandboxStartError as error:
         raise ServiceUnavailableError(str(error)) from None
+
+
+def restore_sandbox(system: System, opened: StrategyRun.Opened, url: str, *, is_new: bool) -> str:
+    """Bring the sandbox `ledger run` just started to the state the run's log implies; say what.
+
+    Funded with what the run's strategies held when it opened; for a run resumed, its past
+    order requests served again and its clock held where the run stopped
+    (`adapters/trading/sandbox_restore.py`).
+
+    Raises:
+        TradingRunInputError: the sandbox refused (it names why); nothing was reconciled, so
+            the account's trading state is as it was.
+    """
+    from adapters.sandbox_exchange.control import SandboxControl, SandboxControlRefusedError
+    from adapters.trading.sandbox_restore import opening_balances, restore_requests
+    from api.cli.trading_run import SANDBOX_ACCESS_KEY, TradingRunInputError
+
+    position = system.trading.run_opened_position(opened.run_id)
+    assert position is not None  # the run is in the log
+    balances = opening_balances(system.trading, opened, position)
+    requests, held_at = restore_requests(system.trading, opened, position)
+    if is_new:  # a new run trades from its first candle on
+        requests, held_at = [], opened.first_candle_at
+    try:
+        with SandboxControl(url) as control:
+            done = control.restore(SANDBOX_ACCESS_KEY, requests, held_at, balances)
+    except SandboxControlRefusedError as refused:
+        raise TradingRunInputError(
+            f"run {opened.run_id!r} cannot resume on a new sandbox: {refused}; open another "
+            "run with --run-id NEW, or trade on the sandbox that served it with --exchange-url"
+        ) from None
+    funded = ", ".join(f"{amount} {currency}" for currency, amount in balances.items())
+    if is_new:
+        return f"sandbox     funded with {funded} (what the run's strategies hold)"
+    return (
+        f"sandbox     restored from the run's log: funded with {funded}, "
+        f"{done.get('placed')} orders placed and {done.get('cancelled')} cancelled again, "
+        f"clock held at {held_at.isoformat()}"
+    )
+
+
+def inherited_books(system: System, opened: StrategyRun.Opened) -> str | None:
+    """Say which of the run's strategies opened on books other than its capital, or None."""
+    from commands.processes.run_replica import opening_books
+
+    position = system.trading.run_opened_position(opened.run_id)
+    assert position is not None  # the run is in the log
+    books = opening_books(system.trading, list(opened.strategies), opened.market, position)
+    other = [
+        f"{name} {cash:,} KRW + {qty} BTC"
+        for name, (cash, qty) in books.items()
+        if cash != opened.capital_krw or qty != 0
+    ]
+    if not other:
+        return None
+    return (
+        f"books       the account's strategies already held money when the run opened, and "
+        f"it trades on with it (an earlier run's or an operator's), not {opened.capital_krw:,} "
+        f"KRW each: {'; '.join(other)}. `ledger parity` backtests from these books."
+    )
 
 
 def wait_for_read_models(system: System, pipeline: CqrsPipeline, timeout_s: float = 120.0) -> None:

@@ -159,14 +159,24 @@ class ExchangeExecution:
         """Ask the exchange to cancel the order, keeping the trades it reports.
 
         An order the exchange has already ended (cancelled by an earlier process that stopped
-        before the log recorded it, or filled meanwhile) is not asked again.
+        before the log recorded it, or filled meanwhile) is not asked again. An order the
+        exchange does not have (a sandbox started anew, an account reset) has nothing to cancel
+        there: the run ends it in the log all the same, and reconciliation reports the
+        difference (`order_missing_at_exchange`). Neither is an error of the run.
         """
         known = self._known_of(order.order_id)
         found = self.gateway.find(order.order_id)
-        if found is not None and found.state is not ExchangeOrderState.WAIT:
-            known.take(found)
+        if found is None:
             return
-        known.take(self.gateway.cancel(order.order_id))
+        if found.state is ExchangeOrderState.WAIT:
+            try:
+                found = self.gateway.cancel(order.order_id)
+            except ExchangeRefusedOrderError:
+                # It ended (or vanished) between the look-up and the cancel: ask what it is now.
+                found = self.gateway.find(order.order_id)
+                if found is None:
+                    return
+        known.take(found)
 
     def _known_of(self, order_id: UUID) -> KnownOrder:
         known = self._known.get(order_id)

@@ -11,6 +11,7 @@ is already recorded). The replica's reads are the run's state at the candle bein
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -34,6 +35,55 @@ from domain.ids import portfolio_id, position_id, risk_limits_id
 from domain.risk.monitor import Breach
 
 
+def seed_account(
+    target: Trading, source: Trading, strategies: Sequence[str], market: str, upto_position: int
+) -> int:
+    """Copy an account as of a log position into an empty Trading; return the events copied.
+
+    Copied: `source`'s ledger, risk record and the strategies' positions in `market`.
+
+    The account a run opened on: what its loop decides from, and what `ledger parity`'s
+    backtest of it starts from.
+    """
+    account = source.account
+    wanted = {portfolio_id(account), risk_limits_id(account)} | {
+        position_id(account, name, market) for name in strategies
+    }
+    page = source.recorder.select_notifications(start=None, limit=10**9, stop=upto_position)
+    stored = [
+        StoredEvent(n.originator_id, n.originator_version, n.topic, n.state)
+        for n in page
+        if n.originator_id in wanted
+    ]
+    if stored:
+        target.recorder.insert_events(stored)
+    return len(stored)
+
+
+def opening_books(
+    source: Trading, strategies: Sequence[str], market: str, upto_position: int
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Return each strategy's (cash KRW, BTC held) in the account as of a log position.
+
+    As of a run's opening, these are the books it trades from: its capital for a strategy new
+    to the account, else what an earlier run or an operator left.
+    """
+    account = Trading(
+        IN_MEMORY_ENV, account=source.account, markets=source.markets, fee_rate=source.fee_rate
+    )
+    try:
+        seed_account(account, source, strategies, market, upto_position)
+        portfolio = account.get_portfolio()
+        books: dict[str, tuple[Decimal, Decimal]] = {}
+        for name in strategies:
+            position = account.get_position(name, market)
+            cash = portfolio.book(name).cash_krw if portfolio is not None else Decimal(0)
+            books[name] = (cash, position.qty_btc if position is not None else Decimal(0))
+        return books
+    finally:
+        account.close()
+
+
 class RunReplica(Trading):
     """An in-memory Trading of the run's account whose every command is mirrored to `log`."""
 
@@ -44,26 +94,14 @@ class RunReplica(Trading):
             IN_MEMORY_ENV, account=log.account, markets=log.markets, fee_rate=log.fee_rate
         )
         self.mirror = log
-        self._account_ids = {portfolio_id(log.account), risk_limits_id(log.account)} | {
-            position_id(log.account, name, market) for name in strategies
-        }
+        self._strategies, self._market = list(strategies), market
 
     def seed(self, upto_position: int) -> int:
         """Copy the account's ledger, risk record and the run's positions as of a log position.
 
         Return how many events were copied.
         """
-        page = self.mirror.recorder.select_notifications(
-            start=None, limit=10**9, stop=upto_position
-        )
-        stored = [
-            StoredEvent(n.originator_id, n.originator_version, n.topic, n.state)
-            for n in page
-            if n.originator_id in self._account_ids
-        ]
-        if stored:
-            self.recorder.insert_events(stored)
-        return len(stored)
+        return seed_account(self, self.mirror, self._strategies, self._market, upto_position)
 
     def record_signal(self, command: RecordSignal) -> UUID:
         """Record the signal here and in the log."""

@@ -362,3 +362,34 @@ def test_run_killed_between_its_copy_and_the_log_takes_the_fill_from_the_exchang
     assert parity(trading) == expected
     placed = [e for e in _events(trading) if isinstance(e, Order.Placed)]
     assert exchange.posts == len(placed) == len(exchange.orders)
+
+
+def test_a_cancel_of_an_order_the_exchange_does_not_have_ends_it_in_the_log_without_a_crash(
+    candles: list[Candle],
+) -> None:
+    # Given a run that traded a day on an exchange and has orders open there
+    from commands.messages import ChangeTradingState
+    from domain.events import Cause
+
+    trading = new_log()
+    exchange = FakeExchange(MODEL, candles[0].open_time)
+    open_live_run(trading, candles)
+    run, _ = exchange_loop(trading, exchange)
+    day = 1440
+    drive(trading, exchange, run, candles[:day])
+    working = {o for o, order in exchange.orders.items() if order.state.value == "wait"}
+    assert working
+
+    # When the exchange forgets them (a new sandbox, a reset account), an operator halts, and
+    # a new loop processes the next candle
+    forgetful = FakeExchange(MODEL, candles[day - 1].close_time)
+    at = candles[day - 1].close_time + timedelta(seconds=7)
+    trading.change_trading_state(
+        ChangeTradingState("HALTED", "maintenance", Cause(at, "api:alice", "halt", "halt"))
+    )
+    run, _ = exchange_loop(trading, forgetful)
+    drive(trading, forgetful, run, candles[day : day + 1])
+
+    # Then the halt's cancels end those orders in the log: the exchange had nothing to cancel
+    cancelled = {e.originator_id for e in _events(trading) if isinstance(e, Order.Cancelled)}
+    assert working <= cancelled
