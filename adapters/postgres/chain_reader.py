@@ -24,7 +24,8 @@ from domain.audit.canonical import (
     canonical_audit_json_and_body,
     canonical_dumps,
 )
-from domain.audit.link import GENESIS_LINK
+from domain.audit.checkpoint import ChainHead
+from domain.audit.link import GENESIS_LINK, link_after
 from domain.audit.verification import (
     CHECKPOINT_TOPIC,
     ChainBreak,
@@ -35,6 +36,14 @@ from domain.audit.verification import (
 )
 
 FETCH = 5000
+
+
+class ChainNotFollowedError(Exception):
+    """The chain does not go on as expected from a head (an export's seal cannot be read)."""
+
+
+class _Reached(Exception):
+    """The walk reached the event it was looking for (ends `chained_through` early)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +192,38 @@ class ChainReader:
             walk.checkpoints,
             time.perf_counter() - started,
             found,
+        )
+
+    def chained_through(
+        self, head: ChainHead, originator_id: str
+    ) -> list[tuple[LoggedEvent, str, str, int]]:
+        """Return the events chained after `head` through the first of `originator_id`, verified.
+
+        Each comes with its digest, link and count, as `verify`'s `on_chained` gives them; the
+        first must follow from `head` (an export's head, read before this event was recorded).
+
+        Raises:
+            ChainNotFollowedError: an event up to it does not match its link, the chain does
+                not go on from `head`, or the chain holds no event of `originator_id` after it.
+        """
+        found: list[tuple[LoggedEvent, str, str, int]] = []
+
+        def collect(event: LoggedEvent, digest: str, link: str, count: int) -> None:
+            if not found and link != link_after(head.link, digest):
+                raise ChainNotFollowedError(
+                    f"the chain after position {head.position} does not go on from its link"
+                )
+            found.append((event, digest, link, count))
+            if event.originator_id == originator_id:
+                raise _Reached
+
+        try:
+            outcome = self.verify(from_position=head.position + 1, on_chained=collect)
+        except _Reached:
+            return found
+        where = "" if outcome.chain_break is None else f": {outcome.chain_break.describe()}"
+        raise ChainNotFollowedError(
+            f"no event of {originator_id} is chained after position {head.position}{where}"
         )
 
     def _start(self, conn: psycopg.Connection[Any], from_position: int) -> ChainWalk:
