@@ -346,6 +346,9 @@ events.jsonl     the selected events, one per line, each exactly its canonical a
 chain.tsv        every event of the log from the first to the head, in order:
                  position, count, digest = sha256(its canonical JSON), link, whether its line is
                  in events.jsonl (e or -), and its name when it is
+seal.tsv         the rows after the head up to the export's seal, the seal (e) last
+seal.jsonl       the seal: an audit.bundle.sealed event naming the manifest's sha256 (of the
+                 manifest less its "seal", as sorted compact JSON), recorded in the log
 orders.csv, fills.csv, daily_pnl.csv
                  summaries for an accountant (daily P&L per trading day; the day opens at
                  09:00 KST = 00:00 UTC)
@@ -358,6 +361,7 @@ Verify:   python3 verify_bundle.py .
 The link rule: digest_n = sha256(line n, UTF-8);
                link_n = sha256(bytes(link_{n-1}) + bytes(digest_n));
                link_0 = sha256("upbit-ledger audit chain v2").
-Events outside the selection are proven by their digests. Keep the head (manifest.json
-chain.head) somewhere else: a later rewrite of any event at or before it changes that link.
+Events outside the selection are proven by their digests. Keep the seal's head
+(manifest.json seal: position and link) somewhere else: a later rewrite of any event at or
+before it, or of this manifest, changes that link.
 """

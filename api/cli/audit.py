@@ -235,11 +235,14 @@ def verify_bundle(
 ) -> None:
     """Verify audit bundles offline, the way their own verify_bundle.py does (no database).
 
-    Recomputes the chain from the genesis over chain.tsv, checks each line of events.jsonl
-    against its digest in the chain's order, the checkpoints, the manifest's head and every
-    file's sha256; with several bundles, that they lie on one chain. Exit 0 when all hold,
-    4 naming the first event that does not (changed, deleted, inserted, reordered, or a chain
-    row or file altered), 2 when a bundle cannot be read.
+    Recomputes the chain from the genesis over chain.tsv and on through seal.tsv to the
+    export's seal, checks each line of events.jsonl against its digest in the chain's order,
+    that the lines in full are those the selection names, the checkpoints, the manifest's head,
+    that the manifest is the one sealed in the log, and every file's sha256; with several
+    bundles, that they lie on one chain. Exit 0 when all hold, 4 naming the first event that
+    does not (changed, deleted, inserted, reordered, left_out, selection_mismatch, or a chain
+    row, the manifest or a file altered), 2 when a bundle cannot be read. Give the seal's head
+    you kept (--head): without it a bundle only proves it is consistent.
 
     Examples:
       ledger audit verify-bundle audit-2026-03.tar.gz
