@@ -26,7 +26,7 @@ from uuid import UUID
 
 from adapters.audit_bundle import verify_bundle
 from adapters.audit_bundle.files import BundleFiles, HashedFile
-from adapters.postgres.chain_reader import ChainReader, ChainStatus
+from adapters.postgres.chain_reader import ChainNotFollowedError, ChainReader, ChainStatus
 from commands.ledger_log import LedgerLog
 from domain.audit.checkpoint import ChainHead
 from domain.audit.link import GENESIS_LINK, LINK_RULE
@@ -47,9 +47,6 @@ ARCHIVE_ORDER = (
     "seal.tsv",
     "seal.jsonl",
 )
-SEAL_FILES = ("seal.tsv", "seal.jsonl")
-"""Written after the manifest is sealed, so not among its files: the chain proves them."""
-
 Sealer = Callable[[str, ChainHead], UUID]
 """(manifest sha256, head) -> the id of the `audit.bundle.sealed` event it recorded."""
 
@@ -217,7 +214,13 @@ def _write(
     sealed_sha256 = verify_bundle.manifest_sha256(manifest)
     head_before = ChainHead(outcome.position, outcome.link, outcome.count)
     seal_id = seal(sealed_sha256, head_before)
-    trail = reader.chained_through(head_before, str(seal_id))
+    try:
+        trail = reader.chained_through(head_before, str(seal_id))
+    except ChainNotFollowedError as error:
+        raise LogNotChainedError(
+            f"the bundle's seal cannot be read back from the log ({error}); no bundle was written"
+        ) from None
+    # Written after the manifest is sealed, so not among its files: the chain proves them.
     rows, line = files.open("seal.tsv"), files.open("seal.jsonl")
     rows.line(CHAIN_HEADER)
     for event, digest, link, count in trail:

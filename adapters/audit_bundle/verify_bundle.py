@@ -521,10 +521,11 @@ def verify(path: str, watch: set[int] | None = None) -> Report:
 
 def _verify(bundle: Bundle, manifest: dict[str, Any], watch: set[int] | None) -> Report:
     report = Report(bundle.path)
-    walked = fast_walk(bundle, report, watch or set())
+    selection = Selection.of(manifest)
+    walked = fast_walk(bundle, report, watch or set(), selection)
     if walked is None:  # something differs: walk again, indexing every line, to name it
         report = Report(bundle.path)
-        walked = full_walk(bundle, report, watch or set())
+        walked = full_walk(bundle, report, watch or set(), selection)
     walk, claims, readers = walked
     for at, (head_position, head_link, head_count) in sorted(claims.items()):
         report.checkpoints += 1
@@ -662,7 +663,9 @@ CHECKPOINT_MARK = f'"topic":"{CHECKPOINT_TOPIC}"'.encode()
 RECENT_HEADS = 100_000
 
 
-def fast_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked | None:
+def fast_walk(
+    bundle: Bundle, report: Report, watch: set[int], selection: Selection
+) -> Walked | None:
     """Walk chain.tsv and events.jsonl side by side, holding almost nothing in memory.
 
     Returns None at the first thing that differs (a line that is not the next exported row's,
@@ -672,7 +675,6 @@ def fast_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked | None:
     events_reader = HashingReader(bundle.open("events.jsonl"))
     chain_reader = HashingReader(bundle.open("chain.tsv"))
     lines = events_reader.lines()
-    selection = Selection.of(bundle.manifest())
     walk = ChainWalk(report, EventLines(), watch, selection)
     recent: OrderedDict[int, tuple[str, int]] = OrderedDict()
     claims: dict[int, tuple[int, str, int]] = {}
@@ -717,9 +719,8 @@ def fast_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked | None:
     return walk, claims, {"events.jsonl": events_reader, "chain.tsv": chain_reader}
 
 
-def full_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked:
+def full_walk(bundle: Bundle, report: Report, watch: set[int], selection: Selection) -> Walked:
     """Index every event line by position, then walk chain.tsv: names what differs, exactly."""
-    selection = Selection.of(bundle.manifest())
     events, events_reader = read_events(bundle, report, selection)
     report.events = len(events.by_position) + len(events.unreadable)
     claims = dict(events.claims)
