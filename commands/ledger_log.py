@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
@@ -21,7 +22,9 @@ from eventsourcing.utils import register_topic
 from commands.errors import ConcurrencyConflictError, DuplicateRunError
 from commands.transcodings import STORED_ENUMS, EnumTranscoding
 from domain.audit.checkpoint import ChainCheckpoint, ChainHead, checkpoint_cause
+from domain.audit.seal import BundleSeal, seal_id
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
+from domain.events import Cause
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -115,6 +118,16 @@ class LedgerLog(Application[UUID]):
                         continue  # this checkpoint is in the log already
         finally:
             self._is_checkpointing = False
+
+    def seal_bundle(self, manifest_sha256: str, head: ChainHead, cause: Cause) -> UUID:
+        """Record an export bundle's manifest (its sha256, the head it was verified to).
+
+        Recording the same manifest again is not an error: its seal is in the log already.
+        Return the seal's id (the caller finds its position in the log).
+        """
+        with contextlib.suppress(IntegrityError):  # this manifest was sealed before
+            Application.save(self, BundleSeal.record(manifest_sha256, head, cause))
+        return seal_id(manifest_sha256)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Register the library's transcodings and the domain's enums (for snapshots)."""

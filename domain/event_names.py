@@ -10,6 +10,7 @@ import re
 from types import MappingProxyType
 
 from domain.audit.checkpoint import ChainCheckpoint
+from domain.audit.seal import BundleSeal
 from domain.candles.candle_hour import CandleHour
 from domain.candles.market_feed import MarketFeed
 from domain.events import LedgerEvent
@@ -60,6 +61,7 @@ EVENT_CLASSES: tuple[type[LedgerEvent], ...] = (
     Reconciliation.Completed,
     Reconciliation.Acknowledged,
     ChainCheckpoint.Checkpointed,
+    BundleSeal.Sealed,
 )
 
 BUS_NAMES: MappingProxyType[type[LedgerEvent], str] = MappingProxyType(

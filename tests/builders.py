@@ -37,6 +37,7 @@ from commands.messages import (
 from commands.trading import Trading
 from domain.audit.checkpoint import ChainCheckpoint, ChainHead
 from domain.audit.link import GENESIS_LINK
+from domain.audit.seal import BundleSeal
 from domain.candles.candle_hour import CandleRow
 from domain.candles.market_feed import FeedInterruption
 from domain.clock import KST
@@ -561,3 +562,4 @@ def every_event_through_the_application(app: Trading) -> None:
     )
     # The PostgreSQL recorder records checkpoints itself; in memory, one is saved by hand.
     app.save(ChainCheckpoint.record(ChainHead(1, GENESIS_LINK, 1), SEOUL_CAUSE))
+    app.save(BundleSeal.record("0" * 64, ChainHead(1, GENESIS_LINK, 1), SEOUL_CAUSE))

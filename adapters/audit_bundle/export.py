@@ -4,8 +4,11 @@ The export walks the whole log in one consistent snapshot (`ChainReader.verify`)
 only ever made from a log whose every event matches its chain; the first event that does not
 stops the export and nothing is left behind. Every event goes into chain.tsv (position, count,
 digest, link); the selected ones also go into events.jsonl as their canonical JSON, and into
-the accountant's CSVs. The bundle is written into a hidden sibling directory and renamed into
-place (or packed into the .tar.gz) only when whole. Format: docs/audit.md "The export bundle".
+the accountant's CSVs. Then the manifest's sha256 is sealed in the log (`audit.bundle.sealed`,
+chained like any event), and the rows from the head to the seal go into seal.tsv, the seal's
+line into seal.jsonl: a head kept at or after the seal proves the manifest. The bundle is
+written into a hidden sibling directory and renamed into place (or packed into the .tar.gz)
+only when whole. Format: docs/audit.md "The export bundle".
 """
 
 from __future__ import annotations
@@ -19,19 +22,45 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from adapters.audit_bundle import verify_bundle
 from adapters.audit_bundle.files import BundleFiles, HashedFile
-from adapters.postgres.chain_reader import ChainReader, ChainStatus
+from adapters.postgres.chain_reader import ChainNotFollowedError, ChainReader, ChainStatus
+from commands.ledger_log import LedgerLog
+from domain.audit.checkpoint import ChainHead
 from domain.audit.link import GENESIS_LINK, LINK_RULE
+from domain.audit.seal import SEAL_ACTOR
 from domain.audit.selection import BundleSelection
 from domain.audit.summaries import AccountingSummaries
 from domain.audit.verification import LoggedEvent
 from domain.clock import to_kst
+from domain.events import Cause
 
 BUNDLE_FORMAT = verify_bundle.BUNDLE_FORMAT
 VERIFIER = Path(verify_bundle.__file__)
-ARCHIVE_ORDER = ("manifest.json", "README.txt", "events.jsonl", "chain.tsv")
+ARCHIVE_ORDER = (
+    "manifest.json",
+    "README.txt",
+    "events.jsonl",
+    "chain.tsv",
+    "seal.tsv",
+    "seal.jsonl",
+)
+Sealer = Callable[[str, ChainHead], UUID]
+"""(manifest sha256, head) -> the id of the `audit.bundle.sealed` event it recorded."""
+
+
+def ledger_sealer(log: LedgerLog, exported_at: datetime) -> Sealer:
+    """Return the sealer that records a bundle's manifest in `log`, at the export's time."""
+
+    def seal(manifest_sha256: str, head: ChainHead) -> UUID:
+        why = f"audit-export:{manifest_sha256}"
+        return log.seal_bundle(manifest_sha256, head, Cause(exported_at, SEAL_ACTOR, why, why))
+
+    return seal
+
+
 CHAIN_HEADER = "# position\tcount\tdigest\tlink\tin_events\tevent"
 TARGZ_LEVEL = 1
 """gzip level of a .tar.gz bundle: hex digests and JSON compress well at 1, and fast."""
@@ -92,9 +121,13 @@ def export_bundle(
     selection: BundleSelection,
     out: Path,
     provenance: Provenance,
+    seal: Sealer,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ExportOutcome:
     """Write the bundle of `selection` to `out` (a new directory or a .tar.gz file).
+
+    `seal` records the manifest's sha256 in the log (`ledger_sealer`); the bundle's final head
+    is that seal's link (`manifest["seal"]`), the head to keep elsewhere.
 
     Raises:
         ExportTargetError: the target exists or cannot be written.
@@ -109,7 +142,7 @@ def export_bundle(
     staging = work / name
     staging.mkdir(parents=True)
     try:
-        manifest = _write(reader, selection, BundleFiles(staging), provenance, on_progress)
+        manifest = _write(reader, selection, BundleFiles(staging), provenance, seal, on_progress)
         if is_archive(out):
             _pack(staging, work / out.name)
             (work / out.name).rename(out)
@@ -137,6 +170,7 @@ def _write(
     selection: BundleSelection,
     files: BundleFiles,
     provenance: Provenance,
+    seal: Sealer,
     on_progress: Callable[[int, int], None] | None,
 ) -> dict[str, Any]:
     sink = _BundleSink(selection, files.open("events.jsonl"), files.open("chain.tsv"))
@@ -176,8 +210,35 @@ def _write(
             "checkpoints": outcome.checkpoints_checked,
         },
     }
-    files.manifest(body)
-    return {**body, "files": files.entries}
+    manifest = {**body, "files": dict(sorted(files.entries.items()))}
+    sealed_sha256 = verify_bundle.manifest_sha256(manifest)
+    head_before = ChainHead(outcome.position, outcome.link, outcome.count)
+    seal_id = seal(sealed_sha256, head_before)
+    try:
+        trail = reader.chained_through(head_before, str(seal_id))
+    except ChainNotFollowedError as error:
+        raise LogNotChainedError(
+            f"the bundle's seal cannot be read back from the log ({error}); no bundle was written"
+        ) from None
+    # Written after the manifest is sealed, so not among its files: the chain proves them.
+    rows, line = files.open("seal.tsv"), files.open("seal.jsonl")
+    rows.line(CHAIN_HEADER)
+    for event, digest, link, count in trail:
+        is_seal = event is trail[-1][0]
+        name = event.names() if is_seal else ""
+        rows.line(f"{event.position}\t{count}\t{digest}\t{link}\t{'e' if is_seal else '-'}\t{name}")
+    line.line(trail[-1][0].canonical)
+    rows.close()
+    line.close()
+    last = trail[-1]
+    manifest["seal"] = {
+        "position": last[0].position,
+        "count": last[3],
+        "link": last[2],
+        "manifest_sha256": sealed_sha256,
+    }
+    files.manifest(manifest)
+    return manifest
 
 
 def _both_clocks(at: datetime) -> dict[str, str]:
@@ -288,6 +349,9 @@ events.jsonl     the selected events, one per line, each exactly its canonical a
 chain.tsv        every event of the log from the first to the head, in order:
                  position, count, digest = sha256(its canonical JSON), link, whether its line is
                  in events.jsonl (e or -), and its name when it is
+seal.tsv         the rows after the head up to the export's seal, the seal (e) last
+seal.jsonl       the seal: an audit.bundle.sealed event naming the manifest's sha256 (of the
+                 manifest less its "seal", as sorted compact JSON), recorded in the log
 orders.csv, fills.csv, daily_pnl.csv
                  summaries for an accountant (daily P&L per trading day; the day opens at
                  09:00 KST = 00:00 UTC)
@@ -300,6 +364,7 @@ Verify:   python3 verify_bundle.py .
 The link rule: digest_n = sha256(line n, UTF-8);
                link_n = sha256(bytes(link_{n-1}) + bytes(digest_n));
                link_0 = sha256("upbit-ledger audit chain v2").
-Events outside the selection are proven by their digests. Keep the head (manifest.json
-chain.head) somewhere else: a later rewrite of any event at or before it changes that link.
+Events outside the selection are proven by their digests. Keep the seal's head
+(manifest.json seal: position and link) somewhere else: a later rewrite of any event at or
+before it, or of this manifest, changes that link.
 """

@@ -7,10 +7,14 @@ Usage (Python 3.9 or newer, nothing else):
 BUNDLE is a bundle directory or its .tar.gz. The script recomputes the hash chain from the
 genesis through every row of chain.tsv (position, count, digest, link), checks that each event
 line of events.jsonl hashes to the digest its row holds, in the chain's order, and that the
-recomputed head is the manifest's; it then checks the checkpoints the log recorded, the files'
-sha256, and that every head given (`--head`, written down earlier) and every other bundle's head
-lies on the same chain. It names the first event that does not match and what was done to it
-(changed, deleted, inserted, reordered), or a chain row that was altered.
+recomputed head is the manifest's; it then goes on through seal.tsv to the export's seal (the
+`audit.bundle.sealed` event in seal.jsonl, which the export recorded in the log: it names the
+manifest's sha256), checks that the manifest is the one sealed, that the rows in full are the
+ones its selection names (all of them when it names everything), the checkpoints the log
+recorded, the files' sha256, and that every head given (`--head`, written down earlier) and
+every other bundle's head lies on the same chain. It names the first event that does not match
+and what was done to it (changed, deleted, inserted, reordered, left out), a chain row that was
+altered, or a manifest that is not the one sealed.
 
 Exit status: 0 every check passed; 4 a check failed (the message names the event); 2 the bundle
 cannot be read. The link rule (docs/audit.md of upbit-ledger):
@@ -32,12 +36,14 @@ import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, Any
 
-BUNDLE_FORMAT = "upbit-ledger audit bundle 1"
+BUNDLE_FORMAT = "upbit-ledger audit bundle 2"
 LINK_RULE = "upbit-ledger audit chain v2"
 GENESIS_LINK = hashlib.sha256(LINK_RULE.encode("ascii")).hexdigest()
 CHECKPOINT_TOPIC = "audit.chain.checkpointed"
+SEAL_TOPIC = "audit.bundle.sealed"
 EXIT_OK, EXIT_UNREADABLE, EXIT_MISMATCH = 0, 2, 4
 
 
@@ -49,6 +55,86 @@ def event_digest(canonical: str) -> str:
 def link_after(previous_link: str, digest: str) -> str:
     """Return the link of an event of `digest`: sha256(previous link's bytes + digest's bytes)."""
     return hashlib.sha256(bytes.fromhex(previous_link) + bytes.fromhex(digest)).hexdigest()
+
+
+def manifest_sha256(manifest: dict[str, Any]) -> str:
+    """Return the sha256 the export seals: of the manifest less its `seal`, as sorted JSON."""
+    sealed = {k: v for k, v in manifest.items() if k != "seal"}
+    text = json.dumps(sealed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The manifest's selection, as far as the rows and lines of a bundle can check it."""
+
+    from_position: int | None = None
+    to_position: int | None = None
+    from_time: str | None = None
+    to_time: str | None = None
+    market: str | None = None
+    strategy: str | None = None
+
+    @classmethod
+    def of(cls, manifest: dict[str, Any]) -> Selection:
+        """Return the manifest's selection (an unreadable one selects nothing it can check)."""
+        given = manifest.get("selection")
+        if not isinstance(given, dict):
+            return cls()
+        ints = [
+            v if isinstance(v, int) else None
+            for v in (given.get("from_position"), given.get("to_position"))
+        ]
+        texts = [
+            v if isinstance(v, str) else None
+            for v in (given.get(k) for k in ("from_time", "to_time", "market", "strategy"))
+        ]
+        return cls(*ints, *texts)
+
+    @property
+    def by_fields(self) -> bool:
+        """Return True when an event's fields decide whether it is selected."""
+        return any(
+            v is not None for v in (self.from_time, self.to_time, self.market, self.strategy)
+        )
+
+    def holds_position(self, position: int) -> bool:
+        """Return True when `position` is within the position bounds."""
+        if self.from_position is not None and position < self.from_position:
+            return False
+        return self.to_position is None or position <= self.to_position
+
+    def mark_differs(self, position: int, exported: bool) -> str | None:
+        """Return why a row's mark contradicts the selection, or None when it may be right."""
+        if exported and not self.holds_position(position):
+            return "its line is in full, and the selection's positions do not hold it"
+        if not exported and not self.by_fields and self.holds_position(position):
+            return (
+                "the selection names every event"
+                + ("" if self.from_position is None and self.to_position is None else " here")
+                + ", and the bundle leaves this one out"
+            )
+        return None
+
+    def line_differs(self, event: dict[str, Any]) -> str | None:
+        """Return why an event line in full is not one the selection names, or None."""
+        at = event.get("occurred_at")
+        if self.from_time is not None or self.to_time is not None:
+            try:
+                when = datetime.fromisoformat(str(at))
+                before = self.from_time is not None and when < datetime.fromisoformat(
+                    self.from_time
+                )
+                after = self.to_time is not None and when >= datetime.fromisoformat(self.to_time)
+            except ValueError:
+                return f"its occurred_at {at!r} is not a time"
+            if before or after:
+                return f"it occurred at {at}, outside the selection's times"
+        for name, key in (("market", "market"), ("strategy", "strategy_id")):
+            wanted, value = getattr(self, name), event.get(key)
+            if wanted is not None and isinstance(value, str) and value != wanted:
+                return f"it names {name} {value!r}, and the selection {wanted!r}"
+        return None
 
 
 class UnreadableBundleError(Exception):
@@ -220,6 +306,8 @@ class Line:
     number: int
     digest: str
     name: str
+    outside: str | None = None
+    """Why the selection does not name this event, when it does not."""
 
 
 @dataclass
@@ -233,7 +321,9 @@ class EventLines:
     """Checkpoint position -> the head it names (position, link, count)."""
 
 
-def read_events(bundle: Bundle, report: Report) -> tuple[EventLines, HashingReader]:
+def read_events(
+    bundle: Bundle, report: Report, selection: Selection
+) -> tuple[EventLines, HashingReader]:
     """Read events.jsonl: each line's position, digest and name, and the checkpoints' claims."""
     found = EventLines()
     lines, claims = found.by_position, found.claims
@@ -257,7 +347,8 @@ def read_events(bundle: Bundle, report: Report) -> tuple[EventLines, HashingRead
                 )
             )
             continue
-        lines[position] = Line(number, event_digest(text), name)
+        outside = selection.line_differs(event) if selection.by_fields else None
+        lines[position] = Line(number, event_digest(text), name, outside)
         if event["topic"] == CHECKPOINT_TOPIC:
             claims[position] = (
                 int(event["head_position"]),
@@ -304,6 +395,7 @@ class ChainWalk:
     report: Report
     events: EventLines
     watch: set[int]
+    selection: Selection = field(default_factory=Selection)
     link: str = GENESIS_LINK
     count: int = 0
     position: int = 0
@@ -360,6 +452,14 @@ class ChainWalk:
         if row.position in self.watch:
             self.heads[row.position] = (link, count)
         line = self.events.by_position.pop(row.position, None)
+        left_out = self.selection.mark_differs(row.position, row.exported)
+        if left_out is not None:
+            self.found(
+                row.position,
+                "left_out" if not row.exported else "inserted",
+                name if line is None else line.name,
+                left_out,
+            )
         if row.exported:
             self.marked += 1
             self.exported(row, line)
@@ -389,6 +489,8 @@ class ChainWalk:
                     "the chain holds this event as exported; events.jsonl has no line for it",
                 )
             return
+        if line.outside is not None:
+            self.found(row.position, "selection_mismatch", line.name, line.outside)
         if line.digest != row.digest:
             self.found(
                 row.position,
@@ -419,10 +521,11 @@ def verify(path: str, watch: set[int] | None = None) -> Report:
 
 def _verify(bundle: Bundle, manifest: dict[str, Any], watch: set[int] | None) -> Report:
     report = Report(bundle.path)
-    walked = fast_walk(bundle, report, watch or set())
+    selection = Selection.of(manifest)
+    walked = fast_walk(bundle, report, watch or set(), selection)
     if walked is None:  # something differs: walk again, indexing every line, to name it
         report = Report(bundle.path)
-        walked = full_walk(bundle, report, watch or set())
+        walked = full_walk(bundle, report, watch or set(), selection)
     walk, claims, readers = walked
     for at, (head_position, head_link, head_count) in sorted(claims.items()):
         report.checkpoints += 1
@@ -434,8 +537,6 @@ def _verify(bundle: Bundle, manifest: dict[str, Any], watch: set[int] | None) ->
                 f"the checkpoint names position {head_position} with link "
                 f"{head_link[:16]}… and count {head_count:,}; the recomputed chain differs",
             )
-    report.watched = {p: link for p, (link, _) in walk.heads.items()}
-    report.head = {"position": walk.position, "count": walk.count, "link": walk.link}
     head = manifest.get("chain", {}).get("head", {})
     recomputed = [walk.position, walk.count, walk.link]
     if [head.get(k) for k in ("position", "count", "link")] != recomputed:
@@ -447,6 +548,9 @@ def _verify(bundle: Bundle, manifest: dict[str, Any], watch: set[int] | None) ->
             f"#{head.get('count')}, {str(head.get('link'))[:16]}…) is not the recomputed "
             f"one (position {walk.position}, #{walk.count}, {walk.link[:16]}…)",
         )
+    check_seal(bundle, manifest, walk)
+    report.watched = {p: link for p, (link, _) in walk.heads.items()}
+    report.head = {"position": walk.position, "count": walk.count, "link": walk.link}
     counted = manifest.get("events", {}).get("count")
     if counted != report.events:
         walk.found(
@@ -460,12 +564,108 @@ def _verify(bundle: Bundle, manifest: dict[str, Any], watch: set[int] | None) ->
     return report
 
 
+def check_seal(bundle: Bundle, manifest: dict[str, Any], walk: ChainWalk) -> None:
+    """Walk on through seal.tsv to the export's seal; check that it seals this manifest.
+
+    The export recorded `audit.bundle.sealed` (the manifest's sha256 and the head) in the log
+    after the bundle's head; seal.tsv holds the rows from the head to it (events other writers
+    recorded meanwhile, left out, then the seal in full), seal.jsonl the seal's line.
+    """
+    try:
+        rows_reader, line_file = HashingReader(bundle.open("seal.tsv")), bundle.open("seal.jsonl")
+    except UnreadableBundleError:
+        walk.found(0, "unsealed", "manifest.json", "the bundle has no seal.tsv or seal.jsonl")
+        return
+    with line_file:
+        data = line_file.read()
+    line = data[:-1] if data.endswith(b"\n") else data
+    rows = list(chain_rows(rows_reader))
+    for number, row in enumerate(rows, start=1):
+        if row is None:
+            walk.found(0, "chain_altered", "seal.tsv", f"row {number} is not a chain row")
+            return
+        link, count = link_after(walk.link, row.digest), walk.count + 1
+        if row.position <= walk.position or (row.link, row.count) != (link, count):
+            walk.found(
+                row.position,
+                "chain_altered",
+                row.name or "seal.tsv",
+                "the row does not follow from the rows before (its position, link or count "
+                "was changed)",
+            )
+            return
+        walk.link, walk.count, walk.position = link, count, row.position
+        if row.position in walk.watch:
+            walk.heads[row.position] = (link, count)
+        if row.exported != (number == len(rows)):
+            walk.found(
+                row.position,
+                "chain_altered",
+                row.name or "seal.tsv",
+                "only seal.tsv's last row, the seal, is in full",
+            )
+            return
+    if not rows:
+        walk.found(0, "unsealed", "seal.tsv", "seal.tsv holds no seal")
+        return
+    seal = rows[-1]
+    if hashlib.sha256(line).hexdigest() != seal.digest:
+        walk.found(
+            seal.position, "changed", seal.name, "seal.jsonl does not hash to the seal's digest"
+        )
+        return
+    try:
+        event = json.loads(line)
+        named = str(event["manifest_sha256"])
+        head = [
+            int(event[f"head_{k}"]) if k != "link" else event["head_link"]
+            for k in ("position", "count", "link")
+        ]
+    except (ValueError, KeyError, TypeError):
+        event, named, head = {}, "", []
+    if event.get("topic") != SEAL_TOPIC:
+        walk.found(seal.position, "unsealed", seal.name, f"the last event is not an {SEAL_TOPIC}")
+        return
+    chain_head = manifest.get("chain", {}).get("head", {})
+    if head != [chain_head.get(k) for k in ("position", "count", "link")]:
+        walk.found(
+            seal.position,
+            "manifest_altered",
+            seal.name,
+            f"the seal names the head at position {head[:1]}, the manifest another",
+        )
+    actual = manifest_sha256(manifest)
+    if named != actual:
+        walk.found(
+            seal.position,
+            "manifest_altered",
+            seal.name,
+            f"the manifest's sha256 is {actual[:16]}…, the export sealed {named[:16]}… in the "
+            "log: the manifest (its selection, code version, counts or a file's sha256) was "
+            "edited after the export",
+        )
+    given = manifest.get("seal")
+    if not isinstance(given, dict) or [given.get(k) for k in ("position", "count", "link")] != [
+        walk.position,
+        walk.count,
+        walk.link,
+    ]:
+        walk.found(
+            seal.position,
+            "chain_altered",
+            "manifest.json",
+            "the manifest's seal is not the recomputed head after seal.tsv",
+        )
+
+
 Walked = tuple["ChainWalk", dict[int, tuple[int, str, int]], dict[str, HashingReader]]
 CHECKPOINT_MARK = f'"topic":"{CHECKPOINT_TOPIC}"'.encode()
 RECENT_HEADS = 100_000
 
 
-def fast_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked | None:
+def fast_walk(
+    bundle: Bundle, report: Report, watch: set[int], selection: Selection
+) -> Walked | None:
     """Walk chain.tsv and events.jsonl side by side, holding almost nothing in memory.
 
     Returns None at the first thing that differs (a line that is not the next exported row's,
@@ -475,7 +675,7 @@ def fast_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked | None:
     events_reader = HashingReader(bundle.open("events.jsonl"))
     chain_reader = HashingReader(bundle.open("chain.tsv"))
     lines = events_reader.lines()
-    walk = ChainWalk(report, EventLines(), watch)
+    walk = ChainWalk(report, EventLines(), watch, selection)
     recent: OrderedDict[int, tuple[str, int]] = OrderedDict()
     claims: dict[int, tuple[int, str, int]] = {}
     sha256 = hashlib.sha256
@@ -492,12 +692,16 @@ def fast_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked | None:
             recent.popitem(last=False)  # O(1); deleting a dict's first key is not, once many are
         if row.position in watch:
             walk.heads[row.position] = (link, count)
+        if selection.mark_differs(row.position, row.exported) is not None:
+            return None
         if not row.exported:
             continue
         line = next(lines, None)
         if line is None or sha256(line).hexdigest() != row.digest:
             return None
         report.events += 1
+        if selection.by_fields and selection.line_differs(json.loads(line)) is not None:
+            return None
         if CHECKPOINT_MARK in line:
             event = json.loads(line)
             if event.get("topic") == CHECKPOINT_TOPIC:
@@ -515,13 +719,13 @@ def fast_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked | None:
     return walk, claims, {"events.jsonl": events_reader, "chain.tsv": chain_reader}
 
 
-def full_walk(bundle: Bundle, report: Report, watch: set[int]) -> Walked:
+def full_walk(bundle: Bundle, report: Report, watch: set[int], selection: Selection) -> Walked:
     """Index every event line by position, then walk chain.tsv: names what differs, exactly."""
-    events, events_reader = read_events(bundle, report)
+    events, events_reader = read_events(bundle, report, selection)
     report.events = len(events.by_position) + len(events.unreadable)
     claims = dict(events.claims)
     chain_reader = HashingReader(bundle.open("chain.tsv"))
-    walk = ChainWalk(report, events, watch | {c[0] for c in claims.values()})
+    walk = ChainWalk(report, events, watch | {c[0] for c in claims.values()}, selection)
     walk.run(chain_rows(chain_reader))
     return walk, claims, {"events.jsonl": events_reader, "chain.tsv": chain_reader}
 
@@ -565,7 +769,12 @@ def parse_head(text: str) -> tuple[int, str]:
 def verify_all(paths: list[str], heads: list[tuple[int, str]]) -> list[Report]:
     """Verify every bundle, and that the given heads and each other's heads are on its chain."""
     manifests = {path: read_manifest(path) for path in paths}
-    tips = {path: m.get("chain", {}).get("head", {}) for path, m in manifests.items()}
+    tips = {
+        path: m.get("seal")
+        if isinstance(m.get("seal"), dict)
+        else m.get("chain", {}).get("head", {})
+        for path, m in manifests.items()
+    }
     known = list(heads) + [
         (int(t["position"]), str(t["link"])) for t in tips.values() if "position" in t
     ]

@@ -8,7 +8,7 @@ and feeds them to the pure walk (`domain/audit/verification.py`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,15 @@ from psycopg import IsolationLevel
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from adapters.postgres.chain_table import chain_table_name, chain_view_name
-from domain.audit.canonical import canonical_audit_json_and_body
-from domain.audit.link import GENESIS_LINK
+from adapters.postgres.unchained_fields import unchained_edit
+from domain.audit.canonical import (
+    CHAIN_FORMAT,
+    LEFT_OUT_FIELDS_BY_FORMAT,
+    canonical_audit_json_and_body,
+    canonical_dumps,
+)
+from domain.audit.checkpoint import ChainHead
+from domain.audit.link import GENESIS_LINK, link_after
 from domain.audit.verification import (
     CHECKPOINT_TOPIC,
     ChainBreak,
@@ -29,6 +36,14 @@ from domain.audit.verification import (
 )
 
 FETCH = 5000
+
+
+class ChainNotFollowedError(Exception):
+    """The chain does not go on as expected from a head (an export's seal cannot be read)."""
+
+
+class _Reached(Exception):
+    """The walk reached the event it was looking for (ends `chained_through` early)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +194,38 @@ class ChainReader:
             found,
         )
 
+    def chained_through(
+        self, head: ChainHead, originator_id: str
+    ) -> list[tuple[LoggedEvent, str, str, int]]:
+        """Return the events chained after `head` through the first of `originator_id`, verified.
+
+        Each comes with its digest, link and count, as `verify`'s `on_chained` gives them; the
+        first must follow from `head` (an export's head, read before this event was recorded).
+
+        Raises:
+            ChainNotFollowedError: an event up to it does not match its link, the chain does
+                not go on from `head`, or the chain holds no event of `originator_id` after it.
+        """
+        found: list[tuple[LoggedEvent, str, str, int]] = []
+
+        def collect(event: LoggedEvent, digest: str, link: str, count: int) -> None:
+            if not found and link != link_after(head.link, digest):
+                raise ChainNotFollowedError(
+                    f"the chain after position {head.position} does not go on from its link"
+                )
+            found.append((event, digest, link, count))
+            if event.originator_id == originator_id:
+                raise _Reached
+
+        try:
+            outcome = self.verify(from_position=head.position + 1, on_chained=collect)
+        except _Reached:
+            return found
+        where = "" if outcome.chain_break is None else f": {outcome.chain_break.describe()}"
+        raise ChainNotFollowedError(
+            f"no event of {originator_id} is chained after position {head.position}{where}"
+        )
+
     def _start(self, conn: psycopg.Connection[Any], from_position: int) -> ChainWalk:
         walk = ChainWalk(
             chained_at=lambda i, v: self._position_of(conn, self.links, "position", i, v),
@@ -232,26 +279,31 @@ class ChainReader:
         log_position: int,
         on_progress: Callable[[int, int], None] | None,
     ) -> Generator[Step, None, None]:
+        # An event is rendered in the chain format of its row; one without a row (inserted,
+        # or its row deleted) in that of the last row before it.
         events = self._events(conn, after)
         rows = self._rows(conn, after)
-        event, row = next(events, None), next(rows, None)
+        stored, row = next(events, None), next(rows, None)
+        chain_format = CHAIN_FORMAT
         n = 0
-        while event is not None or row is not None:
-            if row is None or (event is not None and event.position < row.position):
-                assert event is not None
-                yield Step(event.position, event, None)
-                event = next(events, None)
-            elif event is None or row.position < event.position:
+        while stored is not None or row is not None:
+            if row is None or (stored is not None and stored[0] < row.position):
+                assert stored is not None
+                yield Step(stored[0], _logged(stored, chain_format), None)
+                stored = next(events, None)
+            elif stored is None or row.position < stored[0]:
                 yield Step(row.position, None, row)
                 row = next(rows, None)
             else:
-                yield Step(event.position, event, row)
-                event, row = next(events, None), next(rows, None)
+                if row.chain_format in LEFT_OUT_FIELDS_BY_FORMAT:
+                    chain_format = row.chain_format  # else the walk names the row as altered
+                yield Step(stored[0], _logged(stored, chain_format), row)
+                stored, row = next(events, None), next(rows, None)
             n += 1
             if on_progress is not None and n % FETCH == 0:
                 on_progress(n, log_position)
 
-    def _events(self, conn: psycopg.Connection[Any], after: int) -> Iterator[LoggedEvent]:
+    def _events(self, conn: psycopg.Connection[Any], after: int) -> Iterator[tuple[Any, ...]]:
         with conn.cursor(name="audit_events") as cursor:
             cursor.itersize = FETCH
             cursor.execute(
@@ -261,24 +313,7 @@ class ChainReader:
                 ).format(events=self.events),
                 (after,),
             )
-            yield from self._logged(cursor)
-
-    @staticmethod
-    def _logged(cursor: Iterable[tuple[Any, ...]]) -> Iterator[LoggedEvent]:
-        for position, topic, originator_id, version, state in cursor:
-            canonical, fields = canonical_audit_json_and_body(
-                position, topic, originator_id, version, state
-            )
-            checkpoint = None
-            if topic == CHECKPOINT_TOPIC:
-                checkpoint = (
-                    int(fields["head_position"]),
-                    str(fields["head_link"]),
-                    int(fields["head_count"]),
-                )
-            yield LoggedEvent(
-                position, topic, originator_id, version, canonical, checkpoint, fields
-            )
+            yield from cursor
 
     def _rows(self, conn: psycopg.Connection[Any], after: int) -> Iterator[ChainRow]:
         # Save rows in position order, their events in array order: no sort on the server.
@@ -287,12 +322,12 @@ class ChainReader:
             cursor.execute(
                 SQL(
                     "SELECT count, positions, topics, originator_ids::text[], "
-                    "originator_versions, links FROM {chain} WHERE position > %s "
+                    "originator_versions, links, format FROM {chain} WHERE position > %s "
                     "ORDER BY position"
                 ).format(chain=self.chain),
                 (after,),
             )
-            for count, positions, topics, originator_ids, versions, links in cursor:
+            for count, positions, topics, originator_ids, versions, links, fmt in cursor:
                 first = count - len(positions)
                 for k, position in enumerate(positions):
                     if position > after:
@@ -303,4 +338,34 @@ class ChainReader:
                             originator_ids[k],
                             versions[k],
                             links[k].hex(),
+                            fmt,
                         )
+
+
+def _logged(stored: tuple[Any, ...], chain_format: int) -> LoggedEvent:
+    """Return the event of a log row (position, topic, id, version, state) in `chain_format`.
+
+    An event of a format that leaves fields out is rendered whole first, so the fields its link
+    does not bind are checked against those it does (`unchained_fields.py`).
+    """
+    position, topic, originator_id, version, state = stored
+    canonical, fields = canonical_audit_json_and_body(
+        position, topic, originator_id, version, state
+    )
+    found = None
+    left_out = LEFT_OUT_FIELDS_BY_FORMAT[chain_format]
+    if left_out:
+        found = unchained_edit(topic, fields)
+        for name in left_out:
+            fields.pop(name, None)
+        canonical = canonical_dumps(fields)
+    checkpoint = None
+    if topic == CHECKPOINT_TOPIC:
+        checkpoint = (
+            int(fields["head_position"]),
+            str(fields["head_link"]),
+            int(fields["head_count"]),
+        )
+    return LoggedEvent(
+        position, topic, originator_id, version, canonical, checkpoint, fields, found
+    )

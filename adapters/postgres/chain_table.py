@@ -2,8 +2,10 @@
 
 `<name>_chain_saves` (`ledger_chain_saves` for `ledger_events`): position (the save's last
 event's notification id), count (the chain's count at that event; 1 for the log's first event),
-and, an element per event in log order, the chained events' positions, identities (originator
-id, version, bus name: for naming what was changed, not for proof) and links. The view
+the chain format its links were made in (`domain/audit/canonical.py`; rows from before the
+column are format 2), and, an element per event in log order, the chained events' positions,
+identities (originator id, version, bus name: for naming what was changed, not for proof) and
+links. The view
 `<name>_chain_links` shows it an event a row (position, count, identity, link, save row's
 position), for people, ad hoc queries and `chain_reader.py`'s look-ups. The recorder writes a
 save's row in the save's own transaction (`recorder.py`); `chain_reader.py` reads them.
@@ -24,7 +26,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
-from domain.audit.canonical import canonical_audit_json_and_body
+from domain.audit.canonical import CHAIN_FORMAT, canonical_audit_json_and_body
 from domain.audit.checkpoint import ChainHead
 from domain.audit.link import GENESIS_LINK, chain_link
 
@@ -48,7 +50,9 @@ def create_chain_table(schema: str, events_table_name: str) -> list[Composed]:
     rows by the table's primary key.
 
     The arrays are stored out of line uncompressed (EXTERNAL): links and ids do not compress,
-    and trying costs a large save's row more than it saves.
+    and trying costs a large save's row more than it saves. `format` is added to a table from
+    before it with the default 2 (the format its rows were made in), which is then dropped: a
+    new row always names its format.
     """
     names = {
         "schema": Identifier(schema),
@@ -75,10 +79,15 @@ def create_chain_table(schema: str, events_table_name: str) -> list[Composed]:
             "ALTER COLUMN links SET STORAGE EXTERNAL"
         ).format(**names),
         SQL(
+            "ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS format smallint NOT NULL "
+            "DEFAULT 2"
+        ).format(**names),
+        SQL("ALTER TABLE {schema}.{table} ALTER COLUMN format DROP DEFAULT").format(**names),
+        SQL(
             "CREATE OR REPLACE VIEW {schema}.{view} AS "
             "SELECT e.position, s.count - cardinality(s.positions) + e.ordinality AS count, "
             "e.originator_id, e.originator_version, e.topic, encode(e.link, 'hex') AS link, "
-            "s.position AS save_position "
+            "s.position AS save_position, s.format "
             "FROM {schema}.{table} AS s CROSS JOIN LATERAL unnest(s.positions, "
             "s.originator_ids, s.originator_versions, s.topics, s.links) WITH ORDINALITY "
             "AS e(position, originator_id, originator_version, topic, link, ordinality)"
@@ -128,8 +137,9 @@ class ChainWriter:
             "ORDER BY notification_id LIMIT %s"
         ).format(schema=schema_id, events=events)
         self.chain_row = SQL(
-            "INSERT INTO {schema}.{chain} (position, count, positions, originator_ids, "
+            "INSERT INTO {schema}.{chain} (position, count, format, positions, originator_ids, "
             "originator_versions, topics, links) VALUES (%(position)s, %(count)s, "
+            "%(format)s::smallint, "
             "%(positions)s::bigint[], %(ids)s::uuid[], %(versions)s::bigint[], "
             "%(topics)s::text[], %(links)s::bytea[])"
         ).format(schema=schema_id, chain=chain)
@@ -202,6 +212,7 @@ class ChainWriter:
         return new_head, {
             "position": new_head.position,
             "count": new_head.count,
+            "format": CHAIN_FORMAT,
             "positions": [r.position for r in records],
             "ids": [r.originator_id for r in records],
             "versions": [r.originator_version for r in records],

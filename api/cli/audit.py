@@ -162,7 +162,10 @@ def export(
     canonical JSON: times in UTC and KST, actor, causation and correlation ids), chain.tsv
     (every event of the log, selected or not: position, count, digest, link, so the chain is
     recomputed from the genesis and a sub-range proves its place in the whole), orders.csv,
-    fills.csv, daily_pnl.csv, and verify_bundle.py. Keep the printed head somewhere else.
+    fills.csv, daily_pnl.csv, and verify_bundle.py. The export then records the manifest's
+    sha256 in the log (`audit.bundle.sealed`, chained like any event) and adds seal.tsv and
+    seal.jsonl: the printed head is that seal's; keep it somewhere else, and a later edit of
+    the manifest (selection, code version, counts) or of what it left out is named.
 
     Examples:
       ledger audit export --out audit-2026-03.tar.gz --from 2026-03-01 --to 2026-03-31
@@ -170,7 +173,7 @@ def export(
       ledger audit export --out all.tar.gz
       tar xzf all.tar.gz && python3 -I all/verify_bundle.py all.tar.gz   # anywhere
     """
-    from adapters.audit_bundle.export import check_target, export_bundle
+    from adapters.audit_bundle.export import check_target, export_bundle, ledger_sealer
     from api.cli.output_file import check_writable_parent
     from api.provenance import provenance
     from domain.audit.selection import BundleSelection
@@ -181,15 +184,21 @@ def export(
     with open_system(ctx) as system:
         reader = system.chain_reader()
         total = reader.status().log_count
+        made = provenance(system.settings)
         with _progress(total, "exporting (verifying the chain)") as progress:
             outcome = export_bundle(
-                reader, selection, out, provenance(system.settings), on_progress=progress
+                reader,
+                selection,
+                out,
+                made,
+                ledger_sealer(system.trading, made.exported_at),
+                on_progress=progress,
             )
     manifest = outcome.manifest
     if as_json:
         print_json({"path": str(outcome.path), "seconds": round(outcome.seconds, 3), **manifest})
         return
-    events, head = manifest["events"], manifest["chain"]["head"]
+    events, head = manifest["events"], manifest["seal"]
     span = ""
     if events["first"] is not None:
         span = (
@@ -201,8 +210,9 @@ def export(
         + Text(
             f"{outcome.path}: {events['count']:,} events in full{span}, "
             f"{manifest['chain']['rows']:,} chained, in {outcome.seconds:.1f} s\n"
-            f"head at position {head['position']} (#{head['count']:,}) link {head['link']}\n"
-            "keep the head elsewhere; verify with: "
+            f"sealed at position {head['position']} (#{head['count']:,}) link {head['link']}\n"
+            "keep this head elsewhere (it proves the events and the manifest); verify with: "
+            f"ledger audit verify-bundle --head {head['position']}:{head['link']} "
             f"ledger audit verify-bundle {outcome.path}"
         )
     )
@@ -228,11 +238,14 @@ def verify_bundle(
 ) -> None:
     """Verify audit bundles offline, the way their own verify_bundle.py does (no database).
 
-    Recomputes the chain from the genesis over chain.tsv, checks each line of events.jsonl
-    against its digest in the chain's order, the checkpoints, the manifest's head and every
-    file's sha256; with several bundles, that they lie on one chain. Exit 0 when all hold,
-    4 naming the first event that does not (changed, deleted, inserted, reordered, or a chain
-    row or file altered), 2 when a bundle cannot be read.
+    Recomputes the chain from the genesis over chain.tsv and on through seal.tsv to the
+    export's seal, checks each line of events.jsonl against its digest in the chain's order,
+    that the lines in full are those the selection names, the checkpoints, the manifest's head,
+    that the manifest is the one sealed in the log, and every file's sha256; with several
+    bundles, that they lie on one chain. Exit 0 when all hold, 4 naming the first event that
+    does not (changed, deleted, inserted, reordered, left_out, selection_mismatch, or a chain
+    row, the manifest or a file altered), 2 when a bundle cannot be read. Give the seal's head
+    you kept (--head): without it a bundle only proves it is consistent.
 
     Examples:
       ledger audit verify-bundle audit-2026-03.tar.gz

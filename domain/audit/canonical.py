@@ -4,51 +4,77 @@ The event is rendered from what the log stores (its row and the library's JSON s
 the object the current code decodes: an upcaster added later changes what an old event decodes
 to, and must not change that event's link. Values the library stored tagged
 (`{"_type_": "decimal_str", "_data_": "1.5"}`) are rendered as their text, UUIDs in their
-dashed form; the library's `timestamp` (a copy of `occurred_at`) and `originator_topic` (a code
-location) are left out, as in the replay hash. Keys sorted, no spaces, UTF-8 as is.
+dashed form. Keys sorted, no spaces, UTF-8 as is.
+
+Chain format 3 (issue 17) renders every stored field: the library's `timestamp` (the
+aggregate's `created_on`/`modified_on` on load) and a created event's `originator_topic` (the
+aggregate class it loads as) decide what loading produces, so they are chained as stored.
+Format 2 (issue 8 to 17) left both out, as the replay hash does; rows chained in it keep it.
 """
 
 from __future__ import annotations
 
 import json
 from _json import encode_basestring, make_encoder
+from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
 import orjson
 
-LEFT_OUT_FIELDS = frozenset({"timestamp", "originator_topic"})
+CHAIN_FORMAT = 3
+"""The canonical form new links are made in; each chain row records the form of its links."""
+LEFT_OUT_FIELDS_BY_FORMAT: MappingProxyType[int, frozenset[str]] = MappingProxyType(
+    {
+        2: frozenset({"timestamp", "originator_topic"}),  # links made before issue 17
+        3: frozenset(),  # every stored field
+    }
+)
+"""Chain format -> the stored fields its canonical JSON leaves out."""
 ROW_FIELDS = ("position", "topic", "originator_id", "originator_version")
 _ROW_FIELD_SET = frozenset(ROW_FIELDS)
 _HEX_DIGITS = "0123456789abcdef"
 
 
 def canonical_audit_json(
-    position: int, topic: str, originator_id: UUID | str, originator_version: int, state: bytes
+    position: int,
+    topic: str,
+    originator_id: UUID | str,
+    originator_version: int,
+    state: bytes,
+    chain_format: int = CHAIN_FORMAT,
 ) -> str:
-    """Return the canonical audit JSON of the event stored at `position`.
+    """Return the canonical audit JSON (in `chain_format`) of the event stored at `position`.
 
     Raises:
         ValueError: the stored state is not a JSON object, or holds a row field's name.
+        KeyError: `chain_format` is not a known format.
     """
     text, _ = canonical_audit_json_and_body(
-        position, topic, originator_id, originator_version, state
+        position, topic, originator_id, originator_version, state, chain_format
     )
     return text
 
 
 def canonical_audit_json_and_body(
-    position: int, topic: str, originator_id: UUID | str, originator_version: int, state: bytes
+    position: int,
+    topic: str,
+    originator_id: UUID | str,
+    originator_version: int,
+    state: bytes,
+    chain_format: int = CHAIN_FORMAT,
 ) -> tuple[str, dict[str, Any]]:
     """Return the canonical audit JSON of the event stored at `position`, and the body it encodes.
 
-    The body is the event's stored fields as `stored_fields` gives them, less the left-out
-    fields, plus the row's fields: a caller that needs a field (`occurred_at`) reads it there
-    rather than decoding the state again.
+    The body is the event's stored fields as `stored_fields` gives them, less the fields
+    `chain_format` leaves out, plus the row's fields: a caller that needs a field
+    (`occurred_at`) reads it there rather than decoding the state again.
 
     Raises:
         ValueError: the stored state is not a JSON object, or holds a row field's name.
+        KeyError: `chain_format` is not a known format.
     """
+    left_out = LEFT_OUT_FIELDS_BY_FORMAT[chain_format]
     fields = _plain_fields(state)
     is_plain = fields is not None
     if fields is None:
@@ -67,7 +93,7 @@ def canonical_audit_json_and_body(
         clash = fields.keys() & set(ROW_FIELDS)
         raise ValueError(f"the event at position {position} stores reserved fields {clash}")
     # The decoded state is this call's own: it becomes the body in place, without a copy.
-    for name in LEFT_OUT_FIELDS:
+    for name in left_out:
         fields.pop(name, None)
     fields["position"] = position
     fields["topic"] = topic

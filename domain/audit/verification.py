@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from domain.audit.canonical import CHAIN_FORMAT, LEFT_OUT_FIELDS_BY_FORMAT
 from domain.audit.checkpoint import ChainCheckpoint
 from domain.audit.link import GENESIS_LINK, chain_link, event_digest, link_after
 
@@ -52,6 +53,9 @@ class LoggedEvent:
     """For `audit.chain.checkpointed`: the head it claims (position, link, count)."""
     body: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     """The fields the canonical JSON encodes, when the reader has them (saves a decode)."""
+    unchained_edit: str | None = None
+    """For an event whose link left fields out (chain format 2): how those fields contradict
+    the chained ones, found by the reader; the walk names the event as changed."""
 
     def names(self) -> str:
         """Return how a message names this event."""
@@ -68,6 +72,8 @@ class ChainRow:
     originator_id: str
     originator_version: int
     link: str
+    chain_format: int = CHAIN_FORMAT
+    """The canonical form the link was made in (`domain/audit/canonical.py`)."""
 
     def names(self) -> str:
         """Return how a message names the event chained here."""
@@ -145,6 +151,14 @@ class ChainWalk:
             return self._missing_event(row)
         if row is None:
             return self._unchained(event, following, rest)
+        if row.chain_format not in LEFT_OUT_FIELDS_BY_FORMAT:
+            return ChainBreak(
+                step.position,
+                BreakKind.CHAIN_ALTERED,
+                event.names(),
+                f"the chain table's row names chain format {row.chain_format}, which no "
+                f"version of the ledger wrote (formats {sorted(LEFT_OUT_FIELDS_BY_FORMAT)})",
+            )
         digest = event_digest(event.canonical)
         link = link_after(self.link, digest)
         if (row.originator_id, row.originator_version) != (
@@ -161,6 +175,13 @@ class ChainWalk:
                 event.names(),
                 f"the chain table counts it as event {row.count:,}, the log as "
                 f"{self.count + 1:,}; the event matches its link",
+            )
+        if event.unchained_edit is not None:
+            return ChainBreak(
+                step.position,
+                BreakKind.CHANGED,
+                event.names(),
+                f"it matches its format-{row.chain_format} link, but {event.unchained_edit}",
             )
         self._advance(event.position, link)
         found = self._check_checkpoint(event)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from adapters.audit_bundle.export import Provenance, export_bundle
+from adapters.audit_bundle.export import Provenance, export_bundle, ledger_sealer
 from adapters.postgres.chain_reader import ChainReader
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env
 from commands.messages import AcceptOrder, AllocateCapital, IngestCandles, RecordFill
@@ -135,12 +135,16 @@ def bench_export_and_verify(conninfo: str) -> list[Figure]:
     events, build_s = build_log(conninfo)
     reader = ChainReader(conninfo, SCHEMA)
     provenance = Provenance("bench", "0" * 64, datetime.now(tz=UTC))
+    app = Trading(dict(eventsourcing_env(conninfo, schema=SCHEMA)))
+    seal = ledger_sealer(app, provenance.exported_at)
     figures = []
     with tempfile.TemporaryDirectory(prefix="ledger-bench-bundle-") as tmp:
         out = Path(tmp)
         for name, target in (("directory", out / "bundle"), (".tar.gz", out / "bundle.tar.gz")):
             outcome, seconds = _timed(
-                lambda target=target: export_bundle(reader, BundleSelection(), target, provenance)
+                lambda target=target: export_bundle(
+                    reader, BundleSelection(), target, provenance, seal
+                )
             )
             count = outcome.manifest["events"]["count"]  # type: ignore[attr-defined]
             figures.append(
@@ -171,7 +175,7 @@ def bench_export_and_verify(conninfo: str) -> list[Figure]:
         day = START + timedelta(days=10)
         one_day = BundleSelection.of(day, day + timedelta(days=1))
         outcome, seconds = _timed(
-            lambda: export_bundle(reader, one_day, out / "day.tar.gz", provenance)
+            lambda: export_bundle(reader, one_day, out / "day.tar.gz", provenance, seal)
         )
         count = outcome.manifest["events"]["count"]  # type: ignore[attr-defined]
         figures.append(
@@ -185,4 +189,5 @@ def bench_export_and_verify(conninfo: str) -> list[Figure]:
                 f"bundle {_size(out / 'day.tar.gz'):,.1f} MiB",
             )
         )
+    app.close()
     return figures

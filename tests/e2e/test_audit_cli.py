@@ -88,12 +88,13 @@ def test_audit_export_writes_a_bundle_that_verify_bundle_and_its_own_script_acce
     # Then all three agree on the head, and every event of the log is in the bundle
     assert exported.returncode == 0, exported.stderr
     manifest = json.loads(exported.stdout)
-    head = manifest["chain"]["head"]
-    assert manifest["events"]["count"] == cli.event_count() == head["count"]
+    head, seal = manifest["chain"]["head"], manifest["seal"]
+    assert manifest["events"]["count"] == head["count"] == cli.event_count() - 1  # and its seal
+    assert seal["count"] == head["count"] + 1
     assert checked.returncode == 0, checked.stderr
-    assert "bundle intact" in checked.stdout and head["link"] in checked.stdout
+    assert "bundle intact" in checked.stdout and seal["link"] in checked.stdout
     assert alone.returncode == 0, alone.stdout + alone.stderr
-    assert head["link"] in alone.stdout
+    assert seal["link"] in alone.stdout
 
     # And once an event line is changed, both name it and exit 4
     events = root / "events.jsonl"

@@ -90,7 +90,7 @@ async def export(
     chain is refused with 409 `log_not_chained`, naming the event. The bundle is built on the
     server, then streamed; verify it with its own `verify_bundle.py` and python3 alone.
     """
-    from adapters.audit_bundle.export import LogNotChainedError, export_bundle
+    from adapters.audit_bundle.export import LogNotChainedError, export_bundle, ledger_sealer
     from api.bootstrap import ServiceUnavailableError
     from api.provenance import provenance
     from domain.audit.selection import BundleSelection
@@ -103,17 +103,17 @@ async def export(
         raise ApiError(503, "audit_chain_unavailable", str(error)) from None
     work = Path(tempfile.mkdtemp(prefix="ledger-export-"))
     name = f"upbit-ledger-audit-{settings.env}.tar.gz"
+    made = provenance(settings)
+    seal = ledger_sealer(request.app.state.system.trading, made.exported_at)
     try:
-        outcome = await asyncio.to_thread(
-            export_bundle, reader, selection, work / name, provenance(settings)
-        )
+        outcome = await asyncio.to_thread(export_bundle, reader, selection, work / name, made, seal)
     except LogNotChainedError as error:
         shutil.rmtree(work, ignore_errors=True)
         raise ApiError(409, "log_not_chained", str(error)) from None
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    head = outcome.manifest["chain"]["head"]
+    head = outcome.manifest["seal"]
     return StreamingResponse(
         _chunks(outcome.path),
         media_type="application/gzip",

@@ -38,9 +38,11 @@ def test_the_export_streams_a_bundle_that_verifies_and_names_its_head(api, tmp_p
     bundle.write_bytes(answer.content)
     (report,) = verifier.verify_all([str(bundle)], [])
     assert report.intact, report.findings[:1]
+    # and whose head, in the header, is its seal: the log's newest event, after every other
     status = api.system.trading.recorder.chain_status()
     assert answer.headers["x-audit-head"] == f"{status.position}:{status.link}"
-    assert report.chain_rows == status.count
+    assert report.head == {"position": status.position, "count": status.count, "link": status.link}
+    assert report.chain_rows == status.count - 1
     with tarfile.open(bundle) as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith("/events.jsonl"))
         handle = tar.extractfile(member)

@@ -17,6 +17,7 @@ from commands.trading import Trading
 from domain.audit.checkpoint import ChainCheckpoint
 from domain.audit.verification import BreakKind
 from domain.events import Cause
+from domain.orders.order import Order
 from tests.builders import place_limit_bid
 
 BASE = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
@@ -450,7 +451,7 @@ def test_events_recorded_before_the_chain_are_chained_by_the_next_save(pg_schema
     assert reader.status().is_caught_up
 
 
-def relink(target) -> None:  # type: ignore[no-untyped-def]
+def relink(target, chain_format: int = 3) -> None:  # type: ignore[no-untyped-def]
     """Recompute every link from the log, as someone who controls the database could."""
     from domain.audit.canonical import canonical_audit_json
     from domain.audit.link import GENESIS_LINK, chain_link
@@ -464,7 +465,7 @@ def relink(target) -> None:  # type: ignore[no-untyped-def]
     for position, topic, originator_id, version, state in events:
         link = chain_link(
             link,
-            canonical_audit_json(position, topic, originator_id, version, state),  # type: ignore[arg-type]
+            canonical_audit_json(position, topic, originator_id, version, state, chain_format),  # type: ignore[arg-type]
         )
         set_link(target, position, link)
 
@@ -483,3 +484,165 @@ def set_link(target, position: int, link: str) -> int:  # type: ignore[no-untype
 
 def test_the_checkpoint_event_is_registered_under_its_bus_name() -> None:
     assert ChainCheckpoint.Checkpointed.TOPIC == CHECKPOINT_TOPIC
+
+
+def edit_state(target, position: int, old: str, new: str) -> int:  # type: ignore[no-untyped-def]
+    """Replace `old` by `new` in the stored JSON of the event at `position`; return rows changed."""
+    return run(
+        target,
+        "UPDATE {events} SET state = convert_to(replace(convert_from(state, 'UTF8'), %s, %s), "
+        "'UTF8') WHERE notification_id = %s",
+        old,
+        new,
+        position,
+    )
+
+
+def first_order_placed(target) -> int:  # type: ignore[no-untyped-def]
+    return int(
+        rows(target, "SELECT min(notification_id) FROM {events} WHERE topic = 'order.placed'")[0][0]  # type: ignore[arg-type]
+    )
+
+
+def test_an_order_loaded_as_another_aggregate_class_is_named_as_changed(
+    trading, pg_schema, reader
+) -> None:
+    # Given a chained log whose first order's created event is edited to load as a Position
+    record_orders(trading)
+    position = first_order_placed(pg_schema)
+    order_id = rows(
+        pg_schema, "SELECT originator_id FROM {events} WHERE notification_id = %s", position
+    )[0][0]
+    edited = edit_state(
+        pg_schema, position, "domain.orders.order:Order", "domain.positions.position:Position"
+    )
+    assert edited == 1
+    fresh = Trading(env(pg_schema))
+    try:
+        assert fresh._find(order_id, Order) is None  # type: ignore[arg-type]  # the edit bites
+    finally:
+        fresh.close()
+
+    # When the chain is verified
+    outcome = reader.verify()
+
+    # Then the edited event is named
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.position == position
+    assert outcome.chain_break.kind is BreakKind.CHANGED
+    assert outcome.chain_break.event == identity_at(pg_schema, position)
+
+
+def test_an_edited_library_timestamp_is_named_as_changed(trading, pg_schema, reader) -> None:
+    # Given a chained log whose first order's library timestamp (its created_on) is edited
+    record_orders(trading)
+    position = first_order_placed(pg_schema)
+    order_id = rows(
+        pg_schema, "SELECT originator_id FROM {events} WHERE notification_id = %s", position
+    )[0][0]
+    stamp = '"timestamp":{"_type_":"datetime_iso","_data_":"20'
+    assert edit_state(pg_schema, position, stamp, stamp.replace('"20', '"19')) == 1
+    fresh = Trading(env(pg_schema))
+    try:
+        assert fresh.get_order(order_id).created_on.year < 2000  # type: ignore[arg-type]
+    finally:
+        fresh.close()
+
+    # When the chain is verified
+    outcome = reader.verify()
+
+    # Then the edited event is named
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.position == position
+    assert outcome.chain_break.kind is BreakKind.CHANGED
+    assert outcome.chain_break.event == identity_at(pg_schema, position)
+
+
+def chain_as_before_issue_17(target) -> None:  # type: ignore[no-untyped-def]
+    """Make the chain what a log chained before issue 17 holds: format-2 links, no format."""
+    relink(target, chain_format=2)
+    run(target, "ALTER TABLE {saves} DROP COLUMN format CASCADE")  # and the view
+    run(
+        target,
+        "CREATE VIEW {chain} AS "
+        "SELECT e.position, s.count - cardinality(s.positions) + e.ordinality AS count, "
+        "e.originator_id, e.originator_version, e.topic, encode(e.link, 'hex') AS link, "
+        "s.position AS save_position "
+        "FROM {saves} AS s CROSS JOIN LATERAL unnest(s.positions, "
+        "s.originator_ids, s.originator_versions, s.topics, s.links) WITH ORDINALITY "
+        "AS e(position, originator_id, originator_version, topic, link, ordinality)",
+    )
+
+
+def formats(target) -> list[object]:  # type: ignore[no-untyped-def]
+    return [f for (f,) in rows(target, "SELECT format FROM {saves} ORDER BY position")]
+
+
+def test_a_log_chained_before_format_3_still_verifies_and_goes_on_in_format_3(
+    trading, pg_schema, reader
+) -> None:
+    # Given a log chained in format 2 (before issue 17)
+    record_orders(trading, 1)
+    chain_as_before_issue_17(pg_schema)
+
+    # When the ledger starts on it and records more
+    app = Trading(env(pg_schema))
+    try:
+        app.allocate_capital(AllocateCapital("grid", "5000000", cause(9)))
+    finally:
+        app.close()
+
+    # Then the old rows keep format 2, the new one is format 3, and the whole log verifies
+    found = formats(pg_schema)
+    assert found[-1] == 3 and set(found[:-1]) == {2}
+    outcome = reader.verify()
+    assert outcome.is_intact, outcome.chain_break
+    assert outcome.count == len(rows(pg_schema, "SELECT 1 FROM {events}"))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        (
+            '"timestamp":{"_type_":"datetime_iso","_data_":"20',
+            '"timestamp":{"_type_":"datetime_iso","_data_":"19',
+            "library timestamp",
+        ),
+        ("domain.orders.order:Order", "domain.positions.position:Position", "originator_topic"),
+        ("domain.orders.order:Order", "os:system", "originator_topic"),
+    ],
+)
+def test_an_edit_of_a_field_a_format_2_link_left_out_is_named(
+    trading, pg_schema, reader, old: str, new: str, named: str
+) -> None:
+    # Given a log chained in format 2, whose first order's left-out field is then edited
+    record_orders(trading, 1)
+    chain_as_before_issue_17(pg_schema)
+    Trading(env(pg_schema)).close()  # the ledger restarted: the format column is back
+    position = first_order_placed(pg_schema)
+    assert edit_state(pg_schema, position, old, new) == 1
+
+    # When the chain is verified
+    outcome = reader.verify()
+
+    # Then the event is named as changed, with the field
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.position == position
+    assert outcome.chain_break.kind is BreakKind.CHANGED
+    assert named in outcome.chain_break.detail
+
+
+def test_a_chain_row_moved_to_the_old_format_is_named(trading, pg_schema, reader) -> None:
+    # Given a chained log, one of whose save rows is marked as chained in format 2
+    record_orders(trading)
+    position = first_order_placed(pg_schema)
+    assert run(pg_schema, "UPDATE {saves} SET format = 2 WHERE %s = ANY(positions)", position)
+
+    # When the chain is verified
+    outcome = reader.verify()
+
+    # Then the row's first event no longer matches its link: named
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.kind is BreakKind.CHANGED
+    first = rows(pg_schema, "SELECT positions[1] FROM {saves} WHERE %s = ANY(positions)", position)
+    assert outcome.chain_break.position == first[0][0]

@@ -23,14 +23,21 @@ from tests.builders import every_event_through_the_application, trading_app
 
 
 # The reference: domain/audit/canonical.py as of d2135f8, before it was made fast.
+# Chain format 3 (issue 17) leaves out nothing; format 2 left out the two fields below.
 def reference_canonical_audit_json(
-    position: int, topic: str, originator_id: UUID | str, originator_version: int, state: bytes
+    position: int,
+    topic: str,
+    originator_id: UUID | str,
+    originator_version: int,
+    state: bytes,
+    chain_format: int = 3,
 ) -> str:
     fields = _reference_stored_fields(state)
     clash = fields.keys() & set(_REFERENCE_ROW_FIELDS)
     if clash:
         raise ValueError(f"the event at position {position} stores reserved fields {clash}")
-    body = {k: v for k, v in fields.items() if k not in _REFERENCE_LEFT_OUT_FIELDS}
+    left_out = _REFERENCE_LEFT_OUT_FIELDS if chain_format == 2 else frozenset()
+    body = {k: v for k, v in fields.items() if k not in left_out}
     body["position"] = position
     body["topic"] = topic
     body["originator_id"] = str(originator_id)
@@ -80,14 +87,15 @@ def outcome(render: Any, *args: Any) -> Any:
 
 
 def assert_same(position: int, topic: Any, originator_id: Any, version: int, state: bytes) -> None:
-    args = (position, topic, originator_id, version, state)
-    expected = outcome(reference_canonical_audit_json, *args)
-    assert outcome(canonical_audit_json, *args) == expected
-    if isinstance(expected, str):
-        text, body = canonical_audit_json_and_body(*args)
-        assert text == expected
-        occurred_at = _reference_stored_fields(state).get("occurred_at")
-        assert json.dumps(body.get("occurred_at")) == json.dumps(occurred_at)  # NaN != NaN
+    for chain_format in (3, 2):
+        args = (position, topic, originator_id, version, state, chain_format)
+        expected = outcome(reference_canonical_audit_json, *args)
+        assert outcome(canonical_audit_json, *args) == expected
+        if isinstance(expected, str):
+            text, body = canonical_audit_json_and_body(*args)
+            assert text == expected
+            occurred_at = _reference_stored_fields(state).get("occurred_at")
+            assert json.dumps(body.get("occurred_at")) == json.dumps(occurred_at)  # NaN != NaN
 
 
 # Stored states: the library's tagged values (also as a real UUID, Decimal or datetime, which
@@ -286,7 +294,12 @@ def test_the_body_holds_the_stored_occurred_at_and_the_row_fields(
     assert body["occurred_at"] == fields["occurred_at"] == "2025-01-06T01:15:00+00:00"
     assert body["strategies"] == {"grid": {"levels": "10"}}
     assert body["originator_id"] == str(n.originator_id)
-    assert "timestamp" not in body and "originator_topic" not in body
+    assert body["timestamp"] == fields["timestamp"] == body["occurred_at"]
+    assert body["originator_topic"] == fields["originator_topic"]
+    _, format_2 = canonical_audit_json_and_body(
+        n.id, n.topic, n.originator_id, n.originator_version, n.state, 2
+    )
+    assert "timestamp" not in format_2 and "originator_topic" not in format_2
 
 
 def test_a_library_uuid_is_rendered_dashed_at_any_depth() -> None:

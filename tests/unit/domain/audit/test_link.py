@@ -44,31 +44,64 @@ def test_a_link_hashes_the_previous_link_bytes_and_the_digest_of_the_canonical_j
     assert chain_link(expected, canonical) != expected
 
 
-def test_canonical_json_has_the_row_fields_and_drops_the_library_copies():
+def library_fields() -> dict[str, object]:
     at = datetime(2026, 3, 2, 0, 1, tzinfo=UTC)
-    state = stored(
-        {
-            "timestamp": at,
-            "originator_topic": "domain.orders.order:Order",
-            "occurred_at": at,
-            "price_krw": Decimal("50000000.0"),
-            "order_ref": ORDER,
-            "reason": "운영자",
-        }
-    )
-
-    body = json.loads(canonical_audit_json(7, "order.placed", ORDER, 1, state))
-
-    assert body == {
-        "position": 7,
-        "topic": "order.placed",
-        "originator_id": str(ORDER),
-        "originator_version": 1,
-        "occurred_at": at.isoformat(),
-        "price_krw": "50000000.0",
-        "order_ref": str(ORDER),
+    return {
+        "timestamp": at,
+        "originator_topic": "domain.orders.order:Order",
+        "occurred_at": at,
+        "price_krw": Decimal("50000000.0"),
+        "order_ref": ORDER,
         "reason": "운영자",
     }
+
+
+ROW_AND_OWN_FIELDS = {
+    "position": 7,
+    "topic": "order.placed",
+    "originator_id": str(ORDER),
+    "originator_version": 1,
+    "occurred_at": "2026-03-02T00:01:00+00:00",
+    "price_krw": "50000000.0",
+    "order_ref": str(ORDER),
+    "reason": "운영자",
+}
+
+
+def test_canonical_json_has_the_row_fields_and_every_stored_field_as_stored():
+    body = json.loads(canonical_audit_json(7, "order.placed", ORDER, 1, stored(library_fields())))
+
+    # The library's timestamp and class location decide what loading produces: chained too
+    assert body == {
+        **ROW_AND_OWN_FIELDS,
+        "timestamp": "2026-03-02T00:01:00+00:00",
+        "originator_topic": "domain.orders.order:Order",
+    }
+
+
+def test_canonical_json_of_chain_format_2_drops_the_library_copies():
+    state = stored(library_fields())
+
+    body = json.loads(canonical_audit_json(7, "order.placed", ORDER, 1, state, 2))
+
+    assert body == ROW_AND_OWN_FIELDS
+
+
+def test_an_unknown_chain_format_is_refused():
+    with pytest.raises(KeyError):
+        canonical_audit_json(7, "order.placed", ORDER, 1, stored(library_fields()), 9)
+
+
+def test_a_created_event_of_a_class_moved_away_still_renders_from_what_was_stored():
+    # Given a stored created event naming a module the code no longer has (the class moved,
+    # its old topic registered as an alias for loading)
+    fields = {**library_fields(), "originator_topic": "domain.old_place.order:Order"}
+
+    # When rendered
+    body = json.loads(canonical_audit_json(7, "order.placed", ORDER, 1, stored(fields)))
+
+    # Then it renders as stored, nothing resolved: the link made before the move still matches
+    assert body["originator_topic"] == "domain.old_place.order:Order"
 
 
 def test_canonical_json_is_sorted_compact_and_keeps_non_ascii():

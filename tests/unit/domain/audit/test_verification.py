@@ -181,3 +181,27 @@ def test_a_checkpoint_naming_the_true_head_matches():
 
     assert walk.run(steps(events, chained(events))) is None
     assert walk.checkpoints == 1
+
+
+def test_a_chain_row_of_a_format_no_ledger_wrote_is_named_as_chain_altered():
+    events = log()
+    rows = chained(events)
+    rows[1] = replace(rows[1], chain_format=9)
+
+    found = ChainWalk().run(steps(events, rows))
+
+    assert found is not None
+    assert (found.position, found.kind) == (2, BreakKind.CHAIN_ALTERED)
+    assert "chain format 9" in found.detail
+
+
+def test_an_event_matching_its_link_with_an_edit_the_link_left_out_is_named_as_changed():
+    events = log()
+    rows = chained(events)
+    events[3] = replace(events[3], unchained_edit="its library timestamp was edited")
+
+    found = ChainWalk().run(steps(events, rows))
+
+    assert found is not None
+    assert (found.position, found.kind) == (4, BreakKind.CHANGED)
+    assert "library timestamp" in found.detail
