@@ -85,9 +85,9 @@ def wait_for_read_models(system: System, pipeline: CqrsPipeline, timeout_s: floa
 def print_summary(
     system: System, status: TradingStatus, pipeline: CqrsPipeline | None = None
 ) -> None:
-    restarts = (
-        f"; CQRS pipeline {pipeline.report()['restarts']} session restarts" if pipeline else ""
-    )
+    from api.cli.status import pipeline_restarts
+
+    restarts = f"; CQRS pipeline {pipeline_restarts(pipeline.report())}" if pipeline else ""
     console.print(
         f"run {status.run_id} {status.state}: {status.candles:,} candles processed, last "
         f"{status.last_candle_at.isoformat() if status.last_candle_at else '-'}; "

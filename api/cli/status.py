@@ -179,13 +179,23 @@ def _print_pipeline(pipeline: dict[str, Any] | None) -> None:
     if pipeline is None:
         console.print("CQRS pipeline: no status yet (`ledger run` writes it)")
         return
-    console.print(
-        f"CQRS pipeline: {pipeline['restarts']} session restarts (NATS or the database out of "
-        f"reach), updated {pipeline['updated_at']}"
-    )
+    console.print(f"CQRS pipeline: {pipeline_restarts(pipeline)}, updated {pipeline['updated_at']}")
     for name, part in pipeline["parts"].items():
         if part["state"] != "up" or part["restarts"]:
+            cause = f"{part.get('last_cause')}: " if part.get("last_cause") else ""
             console.print(
-                f"  {name} {part['state']} at position {part['position']}, {part['restarts']} "
-                f"restarts, last error at {part['last_error_at']}: {part['last_error']}"
+                f"  {name} {part['state']} at position {part['position']}, "
+                f"{pipeline_restarts(part)}; last at {part['last_error_at']}: "
+                f"{cause}{part['last_error']}"
             )
+
+
+def pipeline_restarts(report: dict[str, Any]) -> str:
+    """Return a pipeline's (or a part's) session restarts in words: real outages apart."""
+    # Reports written before reconnects and timeouts were told apart count every restart.
+    reconnects = report.get("reconnects", report["restarts"])
+    timeouts = report.get("timeouts", 0)
+    return (
+        f"{reconnects} reconnects (NATS or the database out of reach), {timeouts} session "
+        "restarts after NATS answered late"
+    )
