@@ -148,6 +148,7 @@ def run(
     settings = state_of(ctx).settings()
     bind_host, bind_port = host or settings.api.host, port or settings.api.port
     with ExitStack() as stack:
+        run_parts.end_cleanly_on_sigterm(stack)
         _run_system(
             ctx,
             stack,
@@ -229,7 +230,15 @@ def _run_system(
     if exchange == "sandbox" and url is None:
         assert candles is not None
         funds = capital_krw * len(resolved)  # the account holds every strategy's capital
-        url = stack.enter_context(run_parts.sandbox_process(candles, speed, funds))
+        stack.callback(services.unregister_process, "ledger-sandbox")
+        url = stack.enter_context(
+            run_parts.sandbox_process(
+                candles,
+                speed,
+                funds,
+                on_started=lambda pid: services.register_process("ledger-sandbox", pid),
+            )
+        )
     first_candle_at = run_parts.first_candle_at(exchange, url)
     mode = "paper" if exchange == "paper" else "live"
     name = run_id or run_parts.default_run_id(exchange, settings.trading.account, first_candle_at)

@@ -26,8 +26,8 @@ def status(
     from api.cli.trading_run import pipeline_status_path, read_status, status_path
     from commands.parity import trading_runs
 
-    with open_system(ctx, with_queries=True) as system:
-        migrator(system.settings).up()
+    with open_system(ctx, with_queries=True, read_only=True) as system:
+        migrator(system.settings, start_embedded=False).up()
         service = read_status(status_path(system.settings.data_dir, system.settings.env))
         pipeline = read_status(pipeline_status_path(system.settings.data_dir, system.settings.env))
         runs = [
