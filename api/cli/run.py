@@ -259,6 +259,7 @@ def _run_system(
         exchange_url=url,
         credentials=credentials,
         report=lambda status: write_status(status_file, status),
+        on_notice=run_parts.notice,
     )
     stack.callback(parts.close)
     trading = BackgroundTrading(parts.service, parts.market_feed)
@@ -290,6 +291,7 @@ def _run_system(
         if with_services
         else "API         not here (--role trading: `ledger api` serves it)",
         f"data        {settings.data_dir.resolve()}  (server logs beside the data)",
+        *run_parts.offline_hint(exchange, url or settings.upbit.rest_url),
         "status      `ledger status`; Ctrl-C stops; `ledger services down` stops everything",
     ]
     console.print(Panel("\n".join(lines), title="upbit-ledger is running", expand=False))

@@ -107,6 +107,17 @@ def print_summary(
     )
 
 
+def offline_hint(exchange: str, market_url: str) -> list[str]:
+    """Return the banner's line for a run on the live market: where, and how to run offline."""
+    if exchange == "sandbox":
+        return []
+    return [
+        f"market      live candles from {market_url}; without network (Upbit unreachable: the "
+        "terminal and `ledger status` say so), trade offline on the sandbox: ledger run "
+        "--exchange sandbox --candles FILE.csv.gz --until-end"
+    ]
+
+
 def end_cleanly_on_sigterm(stack: ExitStack) -> None:
     """Make SIGTERM (`ledger services down`, a service manager) unwind `stack` as Ctrl-C does.
 

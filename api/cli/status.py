@@ -88,17 +88,8 @@ def _reconciliation(trading: Any, runs: list[Any]) -> dict[str, Any]:
 def _print(report: dict[str, Any]) -> None:
     from api.cli.audit import chain_line
 
-    service = report["trading_service"]
-    if service is None:
-        console.print("trading service: no status yet (start it with `ledger run`)")
-    else:
-        console.print(
-            f"trading service: run {service['run_id']} {service['state'].upper()}, "
-            f"{service['candles']:,} candles processed, last {service['last_candle_at']}, "
-            f"waiting for {service['waiting_for']}, {service['restarts']} restarts, "
-            f"updated {service['updated_at']}"
-            + (f"\n  {service['detail']}" if service["detail"] else "")
-        )
+    for line in service_lines(report["trading_service"]):
+        console.print(line)
     runs = Table(title="trading runs")
     for column in ("run", "mode", "exchange", "strategies", "first candle (UTC)"):
         runs.add_column(column)
@@ -173,6 +164,26 @@ def _print(report: dict[str, Any]) -> None:
         )
     if report["audit_chain"] is not None:
         console.print(chain_line(report["audit_chain"]) + " (ledger audit verify)")
+
+
+def service_lines(service: dict[str, Any] | None) -> list[str]:
+    """Return the trading service's status (as its status file holds it) in lines."""
+    if service is None:
+        return ["trading service: no status yet (start it with `ledger run`)"]
+    lines = [
+        f"trading service: run {service['run_id']} {service['state'].upper()}, "
+        f"{service['candles']:,} candles processed, last {service['last_candle_at']}, "
+        f"waiting for {service['waiting_for']}, {service['restarts']} restarts, "
+        f"updated {service['updated_at']}"
+    ]
+    if service["detail"]:
+        lines.append(f"  {service['detail']}")
+    if service.get("feed_down_since"):
+        lines.append(
+            f"  market feed: {service['feed_detail']}, since {service['feed_down_since']}; "
+            f"next try at {service['feed_next_try_at']}"
+        )
+    return lines
 
 
 def _print_pipeline(pipeline: dict[str, Any] | None) -> None:
