@@ -194,7 +194,7 @@ class LiveCandleIngest:
             self._notice(
                 f"market feed: {self._exchange()} {still}{_WHAT[kind]} since "
                 f"{_hms(stats.down_since)} ({stats.last_error}); next try at "
-                f"{_hms(stats.next_try_at)}, {stats.reconnects} tries so far"
+                f"{_hms(stats.next_try_at)}, {_tries(stats.reconnects)} so far"
             )
 
     def _exchange(self) -> str:
@@ -276,3 +276,7 @@ _WHAT = {
 
 def _hms(at: datetime) -> str:
     return f"{at:%H:%M:%S}Z"
+
+
+def _tries(count: int) -> str:
+    return f"{count} {'try' if count == 1 else 'tries'}"
