@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +47,14 @@ def run_offline(
     port = closed_port()
     clock = ManualClock()
     lines: list[str] = []
+    stop = asyncio.Event()
+
+    def changed(feed: LiveIngestStats) -> None:
+        if on_change is not None:
+            on_change(feed)
+        if feed.reconnects >= tries:
+            stop.set()  # after exactly `tries` tries
+
     rest = UpbitRestClient(f"http://127.0.0.1:{port}", sleep=lambda _: None, timeout_s=2)
     ingest = LiveCandleIngest(
         trading,
@@ -59,20 +66,9 @@ def run_offline(
         now=clock,
         backoff_s=(0.0,),
         on_notice=lines.append,
-        on_change=on_change,
+        on_change=changed,
     )
-
-    async def scenario() -> None:
-        stop = asyncio.Event()
-        task = asyncio.ensure_future(ingest.run(since, stop))
-        deadline = time.monotonic() + 20
-        while ingest.stats.reconnects < tries and not task.done():
-            assert time.monotonic() < deadline, ingest.stats
-            await asyncio.sleep(0.01)
-        stop.set()
-        await task
-
-    asyncio.run(scenario())
+    asyncio.run(asyncio.wait_for(ingest.run(since, stop), 20))
     rest.close()
     return ingest, lines
 
