@@ -284,6 +284,7 @@ def trading_parts(
     credentials: UpbitCredentials | None,
     report: Callable[[TradingStatus], None],
     on_record: Callable[[list[Candle]], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> TradingParts:
     """Wire a run's loop (a `ResumableTrading` of its own), its execution and its market feed.
 
@@ -350,6 +351,12 @@ def trading_parts(
             source_name=name,
             now=lambda: datetime.now(tz=UTC),
             on_record=on_record,
+            on_change=lambda feed: service.note_feed(
+                feed.down_since,
+                feed.next_try_at,
+                f"{feed.down_reason} ({feed.last_error})" if feed.down_reason else "",
+            ),
+            on_notice=on_notice,
         )
 
         async def follow(stop: asyncio.Event) -> object:

@@ -19,6 +19,7 @@ from typing import Any
 
 from adapters.nats.projector import NatsProjector
 from adapters.nats.relay import LogRelay
+from adapters.nats.session_notices import SessionNotices
 from adapters.nats.sessions import SessionRecord
 from adapters.postgres.projection_writer import ProjectionStoppedError
 
@@ -36,14 +37,13 @@ class CqrsPipeline:
     on_report: Callable[[dict[str, Any]], None] | None = None
     """Given `report()` every second while running, and once at the end."""
     on_notice: Callable[[str], None] | None = None
-    """Given a line when a part loses its connection, and when it works again."""
+    """Given a line when a part loses its connection, and when it works again (rate-limited)."""
+    notices: SessionNotices = field(default_factory=SessionNotices)
     error: BaseException | None = None
     """What ended the background pipeline, if anything did but `stop`."""
     _stop: asyncio.Event | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
-    _was_up: dict[str, bool] = field(default_factory=dict)
-    _restarts_seen: dict[str, int] = field(default_factory=dict)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run every part until `stop` is set; a parked projector stops alone, with its reason."""
@@ -78,6 +78,9 @@ class CqrsPipeline:
                 "state": "up" if record.is_up else "reconnecting",
                 "position": getattr(record, "position", 0),
                 "restarts": record.restarts,
+                "reconnects": record.reconnects,
+                "timeouts": record.timeouts,
+                "last_cause": record.last_cause,
                 "last_error": record.errors[-1] if record.errors else None,
                 "last_error_at": _iso(record.last_error_at),
                 "last_ok_at": _iso(record.last_ok_at),
@@ -85,6 +88,8 @@ class CqrsPipeline:
         return {
             "updated_at": datetime.now(tz=UTC).isoformat(),
             "restarts": sum(p["restarts"] for p in parts.values()),
+            "reconnects": sum(p["reconnects"] for p in parts.values()),
+            "timeouts": sum(p["timeouts"] for p in parts.values()),
             "stopped_projections": list(self.stopped_projections),
             "parts": parts,
         }
@@ -96,19 +101,8 @@ class CqrsPipeline:
                 await asyncio.wait_for(stop.wait(), REPORT_S)
 
     def _tell(self) -> None:
-        # Sessions that failed and worked again between two reports are told too: by count.
-        for name, record in self.parts().items():
-            was_up = self._was_up.get(name, True)
-            has_failed = record.restarts > self._restarts_seen.get(name, 0)
-            if has_failed and was_up:
-                self._notice(
-                    f"{name}: connection lost ({record.errors[-1]}); reconnecting, resuming "
-                    "from its checkpoint"
-                )
-            if record.is_up and (has_failed or not was_up):
-                self._notice(f"{name}: working again after {record.restarts} session restarts")
-            self._was_up[name] = record.is_up or record.last_error_at is None
-            self._restarts_seen[name] = record.restarts
+        for line in self.notices.tell(self.parts()):
+            self._notice(line)
         if self.on_report is not None:
             self.on_report(self.report())
 

@@ -22,7 +22,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from adapters.nats.sessions import SessionRecord, close, connect, run_sessions
+from adapters.nats.sessions import SessionRecord, run_sessions, session_connection
 from adapters.nats.stream import MSG_ID, ORIGINATOR, PREV_ID, TOPIC, VERSION, LogStream
 from adapters.postgres.projection_writer import LogItem, ProjectionWriter
 
@@ -67,8 +67,7 @@ class NatsProjector:
         return self.stats
 
     async def _session(self, stop: asyncio.Event) -> None:
-        client = await connect(self.nats_url, f"ledger-projector-{self.durable}")
-        try:
+        async with session_connection(self.nats_url, f"ledger-projector-{self.durable}") as client:
             js = client.jetstream(timeout=5)
             await self.stream.ensure(js)
             await self._ensure_consumer(js)
@@ -76,15 +75,18 @@ class NatsProjector:
             while not stop.is_set():
                 try:
                     messages = await subscription.fetch(self.batch, timeout=self.fetch_timeout_s)
-                except nats.errors.TimeoutError:
+                except TimeoutError:
+                    # Nothing arrived within the wait. nats-py raises its own TimeoutError or,
+                    # when the server's "no messages" reply lands at the deadline, a bare
+                    # asyncio one: both mean an empty batch while the connection is up.
+                    if not client.is_connected:
+                        raise nats.errors.ConnectionClosedError from None
                     messages = []
                 if messages:
                     await self._handle(messages)
                 else:
                     await self._catch_up_from_log(js)
                 self.stats.worked()
-        finally:
-            await close(client)
 
     async def _handle(self, messages: list[Msg]) -> None:
         items = [_item(message) for message in messages]

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from nats.js import JetStreamContext
 
-from adapters.nats.sessions import SessionRecord, close, connect, run_sessions
+from adapters.nats.sessions import SessionRecord, run_sessions, session_connection
 from adapters.nats.stream import (
     EXPECTED_LAST_MSG_ID,
     MSG_ID,
@@ -121,16 +121,13 @@ class LogRelay:
             sent += len(page)
 
     async def _session(self, stop: asyncio.Event) -> None:
-        client = await connect(self.nats_url, "ledger-relay")
-        try:
+        async with session_connection(self.nats_url, "ledger-relay") as client:
             js = client.jetstream(timeout=5)
             await self.stream.ensure(js)
             while not stop.is_set():
                 await self.publish_pending(js)
                 self.stats.worked()
                 await self._wait(stop)
-        finally:
-            await close(client)
 
     async def _publish_page(
         self, js: JetStreamContext, page: Sequence[NotificationLike], last: int

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,12 +22,32 @@ from eventsourcing.persistence import OperationalError as StoreOperationalError
 from nats.aio.client import Client
 from nats.js.errors import APIError
 
+NATS_OUT_OF_REACH = "NATS out of reach"
+DATABASE_OUT_OF_REACH = "the database out of reach"
+NATS_LATE = "NATS did not answer in time"
+
+
+def failure_cause(error: Exception) -> str:
+    """Return in words why a session ended on `error`: what was out of reach, or late."""
+    if isinstance(error, _DATABASE_ERRORS):
+        return DATABASE_OUT_OF_REACH
+    if isinstance(error, TimeoutError):
+        return NATS_LATE  # a request timed out on a connection that is still open
+    return NATS_OUT_OF_REACH
+
 
 @dataclass
 class SessionRecord:
-    """How often the sessions of a relay or projector failed, and why (newest last)."""
+    """How often the sessions of a relay or projector failed, and why (newest last).
+
+    `restarts` counts every session that ended on an error: `reconnects` those that lost NATS
+    or the database, `timeouts` those where NATS answered a request too late.
+    """
 
     restarts: int = 0
+    reconnects: int = 0
+    timeouts: int = 0
+    last_cause: str | None = None
     errors: list[str] = field(default_factory=list)
     last_error_at: datetime | None = None
     last_ok_at: datetime | None = None
@@ -47,20 +67,23 @@ class SessionRecord:
     def failed(self, error: Exception) -> None:
         """Count a session that ended on `error`."""
         self.restarts += 1
+        self.last_cause = failure_cause(error)
+        if self.last_cause == NATS_LATE:
+            self.timeouts += 1
+        else:
+            self.reconnects += 1
         self.last_error_at = datetime.now(tz=UTC)
         self.errors.append(" ".join(f"{type(error).__name__}: {error}".split())[:300])
         del self.errors[:-20]  # the newest are enough, and an outage must not grow memory
 
 
-SESSION_ERRORS = (
-    OSError,
-    nats.errors.Error,
-    APIError,
+_DATABASE_ERRORS = (
     psycopg.OperationalError,
     psycopg.InterfaceError,
     StoreOperationalError,
     StoreInterfaceError,
 )
+SESSION_ERRORS = (OSError, nats.errors.Error, APIError, *_DATABASE_ERRORS)
 """What ends a session and is retried: NATS, the network, or the database out of reach.
 
 The event store raises its own `OperationalError`/`InterfaceError` once its retries of a lost
@@ -77,6 +100,24 @@ async def connect(url: str, name: str) -> Client:
         max_reconnect_attempts=0,
         error_cb=_quiet,
     )
+
+
+@contextlib.asynccontextmanager
+async def session_connection(url: str, name: str) -> AsyncIterator[Client]:
+    """Connect (as `connect`) for one session; close after it.
+
+    A request that timed out because the connection went is reported as the connection
+    closed, so only a late reply on a live connection counts as NATS answering late.
+    """
+    client = await connect(url, name)
+    try:
+        yield client
+    except TimeoutError:
+        if not client.is_connected:
+            raise nats.errors.ConnectionClosedError from None
+        raise
+    finally:
+        await close(client)
 
 
 async def close(client: Client) -> None:

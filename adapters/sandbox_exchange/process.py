@@ -7,11 +7,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from adapters.embedded.child_process import child_env
 
 
 class SandboxStartError(Exception):
@@ -19,8 +21,17 @@ class SandboxStartError(Exception):
 
 
 @contextmanager
-def sandbox_process(candles: Path, *flags: str, timeout_s: float = 60) -> Iterator[str]:
-    """Run `ledger sandbox --candles CANDLES FLAGS...`; yield its base URL; stop it after."""
+def sandbox_process(
+    candles: Path,
+    *flags: str,
+    timeout_s: float = 60,
+    on_started: Callable[[int], None] | None = None,
+) -> Iterator[str]:
+    """Run `ledger sandbox --candles CANDLES FLAGS...`; yield its base URL; stop it after.
+
+    The sandbox ends with this process even when this one is killed (`child_process.py`);
+    `on_started` is given its pid (`ledger run` registers it for `ledger services down`).
+    """
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -30,9 +41,12 @@ def sandbox_process(candles: Path, *flags: str, timeout_s: float = 60) -> Iterat
         [ledger, "sandbox", "--candles", str(candles), "--port", str(port), *flags],
         stdout=subprocess.DEVNULL,
         stderr=errors,
+        env=child_env(),
     )
     url = f"http://127.0.0.1:{port}"
     try:
+        if on_started is not None:
+            on_started(process.pid)
         deadline = time.monotonic() + timeout_s
         while True:
             try:

@@ -34,6 +34,12 @@ class TradingStatus:
     restarts: int = 0
     detail: str = ""
     updated_at: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
+    feed_down_since: datetime | None = None
+    """Since when the market feed gets no data from the exchange (None while it flows)."""
+    feed_next_try_at: datetime | None = None
+    """When the market feed tries the exchange again, while down."""
+    feed_detail: str = ""
+    """Why the market feed is down, in words (empty while it flows)."""
 
 
 class TradingService:
@@ -93,6 +99,19 @@ class TradingService:
                 self._set(None, "restarting", f"{type(error).__name__}: {error}; again in {delay}s")
                 await _first(asyncio.sleep(delay), stop.wait())
         return self._set(loop, "stopped")
+
+    def note_feed(
+        self, down_since: datetime | None, next_try_at: datetime | None, detail: str
+    ) -> None:
+        """Record the market feed's state beside the loop's (the feed runs beside the service)."""
+        self.status = replace(
+            self.status,
+            feed_down_since=down_since,
+            feed_next_try_at=next_try_at,
+            feed_detail=detail,
+            updated_at=datetime.now(tz=UTC),
+        )
+        self.report(self.status)
 
     def _set(self, loop: TradingLoop | None, state: str, detail: str = "") -> TradingStatus:
         status = replace(self.status, state=state, detail=detail, updated_at=datetime.now(tz=UTC))

@@ -69,7 +69,7 @@ def verify(
       ledger audit verify
       ledger audit verify --from 1200000 --json
     """
-    with open_system(ctx) as system:
+    with open_system(ctx, read_only=True) as system:
         reader = system.chain_reader()
         total = reader.status().log_count
         with _progress(total) as progress:
@@ -100,7 +100,7 @@ def head(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 
     Example: ledger audit head --json
     """
-    with open_system(ctx) as system:
+    with open_system(ctx, read_only=True) as system:
         found = system.chain_reader().status()
     if as_json:
         print_json(found.as_dict())

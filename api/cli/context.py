@@ -54,11 +54,18 @@ def state_of(ctx: typer.Context) -> CliState:
 
 
 @contextmanager
-def open_system(ctx: typer.Context, *, with_queries: bool = False) -> Iterator[System]:
-    """Bootstrap the system for one command and close its connections afterwards."""
+def open_system(
+    ctx: typer.Context, *, with_queries: bool = False, read_only: bool = False
+) -> Iterator[System]:
+    """Bootstrap the system for one command and close its connections afterwards.
+
+    A `read_only` command never starts an embedded server: with it down, it fails with
+    `ServiceUnavailableError` (exit 3) saying how to start it.
+    """
     from api.bootstrap import bootstrap
 
-    system = bootstrap(state_of(ctx).settings(), with_queries=with_queries)
+    settings = state_of(ctx).settings()
+    system = bootstrap(settings, with_queries=with_queries, start_embedded=not read_only)
     try:
         yield system
     finally:

@@ -19,12 +19,13 @@ app = typer.Typer(
 )
 
 
-def _migrator(ctx: typer.Context) -> Migrator:
+def _migrator(ctx: typer.Context, *, read_only: bool = False) -> Migrator:
     from api.bootstrap import bootstrap, migrator
 
     settings = state_of(ctx).settings()
-    bootstrap(settings).close()  # creates the schema and the event table the views read
-    return migrator(settings)
+    start = not read_only  # `status` never starts the server
+    bootstrap(settings, start_embedded=start).close()  # the schema and event table views read
+    return migrator(settings, start_embedded=start)
 
 
 @app.command("up")
@@ -65,7 +66,7 @@ def down(
 @app.command("status")
 def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List every migration and whether it is applied."""
-    rows = _migrator(ctx).status()
+    rows = _migrator(ctx, read_only=True).status()
     if as_json:
         print_json([vars(r) for r in rows])
         return

@@ -57,7 +57,7 @@ def parity(
     if lo is not None and hi is not None and hi <= lo:
         raise ParityInputError(f"--to {end} must be after --from {start}")
     outcomes = []
-    with open_system(ctx) as system:
+    with open_system(ctx, read_only=True) as system:
         runs = [(p, o) for p, o in trading_runs(system.trading) if not run or o.run_id in run]
         if not runs:
             wanted = f" named {', '.join(run)}" if run else ""

@@ -48,8 +48,8 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """
     from api.bootstrap import migrator
 
-    with open_system(ctx) as system:
-        migrator(system.settings).up()
+    with open_system(ctx, read_only=True) as system:
+        migrator(system.settings, start_embedded=False).up()
         rows = _status_rows(system)
     if as_json:
         print_json(rows)

@@ -88,7 +88,7 @@ def list_reconciliations(
     """
     from commands.parity import trading_runs
 
-    with open_system(ctx) as system:
+    with open_system(ctx, read_only=True) as system:
         trading = system.trading
         runs = (
             [run_id]

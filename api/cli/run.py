@@ -148,6 +148,7 @@ def run(
     settings = state_of(ctx).settings()
     bind_host, bind_port = host or settings.api.host, port or settings.api.port
     with ExitStack() as stack:
+        run_parts.end_cleanly_on_sigterm(stack)
         _run_system(
             ctx,
             stack,
@@ -230,7 +231,15 @@ def _run_system(
     if exchange == "sandbox" and url is None:
         assert candles is not None
         funds = capital_krw * len(resolved)  # the account holds every strategy's capital
-        url = stack.enter_context(run_parts.sandbox_process(candles, speed, funds))
+        stack.callback(services.unregister_process, "ledger-sandbox")
+        url = stack.enter_context(
+            run_parts.sandbox_process(
+                candles,
+                speed,
+                funds,
+                on_started=lambda pid: services.register_process("ledger-sandbox", pid),
+            )
+        )
     first_candle_at = run_parts.first_candle_at(exchange, url)
     mode = "paper" if exchange == "paper" else "live"
     name = run_id or run_parts.default_run_id(exchange, settings.trading.account, first_candle_at)
@@ -256,6 +265,7 @@ def _run_system(
         exchange_url=url,
         credentials=credentials,
         report=lambda status: write_status(status_file, status),
+        on_notice=run_parts.notice,
     )
     stack.callback(parts.close)
     trading = BackgroundTrading(parts.service, parts.market_feed)
@@ -287,6 +297,7 @@ def _run_system(
         if with_services
         else "API         not here (--role trading: `ledger api` serves it)",
         f"data        {settings.data_dir.resolve()}  (server logs beside the data)",
+        *run_parts.offline_hint(exchange, url or settings.upbit.rest_url),
         "status      `ledger status`; Ctrl-C stops; `ledger services down` stops everything",
     ]
     console.print(Panel("\n".join(lines), title="upbit-ledger is running", expand=False))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from api.cli.context import console
@@ -37,8 +40,16 @@ def default_run_id(exchange: str, account: str, first_candle_at: datetime) -> st
 
 
 @contextmanager
-def sandbox_process(candles: Path, speed: float, krw: Decimal) -> Iterator[str]:
-    """Start `ledger sandbox --paced` on the file, from its first candle; yield its URL."""
+def sandbox_process(
+    candles: Path,
+    speed: float,
+    krw: Decimal,
+    on_started: Callable[[int], None] | None = None,
+) -> Iterator[str]:
+    """Start `ledger sandbox --paced` on the file, from its first candle; yield its URL.
+
+    The sandbox dies with this process, however it ends; `on_started` is given its pid.
+    """
     from adapters.market_data.candle_quote import check_krw_quote
     from adapters.market_data.candles_csv import read_rows
     from adapters.sandbox_exchange.process import SandboxStartError, sandbox_process
@@ -49,7 +60,7 @@ def sandbox_process(candles: Path, speed: float, krw: Decimal) -> Iterator[str]:
     first = datetime.fromtimestamp(int(rows.minutes[0]) * 60, tz=UTC)
     flags = ["--paced", "--speed", str(speed), "--start", first.isoformat(), "--krw", str(krw)]
     try:
-        with sandbox_process(candles, *flags) as url:
+        with sandbox_process(candles, *flags, on_started=on_started) as url:
             yield url
     except SandboxStartError as error:
         raise ServiceUnavailableError(str(error)) from None
@@ -149,15 +160,41 @@ def wait_for_read_models(system: System, pipeline: CqrsPipeline, timeout_s: floa
 def print_summary(
     system: System, status: TradingStatus, pipeline: CqrsPipeline | None = None
 ) -> None:
-    restarts = (
-        f"; CQRS pipeline {pipeline.report()['restarts']} session restarts" if pipeline else ""
-    )
+    from api.cli.status import pipeline_restarts
+
+    restarts = f"; CQRS pipeline {pipeline_restarts(pipeline.report())}" if pipeline else ""
     console.print(
         f"run {status.run_id} {status.state}: {status.candles:,} candles processed, last "
         f"{status.last_candle_at.isoformat() if status.last_candle_at else '-'}; "
         f"{status.restarts} restarts; log position "
         f"{system.trading.recorder.max_notification_id() or 0}{restarts}"
     )
+
+
+def offline_hint(exchange: str, market_url: str) -> list[str]:
+    """Return the banner's line for a run on the live market: where, and how to run offline."""
+    if exchange == "sandbox":
+        return []
+    return [
+        f"market      live candles from {market_url}; without network (Upbit unreachable: the "
+        "terminal and `ledger status` say so), trade offline on the sandbox: ledger run "
+        "--exchange sandbox --candles FILE.csv.gz --until-end"
+    ]
+
+
+def end_cleanly_on_sigterm(stack: ExitStack) -> None:
+    """Make SIGTERM (`ledger services down`, a service manager) unwind `stack` as Ctrl-C does.
+
+    Python's default SIGTERM ends the process at once, skipping the clean-up that stops the
+    sandbox child and the pipeline; SystemExit runs it. The old handler is back afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def end(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    stack.callback(signal.signal, signal.SIGTERM, signal.signal(signal.SIGTERM, end))
 
 
 def notice(line: str) -> None:

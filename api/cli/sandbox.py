@@ -69,6 +69,10 @@ def sandbox(
     """
     import uvicorn
 
+    from adapters.embedded.child_process import die_with_parent
+
+    die_with_parent()  # started by `ledger run`: end with it, however it ends
+
     from adapters.market_data.candle_quote import check_krw_quote
     from adapters.market_data.candles_csv import read_rows
     from adapters.sandbox_exchange.app import SANDBOX_KEYS, create_sandbox_app

@@ -26,8 +26,8 @@ def status(
     from api.cli.trading_run import pipeline_status_path, read_status, status_path
     from commands.parity import trading_runs
 
-    with open_system(ctx, with_queries=True) as system:
-        migrator(system.settings).up()
+    with open_system(ctx, with_queries=True, read_only=True) as system:
+        migrator(system.settings, start_embedded=False).up()
         service = read_status(status_path(system.settings.data_dir, system.settings.env))
         pipeline = read_status(pipeline_status_path(system.settings.data_dir, system.settings.env))
         runs = [
@@ -88,17 +88,8 @@ def _reconciliation(trading: Any, runs: list[Any]) -> dict[str, Any]:
 def _print(report: dict[str, Any]) -> None:
     from api.cli.audit import chain_line
 
-    service = report["trading_service"]
-    if service is None:
-        console.print("trading service: no status yet (start it with `ledger run`)")
-    else:
-        console.print(
-            f"trading service: run {service['run_id']} {service['state'].upper()}, "
-            f"{service['candles']:,} candles processed, last {service['last_candle_at']}, "
-            f"waiting for {service['waiting_for']}, {service['restarts']} restarts, "
-            f"updated {service['updated_at']}"
-            + (f"\n  {service['detail']}" if service["detail"] else "")
-        )
+    for line in service_lines(report["trading_service"]):
+        console.print(line)
     runs = Table(title="trading runs")
     for column in ("run", "mode", "exchange", "strategies", "first candle (UTC)"):
         runs.add_column(column)
@@ -175,17 +166,47 @@ def _print(report: dict[str, Any]) -> None:
         console.print(chain_line(report["audit_chain"]) + " (ledger audit verify)")
 
 
+def service_lines(service: dict[str, Any] | None) -> list[str]:
+    """Return the trading service's status (as its status file holds it) in lines."""
+    if service is None:
+        return ["trading service: no status yet (start it with `ledger run`)"]
+    lines = [
+        f"trading service: run {service['run_id']} {service['state'].upper()}, "
+        f"{service['candles']:,} candles processed, last {service['last_candle_at']}, "
+        f"waiting for {service['waiting_for']}, {service['restarts']} restarts, "
+        f"updated {service['updated_at']}"
+    ]
+    if service["detail"]:
+        lines.append(f"  {service['detail']}")
+    if service.get("feed_down_since"):
+        lines.append(
+            f"  market feed: {service['feed_detail']}, since {service['feed_down_since']}; "
+            f"next try at {service['feed_next_try_at']}"
+        )
+    return lines
+
+
 def _print_pipeline(pipeline: dict[str, Any] | None) -> None:
     if pipeline is None:
         console.print("CQRS pipeline: no status yet (`ledger run` writes it)")
         return
-    console.print(
-        f"CQRS pipeline: {pipeline['restarts']} session restarts (NATS or the database out of "
-        f"reach), updated {pipeline['updated_at']}"
-    )
+    console.print(f"CQRS pipeline: {pipeline_restarts(pipeline)}, updated {pipeline['updated_at']}")
     for name, part in pipeline["parts"].items():
         if part["state"] != "up" or part["restarts"]:
+            cause = f"{part.get('last_cause')}: " if part.get("last_cause") else ""
             console.print(
-                f"  {name} {part['state']} at position {part['position']}, {part['restarts']} "
-                f"restarts, last error at {part['last_error_at']}: {part['last_error']}"
+                f"  {name} {part['state']} at position {part['position']}, "
+                f"{pipeline_restarts(part)}; last at {part['last_error_at']}: "
+                f"{cause}{part['last_error']}"
             )
+
+
+def pipeline_restarts(report: dict[str, Any]) -> str:
+    """Return a pipeline's (or a part's) session restarts in words: real outages apart."""
+    # Reports written before reconnects and timeouts were told apart count every restart.
+    reconnects = report.get("reconnects", report["restarts"])
+    timeouts = report.get("timeouts", 0)
+    return (
+        f"{reconnects} reconnects (NATS or the database out of reach), {timeouts} session "
+        "restarts after NATS answered late"
+    )

@@ -157,7 +157,7 @@ def test_postgres_and_nats_restarted_while_trading_lose_and_double_nothing_and_l
         assert verified.returncode == 0, verified.stdout + verified.stderr
 
         # And the relay and every projector lost NATS, said so, reconnected and said that too;
-        # the pipeline's record (`ledger status`) counts their session restarts
+        # the pipeline's record (`ledger status`) counts their reconnects
         pipeline = status["cqrs_pipeline"]
         assert set(pipeline["parts"]) == set(before_nats["parts"])
         assert len(pipeline["parts"]) == 1 + len(status["read_models"])
@@ -167,7 +167,7 @@ def test_postgres_and_nats_restarted_while_trading_lose_and_double_nothing_and_l
             assert part["last_error"], (name, part)
             assert f"{name}: connection lost" in ran, name
             assert f"{name}: working again" in ran, name
-        assert f"CQRS pipeline {pipeline['restarts']} session restarts" in ran
+        assert f"CQRS pipeline {pipeline['reconnects']} reconnects" in ran
         assert "Traceback" not in ran, ran[-4000:]
     finally:
         for each in (steady, faulty):

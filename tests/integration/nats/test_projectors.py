@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -139,3 +140,27 @@ def test_a_second_run_applies_nothing_twice(
     # Then every redelivered event was skipped and the read model is unchanged
     assert again.stats.applied == 0 and again.stats.skipped == target
     assert rows(store, "SELECT * FROM rm_orders ORDER BY order_id") == before
+
+
+def test_an_idle_projector_whose_fetches_time_out_loses_no_connection(
+    writers: dict[str, ProjectionWriter], stream: LogStream, nats_endpoint: NatsTarget
+) -> None:
+    # Given a projector on a stream with nothing to deliver, fetching with a short wait (nats-py
+    # then raises a bare TimeoutError for about one fetch in ten, the race a loaded machine hits
+    # with the 1 s wait of `ledger run`)
+    projector = NatsProjector(writers["timeline"], stream, nats_endpoint.url, fetch_timeout_s=0.05)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(projector.run(stop))
+        # When it idles for about forty fetch windows
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), 2.0)
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+
+    # Then no session ended: an empty fetch is not a lost connection
+    assert projector.stats.restarts == 0, projector.stats.errors
+    assert projector.stats.is_up

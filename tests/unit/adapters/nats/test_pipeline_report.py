@@ -34,12 +34,12 @@ def test_a_part_that_loses_its_connection_and_works_again_is_told_once_each() ->
     # Then one line says it was lost (on one line, with the error), one that it works again,
     # and the report counts both restarts with the newest error
     assert lines == [
-        "relay: connection lost (ConnectionRefusedError: [Errno 111] Connect call failed "
-        "('127.0.0.1', 4222)); reconnecting, resuming from its checkpoint",
+        "relay: connection lost: NATS out of reach (ConnectionRefusedError: [Errno 111] Connect "
+        "call failed ('127.0.0.1', 4222)); reconnecting, resuming from its checkpoint",
         "relay: working again after 2 session restarts",
     ]
     relay = reports[-1]["parts"]["relay"]  # type: ignore[index]
-    assert (relay["state"], relay["restarts"]) == ("up", 2)
+    assert (relay["state"], relay["restarts"], relay["reconnects"]) == ("up", 2, 2)
     assert relay["last_error"] == "ConnectionRefusedError: [Errno 111] Connect call failed"
     assert reports[-1]["restarts"] == 2
 
@@ -56,11 +56,10 @@ def test_a_failure_and_recovery_between_two_reports_are_both_told() -> None:
     stats.worked()
     pipeline._tell()
 
-    # Then both are told
+    # Then both are told, in one line, with the cause: a late reply, not a lost connection
     assert lines == [
-        "relay: connection lost (TimeoutError: nats: timeout); reconnecting, resuming from its "
-        "checkpoint",
-        "relay: working again after 1 session restarts",
+        "relay: 1 session restart (newest: NATS did not answer in time, TimeoutError: nats: "
+        "timeout); working again"
     ]
 
 
