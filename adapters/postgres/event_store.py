@@ -12,7 +12,6 @@ from psycopg.conninfo import conninfo_to_dict
 
 from adapters.postgres.recorder import RECORDER_TOPIC
 
-
 IDLE_IN_TRANSACTION_TIMEOUT_S = 120  # ends a transaction a crashed client left open
 
 
