@@ -39,6 +39,7 @@ from domain.errors import (
 )
 from domain.ids import order_id, portfolio_id, position_id
 from domain.market import DEFAULT_MARKETS, parse_market
+from domain.money import whole_krw
 from domain.orders.order import Order
 from domain.orders.terms import (
     OrderSide,
@@ -140,6 +141,19 @@ class Trading(ReconciliationRecords):
             DomainError: a value, order, ledger or risk rule refuses the order.
         """
         return self.place_orders([command])[0]
+
+    def place_operator_order(self, command: PlaceOrder) -> UUID:
+        """Place an order a person typed (CLI, API), as `place_order` does.
+
+        A market bid's amount must be a whole number of KRW here (a strategy's sized amount
+        is kept exactly).
+
+        Raises:
+            DomainError: a value, order, ledger or risk rule refuses the order.
+        """
+        if command.amount_krw is not None:
+            whole_krw(command.amount_krw, "amount")
+        return self.place_order(command)
 
     def place_orders(self, commands: Sequence[PlaceOrder]) -> list[UUID]:
         """Place several orders in one transaction: all are recorded, or none is."""
@@ -309,6 +323,7 @@ class Trading(ReconciliationRecords):
                 qty_btc=command.qty_btc,
                 fee_krw=command.fee_krw,
                 cause=command.cause,
+                fee_rate=self.fee_rate,
             )
             if fill is None:
                 return False

@@ -95,6 +95,10 @@ class FillExceedsOrderError(OrderError):
     """A fill would execute more than the order's remaining volume or KRW amount."""
 
 
+class FeeAboveRateError(OrderError):
+    """A fill's fee is more than its total x the account's fee rate (rounded up to the won)."""
+
+
 class FillBeyondLimitPriceError(OrderError):
     """A fill of a limit order is priced worse than its limit (a bid above, an ask below)."""
 

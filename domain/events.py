@@ -74,15 +74,30 @@ class Cause:
         }
 
 
-def require_text(value: object, what: str) -> str:
-    """Return a stripped non-empty text without control characters.
+ID_MAX_CHARS = 64
+"""Longest client order id or strategy id (the API's and the CLI's bound)."""
+
+EXCHANGE_ID_MAX_CHARS = 128
+"""Longest exchange order id or trade id (Upbit's are 36-character UUIDs)."""
+
+REASON_MAX_CHARS = 500
+"""Longest reason a person gives (cancel, risk limits, trading state, acknowledgement)."""
+
+
+def require_text(value: object, what: str, max_chars: int | None = None) -> str:
+    """Return a stripped non-empty text without control characters, of at most `max_chars`.
 
     Raises:
-        MissingTextError: the text is missing or blank, or holds a control character (a NUL
-            cannot even be stored by PostgreSQL's text and jsonb types).
+        MissingTextError: the text is missing or blank, too long, or holds a control character
+            (a NUL cannot even be stored by PostgreSQL's text and jsonb types).
     """
     if not isinstance(value, str) or not value.strip():
         raise MissingTextError(f"{what} {value!r} must be a non-empty text")
+    if max_chars is not None and len(value) > max_chars:
+        raise MissingTextError(
+            f"{what} is {len(value)} characters long; at most {max_chars} are accepted "
+            f"(it starts {value[:20]!r})"
+        )
     if any(ord(ch) < 32 and ch not in "\t\n" or ord(ch) == 127 for ch in value):
         raise MissingTextError(f"{what} {value!r} must not contain control characters")
     return value.strip()

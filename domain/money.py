@@ -6,21 +6,34 @@ No float anywhere (style S3.7). BTC quantities round *down* to 8 decimals (strat
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from domain.constants import BTC_QUANTUM, MAX_BTC_FIGURE, MAX_KRW_FIGURE
 from domain.errors import InvalidAmountError
 
+PLAIN_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+"""How a figure is written as text: digits and an optional point, no exponent (as the API)."""
+
 
 def to_decimal(value: object, what: str) -> Decimal:
-    """Return `value` as a finite Decimal.
+    """Return `value` as a finite Decimal without an exponent (2E+7 becomes 20000000).
+
+    Text must be a plain decimal (`20000000`, `0.001`): `2e7` is refused, as the API refuses
+    it, rather than stored as `2E+7`.
 
     Raises:
-        InvalidAmountError: `value` is a float, not a number, or not finite.
+        InvalidAmountError: `value` is a float, not a number, not finite, or text in another
+            notation.
     """
     if isinstance(value, (bool, float)):
         raise InvalidAmountError(
             f"{what} {value!r} was given as a {type(value).__name__}; give it as a decimal string"
+        )
+    if isinstance(value, str) and PLAIN_DECIMAL.fullmatch(value) is None:
+        raise InvalidAmountError(
+            f"{what} {value!r} is not a decimal number written plainly (digits with an optional "
+            "decimal point; no exponent, spaces or separators)"
         )
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value))
@@ -28,6 +41,8 @@ def to_decimal(value: object, what: str) -> Decimal:
         raise InvalidAmountError(f"{what} {value!r} is not a decimal number") from None
     if not number.is_finite():
         raise InvalidAmountError(f"{what} {value!r} is not a finite number")
+    if number.as_tuple().exponent > 0:  # type: ignore[operator]  # finite: an int exponent
+        number = number.quantize(Decimal(1))
     return number
 
 
@@ -41,6 +56,23 @@ def positive_krw(value: object, what: str) -> Decimal:
     if number <= 0:
         raise InvalidAmountError(f"{what} {value} KRW must be greater than 0")
     _require_at_most(number, MAX_KRW_FIGURE, what, "KRW")
+    return number
+
+
+def whole_krw(value: object, what: str) -> Decimal:
+    """Return a KRW amount that is > 0 and a whole number of won (KRW has no smaller unit).
+
+    For what a person sets (capital, limits, a market bid's amount); amounts a strategy sizes
+    are kept exactly (`positive_krw`).
+
+    Raises:
+        InvalidAmountError: the amount is not positive, too large, or has a fraction of a won.
+    """
+    number = positive_krw(value, what)
+    if number != number.to_integral_value():
+        raise InvalidAmountError(
+            f"{what} {value} KRW is not a whole number of KRW (the won has no smaller unit)"
+        )
     return number
 
 

@@ -35,6 +35,7 @@ from domain.audit.selection import BundleSelection
 from domain.audit.summaries import AccountingSummaries
 from domain.audit.verification import LoggedEvent
 from domain.clock import to_kst
+from domain.errors import InvalidExportSelectionError
 from domain.events import Cause
 
 BUNDLE_FORMAT = verify_bundle.BUNDLE_FORMAT
@@ -186,6 +187,12 @@ def _write(
         raise LogNotChainedError(
             f"the log does not match its chain at {outcome.chain_break.describe()}; no bundle "
             "was written (ledger audit verify names the same event)"
+        )
+    if sink.count == 0 and selection.is_bounded:
+        sink.discard()
+        raise InvalidExportSelectionError(
+            f"the selection {selection.describe()} holds no event of the log (positions 1 to "
+            f"{outcome.position}); no bundle was written"
         )
     files.close("events.jsonl", sink.events_file)
     files.close("chain.tsv", sink.chain_file)

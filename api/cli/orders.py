@@ -62,7 +62,7 @@ def place(
     from commands.messages import PlaceOrder
 
     with open_system(ctx) as system:
-        order_id = system.trading.place_order(
+        order_id = system.trading.place_operator_order(
             PlaceOrder(
                 client_order_id=client_order_id or f"cli-{uuid.uuid4()}",
                 strategy_id=strategy,

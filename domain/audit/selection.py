@@ -173,6 +173,18 @@ class BundleSelection:
                 return False
         return True
 
+    @property
+    def is_bounded(self) -> bool:
+        """Return True when a bound or a filter narrows the log (a bundle of nothing is refused)."""
+        return any(value is not None for value in self.as_dict().values())
+
+    def describe(self) -> str:
+        """Return the bounds and filters given, e.g. `from 999999`."""
+        names = {"from_position": "from", "to_position": "to", "from_time": "from"}
+        names |= {"to_time": "to", "market": "market", "strategy": "strategy"}
+        given = [f"{names[k]} {v}" for k, v in self.as_dict().items() if v is not None]
+        return ", ".join(given)
+
     def as_dict(self) -> dict[str, Any]:
         """Return the selection as plain values (the manifest's `selection`)."""
         return {

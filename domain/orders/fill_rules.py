@@ -6,9 +6,10 @@ event exists, so a refused fill records nothing.
 
 from __future__ import annotations
 
+from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING
 
-from domain.errors import FillBeyondLimitPriceError
+from domain.errors import FeeAboveRateError, FillBeyondLimitPriceError
 from domain.money import floor8
 from domain.orders.fill import Fill
 from domain.orders.terms import OrderSide
@@ -58,4 +59,24 @@ def require_within_limit(order: Order, fill: Fill) -> None:
             f"fill {fill.trade_id} at {fill.price_krw:,} KRW is {bound} the limit price "
             f"{limit:,} KRW of {order.side.value} order {order.id}; an exchange never fills "
             f"a limit {order.side.value} there"
+        )
+
+
+def require_fee_within_rate(fill: Fill, fee_rate: Decimal) -> None:
+    """Refuse a fee above the fill's total x the account's fee rate, rounded up to the won.
+
+    The exchange charges `total x rate` (upbit-api.md §7.2), unrounded, and the paper fill
+    model and the gateways derive fees so (docs/execution-gateway.md); rounding the bound up to
+    the next won leaves room for a fee someone rounded to the won, and none for a mistyped one.
+    A smaller fee (a promotion, a rebate) is accepted.
+
+    Raises:
+        FeeAboveRateError: the fee is above the bound.
+    """
+    exact = fill.funds_krw * fee_rate
+    bound = exact.to_integral_value(rounding=ROUND_CEILING)
+    if fill.fee_krw > bound:
+        raise FeeAboveRateError(
+            f"fill fee {fill.fee_krw} KRW is above {bound:,} KRW ({fill.funds_krw:,} KRW x fee "
+            f"rate {fee_rate} = {exact} KRW, rounded up to the won) on trade {fill.trade_id}"
         )

@@ -12,17 +12,30 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.constants import DEFAULT_FEE_RATE
 from domain.errors import (
     ConflictingFillError,
     FillExceedsOrderError,
     IllegalOrderTransitionError,
     InvalidOrderShapeError,
 )
-from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
+from domain.events import (
+    EXCHANGE_ID_MAX_CHARS,
+    ID_MAX_CHARS,
+    REASON_MAX_CHARS,
+    Cause,
+    LedgerCreated,
+    LedgerEvent,
+    require_text,
+)
 from domain.ids import order_id
 from domain.money import non_negative_krw, positive_btc, positive_krw
 from domain.orders.fill import Fill
-from domain.orders.fill_rules import fill_completion, require_within_limit
+from domain.orders.fill_rules import (
+    fill_completion,
+    require_fee_within_rate,
+    require_within_limit,
+)
 from domain.orders.status import OrderStatus, OrderTrigger, next_status, require_can_fill
 from domain.orders.terms import OrderSide, OrderTerms, OrderType
 
@@ -186,12 +199,12 @@ class Order(Aggregate):
         Raises:
             MissingTextError: the client order id or strategy id is blank.
         """
-        client_id = require_text(client_order_id, "client order id")
+        client_id = require_text(client_order_id, "client order id", ID_MAX_CHARS)
         return cls._create(
             cls.Placed,
             id=order_id(client_id),
             client_order_id=client_id,
-            strategy_id=require_text(strategy_id, "strategy id"),
+            strategy_id=require_text(strategy_id, "strategy id", ID_MAX_CHARS),
             market=terms.market.code,
             side=terms.side.value,
             order_type=terms.order_type.value,
@@ -250,17 +263,27 @@ class Order(Aggregate):
         next_status(self.status, OrderTrigger.ACCEPT)
         self.trigger_event(
             self.Accepted,
-            exchange_order_id=require_text(exchange_order_id, "exchange order id"),
+            exchange_order_id=require_text(
+                exchange_order_id, "exchange order id", EXCHANGE_ID_MAX_CHARS
+            ),
             **cause.event_fields(),
         )
 
     def record_fill(
-        self, *, trade_id: str, price_krw: object, qty_btc: object, fee_krw: object, cause: Cause
+        self,
+        *,
+        trade_id: str,
+        price_krw: object,
+        qty_btc: object,
+        fee_krw: object,
+        cause: Cause,
+        fee_rate: Decimal = DEFAULT_FEE_RATE,
     ) -> Fill | None:
         """Record a fill; return it, or None when this trade id was already recorded unchanged.
 
         An amount order (market bid) completes once its remaining KRW buys less than 1e-8 BTC
-        at the fill price; a volume order completes when its whole volume has executed.
+        at the fill price; a volume order completes when its whole volume has executed. Its fee
+        is at most the fill's total x `fee_rate` (the account's), rounded up to the won.
 
         Raises:
             IllegalOrderTransitionError: the order is not OPEN or PARTIAL.
@@ -268,9 +291,10 @@ class Order(Aggregate):
             ConflictingFillError: the trade id was recorded with other figures.
             FillExceedsOrderError: the fill executes more than what remains.
             FillBeyondLimitPriceError: a limit order's fill is on the wrong side of its price.
+            FeeAboveRateError: the fee is more than the fill's total x the fee rate.
         """
         fill = Fill(
-            trade_id=require_text(trade_id, "trade id"),
+            trade_id=require_text(trade_id, "trade id", EXCHANGE_ID_MAX_CHARS),
             price_krw=positive_krw(price_krw, "fill price"),
             qty_btc=positive_btc(qty_btc, "fill quantity"),
             fee_krw=non_negative_krw(fee_krw, "fill fee"),
@@ -291,6 +315,7 @@ class Order(Aggregate):
         if excess is not None:
             raise FillExceedsOrderError(excess)
         require_within_limit(self, fill)
+        require_fee_within_rate(fill, fee_rate)
         event_class = self.Filled if is_complete else self.PartiallyFilled
         self.trigger_event(
             event_class,
@@ -311,7 +336,9 @@ class Order(Aggregate):
         """
         next_status(self.status, OrderTrigger.CANCEL)
         self.trigger_event(
-            self.Cancelled, reason=require_text(reason, "cancel reason"), **cause.event_fields()
+            self.Cancelled,
+            reason=require_text(reason, "cancel reason", REASON_MAX_CHARS),
+            **cause.event_fields(),
         )
 
     def reject(self, reason: str, rejected_by: str, cause: Cause) -> None:

@@ -38,31 +38,27 @@ class OrderType(Enum):
 
 
 def parse_side(value: str) -> OrderSide:
-    """Return the side named `value` (bid/ask, also buy/sell).
+    """Return the side named `value`: exactly `bid` or `ask`, as the API takes it.
+
+    No other spelling (BUY, sell, Bid) is read as a side: a typo must not trade.
 
     Raises:
-        InvalidOrderShapeError: the side is unknown.
+        InvalidOrderShapeError: the side is not `bid` or `ask`.
     """
-    aliases = {
-        "bid": OrderSide.BID,
-        "buy": OrderSide.BID,
-        "ask": OrderSide.ASK,
-        "sell": OrderSide.ASK,
-    }
-    side = aliases.get(str(value).lower())
-    if side is None:
-        raise InvalidOrderShapeError(f"order side {value!r} is not one of: bid, ask")
-    return side
+    try:
+        return OrderSide(value)
+    except ValueError:
+        raise InvalidOrderShapeError(f"order side {value!r} is not one of: bid, ask") from None
 
 
 def parse_type(value: str) -> OrderType:
-    """Return the order type named `value` (limit or market).
+    """Return the order type named `value`: exactly `limit` or `market`.
 
     Raises:
-        InvalidOrderShapeError: the type is unknown.
+        InvalidOrderShapeError: the type is not `limit` or `market`.
     """
     try:
-        return OrderType(str(value).lower())
+        return OrderType(value)
     except ValueError:
         raise InvalidOrderShapeError(f"order type {value!r} is not one of: limit, market") from None
 

@@ -22,9 +22,9 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InsufficientCashError, InsufficientPositionError, UnknownStrategyError
-from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
+from domain.events import ID_MAX_CHARS, Cause, LedgerCreated, LedgerEvent, require_text
 from domain.ids import portfolio_id
-from domain.money import positive_krw
+from domain.money import whole_krw
 from domain.orders.fill import Fill
 from domain.orders.order import Order
 from domain.orders.terms import OrderSide, OrderTerms
@@ -253,12 +253,13 @@ class Portfolio(Aggregate):
         """Allocate KRW capital to a strategy.
 
         Raises:
-            InvalidAmountError: the amount is not positive.
+            InvalidAmountError: the amount is not a positive whole number of KRW.
+            MissingTextError: the strategy id is blank or longer than 64 characters.
         """
         self.trigger_event(
             self.CapitalAllocated,
-            strategy_id=require_text(strategy_id, "strategy id"),
-            amount_krw=positive_krw(amount_krw, "capital"),
+            strategy_id=require_text(strategy_id, "strategy id", ID_MAX_CHARS),
+            amount_krw=whole_krw(amount_krw, "capital"),
             **cause.event_fields(),
         )
 

@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import ReconciliationAcknowledgementError
-from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
+from domain.events import REASON_MAX_CHARS, Cause, LedgerCreated, LedgerEvent, require_text
 from domain.ids import derive_id
 from domain.reconciliation.balances import BalanceSnapshot, BookFigures
 from domain.reconciliation.difference import Difference
@@ -255,7 +255,7 @@ class Reconciliation(Aggregate):
         self.require_acknowledgeable()
         self.trigger_event(
             self.Acknowledged,
-            reason=require_text(reason, "reason"),
+            reason=require_text(reason, "reason", REASON_MAX_CHARS),
             has_resumed=has_resumed,
             **cause.event_fields(),
         )

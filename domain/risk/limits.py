@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidAmountError, InvalidRiskLimitError, TradingStateUnchangedError
-from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
+from domain.events import REASON_MAX_CHARS, Cause, LedgerCreated, LedgerEvent, require_text
 from domain.ids import risk_limits_id
-from domain.money import fraction, positive_krw
+from domain.money import fraction, whole_krw
 
 if TYPE_CHECKING:
     from domain.risk.monitor import Breach
@@ -83,9 +83,9 @@ class Limits:
         """
         try:
             return cls(
-                max_order_krw=_optional(max_order_krw, positive_krw, "max order notional"),
-                max_exposure_krw=_optional(max_exposure_krw, positive_krw, "max exposure"),
-                daily_loss_krw=_optional(daily_loss_krw, positive_krw, "daily loss limit"),
+                max_order_krw=_optional(max_order_krw, whole_krw, "max order notional"),
+                max_exposure_krw=_optional(max_exposure_krw, whole_krw, "max exposure"),
+                daily_loss_krw=_optional(daily_loss_krw, whole_krw, "daily loss limit"),
                 max_drawdown=_optional(max_drawdown, fraction, "max drawdown"),
                 max_orders_per_minute=None
                 if max_orders_per_minute is None
@@ -255,7 +255,7 @@ class RiskLimits(Aggregate):
         """
         self.trigger_event(
             self.LimitsSet,
-            reason=require_text(reason, "reason"),
+            reason=require_text(reason, "reason", REASON_MAX_CHARS),
             **limits.as_fields(),
             **cause.event_fields(),
         )
@@ -300,6 +300,6 @@ class RiskLimits(Aggregate):
         self.trigger_event(
             event_class,
             from_state=self.state.value,
-            reason=require_text(reason, "reason"),
+            reason=require_text(reason, "reason", REASON_MAX_CHARS),
             **cause.event_fields(),
         )

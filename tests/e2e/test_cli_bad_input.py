@@ -87,6 +87,10 @@ def place(cli: Cli, *args: str) -> tuple[int, str]:
             ("--side", "sideways", "--type", "limit", "--price", "50000000", "--volume", "0.001"),
             "order side 'sideways' is not one of: bid, ask",
         ),
+        (
+            ("--side", "bid", "--type", "limit", "--price", "2e7", "--volume", "0.001"),
+            "limit price '2e7' is not a decimal number written plainly",
+        ),
     ],
 )
 def test_order_place_with_bad_input_exits_2_and_appends_nothing(

@@ -2,7 +2,8 @@
 
 Each needs the bearer token. An answer carries the new (or affected) id and `log_position`, the
 log position of the command's last event: pass it as `min_position` to a query to read your
-own write. Amounts are decimal strings (never floats). Headers `X-Actor` and
+own write. Amounts are decimal strings (never floats), checked by the same rules and with the
+same messages as the CLI's (`domain.money`; 422 `invalid_amount`). Headers `X-Actor` and
 `X-Correlation-Id` name who acts and the flow the command belongs to.
 """
 
@@ -30,10 +31,17 @@ from commands.messages import (
 from domain.events import Cause
 
 router = APIRouter(tags=["commands"], dependencies=[Depends(require_token)])
-DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,16})?$"
 TEXT = r"^[A-Za-z0-9_.:@-]{1,64}$"
 
-Amount = Annotated[str, Field(pattern=DECIMAL, examples=["50000000"])]
+Amount = Annotated[
+    str,
+    Field(
+        max_length=40,
+        examples=["50000000"],
+        description="a decimal written plainly: digits, an optional point, no exponent "
+        "(KRW amounts a person sets in whole won; BTC to 8 decimals)",
+    ),
+]
 PRINTABLE = r"^[^\x00-\x08\x0b-\x1f\x7f]*$"
 Reason = Annotated[
     str, Field(min_length=1, max_length=500, pattern=PRINTABLE, examples=["daily review"])
@@ -57,8 +65,9 @@ class PlaceOrderRequest(RequestBody):
     """An order: limit (price + volume), market bid (amount) or market ask (volume)."""
 
     strategy_id: str = Field(pattern=TEXT, description="strategy with allocated capital")
-    side: Literal["bid", "ask"]
-    order_type: Literal["limit", "market"]
+    # Checked by the ledger (one rule and message with the CLI), listed here for the schema.
+    side: str = Field(json_schema_extra={"enum": ["bid", "ask"]}, max_length=10)
+    order_type: str = Field(json_schema_extra={"enum": ["limit", "market"]}, max_length=10)
     market: str = Field("KRW-BTC", pattern=r"^KRW-[A-Z0-9]{1,10}$")
     price_krw: Amount | None = Field(None, description="limit price on the KRW tick grid")
     volume_btc: Amount | None = Field(None, description="quantity, at most 8 decimals")
@@ -167,7 +176,7 @@ async def place_order(
         amount_krw=body.amount_krw,
         reference_price_krw=body.reference_price_krw,
     )
-    order_id = await asyncio.to_thread(trading.place_order, command)
+    order_id = await asyncio.to_thread(trading.place_operator_order, command)
     return CommandAccepted(id=str(order_id), log_position=_head(request))
 
 

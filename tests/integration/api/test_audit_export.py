@@ -73,3 +73,17 @@ def test_a_reversed_range_is_refused(api) -> None:
 
     assert answer.status_code == 422
     assert "start (position 9) is after its end (position 3)" in answer.json()["error"]["message"]
+
+
+def test_a_range_that_holds_no_event_is_refused_as_the_docs_say(api) -> None:  # type: ignore[no-untyped-def]
+    allocate(api, "alpha", 0)
+    for params in (
+        {"from": "999999"},  # past the log's head
+        {"from": "2020-01-01", "to": "2020-01-02"},  # days before the first event
+    ):
+        answer = api.client.get("/audit/export", params=params, headers=AUTH)
+
+        assert answer.status_code == 422, f"{params}: {answer.status_code}"
+        error = answer.json()["error"]
+        assert error["code"] == "invalid_export_selection"
+        assert "holds no event" in error["message"]

@@ -21,9 +21,22 @@ from domain.money import (
 D = Decimal
 
 
-@pytest.mark.parametrize("value", ["5000", 5000, D("5000"), "5E+3", " 5000 "])
+@pytest.mark.parametrize("value", ["5000", 5000, D("5000"), D("5E+3"), "5000.00", "+5000"])
 def test_to_decimal_of_decimal_string_int_or_decimal_is_the_decimal(value: object) -> None:
     assert to_decimal(value, "amount") == D(5000)
+
+
+def test_to_decimal_writes_a_decimal_with_an_exponent_plainly() -> None:
+    assert str(to_decimal(D("2E+7"), "limit price")) == "20000000"
+
+
+@pytest.mark.parametrize("value", ["5E+3", "2e7", " 5000 ", "5_000", "0x10"])
+def test_to_decimal_of_text_in_another_notation_is_refused_as_the_api_refuses_it(
+    value: str,
+) -> None:
+    with pytest.raises(InvalidAmountError) as refused:
+        to_decimal(value, "limit price")
+    assert f"limit price {value!r} is not a decimal number written plainly" in str(refused.value)
 
 
 @pytest.mark.parametrize(("value", "kind"), [(5000.0, "float"), (True, "bool")])
@@ -45,8 +58,10 @@ def test_to_decimal_of_non_number_is_refused(value: object) -> None:
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "sNaN"])
 def test_to_decimal_of_non_finite_number_is_refused(value: str) -> None:
-    with pytest.raises(InvalidAmountError, match="is not a finite number"):
+    with pytest.raises(InvalidAmountError, match="is not a decimal number"):
         to_decimal(value, "amount")
+    with pytest.raises(InvalidAmountError, match="is not a finite number"):
+        to_decimal(D(value), "amount")
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "-0.00000001"])

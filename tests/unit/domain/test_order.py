@@ -206,7 +206,7 @@ class TestFill:
         order.collect_events()
 
         # When the same trade arrives again (its figures written differently)
-        again = record(order, "t-1", qty="0.0040", price="5E+7", fee_krw="100.0", minute=9)
+        again = record(order, "t-1", qty="0.0040", price="50000000.0", fee_krw="100.0", minute=9)
 
         # Then nothing is recorded and nothing changes
         assert again is None

@@ -1,0 +1,78 @@
+"""The API refuses questionable input with the rule and the message the CLI gets (one
+validation, in the domain), and records nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.bootstrap import System
+from api.http.app import create_app
+from api.settings import load_settings
+from commands.backtest.run_model import IN_MEMORY_ENV
+from commands.trading import Trading
+from domain.errors import DomainError
+from domain.money import to_decimal, whole_krw
+from domain.orders.terms import parse_side
+
+TOKEN = "unit-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ORDER = {
+    "strategy_id": "alpha",
+    "side": "bid",
+    "order_type": "limit",
+    "price_krw": "50000000",
+    "volume_btc": "0.001",
+}
+
+
+@pytest.fixture
+def api() -> Iterator[tuple[TestClient, System]]:
+    system = System(load_settings(overrides={"api": {"token": TOKEN}}), Trading(IN_MEMORY_ENV))
+    with TestClient(create_app(system)) as client:
+        funded = {"strategy_id": "alpha", "amount_krw": "100000000"}
+        assert client.post("/capital/allocations", json=funded, headers=AUTH).status_code == 201
+        yield client, system
+    system.close()
+
+
+def message_of(rule: Callable[[], object]) -> str:
+    with pytest.raises(DomainError) as refused:
+        rule()
+    return str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "rule"),
+    [
+        ("/orders", {**ORDER, "price_krw": "2e7"}, lambda: to_decimal("2e7", "limit price")),
+        ("/orders", {**ORDER, "side": "BUY"}, lambda: parse_side("BUY")),
+        (
+            "/capital/allocations",
+            {"strategy_id": "alpha", "amount_krw": "0.0000000000000001"},
+            lambda: whole_krw("0.0000000000000001", "capital"),
+        ),
+        (
+            "/orders",
+            {
+                **ORDER,
+                "order_type": "market",
+                "price_krw": None,
+                "volume_btc": None,
+                "amount_krw": "10000.5",
+            },
+            lambda: whole_krw("10000.5", "amount"),
+        ),
+    ],
+)
+def test_questionable_input_is_refused_with_the_clis_message_and_records_nothing(
+    api: tuple[TestClient, System], path: str, body: dict[str, object], rule: Callable[[], object]
+) -> None:
+    client, system = api
+    before = system.trading.recorder.max_notification_id()
+    answer = client.post(path, json=body, headers=AUTH)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["message"] == message_of(rule)
+    assert system.trading.recorder.max_notification_id() == before
