@@ -87,8 +87,10 @@ async def export(
     """Stream the audit bundle `ledger audit export` writes, for a range (token required).
 
     The export verifies the whole chain first, in one snapshot; a log that does not match its
-    chain is refused with 409 `log_not_chained`, naming the event. The bundle is built on the
-    server, then streamed; verify it with its own `verify_bundle.py` and python3 alone.
+    chain is refused with 409 `log_not_chained`, naming the event. The export then records the
+    manifest's seal (`audit.bundle.sealed`) in the log; `X-Audit-Head` is the seal's head, the
+    one to keep. The bundle is built on the server, then streamed; verify it with its own
+    `verify_bundle.py` and python3 alone.
     """
     from adapters.audit_bundle.export import LogNotChainedError, export_bundle, ledger_sealer
     from api.bootstrap import ServiceUnavailableError
