@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from adapters.market_data.candles_csv import read_tape
@@ -31,6 +32,7 @@ from adapters.upbit.rate_limit import GROUP_LIMITS
 from adapters.upbit.rest import UpbitRestClient
 from api.bootstrap import System
 from api.cli.run_parts import restore_sandbox
+from api.cli.trading_run import TradingRunInputError
 from api.settings import load_settings
 from commands.backtest.exchange_execution import ExchangeExecution
 from commands.backtest.execution import Execution
@@ -158,11 +160,16 @@ def test_a_run_resumed_on_a_new_sandbox_finds_its_orders_there_and_trades_on_in_
         # `ledger run` restores it
         with ExitStack() as stack:
             url = stack.enter_context(new_sandbox())
-            said = restore_sandbox(System(load_settings(), log), opened, url, is_new=False)
+            system = System(load_settings(), log)
+            said = restore_sandbox(system, opened, url, is_new=False)
             resumed = run_core(log, url, stack)
 
             # Then the sandbox holds the run's resting orders again
             assert re.search(r" [1-9]\d* orders placed", said), said
+            # (and a sandbox that cannot take the log's requests, as one in use, is refused
+            # before any reconciliation, saying what to do: exit 2 at the CLI)
+            with pytest.raises(TradingRunInputError, match="restore_refused.*--run-id NEW"):
+                restore_sandbox(system, opened, url, is_new=False)
             # And the start-up reconciliation finds the exchange as the log implies it
             assert unexplained(resumed.reconcile(2)) == []
             risk = log.get_risk_limits()

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from commands.messages import AllocateCapital
+from commands.messages import AllocateCapital, ChangeTradingState
 from commands.parity import run_parity
 from domain.candles.candle import Candle
 from domain.events import Cause
@@ -71,4 +71,27 @@ def test_a_run_opened_on_books_it_did_not_fund_is_compared_from_the_cash_it_had(
     outcome = run_parity(trading, opened, position)
     assert outcome.candles == len(candles)
     assert len(outcome.system_lines) >= 5
+    assert outcome.is_equal, outcome.first_difference()
+
+
+def test_a_run_opened_on_a_halted_account_is_compared_from_that_state(
+    candles: list[Candle],
+) -> None:
+    # Given an account an operator halted before the run opened on it
+    trading = new_log()
+    record_candles(trading, candles)
+    cause = Cause(candles[0].open_time, "operator:test", "allocate", "allocate")
+    trading.allocate_capital(AllocateCapital("grid", INHERITED, cause))
+    halt = Cause(candles[0].open_time, "api:alice", "halt", "halt")
+    trading.change_trading_state(ChangeTradingState("HALTED", "maintenance", halt))
+    open_paper_run(trading, candles[0].open_time)
+
+    # When the run processes two days (every strategy order denied)
+    loop(trading).step()
+
+    # Then the backtest starts halted too, and decides the same denials
+    opened, position = trading.get_run_opened(RUN_ID), trading.run_opened_position(RUN_ID)
+    assert opened is not None and position is not None
+    outcome = run_parity(trading, opened, position)
+    assert any("trading_halted" in line for line in outcome.system_lines)
     assert outcome.is_equal, outcome.first_difference()
