@@ -32,6 +32,9 @@ class TradingStatus:
     waiting_for: datetime | None = None
     """The open time of the candle the run waits for."""
     restarts: int = 0
+    last_restart_reason: str = ""
+    """Why the newest restart happened (kept after the run goes on)."""
+    last_restart_at: datetime | None = None
     detail: str = ""
     updated_at: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
     feed_down_since: datetime | None = None
@@ -95,8 +98,14 @@ class TradingService:
                 loop = None
                 delay = self.backoff_s[min(failures, len(self.backoff_s) - 1)]
                 failures += 1
-                self.status = replace(self.status, restarts=self.status.restarts + 1)
-                self._set(None, "restarting", f"{type(error).__name__}: {error}; again in {delay}s")
+                reason = f"{type(error).__name__}: {error}"
+                self.status = replace(
+                    self.status,
+                    restarts=self.status.restarts + 1,
+                    last_restart_reason=reason,
+                    last_restart_at=datetime.now(tz=UTC),
+                )
+                self._set(None, "restarting", f"{reason}; again in {delay}s")
                 await _first(asyncio.sleep(delay), stop.wait())
         return self._set(loop, "stopped")
 

@@ -176,6 +176,10 @@ def service_lines(service: dict[str, Any] | None) -> list[str]:
         f"waiting for {service['waiting_for']}, {service['restarts']} restarts, "
         f"updated {service['updated_at']}"
     ]
+    if service.get("last_restart_reason") and service["state"] != "restarting":
+        lines.append(
+            f"  newest restart at {service['last_restart_at']}: {service['last_restart_reason']}"
+        )
     if service["detail"]:
         lines.append(f"  {service['detail']}")
     if service.get("feed_down_since"):

@@ -12,16 +12,22 @@ from pathlib import Path
 import pytest
 
 from adapters.embedded.os_process import is_alive
+from adapters.embedded.services import EmbeddedServices
 from tests.sandbox_process import FIXTURE
 
-# The parent does what `ledger run --exchange sandbox` does: start the sandbox through
-# run_parts.sandbox_process, say where it is, and wait to be ended.
+# The parent does what `ledger run --exchange sandbox` does: register itself and start the
+# sandbox through run_parts.sandbox_process (registered too, for `ledger services down`), say
+# where it is, and wait to be ended.
 PARENT = """
-import signal, sys
+import os, signal, sys
 from decimal import Decimal
 from pathlib import Path
+from adapters.embedded.services import EmbeddedServices
 from api.cli.run_parts import sandbox_process
-with sandbox_process(Path(sys.argv[1]), 3000.0, Decimal(1000000)) as url:
+services = EmbeddedServices(Path(sys.argv[2]))
+services.register_process("ledger-run", os.getpid())
+register = lambda pid: services.register_process("ledger-sandbox", pid)
+with sandbox_process(Path(sys.argv[1]), 3000.0, Decimal(1000000), on_started=register) as url:
     print(url, flush=True)
     signal.pause()
 """
@@ -42,15 +48,20 @@ def _children(pid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_the_sandbox_child_dies_when_its_parent_is_terminated_or_killed() -> None:
+def test_the_sandbox_child_dies_when_its_parent_is_stopped_by_services_down_or_killed(
+    tmp_path: Path,
+) -> None:
     # Given two parents that each started a sandbox and wait (side by side: each takes seconds)
-    signals = (signal.SIGTERM, signal.SIGKILL)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    data_dirs = [tmp_path / "terminated", tmp_path / "killed"]
     parents = [
         subprocess.Popen(
-            [sys.executable, "-c", PARENT, str(FIXTURE)], stdout=subprocess.PIPE, text=True, env=env
+            [sys.executable, "-c", PARENT, str(FIXTURE), str(data_dir)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
-        for _ in signals
+        for data_dir in data_dirs
     ]
     children: list[int] = []
     try:
@@ -61,9 +72,10 @@ def test_the_sandbox_child_dies_when_its_parent_is_terminated_or_killed() -> Non
             assert len(found) == 1, found
             children += found
 
-        # When one parent is terminated (SIGTERM) and the other killed (SIGKILL)
-        for parent, sig in zip(parents, signals, strict=True):
-            os.kill(parent.pid, sig)
+        # When `ledger services down` ends the one (SIGTERM) and the other is SIGKILLed
+        report = EmbeddedServices(data_dirs[0]).down()
+        os.kill(parents[1].pid, signal.SIGKILL)
+        for parent in parents:
             parent.wait(timeout=30)
 
         # Then both children end too, within seconds
@@ -71,6 +83,10 @@ def test_the_sandbox_child_dies_when_its_parent_is_terminated_or_killed() -> Non
         while any(is_alive(c) for c in children) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [c for c in children if is_alive(c)] == [], "a sandbox outlived its parent"
+        # And `down` ended the run cleanly, and found its sandbox gone or stopped it
+        actions = {p.name: p.action for p in report.processes}
+        assert actions["ledger-run"] == "stopped", actions
+        assert actions["ledger-sandbox"] in ("gone", "stopped"), actions
     finally:
         for parent in parents:
             if parent.poll() is None:

@@ -102,3 +102,16 @@ def test_each_new_loop_is_preceded_by_a_reconciliation_start_first_then_reconnec
     # loop built after the outage was preceded by a `reconnect` one
     assert triggers == ["start", "start", "reconnect"]
     assert loops == 2 and status.restarts == 2 and status.state == "finished"
+
+
+def test_the_restart_count_keeps_the_newest_restarts_reason_once_the_run_goes_on() -> None:
+    # Given steps that fail on an exchange outage, then process again
+    script: list[Any] = [ExchangeUnavailableError("Upbit unreachable: 503"), 2, 1]
+
+    # When the service runs on after the restart
+    status, _, _ = run_service(script, done_after=2)
+
+    # Then the status still says why it restarted, and when
+    assert status.state == "finished" and status.restarts == 1
+    assert status.last_restart_reason == "ExchangeUnavailableError: Upbit unreachable: 503"
+    assert status.last_restart_at is not None
