@@ -244,3 +244,17 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     assert f"setting data_dir = {str(afile)!r} is invalid: it is a file, not a directory" in str(
         error.value
     )
+
+
+def test_show_config_prints_a_database_url_with_its_query_password_redacted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from api.cli.main import main
+
+    url = "postgresql://db:5432/ledger?user=u&password=hunter2secret"
+    code = main(["--database-url", url, "show-config"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "hunter2secret" not in out
+    assert "postgresql://db:5432/ledger?user=u&password=**********" in out
