@@ -64,6 +64,17 @@ class DatabaseSettings(_Section):
             ("postgresql://", "postgres://")
         ):
             raise ValueError("must be a postgresql:// URL")
+        if value is not None:
+            from psycopg import ProgrammingError
+            from psycopg.conninfo import conninfo_to_dict
+
+            try:
+                conninfo_to_dict(value.get_secret_value())
+            except ProgrammingError:  # its message may quote the password: never shown
+                raise ValueError(
+                    "is not a URL libpq can read: percent-encode spaces and special characters "
+                    "in the user, password and options"
+                ) from None
         return value
 
 

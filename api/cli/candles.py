@@ -53,6 +53,7 @@ def import_candles(
     from adapters.market_data.candle_quote import check_krw_quote
     from adapters.market_data.candles_csv import read_rows
     from api.bootstrap import migrator
+    from domain.errors import CandleConflictError
 
     started = time.perf_counter()
     rows = read_rows(path)
@@ -62,9 +63,15 @@ def import_candles(
     source = f"csv:{path.name}"
     with open_system(ctx) as system:
         migrator(settings).up()
-        report, added = record_candle_rows(
-            system, settings, market, rows, source, cause, allow_corrections=allow_corrections
-        )
+        try:
+            report, added = record_candle_rows(
+                system, settings, market, rows, source, cause, allow_corrections=allow_corrections
+            )
+        except CandleConflictError as error:
+            raise CandleConflictError(
+                f"{error}: `ledger import {path} --allow-corrections` records the file's "
+                "differing candles as market.candle.corrected events"
+            ) from None
     elapsed = time.perf_counter() - started
     skipped = len(rows.lines) - report.recorded - report.corrected
     console.print(

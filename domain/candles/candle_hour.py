@@ -76,6 +76,16 @@ def content_hash(rows: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
+def is_value_added(known: str, new: str) -> bool:
+    """Return True when `new` differs from `known` only by a value where `known` has 0."""
+    was, now = known.split(","), new.split(",")
+    return (
+        len(was) == len(now) == 8
+        and was[:6] + was[7:] == now[:6] + now[7:]
+        and Decimal(was[6]) == 0 != Decimal(now[6])
+    )
+
+
 class CandleHour(Aggregate):
     """The candles of one market in one UTC hour, minute by minute."""
 
@@ -165,11 +175,17 @@ class CandleHour(Aggregate):
             elif known != row.text:
                 if not correct:
                     at = self.hour_start + timedelta(minutes=row.minute)
+                    why = (
+                        "; only its value differs: the recorded candle has value 0, as a source "
+                        "without a value column records it"
+                        if is_value_added(known, row.text)
+                        else ""
+                    )
                     raise CandleConflictError(
                         f"{self.market} candle {at.isoformat()} is recorded as {known!r}; "
                         f"{source} has {row.text!r} (rows: minute,o,h,l,c,volume,value,"
-                        "synthetic); nothing was changed: re-run with corrections allowed to "
-                        "record it as a correction"
+                        f"synthetic){why}; nothing was changed: re-run with corrections allowed "
+                        "to record it as a correction"
                     )
                 corrections.append((known, row.text))
         if new:
@@ -187,7 +203,11 @@ class CandleHour(Aggregate):
                 previous=previous,
                 corrected=corrected,
                 source=source,
-                reason="source differs from the recorded candle",
+                reason=(
+                    "the recorded candle had no value (0); the source gives one"
+                    if is_value_added(previous, corrected)
+                    else "source differs from the recorded candle"
+                ),
                 **cause.event_fields(),
             )
         return len(new), len(corrections)

@@ -79,6 +79,7 @@ def test_import_of_a_differing_candle_is_refused_with_a_report_unless_correction
     refused = cli("import", str(changed))
     assert refused.returncode == 2
     assert "candle 2023-03-09T00:09:00+00:00 is recorded as" in refused.stderr.replace("\n", "")
+    assert f"ledger import {changed} --allow-corrections" in refused.stderr.replace("\n", "")
     assert (cli.event_count(), table_rows(cli)) == (events, rows)
     corrected = cli("import", str(changed), "--allow-corrections")
     assert corrected.returncode == 0, corrected.stderr

