@@ -33,7 +33,10 @@ ROLES = ("all", "trading")
 def run(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="API bind address (default: api.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="API port (default: api.port).")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="API port (default: api.port).", callback=run_parts.checked_port),
+    ] = None,
     exchange: Annotated[
         str,
         typer.Option(
@@ -341,7 +344,10 @@ def _run_system(
 def api(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="API bind address (default: api.host).")] = None,
-    port: Annotated[int | None, typer.Option(help="API port (default: api.port).")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="API port (default: api.port).", callback=run_parts.checked_port),
+    ] = None,
 ) -> None:
     """Serve only the HTTP API (commands and queries) over the configured database.
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+import typer
+
 from api.cli.context import console
 
 if TYPE_CHECKING:
@@ -215,3 +217,10 @@ def require_free_port(host: str, port: int) -> None:
                 f"API address {host}:{port} is not available ({error.strerror}); "
                 "choose another with --port or LEDGER_API__PORT"
             ) from None
+
+
+def checked_port(port: int | None) -> int | None:
+    """Return a `--port` option's value when it is a port (1-65535), else refuse it naming it."""
+    if port is not None and not 1 <= port <= 65535:
+        raise typer.BadParameter(f"{port} is not a port: it must be from 1 to 65535")
+    return port

@@ -78,3 +78,16 @@ def test_a_sandbox_port_out_of_range_exits_2_naming_it(
     stderr = " ".join(capsys.readouterr().err.split())
     assert code == 2, stderr
     assert "--port" in stderr and "99999" in stderr
+
+
+@pytest.mark.parametrize("command", [["run"], ["api"]])
+def test_an_api_port_out_of_range_exits_2_naming_it(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = tmp_path / "data"
+    code = main(["--data-dir", str(data_dir), *command, "--port", "99999"])
+
+    stderr = " ".join(capsys.readouterr().err.split())
+    assert code == 2, stderr
+    assert "--port" in stderr and "99999 is not a port" in stderr
+    assert not data_dir.exists()  # no server started
