@@ -59,6 +59,7 @@ class StoredSnapshot:
 
 @dataclass
 class _Replay:
+    originator_id: UUID
     aggregate: Any = None
     position: int = 0
     snapshots: list[StoredSnapshot] = field(default_factory=list)
@@ -104,7 +105,7 @@ class SnapshotCheck:
 
     def __init__(self, mapper: Mapper[UUID], snapshots: dict[str, list[StoredSnapshot]]):
         self.mapper = mapper
-        self.replays = {i: _Replay(snapshots=s) for i, s in snapshots.items()}
+        self.replays = {i: _Replay(UUID(i), snapshots=s) for i, s in snapshots.items()}
         self.checked = 0
         self.unchecked = 0
 
@@ -120,7 +121,7 @@ class SnapshotCheck:
         version = event.originator_version
         if version != 1 and replay.aggregate is None:
             return  # created before the walk's start (verify --from): not rebuilt
-        stored = StoredEvent(UUID(event.originator_id), version, event.topic, event.state or b"")
+        stored = StoredEvent(replay.originator_id, version, event.topic, event.state or b"")
         try:
             replay.aggregate = self.mapper.to_domain_event(stored).mutate(replay.aggregate)  # type: ignore[attr-defined]
         except Exception as error:  # noqa: BLE001 - named, not raised: the log does not load
