@@ -872,3 +872,54 @@ def test_verify_from_a_position_checks_the_snapshots_of_aggregates_created_after
     assert outcome.is_intact, outcome.chain_break
     assert outcome.snapshots_unchecked == before
     assert outcome.snapshots_checked == total - before  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ("domain.portfolio.ledger:Portfolio", "domain.positions.position:Position", "a Position"),
+        ("domain.portfolio.ledger:Portfolio", "os:system", "not one of the ledger's"),
+        ('"allocated_krw":{', '"allocated_krw":{"x":1,', "allocated_krw.x"),
+        ('"recent_placements":[', '"recent_placements":[null,', "recent_placements"),
+        ('"class_version":2', '"class_version":1', "recent_placements"),
+        ("{", "[", "cannot be decoded"),
+    ],
+)
+def test_a_snapshot_edited_to_load_otherwise_is_named_without_resolving_foreign_classes(
+    often, pg_schema, old: str, new: str, named: str
+) -> None:
+    # Given a log whose account ledger's snapshot is edited: the class it loads as, a key
+    # added, its class version lowered (the upcaster clears what the events kept), or garbled
+    record_orders(often)
+    portfolio, version = portfolio_snapshot(pg_schema)
+    assert edit_snapshot(pg_schema, portfolio, version, old, new) == 1
+
+    # When the log is verified
+    outcome = often_reader(often, pg_schema).verify()
+
+    # Then the snapshot is named, with what differs
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.kind is BreakKind.SNAPSHOT_ALTERED
+    assert outcome.chain_break.event == f"snapshot {portfolio} v{version}"
+    assert named in outcome.chain_break.detail
+
+
+def test_a_snapshot_row_of_another_class_is_named_without_decoding_it(often, pg_schema) -> None:
+    # Given a log whose account ledger's snapshot row names another class than the library's
+    record_orders(often)
+    portfolio, version = portfolio_snapshot(pg_schema)
+    assert run(
+        pg_schema,
+        "UPDATE {snapshots} SET topic = 'os:system' WHERE originator_id = %s "
+        "AND originator_version = %s",
+        portfolio,
+        version,
+    )
+
+    # When the log is verified
+    outcome = often_reader(often, pg_schema).verify()
+
+    # Then the row is named by its topic
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.kind is BreakKind.SNAPSHOT_ALTERED
+    assert "'os:system'" in outcome.chain_break.detail
