@@ -18,6 +18,7 @@ import anything else.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -62,8 +63,8 @@ class _Replay:
     originator_id: UUID
     aggregate: Any = None
     position: int = 0
-    snapshots: list[StoredSnapshot] = field(default_factory=list)
-    """Its snapshots not yet reached, by version."""
+    versions: list[int] = field(default_factory=list)
+    """The versions of its snapshots not yet reached, in order."""
 
 
 class SnapshotAudit:
@@ -90,27 +91,44 @@ class SnapshotAudit:
             "SELECT to_regclass(%s) IS NOT NULL", (table.as_string(conn),)
         ).fetchone()
         if not (exists and exists[0]):
-            return SnapshotCheck(self.mapper, {})  # no table: loading replays every event
-        stored = conn.execute(
+            return SnapshotCheck(
+                self.mapper, {}, _no_snapshot
+            )  # no table: loading replays every event
+        # Only the keys are held; a snapshot's state is read when the walk reaches it (a
+        # long log's snapshots of candle hours would not fit in memory).
+        keys = conn.execute(
             SQL(
-                "SELECT originator_id::text, originator_version, topic, state FROM {table} "
+                "SELECT originator_id::text, originator_version FROM {table} "
                 "ORDER BY originator_id, originator_version"
             ).format(table=table)
         ).fetchall()
-        by_aggregate: dict[str, list[StoredSnapshot]] = {}
-        for originator_id, version, topic, state in stored:
-            by_aggregate.setdefault(originator_id, []).append(
-                StoredSnapshot(originator_id, int(version), str(topic), bytes(state))
-            )
-        return SnapshotCheck(self.mapper, by_aggregate)
+        versions: dict[str, list[int]] = {}
+        for originator_id, version in keys:
+            versions.setdefault(originator_id, []).append(int(version))
+        statement = SQL(
+            "SELECT topic, state FROM {table} WHERE originator_id = %s AND originator_version = %s"
+        ).format(table=table)
+
+        def read(originator_id: str, version: int) -> StoredSnapshot:
+            row = conn.execute(statement, (originator_id, version), prepare=True).fetchone()
+            assert row is not None  # the transaction's snapshot holds it
+            return StoredSnapshot(originator_id, version, str(row[0]), bytes(row[1]))
+
+        return SnapshotCheck(self.mapper, versions, read)
 
 
 class SnapshotCheck:
     """One verify's check: replays the snapshotted aggregates as the walk proves their events."""
 
-    def __init__(self, mapper: Mapper[UUID], snapshots: dict[str, list[StoredSnapshot]]):
+    def __init__(
+        self,
+        mapper: Mapper[UUID],
+        versions: dict[str, list[int]],
+        read: Callable[[str, int], StoredSnapshot],
+    ) -> None:
         self.mapper = mapper
-        self.replays = {i: _Replay(UUID(i), snapshots=s) for i, s in snapshots.items()}
+        self.read = read
+        self.replays = {i: _Replay(UUID(i), versions=v) for i, v in versions.items()}
         self.checked = 0
         self.unchecked = 0
 
@@ -130,7 +148,6 @@ class SnapshotCheck:
         try:
             replay.aggregate = self.mapper.to_domain_event(stored).mutate(replay.aggregate)  # type: ignore[attr-defined]
         except Exception as error:  # noqa: BLE001 - named, not raised: the log does not load
-            replay.snapshots.clear()
             raise SnapshotAlteredError(
                 ChainBreak(
                     event.position,
@@ -141,15 +158,20 @@ class SnapshotCheck:
                 )
             ) from None
         replay.position = event.position
-        while replay.snapshots and replay.snapshots[0].version <= version:
-            snapshot = replay.snapshots.pop(0)
+        while replay.versions and replay.versions[0] <= version:
+            snapshot = self.read(event.originator_id, replay.versions.pop(0))
             self.checked += 1
             found = self._differs(snapshot, replay.aggregate, version)
             if found is not None:
                 raise SnapshotAlteredError(
-                    ChainBreak(event.position, BreakKind.SNAPSHOT_ALTERED, _named(snapshot), found)
+                    ChainBreak(
+                        event.position,
+                        BreakKind.SNAPSHOT_ALTERED,
+                        _named(snapshot.originator_id, snapshot.version),
+                        found,
+                    )
                 )
-        if not replay.snapshots:
+        if not replay.versions:
             del self.replays[event.originator_id]
 
     def finish(self, *, from_genesis: bool, head_position: int) -> ChainBreak | None:
@@ -159,9 +181,9 @@ class SnapshotCheck:
         """
         for originator_id, replay in self.replays.items():
             if replay.aggregate is None and not from_genesis:
-                self.unchecked += len(replay.snapshots)
+                self.unchecked += len(replay.versions)
                 continue
-            snapshot = replay.snapshots[0]
+            version = replay.versions[0]
             held = (
                 "no event of this aggregate"
                 if replay.aggregate is None
@@ -170,9 +192,9 @@ class SnapshotCheck:
             return ChainBreak(
                 replay.position or head_position,
                 BreakKind.SNAPSHOT_ALTERED,
-                _named(snapshot),
+                _named(originator_id, version),
                 f"the snapshot table holds a snapshot of {originator_id} at version "
-                f"{snapshot.version}, and the log holds {held}: loading would use it "
+                f"{version}, and the log holds {held}: loading would use it "
                 "(inserted, or its events deleted)",
             )
         return None
@@ -235,8 +257,12 @@ class _UnreadableSnapshotError(Exception):
     """A snapshot row that does not load as an aggregate of the ledger."""
 
 
-def _named(snapshot: StoredSnapshot) -> str:
-    return f"snapshot {snapshot.originator_id} v{snapshot.version}"
+def _named(originator_id: str, version: int) -> str:
+    return f"snapshot {originator_id} v{version}"
+
+
+def _no_snapshot(originator_id: str, version: int) -> StoredSnapshot:
+    raise AssertionError(f"no snapshot table holds {originator_id} v{version}")
 
 
 def _shown(value: Any) -> str:
