@@ -29,6 +29,7 @@ from adapters.postgres.migrator import Migrator
 from adapters.postgres.projection_writer import LogReader, ProjectionWriter
 from adapters.postgres.read_model_queries import PostgresReadModelQueries
 from adapters.postgres.read_model_store import ReadModelStore
+from adapters.postgres.snapshot_audit import SnapshotAudit
 from adapters.sandbox_exchange.control import SandboxControl, SandboxControlError
 from adapters.trading.sandbox_feed import SteppedSandboxFeed
 from adapters.trading.service import TradingService, TradingStatus
@@ -78,6 +79,7 @@ class System:
         if make is None:
             raise ServiceUnavailableError("this event store keeps no audit chain")
         reader: ChainReader = make()
+        reader.snapshots = SnapshotAudit.of(self.trading)  # what `verify` checks them with
         return reader
 
     def close(self) -> None:

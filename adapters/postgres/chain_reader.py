@@ -17,6 +17,7 @@ from psycopg import IsolationLevel
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from adapters.postgres.chain_table import chain_table_name, chain_view_name
+from adapters.postgres.snapshot_audit import SnapshotAlteredError, SnapshotAudit, SnapshotCheck
 from adapters.postgres.unchained_fields import unchained_edit
 from domain.audit.canonical import (
     CHAIN_FORMAT,
@@ -85,10 +86,15 @@ class ChainVerification:
     checkpoints_checked: int
     seconds: float
     chain_break: ChainBreak | None
+    snapshots_checked: int | None = None
+    """Snapshots found equal to their aggregates rebuilt from the chained events (None: not
+    checked)."""
+    snapshots_unchecked: int = 0
+    """Snapshots of aggregates created before `--from`'s position (not rebuilt)."""
 
     @property
     def is_intact(self) -> bool:
-        """Return True when every event matched its link."""
+        """Return True when every event matched its link and every snapshot checked matched."""
         return self.chain_break is None
 
     def as_dict(self) -> dict[str, Any]:
@@ -99,6 +105,8 @@ class ChainVerification:
             "head": {"position": self.position, "link": self.link, "count": self.count},
             "events_checked": self.events_checked,
             "checkpoints_checked": self.checkpoints_checked,
+            "snapshots_checked": self.snapshots_checked,
+            "snapshots_unchecked": self.snapshots_unchecked,
             "seconds": round(self.seconds, 3),
             "first_break": None if self.chain_break is None else self.chain_break.as_dict(),
         }
@@ -130,8 +138,18 @@ def chain_status_of(row: tuple[Any, ...]) -> ChainStatus:
 class ChainReader:
     """The audit chain of the event table `events_table_name` in `schema`."""
 
-    def __init__(self, conninfo: str, schema: str, events_table_name: str = "ledger_events"):
+    def __init__(
+        self,
+        conninfo: str,
+        schema: str,
+        events_table_name: str = "ledger_events",
+        *,
+        snapshots: SnapshotAudit | None = None,
+    ):
         self.conninfo = conninfo
+        self.schema = schema
+        self.snapshots = snapshots
+        """How `verify` checks the log's snapshots (None: it does not)."""
         self.events = SQL("{}.{}").format(Identifier(schema), Identifier(events_table_name))
         self.chain = SQL("{}.{}").format(
             Identifier(schema), Identifier(chain_table_name(events_table_name))
@@ -158,6 +176,7 @@ class ChainReader:
         on_progress: Callable[[int, int], None] | None = None,
         on_chained: Callable[[LoggedEvent, str, str, int], None] | None = None,
         on_snapshot: Callable[[ChainStatus], None] | None = None,
+        check_snapshots: bool = True,
     ) -> ChainVerification:
         """Recompute the chain from the log (from `from_position`) and compare it with the table.
 
@@ -165,7 +184,9 @@ class ChainReader:
         proves the chain from its genesis). `on_progress(position, log_position)` is called
         every few thousand events; `on_chained(event, digest, link, count)` with every event that
         matched its link (an export's writer); `on_snapshot(status)` first, with the snapshot's
-        heads.
+        heads. With `check_snapshots` and a reader given `snapshots`, every aggregate that has a
+        snapshot is rebuilt from its chained events as the walk proves them, and a snapshot that
+        would load otherwise is the break (`snapshot_audit.py`).
         """
         started = time.perf_counter()
         with psycopg.connect(self.conninfo) as conn:
@@ -176,13 +197,20 @@ class ChainReader:
                 if on_snapshot is not None:
                     on_snapshot(status)
                 walk = self._start(conn, from_position or 0)
-                walk.on_chained = on_chained
+                check = None
+                if check_snapshots and self.snapshots is not None:
+                    check = self.snapshots.start(conn, self.schema)
+                walk.on_chained = _also_checking(on_chained, check)
                 start, start_count = walk.position, walk.count
                 steps = self._steps(conn, start, status.log_position, on_progress)
                 try:
                     found = walk.run(steps)
+                except SnapshotAlteredError as altered:
+                    found = altered.found
                 finally:
                     steps.close()  # closes the server-side cursors inside the transaction
+                if found is None and check is not None:
+                    found = check.finish(from_genesis=start == 0, head_position=walk.position)
         return ChainVerification(
             start,
             walk.position,
@@ -192,6 +220,8 @@ class ChainReader:
             walk.checkpoints,
             time.perf_counter() - started,
             found,
+            None if check is None else check.checked,
+            0 if check is None else check.unchecked,
         )
 
     def chained_through(
@@ -218,7 +248,9 @@ class ChainReader:
                 raise _Reached
 
         try:
-            outcome = self.verify(from_position=head.position + 1, on_chained=collect)
+            outcome = self.verify(
+                from_position=head.position + 1, on_chained=collect, check_snapshots=False
+            )
         except _Reached:
             return found
         where = "" if outcome.chain_break is None else f": {outcome.chain_break.describe()}"
@@ -342,6 +374,22 @@ class ChainReader:
                         )
 
 
+def _also_checking(
+    on_chained: Callable[[LoggedEvent, str, str, int], None] | None, check: SnapshotCheck | None
+) -> Callable[[LoggedEvent, str, str, int], None] | None:
+    """Return the walk's callback for a proven event: the caller's, then the snapshots'."""
+    if check is None:
+        return on_chained
+    if on_chained is None:
+        return lambda event, _digest, _link, _count: check.chained(event)
+
+    def both(event: LoggedEvent, digest: str, link: str, count: int) -> None:
+        on_chained(event, digest, link, count)
+        check.chained(event)
+
+    return both
+
+
 def _logged(stored: tuple[Any, ...], chain_format: int) -> LoggedEvent:
     """Return the event of a log row (position, topic, id, version, state) in `chain_format`.
 
@@ -367,5 +415,5 @@ def _logged(stored: tuple[Any, ...], chain_format: int) -> LoggedEvent:
             int(fields["head_count"]),
         )
     return LoggedEvent(
-        position, topic, originator_id, version, canonical, checkpoint, fields, found
+        position, topic, originator_id, version, canonical, checkpoint, fields, found, state
     )

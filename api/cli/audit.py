@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from adapters.postgres.chain_reader import ChainVerification
 from api.cli.context import JSON_OPTION, console, err_console, open_system, print_json
 
 HOW = (
@@ -59,8 +60,12 @@ def verify(
     id and version, and what was done: `changed` (its content differs from what was chained,
     or it was replaced), `deleted` (the chain recorded an event the log no longer holds),
     `inserted` (an event the chain never recorded), `reordered` (events moved between
-    positions), `chain_altered` (the chain table itself was edited; the event matches) or
-    `checkpoint_mismatch` (an `audit.chain.checkpointed` event names another head).
+    positions), `chain_altered` (the chain table itself was edited; the event matches),
+    `checkpoint_mismatch` (an `audit.chain.checkpointed` event names another head) or
+    `snapshot_altered` (a snapshot loading would use differs from its aggregate rebuilt from
+    its chained events, or has no events to the version it claims; named by aggregate id and
+    version, with the first field that differs). Deleting snapshots is harmless: loading
+    replays the events.
 
     What this proves and what it cannot (someone who rewrites both the events and the chain
     after the last head you kept): docs/audit.md.
@@ -84,7 +89,8 @@ def verify(
                 + Text(
                     f"{outcome.events_checked:,} events from {where} to the head at position "
                     f"{outcome.position} ({outcome.count:,} events chained), "
-                    f"{outcome.checkpoints_checked:,} checkpoints, in {outcome.seconds:.2f} s\n"
+                    f"{outcome.checkpoints_checked:,} checkpoints, {_snapshots(outcome)}, "
+                    f"in {outcome.seconds:.2f} s\n"
                     f"head link {outcome.link}"
                 )
             )
@@ -93,6 +99,15 @@ def verify(
             f"the chain breaks at {outcome.chain_break.describe()} "
             f"({outcome.events_checked:,} events matched before it)"
         )
+
+
+def _snapshots(outcome: ChainVerification) -> str:
+    if outcome.snapshots_checked is None:
+        return "snapshots not checked"
+    text = f"{outcome.snapshots_checked:,} snapshots matching their events"
+    if outcome.snapshots_unchecked:
+        text += f" ({outcome.snapshots_unchecked:,} of aggregates created before it not rebuilt)"
+    return text
 
 
 def head(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:

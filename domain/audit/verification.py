@@ -33,6 +33,7 @@ class BreakKind(Enum):
     REORDERED = "reordered"
     CHAIN_ALTERED = "chain_altered"
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+    SNAPSHOT_ALTERED = "snapshot_altered"
 
 
 def event_name(topic: str, originator_id: str, originator_version: int) -> str:
@@ -56,6 +57,8 @@ class LoggedEvent:
     unchained_edit: str | None = None
     """For an event whose link left fields out (chain format 2): how those fields contradict
     the chained ones, found by the reader; the walk names the event as changed."""
+    state: bytes | None = field(default=None, compare=False, repr=False)
+    """The stored state as the log holds it, when the reader has it (to rebuild aggregates)."""
 
     def names(self) -> str:
         """Return how a message names this event."""

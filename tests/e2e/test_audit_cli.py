@@ -25,6 +25,7 @@ def test_audit_verify_exits_0_on_an_untouched_log_and_4_naming_a_changed_event(c
     # Then it is intact and the head covers the whole log
     assert intact.returncode == 0, intact.stderr
     assert "chain intact" in intact.stdout
+    assert "snapshots matching their events" in intact.stdout  # the CLI checks snapshots
     body = json.loads(head.stdout)
     assert body["is_caught_up"] and body["count"] == cli.event_count()
 
@@ -51,7 +52,15 @@ def test_audit_verify_help_explains_the_kinds_of_change(cli) -> None:
     shown = cli("audit", "verify", "--help")
 
     assert shown.returncode == 0
-    for word in ("changed", "deleted", "inserted", "reordered", "chain_altered", "docs/audit.md"):
+    for word in (
+        "changed",
+        "deleted",
+        "inserted",
+        "reordered",
+        "chain_altered",
+        "snapshot_altered",
+        "docs/audit.md",
+    ):
         assert word in shown.stdout
 
 

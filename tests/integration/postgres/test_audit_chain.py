@@ -6,19 +6,29 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from adapters.postgres.chain_reader import ChainReader
-from commands.messages import AcceptOrder, AllocateCapital
+from adapters.postgres.snapshot_audit import SnapshotAudit
+from commands.messages import AcceptOrder, AllocateCapital, IngestCandles, RecordFill
 from commands.trading import Trading
 from domain.audit.checkpoint import ChainCheckpoint
 from domain.audit.verification import BreakKind
+from domain.candles.candle_hour import CandleRow
 from domain.events import Cause
 from domain.orders.order import Order
-from tests.builders import place_limit_bid
+from tests.builders import (
+    accept_order,
+    change_trading_state,
+    place_limit_ask,
+    place_limit_bid,
+    record_fill,
+    set_risk_limits,
+)
 
 BASE = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 CHECKPOINT_TOPIC = "audit.chain.checkpointed"
@@ -59,6 +69,7 @@ def run(target, statement: str, *params: object) -> int:  # type: ignore[no-unty
             events=sql.Identifier(target.schema, "ledger_events"),
             chain=sql.Identifier(target.schema, "ledger_chain_links"),
             saves=sql.Identifier(target.schema, "ledger_chain_saves"),
+            snapshots=sql.Identifier(target.schema, "ledger_snapshots"),
         )
         return conn.execute(query, params).rowcount
 
@@ -69,6 +80,7 @@ def rows(target, statement: str, *params: object) -> list[tuple[object, ...]]:  
             events=sql.Identifier(target.schema, "ledger_events"),
             chain=sql.Identifier(target.schema, "ledger_chain_links"),
             saves=sql.Identifier(target.schema, "ledger_chain_saves"),
+            snapshots=sql.Identifier(target.schema, "ledger_snapshots"),
         )
         return conn.execute(query, params).fetchall()
 
@@ -646,3 +658,268 @@ def test_a_chain_row_moved_to_the_old_format_is_named(trading, pg_schema, reader
     assert outcome.chain_break.kind is BreakKind.CHANGED
     first = rows(pg_schema, "SELECT positions[1] FROM {saves} WHERE %s = ANY(positions)", position)
     assert outcome.chain_break.position == first[0][0]
+
+
+def portfolio_snapshot(target) -> tuple[object, int]:  # type: ignore[no-untyped-def]
+    """Return (aggregate id, version) of the newest snapshot of the account's ledger."""
+    ((originator_id, version),) = rows(
+        target,
+        "SELECT originator_id, originator_version FROM {snapshots} WHERE convert_from(state, "
+        "'UTF8') LIKE '%%domain.portfolio.ledger:Portfolio%%' ORDER BY originator_version DESC "
+        "LIMIT 1",
+    )
+    return originator_id, int(version)  # type: ignore[call-overload]
+
+
+def edit_snapshot(target, originator_id: object, version: int, old: str, new: str) -> int:  # type: ignore[no-untyped-def]
+    """Replace `old` by `new` in a snapshot's stored JSON, as an administrator could."""
+    return run(
+        target,
+        "UPDATE {snapshots} SET state = convert_to(replace(convert_from(state, 'UTF8'), %s, %s), "
+        "'UTF8') WHERE originator_id = %s AND originator_version = %s",
+        old,
+        new,
+        originator_id,
+        version,
+    )
+
+
+def fill_one_order(app: Trading, fills: int) -> None:
+    """Allocate, place one bid and fill it `fills` times (Order, Position and Portfolio each
+    pass the snapshot interval of 100 events at 101 fills)."""
+    app.allocate_capital(AllocateCapital("vb", "100000000", cause(0)))
+    order_id = app.place_order(place_limit_bid("o-1", strategy_id="vb", volume_btc="1"))
+    app.accept_order(AcceptOrder(order_id, "upbit-1", cause(1)))
+    for n in range(fills):
+        app.record_fill(RecordFill(order_id, f"t-{n}", "50000000", "0.001", "25", cause(2)))
+
+
+@pytest.fixture
+def checking_reader(trading, pg_schema) -> ChainReader:  # type: ignore[no-untyped-def]
+    """A reader that checks the log's snapshots too, as `ledger audit verify`'s does."""
+    return ChainReader(pg_schema.conninfo, pg_schema.schema, snapshots=SnapshotAudit.of(trading))
+
+
+def test_an_edited_snapshot_that_changes_what_loading_produces_is_named(
+    trading, pg_schema, checking_reader
+) -> None:
+    # Given a ledger whose account ledger was snapshotted (at 100 events), whose snapshot's
+    # cash of strategy vb is then edited
+    fill_one_order(trading, 101)
+    portfolio, version = portfolio_snapshot(pg_schema)
+    assert version == 100
+    cash = str(trading.get_portfolio().book("vb").cash_krw)  # type: ignore[union-attr]
+    stored = '"cash_krw":{"vb":{"_type_":"decimal_str","_data_":"'
+    assert edit_snapshot(pg_schema, portfolio, version, stored, stored + "9") == 1
+    fresh = Trading(env(pg_schema))
+    try:
+        loaded = str(fresh.get_portfolio().book("vb").cash_krw)  # type: ignore[union-attr]
+    finally:
+        fresh.close()
+    assert loaded != cash  # the edit changes what loading produces
+
+    # When the log is verified
+    outcome = checking_reader.verify()
+
+    # Then the snapshot is named: its aggregate, version and the field that differs
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.kind is BreakKind.SNAPSHOT_ALTERED
+    assert str(portfolio) in outcome.chain_break.event
+    assert f"v{version}" in outcome.chain_break.event
+    assert "cash_krw" in outcome.chain_break.detail
+
+
+class SnapshottingOften(Trading):
+    """The ledger with every snapshotted aggregate snapshotted every 2 events (cheap to test)."""
+
+    name = "Ledger"  # the same log (a subclass would get tables of its own)
+    snapshotting_intervals = dict.fromkeys(Trading.snapshotting_intervals, 2)
+
+
+@pytest.fixture
+def often(pg_schema) -> Iterator[SnapshottingOften]:  # type: ignore[no-untyped-def]
+    app = SnapshottingOften(env(pg_schema))
+    yield app
+    app.close()
+
+
+def often_reader(app: Trading, target) -> ChainReader:  # type: ignore[no-untyped-def]
+    return ChainReader(target.conninfo, target.schema, snapshots=SnapshotAudit.of(app))
+
+
+def every_snapshotted_kind(app: Trading) -> None:
+    """Record events of every aggregate the ledger snapshots, several of each."""
+    app.allocate_capital(AllocateCapital("vb", "100000000", cause(0)))
+    app.set_risk_limits(set_risk_limits(max_order_krw="50000000"))
+    for state in ("HALTED", "REDUCING", "ACTIVE"):
+        app.change_trading_state(change_trading_state(state))
+    bid = app.place_order(place_limit_bid("bid-1", strategy_id="vb", volume_btc="0.02"))
+    app.accept_order(accept_order(bid))
+    for n in range(3):
+        app.record_fill(record_fill(bid, trade_id=f"t-{n}", qty_btc="0.005"))
+    ask = app.place_order(place_limit_ask("ask-1", strategy_id="vb", volume_btc="0.01"))
+    app.accept_order(accept_order(ask, exchange_order_id="upbit-2"))
+    app.record_fill(record_fill(ask, trade_id="t-9", price_krw="51000000", qty_btc="0.01"))
+    hour = BASE.replace(hour=5)
+    for minute in range(3):
+        row = CandleRow.of(minute, ("1000", "1000", "1000", "1000", "1", "1000"))
+        app.ingest_candles([IngestCandles("KRW-BTC", hour, (row,), "test", cause(minute))])
+    fixed = CandleRow.of(0, ("1000", "1001", "1000", "1000", "1", "1000"))
+    app.ingest_candles([IngestCandles("KRW-BTC", hour, (fixed,), "test", cause(5), True)])
+
+
+def test_every_snapshot_of_every_kind_matches_its_events_replayed(often, pg_schema) -> None:
+    # Given a log with events of every snapshotted aggregate, each snapshotted every 2 events
+    every_snapshotted_kind(often)
+    stored = rows(pg_schema, "SELECT convert_from(state, 'UTF8') FROM {snapshots}")
+    kinds = {json.loads(state)["topic"].rsplit(":", 1)[1] for (state,) in stored}  # type: ignore[arg-type]
+    assert kinds >= {"Order", "Position", "Portfolio", "RiskLimits", "CandleHour"}
+
+    # When the log is verified, snapshots and all
+    outcome = often_reader(often, pg_schema).verify()
+
+    # Then every snapshot was rebuilt from its chained events and found equal
+    assert outcome.is_intact, outcome.chain_break
+    assert outcome.snapshots_checked == len(stored)
+    assert outcome.as_dict()["snapshots_checked"] == len(stored)
+
+
+def copy_snapshot(
+    target, originator_id: object, version: int, new_id: str, new_version: int
+) -> int:  # type: ignore[no-untyped-def]
+    return run(
+        target,
+        "INSERT INTO {snapshots} (originator_id, originator_version, topic, state) "
+        "SELECT %s, %s, topic, state FROM {snapshots} WHERE originator_id = %s "
+        "AND originator_version = %s",
+        new_id,
+        new_version,
+        originator_id,
+        version,
+    )
+
+
+@pytest.mark.parametrize(
+    ("other_aggregate", "named"),
+    [(False, "its events only to version"), (True, "no event of this aggregate")],
+)
+def test_an_inserted_snapshot_loading_would_use_is_named(
+    often, pg_schema, other_aggregate: bool, named: str
+) -> None:
+    # Given a log whose account ledger's newest snapshot is copied to a version its events
+    # never reach, or to an aggregate with no events (both load)
+    record_orders(often)
+    portfolio, version = portfolio_snapshot(pg_schema)
+    new_id = "00000000-0000-4000-8000-000000000017" if other_aggregate else str(portfolio)
+    assert copy_snapshot(pg_schema, portfolio, version, new_id, version + 50) == 1
+    fresh = SnapshottingOften(env(pg_schema))
+    try:
+        loaded = fresh.repository.get(UUID(new_id))
+    finally:
+        fresh.close()
+    assert loaded.version == version + 50  # the inserted snapshot is what loading uses
+
+    # When the log is verified
+    outcome = often_reader(often, pg_schema).verify()
+
+    # Then the inserted snapshot is named
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.kind is BreakKind.SNAPSHOT_ALTERED
+    assert outcome.chain_break.event == f"snapshot {new_id} v{version + 50}"
+    assert named in outcome.chain_break.detail
+
+
+@pytest.mark.parametrize("statement", ["DELETE FROM {snapshots}", "DROP TABLE {snapshots}"])
+def test_a_snapshot_table_emptied_is_harmless_and_verifies(
+    often, pg_schema, statement: str
+) -> None:
+    # Given a log whose snapshots were all deleted (loading replays the events instead)
+    record_orders(often)
+    assert rows(pg_schema, "SELECT count(*) FROM {snapshots}")[0][0]
+    run(pg_schema, statement)
+
+    # When the log is verified
+    outcome = often_reader(often, pg_schema).verify()
+
+    # Then it is intact, with no snapshot to check
+    assert outcome.is_intact, outcome.chain_break
+    assert outcome.snapshots_checked == 0
+
+
+def test_verify_from_a_position_checks_the_snapshots_of_aggregates_created_after_it(
+    often, pg_schema
+) -> None:
+    # Given a log with snapshots of aggregates created before and after a position
+    record_orders(often, 1)
+    (middle,) = rows(pg_schema, "SELECT max(notification_id) FROM {events}")[0]
+    for n in range(2):
+        order_id = often.place_order(place_limit_bid(f"later-{n}", strategy_id="vb", minute=5))
+        often.accept_order(AcceptOrder(order_id, f"upbit-later-{n}", cause(5)))
+    before = rows(
+        pg_schema,
+        "SELECT count(*) FROM {snapshots} AS s WHERE EXISTS (SELECT 1 FROM {events} AS e "
+        "WHERE e.originator_id = s.originator_id AND e.originator_version = 1 "
+        "AND e.notification_id <= %s)",
+        middle,
+    )[0][0]
+    total = rows(pg_schema, "SELECT count(*) FROM {snapshots}")[0][0]
+    assert 0 < before < total  # type: ignore[operator]
+
+    # When the log is verified from after it
+    outcome = often_reader(often, pg_schema).verify(from_position=int(middle) + 1)  # type: ignore[call-overload]
+
+    # Then the later aggregates' snapshots are checked, the earlier ones' counted as not
+    assert outcome.is_intact, outcome.chain_break
+    assert outcome.snapshots_unchecked == before
+    assert outcome.snapshots_checked == total - before  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ("domain.portfolio.ledger:Portfolio", "domain.positions.position:Position", "a Position"),
+        ("domain.portfolio.ledger:Portfolio", "os:system", "not one of the ledger's"),
+        ('"allocated_krw":{', '"allocated_krw":{"x":1,', "allocated_krw.x"),
+        ('"recent_placements":[', '"recent_placements":[null,', "recent_placements"),
+        ('"class_version":2', '"class_version":1', "recent_placements"),
+        ("{", "[", "cannot be decoded"),
+    ],
+)
+def test_a_snapshot_edited_to_load_otherwise_is_named_without_resolving_foreign_classes(
+    often, pg_schema, old: str, new: str, named: str
+) -> None:
+    # Given a log whose account ledger's snapshot is edited: the class it loads as, a key
+    # added, its class version lowered (the upcaster clears what the events kept), or garbled
+    record_orders(often)
+    portfolio, version = portfolio_snapshot(pg_schema)
+    assert edit_snapshot(pg_schema, portfolio, version, old, new) == 1
+
+    # When the log is verified
+    outcome = often_reader(often, pg_schema).verify()
+
+    # Then the snapshot is named, with what differs
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.kind is BreakKind.SNAPSHOT_ALTERED
+    assert outcome.chain_break.event == f"snapshot {portfolio} v{version}"
+    assert named in outcome.chain_break.detail
+
+
+def test_a_snapshot_row_of_another_class_is_named_without_decoding_it(often, pg_schema) -> None:
+    # Given a log whose account ledger's snapshot row names another class than the library's
+    record_orders(often)
+    portfolio, version = portfolio_snapshot(pg_schema)
+    assert run(
+        pg_schema,
+        "UPDATE {snapshots} SET topic = 'os:system' WHERE originator_id = %s "
+        "AND originator_version = %s",
+        portfolio,
+        version,
+    )
+
+    # When the log is verified
+    outcome = often_reader(often, pg_schema).verify()
+
+    # Then the row is named by its topic
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.kind is BreakKind.SNAPSHOT_ALTERED
+    assert "'os:system'" in outcome.chain_break.detail
