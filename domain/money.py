@@ -30,11 +30,13 @@ def to_decimal(value: object, what: str) -> Decimal:
         raise InvalidAmountError(
             f"{what} {value!r} was given as a {type(value).__name__}; give it as a decimal string"
         )
-    if isinstance(value, str) and PLAIN_DECIMAL.fullmatch(value) is None:
-        raise InvalidAmountError(
-            f"{what} {value!r} is not a decimal number written plainly (digits with an optional "
-            "decimal point; no exponent, spaces or separators)"
-        )
+    if isinstance(value, str):  # the common case on the write path: no exponent to undo
+        if PLAIN_DECIMAL.fullmatch(value) is None:
+            raise InvalidAmountError(
+                f"{what} {value!r} is not a decimal number written plainly (digits with an "
+                "optional decimal point; no exponent, spaces or separators)"
+            )
+        return Decimal(value)
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value))
     except (InvalidOperation, ValueError):
