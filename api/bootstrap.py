@@ -7,15 +7,10 @@ explicit keyword parameter, so tests pass in-memory persistence or fakes.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-from eventsourcing.persistence import InterfaceError as PersistenceInterfaceError
-from eventsourcing.persistence import OperationalError as PersistenceOperationalError
 
 from adapters.embedded.services import EmbeddedServices
 from adapters.nats.pipeline import CqrsPipeline
@@ -30,20 +25,20 @@ from adapters.postgres.projection_writer import LogReader, ProjectionWriter
 from adapters.postgres.read_model_queries import PostgresReadModelQueries
 from adapters.postgres.read_model_store import ReadModelStore
 from adapters.postgres.snapshot_audit import SnapshotAudit
-from adapters.sandbox_exchange.control import SandboxControl, SandboxControlError
+from adapters.sandbox_exchange.control import SandboxControl
 from adapters.trading.sandbox_feed import SteppedSandboxFeed
 from adapters.trading.service import TradingService, TradingStatus
 from adapters.upbit.auth import UpbitCredentials
 from adapters.upbit.candle_source import UpbitCandleSource
-from adapters.upbit.errors import UpbitRetryableError
 from adapters.upbit.execution import UpbitExecutionGateway
 from adapters.upbit.live_ingest import LiveCandleIngest
 from adapters.upbit.rest import UpbitRestClient
+from api.curable_errors import is_curable
+from api.cursor_key import cursor_key
 from api.settings import Settings
 from commands.backtest.exchange_execution import ExchangeExecution
 from commands.backtest.execution import Execution
 from commands.backtest.paper_execution import PaperExecution
-from commands.errors import ConcurrencyConflictError, ExchangeUnavailableError
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.reconciliation import Reconciler
 from commands.processes.resumable_trading import ResumableTrading
@@ -138,27 +133,6 @@ def bootstrap(
             )
         return System(settings=settings, trading=trading, queries=queries)
     return System(settings=settings, trading=_trading(settings, event_store), queries=queries)
-
-
-CURSOR_KEY_LABEL = b"upbit-ledger read-model cursor key v1"
-
-
-def cursor_key(settings: Settings) -> bytes:
-    """Return the key that signs page cursors, the same on every replica and after restarts.
-
-    `api.cursor_key` when set; else derived (HMAC-SHA256 under a fixed label, so the key does
-    not reveal its source) from the first secret set of `api.token` and `database.url`; with
-    no secret at all, from the database schema's name alone (a development API: cursors are
-    still bound to their listing and type-checked, but anyone can sign one).
-    """
-    api, db = settings.api, settings.database
-    for secret in (api.cursor_key, api.token, db.url):
-        if secret is not None:
-            source = secret.get_secret_value().encode()
-            break
-    else:
-        source = f"unsigned:{db.schema_name}".encode()
-    return hmac.new(source, CURSOR_KEY_LABEL, hashlib.sha256).digest()
 
 
 def _event_store_env(conninfo: str, settings: Settings) -> Mapping[str, str]:
@@ -402,20 +376,6 @@ def reconciliation(
         return reconciler.reconcile(opened.run_id, trigger, cause)
 
     return reconcile
-
-
-def is_curable(error: Exception) -> bool:
-    """Return whether time can cure a trading step's failure (an outage, a lost race)."""
-    return isinstance(
-        error,
-        ExchangeUnavailableError
-        | ConcurrencyConflictError
-        | SandboxControlError
-        | UpbitRetryableError
-        | PersistenceOperationalError
-        | PersistenceInterfaceError
-        | OSError,
-    )
 
 
 def _websocket_url(rest_url: str, settings: Settings) -> str:

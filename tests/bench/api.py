@@ -22,7 +22,8 @@ import uvicorn
 
 from adapters.postgres.migrator import Migrator
 from adapters.postgres.read_model_queries import PostgresReadModelQueries
-from api.bootstrap import System, cursor_key
+from api.bootstrap import System
+from api.cursor_key import cursor_key
 from api.http.app import create_app
 from api.settings import load_settings
 from commands.trading import Trading

@@ -12,7 +12,8 @@ from adapters.postgres.migrator import Migrator
 from adapters.postgres.projection_writer import LogReader, ProjectionWriter
 from adapters.postgres.read_model_queries import PostgresReadModelQueries
 from adapters.postgres.read_model_store import ReadModelStore
-from api.bootstrap import System, cursor_key
+from api.bootstrap import System
+from api.cursor_key import cursor_key
 from api.http.app import create_app
 from api.settings import load_settings
 from commands.trading import Trading

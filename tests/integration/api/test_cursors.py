@@ -8,7 +8,7 @@ import json
 import pytest
 
 from adapters.postgres.read_model_queries import PostgresReadModelQueries
-from api.bootstrap import cursor_key
+from api.cursor_key import cursor_key
 from projections.queries import InvalidCursorError
 from tests.integration.api.conftest import Api
 from tests.integration.conftest import PgTarget

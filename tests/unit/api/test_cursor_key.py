@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.bootstrap import cursor_key
+from api.cursor_key import cursor_key
 from api.settings import ConfigError, load_settings, redacted
 
 TOKEN = "a-token-of-enough-length-0123"
