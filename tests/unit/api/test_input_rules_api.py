@@ -10,27 +10,15 @@ from fastapi.testclient import TestClient
 
 from api.bootstrap import System
 from api.http.app import create_app
-from api.settings import load_settings
-from commands.backtest.run_model import IN_MEMORY_ENV
-from commands.trading import Trading
 from domain.errors import DomainError
 from domain.money import to_decimal, whole_krw
 from domain.orders.terms import parse_side
-
-TOKEN = "unit-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ORDER = {
-    "strategy_id": "alpha",
-    "side": "bid",
-    "order_type": "limit",
-    "price_krw": "50000000",
-    "volume_btc": "0.001",
-}
+from tests.unit.api.in_memory_api import AUTH, ORDER, in_memory_system
 
 
 @pytest.fixture
 def api() -> Iterator[tuple[TestClient, System]]:
-    system = System(load_settings(overrides={"api": {"token": TOKEN}}), Trading(IN_MEMORY_ENV))
+    system = in_memory_system()
     with TestClient(create_app(system)) as client:
         funded = {"strategy_id": "alpha", "amount_krw": "100000000"}
         assert client.post("/capital/allocations", json=funded, headers=AUTH).status_code == 201

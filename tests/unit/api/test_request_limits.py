@@ -17,22 +17,12 @@ from api.http.errors import MAX_BODY_BYTES
 from api.settings import load_settings
 from commands.backtest.run_model import IN_MEMORY_ENV
 from commands.trading import Trading
-
-TOKEN = "unit-token-0123456789abcdef"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ORDER = {
-    "strategy_id": "alpha",
-    "side": "bid",
-    "order_type": "limit",
-    "price_krw": "50000000",
-    "volume_btc": "0.001",
-}
+from tests.unit.api.in_memory_api import AUTH, ORDER, TOKEN, in_memory_system
 
 
 @pytest.fixture
 def system() -> Iterator[System]:
-    settings = load_settings(overrides={"api": {"token": TOKEN}})
-    system = System(settings=settings, trading=Trading(IN_MEMORY_ENV))
+    system = in_memory_system()
     yield system
     system.close()
 
