@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -10,11 +12,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.market_data.candles_csv import read_tape
+from adapters.sandbox_exchange.app import create_sandbox_app
+from adapters.sandbox_exchange.clock import SandboxClock
+from adapters.sandbox_exchange.market_data import SandboxMarket
+from adapters.sandbox_exchange.rate_limits import RateLimiter
 from adapters.upbit.errors import UpbitBlockedError, UpbitNotFoundError, UpbitRateLimitedError
 from adapters.upbit.parsing import loads
 from adapters.upbit.rate_limit import RemainingReq, Throttle, parse_remaining_req
 from adapters.upbit.rest import UpbitRestClient
-from tests.integration.sandbox.conftest import FIXTURE, NOW, Sandbox
+from tests.integration.sandbox.conftest import FIXTURE, NOW, Sandbox, served
 from tests.unit.adapters.upbit.samples import shape
 
 SAMPLES = Path(__file__).resolve().parents[3] / "adapters" / "upbit" / "samples"
@@ -123,27 +130,39 @@ def test_a_burst_within_the_throttle_meets_no_429(sandbox: Sandbox) -> None:
             client.get_minute_candles("KRW-BTC", count=1)
 
 
-def test_a_429_storm_is_backed_off_then_reported_as_rate_limited(sandbox: Sandbox) -> None:
+@contextmanager
+def gated_sandbox() -> Iterator[str]:
+    """A sandbox of its own whose rate gate's second never ends (so a slow machine cannot
+    spread a burst over two seconds' budgets); yield its URL."""
+    market = SandboxMarket("KRW-BTC", read_tape(FIXTURE))
+    clock = SandboxClock(NOW)
+    clock.set(NOW, frozen=True)
+    gate = RateLimiter(clock=lambda: 100.5)
+    with served(create_sandbox_app({"KRW-BTC": market}, clock, gate)) as url:
+        yield url
+
+
+def test_a_429_storm_is_backed_off_then_reported_as_rate_limited() -> None:
     # Given a client whose own throttle is off (1000/s, deaf to Remaining-Req: a bad client)
     waits: list[float] = []
-    client = UpbitRestClient(
-        sandbox.url, throttle=BlindThrottle({"candles": 1000}), read_retries=2, sleep=waits.append
-    )
-    with client, pytest.raises(UpbitRateLimitedError) as refused:
-        for _ in range(40):
-            client.get_minute_candles("KRW-BTC", count=1)
+    with gated_sandbox() as url:
+        client = UpbitRestClient(
+            url, throttle=BlindThrottle({"candles": 1000}), read_retries=2, sleep=waits.append
+        )
+        with client, pytest.raises(UpbitRateLimitedError) as refused:
+            for _ in range(40):
+                client.get_minute_candles("KRW-BTC", count=1)
     # Then each 429 was retried after a growing pause, and finally reported
     assert refused.value.status == 429 and waits[:2] == [0.2, 0.4]
 
 
-def test_carrying_on_after_429s_gets_blocked_with_418_and_the_client_stops(
-    sandbox: Sandbox,
-) -> None:
-    client = UpbitRestClient(sandbox.url, throttle=BlindThrottle({"candles": 1000}), read_retries=0)
-    with client, pytest.raises(UpbitBlockedError) as blocked:
-        for _ in range(100):
-            try:
-                client.get_minute_candles("KRW-BTC", count=1)
-            except UpbitRateLimitedError:
-                continue  # a bad client carries on
+def test_carrying_on_after_429s_gets_blocked_with_418_and_the_client_stops() -> None:
+    with gated_sandbox() as url:
+        client = UpbitRestClient(url, throttle=BlindThrottle({"candles": 1000}), read_retries=0)
+        with client, pytest.raises(UpbitBlockedError) as blocked:
+            for _ in range(100):
+                try:
+                    client.get_minute_candles("KRW-BTC", count=1)
+                except UpbitRateLimitedError:
+                    continue  # a bad client carries on
     assert blocked.value.status == 418

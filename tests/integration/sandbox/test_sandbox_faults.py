@@ -11,24 +11,22 @@ import uuid
 import pytest
 from pydantic import SecretStr
 
-from adapters.market_data.candles_csv import read_tape
-from adapters.sandbox_exchange.app import SANDBOX_KEYS, create_sandbox_app
-from adapters.sandbox_exchange.clock import SandboxClock
+from adapters.sandbox_exchange.app import SANDBOX_KEYS
 from adapters.sandbox_exchange.control import (
     OrderPostCounts,
     SandboxControl,
     SandboxControlRefusedError,
 )
-from adapters.sandbox_exchange.market_data import SandboxMarket
 from adapters.upbit.auth import UpbitCredentials
 from adapters.upbit.errors import (
     UpbitOrderRejectedError,
     UpbitRateLimitedError,
     UpbitServerError,
 )
+from adapters.upbit.rate_limit import GROUP_LIMITS
 from adapters.upbit.rest import UpbitRestClient
-from tests.integration.sandbox.conftest import FIXTURE, NOW, Sandbox, served
-from tests.integration.sandbox.test_client_contract import BlindThrottle
+from tests.integration.sandbox.conftest import Sandbox
+from tests.integration.sandbox.test_client_contract import BlindThrottle, gated_sandbox
 
 KEY = UpbitCredentials("sandbox-access-key", SecretStr(SANDBOX_KEYS["sandbox-access-key"]))
 BODY = [("market", "KRW-BTC"), ("side", "bid"), ("price", "10000"), ("ord_type", "price")]
@@ -110,10 +108,7 @@ def test_each_order_post_is_counted_by_what_became_of_it(sandbox: Sandbox) -> No
 
 def test_order_posts_the_rate_gate_refuses_are_counted_apart_from_the_book() -> None:
     # Given a fresh sandbox and a client that ignores Remaining-Req and its own budget
-    market = SandboxMarket("KRW-BTC", read_tape(FIXTURE))
-    clock = SandboxClock(NOW)
-    clock.set(NOW, frozen=True)
-    with served(create_sandbox_app({"KRW-BTC": market}, clock)) as url:
+    with gated_sandbox() as url:
         blind = BlindThrottle({"order": 1000})
         with (
             SandboxControl(url) as control,
@@ -128,8 +123,8 @@ def test_order_posts_the_rate_gate_refuses_are_counted_apart_from_the_book() -> 
                     limited += 1
             counts = control.order_post_counts()
 
-    # Then each POST the gate refused is counted as such, and the others reached the book
-    assert limited >= 1
+    # Then the 4 POSTs past the limit are refused by the gate and counted; 12 reached the book
+    assert limited == 16 - GROUP_LIMITS["order"] == 4
     assert counts.posts == 16 and counts.rate_limited == limited
     assert counts.to_book == 16 - limited and counts.unread == 0 and counts.refused == {}
 
