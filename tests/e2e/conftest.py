@@ -16,6 +16,9 @@ import pytest
 from psycopg import sql
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
+_POSTGRES_URLS: dict[Path, str] = {}
+"""Each data dir's PostgreSQL URL, once `ledger services up` told it (a subprocess per count
+cost a second or two each)."""
 
 
 @dataclass
@@ -46,14 +49,23 @@ class Cli:
         )
 
     def postgres_url(self) -> str:
+        """The data dir's PostgreSQL, started if it is down (`ledger services up`)."""
         result = self("services", "up", "--json")
         assert result.returncode == 0, result.stderr
         services = json.loads(result.stdout)["services"]
-        return str(next(s["url"] for s in services if s["name"] == "postgres"))
+        url = str(next(s["url"] for s in services if s["name"] == "postgres"))
+        _POSTGRES_URLS[self.data_dir] = url
+        return url
 
     def event_count(self) -> int:
-        url = self.postgres_url()
-        with psycopg.connect(url) as conn:
+        """How many events this test's log holds (0 before its schema exists)."""
+        try:
+            return self._event_count(_POSTGRES_URLS.get(self.data_dir) or self.postgres_url())
+        except psycopg.OperationalError:  # a test stopped the servers: start them again
+            return self._event_count(self.postgres_url())
+
+    def _event_count(self, url: str) -> int:
+        with psycopg.connect(url, connect_timeout=10) as conn:
             table = sql.Identifier(self.schema, "ledger_events")
             exists = conn.execute(
                 "SELECT to_regclass(%s) IS NOT NULL", (f"{self.schema}.ledger_events",)
@@ -76,8 +88,14 @@ def e2e_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
 
 
+def new_cli(data_dir: Path) -> Cli:
+    """A `ledger` with a log of its own: its own schema and NATS subject prefix (one stream
+    per log), in the session's data dir."""
+    name = uuid.uuid4().hex[:10]
+    return Cli(data_dir=data_dir, schema=f"e2e_{name}", env={"LEDGER_ENV": f"e{name}"})
+
+
 @pytest.fixture
 def cli(e2e_data_dir: Path) -> Cli:
-    # One log per test: its own schema, and its own NATS subject prefix (one stream per log).
-    name = uuid.uuid4().hex[:10]
-    return Cli(data_dir=e2e_data_dir, schema=f"e2e_{name}", env={"LEDGER_ENV": f"e{name}"})
+    """One log per test."""
+    return new_cli(e2e_data_dir)

@@ -4,14 +4,18 @@ not one event appended."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import Cli, new_cli
 
 
-@pytest.fixture
-def funded(cli: Cli) -> Cli:
+@pytest.fixture(scope="module")
+def funded(e2e_data_dir: Path) -> Cli:
+    """One funded account for the module: each test compares the log before and after its own
+    command, so refusals can share it (a `ledger` process costs a second or two)."""
+    cli = new_cli(e2e_data_dir)
     result = cli("capital", "allocate", "--strategy", "manual", "--amount", "1000000")
     assert result.returncode == 0, result.stderr
     return cli
