@@ -68,39 +68,39 @@ def main() -> int:
     machine = describe_machine()
     met = True
     if args.only in (None, "ledger-core"):
-        with _postgres() as url:
+        with fresh_postgres() as url:
             figures = _run(url)
         met &= _report(args, machine, "ledger-core", LEDGER_CORE_TITLE, figures)
     if args.only in (None, "audit"):
-        with _postgres() as url:
+        with fresh_postgres() as url:
             figures = bench_chain_overhead(url)
         met &= _report(args, machine, "audit", AUDIT_TITLE, figures)
     if args.only in (None, "audit-export"):
-        with _postgres() as url:
+        with fresh_postgres() as url:
             figures = bench_export_and_verify(url)
         met &= _report(args, machine, "audit-export", AUDIT_EXPORT_TITLE, figures)
     if args.only in (None, "import"):
-        with _postgres() as url:
+        with fresh_postgres() as url:
             figures = [bench_import(url)] if EIGHT_MONTHS.exists() else []
             for n, bench in enumerate((bench_backfill, bench_live_latency)):
-                figures.append(bench(_env(url, f"bench_ingest_{n}")))
+                figures.append(bench(schema_env(url, f"bench_ingest_{n}")))
         met &= _report(args, machine, "import", IMPORT_TITLE, figures)
     if args.only in (None, "cqrs"):
-        with _postgres() as url, tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        with fresh_postgres() as url, tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
             nats_server = EmbeddedNats(Path(tmp) / "nats")
             try:
                 nats_url = nats_server.start().url
                 figures = []
                 for n, bench in enumerate((bench_relay_and_projectors, bench_lag, bench_api)):
                     schema = f"bench_cqrs_{n}"
-                    found = bench(Stack(url, schema, _env(url, schema), nats_url))
+                    found = bench(Stack(url, schema, schema_env(url, schema), nats_url))
                     figures.extend(found if isinstance(found, list) else [found])
             finally:
                 nats_server.stop()
         met &= _report(args, machine, "cqrs", CQRS_TITLE, figures)
     if args.only in (None, "replay") and EIGHT_MONTHS.exists():
-        with _postgres() as url:
-            figures = [bench_replay(_env(url, "bench_replay"))]
+        with fresh_postgres() as url:
+            figures = [bench_replay(schema_env(url, "bench_replay"))]
         met &= _report(args, machine, "replay", REPLAY_TITLE, figures)
     if args.only in (None, "gateway"):
         met &= _report(args, machine, "gateway", GATEWAY_TITLE, [bench_submit_latency()])
@@ -188,13 +188,13 @@ def _report(
     table = _table(figures)
     print(table)  # noqa: T201 - the benchmark's report
     if not args.no_write:
-        _write(machine, section, title, table)
+        write_section(machine, section, title, table)
         print(f"\nwritten to {DOC}")  # noqa: T201
     return all(f.is_met for f in figures)
 
 
 @contextmanager
-def _postgres() -> Iterator[str]:
+def fresh_postgres() -> Iterator[str]:
     """Start a fresh embedded PostgreSQL in a temporary directory; yield its socket URL."""
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
         server = EmbeddedPostgres(Path(tmp) / "pg")
@@ -205,7 +205,7 @@ def _postgres() -> Iterator[str]:
             server.stop()
 
 
-def _env(conninfo: str, schema: str) -> dict[str, str]:
+def schema_env(conninfo: str, schema: str) -> dict[str, str]:
     """Create `schema` and return the event store's environment for it."""
     ensure_schema(conninfo, schema)
     return dict(eventsourcing_env(conninfo, schema=schema))
@@ -220,7 +220,7 @@ def _run(conninfo: str) -> list[Figure]:
             lambda env: bench_reload_order(env, events=1000, loads=30),
         )
     ):
-        figure = bench(_env(conninfo, f"bench_{n}"))
+        figure = bench(schema_env(conninfo, f"bench_{n}"))
         print(f"  {figure.name}: {figure.value:,.1f} {figure.unit}", file=sys.stderr)  # noqa: T201
         figures.append(figure)
     return figures
@@ -234,7 +234,9 @@ def _table(figures: list[Figure]) -> str:
     return "\n".join(rows)
 
 
-def _write(machine: dict[str, str], section: str, title: tuple[str, str], table: str) -> None:
+def write_section(
+    machine: dict[str, str], section: str, title: tuple[str, str], table: str
+) -> None:
     header = ", ".join(f"{k}: {v}" for k, v in machine.items())
     body = (
         f"<!-- bench:{section} -->\n"
