@@ -75,6 +75,10 @@ class MissingTextError(ValueRuleError):
     """A required text (actor, reason, identifier) is empty."""
 
 
+class InvalidIdentifierError(ValueRuleError):
+    """A strategy id or client order id holds a character outside the identifier alphabet."""
+
+
 class OrderError(DomainError):
     """A command broke a rule of the order lifecycle."""
 

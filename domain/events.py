@@ -7,6 +7,7 @@ is set to the same domain time; it never falls back to the wall clock.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from domain.clock import require_utc, to_kst
-from domain.errors import InvalidDomainTimeError, MissingTextError
+from domain.errors import InvalidDomainTimeError, InvalidIdentifierError, MissingTextError
 
 SCHEMA_VERSION_ATTRIBUTE = "class_version"
 """Event schema versions use the library's `class_version` and `upcast_vN_vN+1` hooks."""
@@ -77,6 +78,10 @@ class Cause:
 ID_MAX_CHARS = 64
 """Longest client order id or strategy id (the API's and the CLI's bound)."""
 
+ID_ALPHABET = "A-Z a-z 0-9 _ . : @ -"
+ID_PATTERN = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
+"""A strategy id or client order id: it names NATS subjects, URLs and file names."""
+
 EXCHANGE_ID_MAX_CHARS = 128
 """Longest exchange order id or trade id (Upbit's are 36-character UUIDs)."""
 
@@ -101,3 +106,16 @@ def require_text(value: object, what: str, max_chars: int | None = None) -> str:
     if any(ord(ch) < 32 and ch not in "\t\n" or ord(ch) == 127 for ch in value):
         raise MissingTextError(f"{what} {value!r} must not contain control characters")
     return value.strip()
+
+
+def require_id(value: object, what: str) -> str:
+    """Return a strategy id or client order id: 1 to 64 characters of `ID_ALPHABET`.
+
+    Raises:
+        MissingTextError: the id is blank, too long or holds a control character.
+        InvalidIdentifierError: it holds another character outside the alphabet (a space, /).
+    """
+    text = require_text(value, what, ID_MAX_CHARS)
+    if not ID_PATTERN.fullmatch(text):
+        raise InvalidIdentifierError(f"{what} {text!r} may hold only the characters {ID_ALPHABET}")
+    return text

@@ -21,11 +21,11 @@ from domain.errors import (
 )
 from domain.events import (
     EXCHANGE_ID_MAX_CHARS,
-    ID_MAX_CHARS,
     REASON_MAX_CHARS,
     Cause,
     LedgerCreated,
     LedgerEvent,
+    require_id,
     require_text,
 )
 from domain.ids import order_id
@@ -199,12 +199,12 @@ class Order(Aggregate):
         Raises:
             MissingTextError: the client order id or strategy id is blank.
         """
-        client_id = require_text(client_order_id, "client order id", ID_MAX_CHARS)
+        client_id = require_id(client_order_id, "client order id")
         return cls._create(
             cls.Placed,
             id=order_id(client_id),
             client_order_id=client_id,
-            strategy_id=require_text(strategy_id, "strategy id", ID_MAX_CHARS),
+            strategy_id=require_id(strategy_id, "strategy id"),
             market=terms.market.code,
             side=terms.side.value,
             order_type=terms.order_type.value,

@@ -22,7 +22,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InsufficientCashError, InsufficientPositionError, UnknownStrategyError
-from domain.events import ID_MAX_CHARS, Cause, LedgerCreated, LedgerEvent, require_text
+from domain.events import Cause, LedgerCreated, LedgerEvent, require_id, require_text
 from domain.ids import portfolio_id
 from domain.money import whole_krw
 from domain.orders.fill import Fill
@@ -258,7 +258,7 @@ class Portfolio(Aggregate):
         """
         self.trigger_event(
             self.CapitalAllocated,
-            strategy_id=require_text(strategy_id, "strategy id", ID_MAX_CHARS),
+            strategy_id=require_id(strategy_id, "strategy id"),
             amount_krw=whole_krw(amount_krw, "capital"),
             **cause.event_fields(),
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,8 @@ def main() -> int:
     for name in ("rounds", "runs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} {getattr(args, name)} must be at least 1")
+    # A terminated run still removes its worktree and stops its PostgreSQL (`finally` runs).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     runs: list[list[RunFigure]] = []
     with worktree(args.before) as before_tree, fresh_postgres() as url:
         for run in range(args.runs):

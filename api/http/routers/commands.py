@@ -64,11 +64,14 @@ class RequestBody(BaseModel):
 class PlaceOrderRequest(RequestBody):
     """An order: limit (price + volume), market bid (amount) or market ask (volume)."""
 
-    strategy_id: str = Field(pattern=TEXT, description="strategy with allocated capital")
-    # Checked by the ledger (one rule and message with the CLI), listed here for the schema.
+    # Ids, side, type and market are checked by the ledger (one rule and message with the
+    # CLI), their patterns listed here for the schema.
+    strategy_id: str = Field(
+        json_schema_extra={"pattern": TEXT}, description="strategy with allocated capital"
+    )
     side: str = Field(json_schema_extra={"enum": ["bid", "ask"]}, max_length=10)
     order_type: str = Field(json_schema_extra={"enum": ["limit", "market"]}, max_length=10)
-    market: str = Field("KRW-BTC", pattern=r"^KRW-[A-Z0-9]{1,10}$")
+    market: str = Field("KRW-BTC", json_schema_extra={"pattern": r"^KRW-[A-Z0-9]{1,10}$"})
     price_krw: Amount | None = Field(None, description="limit price on the KRW tick grid")
     volume_btc: Amount | None = Field(None, description="quantity, at most 8 decimals")
     amount_krw: Amount | None = Field(None, description="KRW to spend (market bids)")
@@ -76,7 +79,9 @@ class PlaceOrderRequest(RequestBody):
         None, description="last close: values a market ask for the 5,000 KRW minimum"
     )
     client_order_id: str | None = Field(
-        None, pattern=TEXT, description="idempotency key; the order id is derived from it"
+        None,
+        json_schema_extra={"pattern": TEXT},
+        description="idempotency key; the order id is derived from it",
     )
 
 
@@ -130,7 +135,7 @@ class AcknowledgementRequest(RequestBody):
 class AllocationRequest(RequestBody):
     """Capital for a strategy (added to what it has)."""
 
-    strategy_id: str = Field(pattern=TEXT)
+    strategy_id: str = Field(json_schema_extra={"pattern": TEXT})  # checked by the ledger
     amount_krw: Amount
 
 

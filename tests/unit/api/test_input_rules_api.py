@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from api.bootstrap import System
 from api.http.app import create_app
 from domain.errors import DomainError
+from domain.events import require_id
+from domain.market import parse_market
 from domain.money import to_decimal, whole_krw
 from domain.orders.terms import parse_side
 from tests.unit.api.in_memory_api import AUTH, ORDER, in_memory_system
@@ -53,6 +55,17 @@ def message_of(rule: Callable[[], object]) -> str:
             },
             lambda: whole_krw("10000.5", "amount"),
         ),
+        (
+            "/capital/allocations",
+            {"strategy_id": "my strategy", "amount_krw": "10000"},
+            lambda: require_id("my strategy", "strategy id"),
+        ),
+        (
+            "/orders",
+            {**ORDER, "client_order_id": "order #1"},
+            lambda: require_id("order #1", "client order id"),
+        ),
+        ("/orders", {**ORDER, "market": "BTC"}, lambda: parse_market("BTC")),
     ],
 )
 def test_questionable_input_is_refused_with_the_clis_message_and_records_nothing(

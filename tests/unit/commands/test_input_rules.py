@@ -96,6 +96,23 @@ def test_texts_longer_than_their_bound_are_refused(app: Trading) -> None:
     refused(app, lambda: app.record_fill(fill), "trade id is 10000 characters long; at most 128")
 
 
+@pytest.mark.parametrize("strategy_id", ["my strategy", "a/b", "전략", "alpha\u200b"])
+def test_a_strategy_id_outside_the_identifier_alphabet_is_refused(
+    app: Trading, strategy_id: str
+) -> None:
+    message = f"strategy id {strategy_id!r} may hold only the characters A-Z a-z 0-9 _ . : @ -"
+    allocation = allocate_capital("1000", strategy_id=strategy_id)
+    refused(app, lambda: app.allocate_capital(allocation), message)
+
+
+def test_a_client_order_id_outside_the_identifier_alphabet_is_refused(app: Trading) -> None:
+    refused(
+        app,
+        lambda: app.place_order(place_limit_bid(client_order_id="order #1")),
+        "client order id 'order #1' may hold only the characters A-Z a-z 0-9 _ . : @ -",
+    )
+
+
 def open_bid(app: Trading) -> object:
     order_id = app.place_order(place_limit_bid(price_krw="8000000", volume_btc="0.001"))
     app.accept_order(accept_order(order_id))
