@@ -12,7 +12,7 @@ import typer
 from rich.panel import Panel
 
 from api.cli import run_parts
-from api.cli.context import console, state_of
+from api.cli.context import ALLOW_NON_KRW_OPTION, console, state_of
 from api.cli.risk_options import (
     DailyLossOption,
     MaxDrawdownOption,
@@ -51,6 +51,7 @@ def run(
         Path | None,
         typer.Option(help="Sandbox: the candle file it replays (starts `ledger sandbox --paced`)."),
     ] = None,
+    allow_non_krw: bool = ALLOW_NON_KRW_OPTION,
     speed: Annotated[
         float, typer.Option(help="Sandbox: market minutes per wall minute, at most.")
     ] = 3000.0,
@@ -133,8 +134,12 @@ def run(
         )
     if exchange == "sandbox" and candles is None and exchange_url is None:
         raise TradingRunInputError("--exchange sandbox needs --candles FILE or --exchange-url URL")
-    if exchange != "sandbox" and (candles is not None or until_end):
-        raise TradingRunInputError("--candles and --until-end are for --exchange sandbox")
+    if exchange != "sandbox" and (candles is not None or until_end or allow_non_krw):
+        raise TradingRunInputError(
+            "--candles, --until-end and --allow-non-krw are for --exchange sandbox"
+        )
+    if allow_non_krw and candles is None:
+        raise TradingRunInputError("--allow-non-krw is for the file --candles names")
     if not 0 < speed <= 1_000_000:
         raise TradingRunInputError(f"--speed {speed} must be in (0, 1000000]")
     if role not in ROLES:
@@ -147,6 +152,11 @@ def run(
         "max_orders_per_minute": max_orders_per_minute,
     }
     limits = parse_limits(TradingRunInputError, **given)
+    sandbox_candles = (
+        None
+        if candles is None
+        else run_parts.checked_sandbox_candles(candles, is_non_krw_allowed=allow_non_krw)
+    )
     has_limits = any(value is not None for value in given.values())
     settings = state_of(ctx).settings()
     bind_host, bind_port = host or settings.api.host, port or settings.api.port
@@ -158,7 +168,7 @@ def run(
             bind_host,
             bind_port,
             exchange=exchange,
-            candles=candles,
+            candles=sandbox_candles,
             speed=speed,
             exchange_url=exchange_url,
             until_end=until_end,
@@ -178,7 +188,7 @@ def _run_system(
     bind_port: int,
     *,
     exchange: str,
-    candles: Path | None,
+    candles: run_parts.SandboxCandles | None,
     speed: float,
     exchange_url: str | None,
     until_end: bool,

@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -41,9 +42,33 @@ def default_run_id(exchange: str, account: str, first_candle_at: datetime) -> st
     return f"{'live' if exchange == 'upbit' else 'paper'}-{account}"
 
 
+@dataclass(frozen=True)
+class SandboxCandles:
+    """The candle file a sandbox `ledger run` starts replays, checked before anything starts."""
+
+    path: Path
+    first: datetime
+    is_non_krw_allowed: bool
+
+
+def checked_sandbox_candles(path: Path, *, is_non_krw_allowed: bool) -> SandboxCandles:
+    """Make the checks `ledger sandbox` makes of its candle file, before anything starts.
+
+    Raises:
+        CandleFileError: the file breaks a rule (exit 2, naming it and the flag that overrides).
+    """
+    from adapters.market_data.candle_quote import check_krw_quote
+    from adapters.market_data.candles_csv import read_rows
+
+    rows = read_rows(path)
+    check_krw_quote(path, rows.prices[:, 3], "KRW-BTC", is_non_krw_allowed=is_non_krw_allowed)
+    first = datetime.fromtimestamp(int(rows.minutes[0]) * 60, tz=UTC)
+    return SandboxCandles(path, first, is_non_krw_allowed)
+
+
 @contextmanager
 def sandbox_process(
-    candles: Path,
+    candles: SandboxCandles,
     speed: float,
     krw: Decimal,
     on_started: Callable[[int], None] | None = None,
@@ -52,17 +77,15 @@ def sandbox_process(
 
     The sandbox dies with this process, however it ends; `on_started` is given its pid.
     """
-    from adapters.market_data.candle_quote import check_krw_quote
-    from adapters.market_data.candles_csv import read_rows
     from adapters.sandbox_exchange.process import SandboxStartError, sandbox_process
     from api.bootstrap import ServiceUnavailableError
 
-    rows = read_rows(candles)  # the checks `ledger sandbox` makes, refused here with exit 2
-    check_krw_quote(candles, rows.prices[:, 3], "KRW-BTC")
-    first = datetime.fromtimestamp(int(rows.minutes[0]) * 60, tz=UTC)
-    flags = ["--paced", "--speed", str(speed), "--start", first.isoformat(), "--krw", str(krw)]
+    first = candles.first.isoformat()
+    flags = ["--paced", "--speed", str(speed), "--start", first, "--krw", str(krw)]
+    if candles.is_non_krw_allowed:
+        flags.append("--allow-non-krw")
     try:
-        with sandbox_process(candles, *flags, on_started=on_started) as url:
+        with sandbox_process(candles.path, *flags, on_started=on_started) as url:
             yield url
     except SandboxStartError as error:
         raise ServiceUnavailableError(str(error)) from None

@@ -23,11 +23,12 @@ import os, signal, sys
 from decimal import Decimal
 from pathlib import Path
 from adapters.embedded.services import EmbeddedServices
-from api.cli.run_parts import sandbox_process
+from api.cli.run_parts import checked_sandbox_candles, sandbox_process
 services = EmbeddedServices(Path(sys.argv[2]))
 services.register_process("ledger-run", os.getpid())
 register = lambda pid: services.register_process("ledger-sandbox", pid)
-with sandbox_process(Path(sys.argv[1]), 3000.0, Decimal(1000000), on_started=register) as url:
+candles = checked_sandbox_candles(Path(sys.argv[1]), is_non_krw_allowed=False)
+with sandbox_process(candles, 3000.0, Decimal(1000000), on_started=register) as url:
     print(url, flush=True)
     signal.pause()
 """

@@ -1,4 +1,5 @@
-"""Candle files are read by one set of rules in `ledger import`, `backtest` and `sandbox`: a
+"""Candle files are read by one set of rules in `ledger import`, `backtest`, `sandbox` and `run
+--exchange sandbox`: a
 file with an extra column, candles of another interval than 1 minute, or a non-KRW file (by
 its name or its prices) is refused, exit 2, naming the file, the rule and the flag that would
 override it, before anything is written or served."""
@@ -55,6 +56,7 @@ COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "import": lambda path: ["--database-url", NO_DATABASE, "import", str(path)],
     "backtest": lambda path: ["backtest", "--candles", str(path)],
     "sandbox": lambda path: ["sandbox", "--candles", str(path), "--port", "99999"],
+    "run": lambda path: ["run", "--exchange", "sandbox", "--until-end", "--candles", str(path)],
 }
 
 
@@ -89,3 +91,16 @@ def test_a_usdt_file_is_read_as_krw_when_the_flag_says_so(
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "replay hash" in out
+
+
+def test_a_sandbox_run_on_a_usdt_file_without_candles_or_exchange_says_the_flag_is_misplaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = tmp_path / "data"
+
+    code = main(["--data-dir", str(data_dir), "run", "--allow-non-krw"])
+
+    stderr = " ".join(capsys.readouterr().err.split())
+    assert code == 2, stderr
+    assert "--candles, --until-end and --allow-non-krw are for --exchange sandbox" in stderr
+    assert not data_dir.exists()
