@@ -235,13 +235,17 @@ def _table(figures: list[Figure]) -> str:
 
 
 def write_section(
-    machine: dict[str, str], section: str, title: tuple[str, str], table: str
+    machine: dict[str, str],
+    section: str,
+    title: tuple[str, str],
+    table: str,
+    command: str = "make bench",
 ) -> None:
     header = ", ".join(f"{k}: {v}" for k, v in machine.items())
     body = (
         f"<!-- bench:{section} -->\n"
         f"### {title[0]}\n\n"
-        f"Command: `make bench`. Machine: {header}. {title[1]}\n\n"
+        f"Command: `{command}`. Machine: {header}. {title[1]}\n\n"
         f"{table}\n"
         f"<!-- /bench:{section} -->"
     )

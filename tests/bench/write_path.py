@@ -105,10 +105,11 @@ def main() -> int:
                     file=sys.stderr,
                 )
             runs.append(figures)
-    table = report(args.before, runs, args.rounds)
+    table = report(args.before, this_tree(), runs, args.rounds)
     print(table)  # noqa: T201 - the benchmark's report
     if args.write:
-        write_section(describe_machine(), "write-path", (TITLE, DETAIL), table)
+        command = f"python -m tests.bench.write_path --before {args.before} --runs {args.runs}"
+        write_section(describe_machine(), "write-path", (TITLE, DETAIL), table, command)
     return 0
 
 
@@ -125,10 +126,24 @@ def compare(before: Side, after: Side, name: str, rounds: int) -> RunFigure:
     return RunFigure(name, unit, rate[before.name], rate[after.name])
 
 
-def report(revision: str, runs: list[list[RunFigure]], rounds: int) -> str:
+def this_tree() -> str:
+    """This tree's commit, marked if files differ from it."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{head} with uncommitted changes" if changed else head
+
+
+def report(before: str, after: str, runs: list[list[RunFigure]], rounds: int) -> str:
     """The median run of each workload, with every run's change."""
     rows = [
-        f"| figure | before ({revision}) | after (this tree) | change, median run | every run |",
+        f"| figure | before ({before}) | after ({after}) | change, median run | every run |",
         "| --- | ---: | ---: | ---: | --- |",
     ]
     for index, name in enumerate(WORKLOADS):
