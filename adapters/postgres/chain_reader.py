@@ -91,6 +91,8 @@ class ChainVerification:
     checked)."""
     snapshots_unchecked: int = 0
     """Snapshots of aggregates created before `--from`'s position (not rebuilt)."""
+    snapshots_superseded: int = 0
+    """Older snapshots of an aggregate, which loading never uses (checked only when asked)."""
 
     @property
     def is_intact(self) -> bool:
@@ -107,6 +109,7 @@ class ChainVerification:
             "checkpoints_checked": self.checkpoints_checked,
             "snapshots_checked": self.snapshots_checked,
             "snapshots_unchecked": self.snapshots_unchecked,
+            "snapshots_superseded": self.snapshots_superseded,
             "seconds": round(self.seconds, 3),
             "first_break": None if self.chain_break is None else self.chain_break.as_dict(),
         }
@@ -177,6 +180,7 @@ class ChainReader:
         on_chained: Callable[[LoggedEvent, str, str, int], None] | None = None,
         on_snapshot: Callable[[ChainStatus], None] | None = None,
         check_snapshots: bool = True,
+        every_snapshot: bool = False,
     ) -> ChainVerification:
         """Recompute the chain from the log (from `from_position`) and compare it with the table.
 
@@ -185,8 +189,9 @@ class ChainReader:
         every few thousand events; `on_chained(event, digest, link, count)` with every event that
         matched its link (an export's writer); `on_snapshot(status)` first, with the snapshot's
         heads. With `check_snapshots` and a reader given `snapshots`, every aggregate that has a
-        snapshot is rebuilt from its chained events as the walk proves them, and a snapshot that
-        would load otherwise is the break (`snapshot_audit.py`).
+        snapshot is rebuilt from its chained events as the walk proves them, and its newest
+        snapshot (with `every_snapshot`, each one) that would load otherwise is the break
+        (`snapshot_audit.py`).
         """
         started = time.perf_counter()
         with psycopg.connect(self.conninfo) as conn:
@@ -199,7 +204,7 @@ class ChainReader:
                 walk = self._start(conn, from_position or 0)
                 check = None
                 if check_snapshots and self.snapshots is not None:
-                    check = self.snapshots.start(conn, self.schema)
+                    check = self.snapshots.start(conn, self.schema, every=every_snapshot)
                 walk.on_chained = _also_checking(on_chained, check)
                 start, start_count = walk.position, walk.count
                 steps = self._steps(conn, start, status.log_position, on_progress)
@@ -222,6 +227,7 @@ class ChainReader:
             found,
             None if check is None else check.checked,
             0 if check is None else check.unchecked,
+            0 if check is None else check.superseded,
         )
 
     def chained_through(

@@ -3,9 +3,11 @@
 A snapshot is a cache: loading an aggregate starts from its newest snapshot (at or below the
 version asked for) and applies only the events after it, so an edited snapshot row changes
 what loading produces without touching any chained event. `ledger audit verify` therefore
-replays, as its walk proves each event, every aggregate that has a snapshot, and at each
-snapshot's version compares the aggregate loading would build from the snapshot (decoded and
-upcast by the application's mapper, as the repository does) with the one its events build:
+replays, as its walk proves each event, every aggregate that has a snapshot, and at the
+version of its newest snapshot (the one loading uses: the ledger never loads an older
+version) — or, with `every`, at each snapshot's version — compares the aggregate loading would
+build from the snapshot (decoded and upcast by the application's mapper, as the repository
+does) with the one its events build:
 the class, and every attribute as the transcoder stores it (so `1.50` is not `1.5`), the
 order of a mapping's keys aside. A snapshot loading would use that does not match is named,
 as is one of an aggregate (or a version) the log does not hold.
@@ -84,8 +86,16 @@ class SnapshotAudit:
             return None
         return cls(app.mapper, table_name)
 
-    def start(self, conn: psycopg.Connection[Any], schema: str) -> SnapshotCheck:
-        """Return a check of the snapshots `conn`'s transaction sees in `schema`."""
+    def start(
+        self, conn: psycopg.Connection[Any], schema: str, *, every: bool = False
+    ) -> SnapshotCheck:
+        """Return a check of the snapshots `conn`'s transaction sees in `schema`.
+
+        It checks the newest snapshot of each aggregate, or with `every` each one. An older
+        snapshot is superseded: loading never uses it while a newer one exists (and deleting
+        the newer one is harmless: the next verify checks the one loading then uses). Checking
+        each one costs a comparison of the whole state at every snapshot's version.
+        """
         table = Identifier(schema, self.table_name)
         exists = conn.execute(
             "SELECT to_regclass(%s) IS NOT NULL", (table.as_string(conn),)
@@ -105,6 +115,10 @@ class SnapshotAudit:
         versions: dict[str, list[int]] = {}
         for originator_id, version in keys:
             versions.setdefault(originator_id, []).append(int(version))
+        superseded = 0
+        if not every:
+            superseded = len(keys) - len(versions)
+            versions = {i: held[-1:] for i, held in versions.items()}  # ordered: newest last
         statement = SQL(
             "SELECT topic, state FROM {table} WHERE originator_id = %s AND originator_version = %s"
         ).format(table=table)
@@ -114,7 +128,7 @@ class SnapshotAudit:
             assert row is not None  # the transaction's snapshot holds it
             return StoredSnapshot(originator_id, version, str(row[0]), bytes(row[1]))
 
-        return SnapshotCheck(self.mapper, versions, read)
+        return SnapshotCheck(self.mapper, versions, read, superseded=superseded)
 
 
 class SnapshotCheck:
@@ -125,12 +139,16 @@ class SnapshotCheck:
         mapper: Mapper[UUID],
         versions: dict[str, list[int]],
         read: Callable[[str, int], StoredSnapshot],
+        *,
+        superseded: int = 0,
     ) -> None:
         self.mapper = mapper
         self.read = read
         self.replays = {i: _Replay(UUID(i), versions=v) for i, v in versions.items()}
         self.checked = 0
         self.unchecked = 0
+        self.superseded = superseded
+        """Older snapshots of an aggregate, not checked (loading uses only its newest)."""
 
     def chained(self, event: LoggedEvent) -> None:
         """Apply a proven event to its aggregate's replay; check the snapshots it reaches.

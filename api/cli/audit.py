@@ -50,6 +50,14 @@ def verify(
             "as given (default: from the genesis, which proves the whole log).",
         ),
     ] = None,
+    every_snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--every-snapshot",
+            help="Check each snapshot against its events, not only the newest of each "
+            "aggregate (the one loading uses); slower on a log with many large snapshots.",
+        ),
+    ] = False,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Recompute the hash chain from the log's events and compare it with the stored links.
@@ -64,8 +72,9 @@ def verify(
     `checkpoint_mismatch` (an `audit.chain.checkpointed` event names another head) or
     `snapshot_altered` (a snapshot loading would use differs from its aggregate rebuilt from
     its chained events, or has no events to the version it claims; named by aggregate id and
-    version, with the first field that differs). Deleting snapshots is harmless: loading
-    replays the events.
+    version, with the first field that differs). The newest snapshot of each aggregate is the
+    one loading uses and the one checked; `--every-snapshot` checks the older ones too.
+    Deleting snapshots is harmless: loading replays the events.
 
     What this proves and what it cannot (someone who rewrites both the events and the chain
     after the last head you kept): docs/audit.md.
@@ -73,12 +82,15 @@ def verify(
     Examples:
       ledger audit verify
       ledger audit verify --from 1200000 --json
+      ledger audit verify --every-snapshot
     """
     with open_system(ctx, read_only=True) as system:
         reader = system.chain_reader()
         total = reader.status().log_count
         with _progress(total) as progress:
-            outcome = reader.verify(from_position=start, on_progress=progress)
+            outcome = reader.verify(
+                from_position=start, on_progress=progress, every_snapshot=every_snapshot
+            )
     if as_json:
         print_json(outcome.as_dict())
     else:
@@ -105,9 +117,15 @@ def _snapshots(outcome: ChainVerification) -> str:
     if outcome.snapshots_checked is None:
         return "snapshots not checked"
     text = f"{outcome.snapshots_checked:,} snapshots matching their events"
+    notes = []
+    if outcome.snapshots_superseded:
+        notes.append(
+            f"{outcome.snapshots_superseded:,} older ones, which loading does not use, not "
+            "checked: --every-snapshot"
+        )
     if outcome.snapshots_unchecked:
-        text += f" ({outcome.snapshots_unchecked:,} of aggregates created before it not rebuilt)"
-    return text
+        notes.append(f"{outcome.snapshots_unchecked:,} of aggregates created before it not rebuilt")
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def head(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:

@@ -775,13 +775,48 @@ def test_every_snapshot_of_every_kind_matches_its_events_replayed(often, pg_sche
     kinds = {json.loads(state)["topic"].rsplit(":", 1)[1] for (state,) in stored}  # type: ignore[arg-type]
     assert kinds >= {"Order", "Position", "Portfolio", "RiskLimits", "CandleHour"}
 
-    # When the log is verified, snapshots and all
-    outcome = often_reader(often, pg_schema).verify()
+    # When the log is verified, every snapshot and all
+    outcome = often_reader(often, pg_schema).verify(every_snapshot=True)
 
     # Then every snapshot was rebuilt from its chained events and found equal
     assert outcome.is_intact, outcome.chain_break
     assert outcome.snapshots_checked == len(stored)
     assert outcome.as_dict()["snapshots_checked"] == len(stored)
+
+
+def test_verify_checks_the_snapshot_loading_uses_and_counts_the_older_ones(
+    often, pg_schema
+) -> None:
+    # Given a log whose snapshotted aggregates have several snapshots each, and one older
+    # snapshot of the account's ledger edited (loading uses only the newest)
+    every_snapshotted_kind(often)
+    (aggregates, snapshots) = rows(
+        pg_schema, "SELECT count(DISTINCT originator_id), count(*) FROM {snapshots}"
+    )[0]
+    portfolio, newest = portfolio_snapshot(pg_schema)
+    (oldest,) = rows(
+        pg_schema,
+        "SELECT min(originator_version) FROM {snapshots} WHERE originator_id = %s",
+        portfolio,
+    )[0]
+    assert oldest < newest  # type: ignore[operator]
+    added_key = ('"allocated_krw":{', '"allocated_krw":{"x":1,')
+    assert edit_snapshot(pg_schema, portfolio, oldest, *added_key) == 1  # type: ignore[arg-type]
+    reader = often_reader(often, pg_schema)
+
+    # When the log is verified as `ledger audit verify` does by default
+    outcome = reader.verify()
+
+    # Then the newest snapshot of each aggregate was checked, the older ones counted apart
+    assert outcome.is_intact, outcome.chain_break
+    assert (outcome.snapshots_checked, outcome.snapshots_superseded) == (
+        aggregates,
+        snapshots - aggregates,  # type: ignore[operator]
+    )
+    # And checking every snapshot names the edited older one
+    thorough = reader.verify(every_snapshot=True)
+    assert thorough.chain_break is not None
+    assert thorough.chain_break.event == f"snapshot {portfolio} v{oldest}"
 
 
 def copy_snapshot(
@@ -866,7 +901,10 @@ def test_verify_from_a_position_checks_the_snapshots_of_aggregates_created_after
     assert 0 < before < total  # type: ignore[operator]
 
     # When the log is verified from after it
-    outcome = often_reader(often, pg_schema).verify(from_position=int(middle) + 1)  # type: ignore[call-overload]
+    outcome = often_reader(often, pg_schema).verify(
+        from_position=int(middle) + 1,  # type: ignore[call-overload]
+        every_snapshot=True,
+    )
 
     # Then the later aggregates' snapshots are checked, the earlier ones' counted as not
     assert outcome.is_intact, outcome.chain_break
