@@ -16,7 +16,7 @@ from tests.e2e.conftest import Cli
         (("--exchange", "upbit"), "needs both --exchange upbit and --live"),
         (("--live",), "--exchange paper was given with --live"),
         (("--exchange", "sandbox"), "--exchange sandbox needs --candles FILE or --exchange-url"),
-        (("--until-end",), "--candles and --until-end are for --exchange sandbox"),
+        (("--until-end",), "--candles, --until-end and --allow-non-krw are for --exchange sandbox"),
         (
             ("--exchange", "sandbox", "--exchange-url", "http://127.0.0.1:9", "--speed", "0"),
             "--speed 0.0 must be in (0, 1000000]",
