@@ -12,8 +12,6 @@ turn alternating. Printed: every export's seconds and each side's median.
 
 from __future__ import annotations
 
-import argparse
-import os
 import signal
 import statistics
 import subprocess
@@ -23,7 +21,7 @@ from pathlib import Path
 import psycopg
 
 from tests.bench.__main__ import fresh_postgres
-from tests.bench.write_path import REPO, worktree
+from tests.bench.write_path import REPO, at_least_one, revision_parser, tree_env, worktree
 
 WORKER = """
 import sys, tempfile, time
@@ -53,18 +51,10 @@ else:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.bench.audit_export_ab",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--before", required=True, help="the revision to compare with (git)")
-    parser.add_argument("--events", type=int, default=100_000, help="log size (100000)")
-    parser.add_argument("--rounds", type=int, default=6, help="exports per side (6)")
+    parser = revision_parser("python -m tests.bench.audit_export_ab", __doc__)
+    parser.add_argument("--events", type=at_least_one, default=100_000, help="log size (100000)")
+    parser.add_argument("--rounds", type=at_least_one, default=6, help="exports per side (6)")
     args = parser.parse_args()
-    for name in ("events", "rounds"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} {getattr(args, name)} must be at least 1")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `finally` blocks still run
     with worktree(args.before) as before_tree, fresh_postgres() as base:
         trees = {"before": before_tree, "after": REPO}
@@ -94,11 +84,10 @@ def main() -> int:
 
 def run(tree: Path, url: str, *args: str) -> str:
     """Run the worker on `tree`'s code; return what it printed."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
     done = subprocess.run(
         [sys.executable, "-c", WORKER, url, *args],
         cwd=tree,
-        env=env,
+        env=tree_env(),
         capture_output=True,
         text=True,
         check=False,

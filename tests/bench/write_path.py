@@ -73,20 +73,36 @@ class RunFigure:
         return self.after / self.before - 1
 
 
-def main() -> int:
+def revision_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """The command line both side-by-side benches start from: `--before REV`."""
     parser = argparse.ArgumentParser(
-        prog="python -m tests.bench.write_path",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--before", required=True, help="the revision to compare with (git)")
-    parser.add_argument("--rounds", type=int, default=30, help="turns per workload (30)")
-    parser.add_argument("--runs", type=int, default=3, help="whole runs; the median is kept (3)")
+    return parser
+
+
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def tree_env() -> dict[str, str]:
+    """This environment for a worker on another tree: no path that would import this one."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+
+
+def main() -> int:
+    parser = revision_parser("python -m tests.bench.write_path", __doc__)
+    parser.add_argument("--rounds", type=at_least_one, default=30, help="turns per workload (30)")
+    parser.add_argument(
+        "--runs", type=at_least_one, default=3, help="whole runs; the median is kept (3)"
+    )
     parser.add_argument("--write", action="store_true", help="record in docs/benchmarks.md")
     args = parser.parse_args()
-    for name in ("rounds", "runs"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} {getattr(args, name)} must be at least 1")
     # A terminated run still removes its worktree and stops its PostgreSQL (`finally` runs).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     runs: list[list[RunFigure]] = []
@@ -191,7 +207,7 @@ def worker(name: str, tree: Path, env: dict[str, str]) -> Iterator[Side]:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")},
+        env=tree_env(),
     )
     try:
         assert process.stdout
