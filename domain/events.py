@@ -79,8 +79,9 @@ ID_MAX_CHARS = 64
 """Longest client order id or strategy id (the API's and the CLI's bound)."""
 
 ID_ALPHABET = "A-Z a-z 0-9 _ . : @ -"
-ID_PATTERN = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
-"""A strategy id or client order id: it names NATS subjects, URLs and file names."""
+ID_PATTERN = re.compile(r"[A-Za-z0-9_.:@-]+")
+"""A strategy id or client order id (its length bounded by `ID_MAX_CHARS`): it names NATS
+subjects, URLs and file names."""
 
 EXCHANGE_ID_MAX_CHARS = 128
 """Longest exchange order id or trade id (Upbit's are 36-character UUIDs)."""
