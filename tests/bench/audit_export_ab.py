@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from tests.bench.__main__ import fresh_postgres
 from tests.bench.write_path import REPO, at_least_one, revision_parser, tree_env, worktree
@@ -61,7 +62,7 @@ def main() -> int:
         with psycopg.connect(base, autocommit=True) as conn:
             for side in trees:
                 conn.execute(f"CREATE DATABASE ab_{side}")
-        urls = {side: base.replace("@/postgres?", f"@/ab_{side}?") for side in trees}
+        urls = {side: make_conninfo(base, dbname=f"ab_{side}") for side in trees}
         for side, tree in trees.items():
             built = run(tree, urls[side], "build", str(args.events))
             print(f"{side}: log of {int(built):,} events recorded", file=sys.stderr)  # noqa: T201
