@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -178,6 +179,8 @@ def test_every_shell_block_of_the_readme_runs_as_written_on_a_fresh_copy(
         state=state,
         log=tmp_path / "terminal.log",
     )
+    for port in README_PORTS:
+        wait_until_free(port)
     ran: list[str] = []
     try:
         for block in readme_blocks(fresh_copy / "README.md"):
@@ -220,6 +223,26 @@ def test_every_shell_block_of_the_readme_runs_as_written_on_a_fresh_copy(
     assert len(ran) >= 10, ran
     # And after `make down`, nothing the README started is left running
     assert survivors_of(fresh_copy) == [], terminal.tail()
+
+
+README_PORTS = (8000, 8765)
+"""The fixed ports the README's blocks bind (the API, the sandbox)."""
+
+
+def wait_until_free(port: int, timeout_s: float = 60) -> None:
+    """Wait until nothing listens on 127.0.0.1:`port` (an earlier test's server may still be
+    ending), or fail naming the port."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"127.0.0.1:{port}, which the README uses, stayed taken")
+        time.sleep(0.5)
 
 
 def survivors_of(clone: Path, timeout_s: float = 30) -> list[str]:
