@@ -107,7 +107,8 @@ def rebuild(
         typer.Option(
             "--verify",
             help="Do not replace anything: rebuild beside the live tables up to their position "
-            "and compare table hashes (exit 4 on a difference).",
+            "(held still meanwhile, if the projector runs) and compare table hashes (exit 4 on a "
+            "difference).",
         ),
     ] = False,
     as_json: bool = JSON_OPTION,
@@ -122,8 +123,9 @@ def rebuild(
         ledger projections rebuild --all --verify
     """
     from adapters.postgres.projection_writer import LogReader
-    from adapters.postgres.read_model_rebuild import compare, drop_shadows, swap
+    from adapters.postgres.read_model_rebuild import drop_shadows, swap
     from adapters.postgres.read_model_rebuild import rebuild as rebuild_from_log
+    from adapters.postgres.read_model_rebuild import verify as verify_from_log
     from api.bootstrap import migrator, read_model_store
     from projections.catalogue import projection_named
 
@@ -133,29 +135,33 @@ def rebuild(
         migrator(system.settings).up()
         store = read_model_store(system.settings, start_embedded=False)
         log = LogReader(system.trading.recorder)
+        decode = system.trading.mapper.to_domain_event
         positions = {row["name"]: row["position"] for row in _status_rows(system)}
         head = system.trading.recorder.max_notification_id() or 0
         for each in names:
             projection = projection_named(each)
-            upto = positions[each] if verify else head
             with _progress(as_json) as progress:
-                task = progress.add_task(each, total=max(upto, 1))
-                position = rebuild_from_log(
-                    store,
-                    projection,
-                    log,
-                    system.trading.mapper.to_domain_event,
-                    upto=upto,
-                    on_progress=lambda p, t=task: progress.update(t, completed=p),
-                )
-                progress.update(task, completed=max(upto, 1))
+                total = max(positions[each] if verify else head, 1)
+                task = progress.add_task(each, total=total)
+
+                def advance(position: int, task: Any = task) -> None:
+                    progress.update(task, completed=position)
+
+                if verify:
+                    position, tables = verify_from_log(
+                        store, projection, log, decode, on_progress=advance
+                    )
+                else:
+                    position = rebuild_from_log(
+                        store, projection, log, decode, upto=head, on_progress=advance
+                    )
+                progress.update(task, completed=total)
             if verify:
-                tables = compare(store, projection)
                 drop_shadows(store, projection)
                 report.append(
                     {
                         "name": each,
-                        "position": upto,
+                        "position": position,
                         "tables": [
                             {
                                 "table": t.table,

@@ -17,7 +17,12 @@ from adapters.nats.relay import LogRelay
 from adapters.nats.stream import LogStream
 from adapters.postgres.migrator import Migrator
 from adapters.postgres.projection_writer import LogReader, ProjectionWriter
-from adapters.postgres.read_model_rebuild import compare, rebuild
+from adapters.postgres.read_model_rebuild import (
+    compare,
+    compare_at_live_position,
+    rebuild,
+    verify,
+)
 from adapters.postgres.read_model_store import ReadModelStore
 from commands.trading import Trading
 from projections.catalogue import PROJECTIONS, projection_named
@@ -181,3 +186,47 @@ def test_an_idle_projector_whose_fetches_time_out_loses_no_connection(
     # Then no session ended: an empty fetch is not a lost connection
     assert projector.stats.restarts == 0, projector.stats.errors
     assert projector.stats.is_up
+
+
+def test_a_verify_while_the_projector_carries_on_compares_both_at_one_position(
+    ledger: Trading, store: ReadModelStore, writers: dict[str, ProjectionWriter]
+) -> None:
+    every_event_through_the_application(ledger)
+    projection = projection_named("timeline")
+    log, decode = LogReader(ledger.recorder), ledger.mapper.to_domain_event
+    live = writers["timeline"]
+    started_at = live.catch_up().position
+    # Given a rebuild up to the live position, after which the projector applies more events
+    rebuild(store, projection, log, decode, upto=started_at)
+    append_orders(ledger, 20)
+    head = live.catch_up().position
+    assert head > started_at
+    assert not all(table.equal for table in compare(store, projection))  # the race it had
+
+    # When the rebuild is compared at the live position
+    position, tables = compare_at_live_position(store, projection, log, decode)
+
+    # Then the shadow was caught up to it first, and the two agree
+    assert position == head
+    assert [table.table for table in tables] == list(projection.tables)
+    assert all(table.equal and table.live_rows == table.rebuilt_rows for table in tables)
+
+
+def test_verify_rebuilds_up_to_the_live_projector_and_leaves_it_alone(
+    ledger: Trading, store: ReadModelStore, writers: dict[str, ProjectionWriter]
+) -> None:
+    append_orders(ledger, 30)
+    live = writers["orders"]
+    applied = live.catch_up(upto=25).position
+    append_orders(ledger, 5, prefix="later")
+    projection = projection_named("orders")
+    before = rows(store, "SELECT * FROM rm_orders ORDER BY order_id")
+
+    position, tables = verify(
+        store, projection, LogReader(ledger.recorder), ledger.mapper.to_domain_event
+    )
+
+    assert position == applied < (ledger.recorder.max_notification_id() or 0)
+    assert all(table.equal for table in tables)
+    assert rows(store, "SELECT * FROM rm_orders ORDER BY order_id") == before
+    assert live.position() == applied
