@@ -25,8 +25,8 @@ run: $(STAMP)  ## start embedded PostgreSQL + NATS under ./.ledger, migrate, ser
 down: $(STAMP)  ## stop what `make run` / `ledger services up` started
 	$(BIN)/ledger services down
 
-test: lint typecheck imports  ## the whole suite: ruff, mypy, import contracts, unit + integration tests
-	$(BIN)/pytest
+test: lint typecheck imports  ## the whole suite: ruff, mypy, import contracts, unit + integration + e2e tests
+	$(BIN)/pytest -n auto --durations=25
 
 lint: $(STAMP)  ## ruff lint and format check
 	$(BIN)/ruff check .
