@@ -8,19 +8,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from domain.events import LedgerEvent
-from domain.orders.order import Order
-from domain.orders.status import OrderStatus
+from domain.orders.order import Order, status_after
 from projections.projection import Projection
 from projections.rows import Insert, RowOp, Update
-
-STATUS_AFTER: dict[type[LedgerEvent], OrderStatus] = {
-    Order.Placed: OrderStatus.NEW,
-    Order.Accepted: OrderStatus.OPEN,
-    Order.PartiallyFilled: OrderStatus.PARTIAL,
-    Order.Filled: OrderStatus.FILLED,
-    Order.Cancelled: OrderStatus.CANCELLED,
-    Order.Rejected: OrderStatus.FAILED,
-}
 
 
 class OrdersProjection(Projection):
@@ -31,7 +21,7 @@ class OrdersProjection(Projection):
 
     def rows(self, event: LedgerEvent, position: int) -> list[RowOp]:
         """Return the order rows of an order event; nothing for other events."""
-        status = STATUS_AFTER.get(type(event))
+        status = status_after(event)
         if status is None:
             return []
         order_id = event.originator_id

@@ -7,6 +7,7 @@ Decide, then evolve (S2.5): public methods validate and raise before any event e
 from __future__ import annotations
 
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
@@ -36,7 +37,14 @@ from domain.orders.fill_rules import (
     require_fee_within_rate,
     require_within_limit,
 )
-from domain.orders.status import OrderStatus, OrderTrigger, next_status, require_can_fill
+from domain.orders.status import (
+    INITIAL_STATUS,
+    RESULT_OF_TRIGGER,
+    OrderStatus,
+    OrderTrigger,
+    next_status,
+    require_can_fill,
+)
 from domain.orders.terms import OrderSide, OrderTerms, OrderType
 
 ZERO = Decimal(0)
@@ -73,7 +81,7 @@ class Order(Aggregate):
             order.price_krw = self.price_krw
             order.volume_btc = self.volume_btc
             order.amount_krw = self.amount_krw
-            order.status = OrderStatus.NEW
+            order.status = INITIAL_STATUS
             order.exchange_order_id = None
             order.executed_volume_btc = Decimal(0)
             order.executed_funds_krw = Decimal(0)
@@ -85,12 +93,13 @@ class Order(Aggregate):
         """The exchange acknowledged the order (status OPEN)."""
 
         TOPIC = "order.accepted"
+        TRIGGER = OrderTrigger.ACCEPT
         exchange_order_id: str
 
         def apply(self, order: Order) -> None:
             """Evolve the order's state by this event."""
             order.exchange_order_id = self.exchange_order_id
-            order.status = OrderStatus.OPEN
+            order.status = next_status(order.status, self.TRIGGER)
 
     class _FillEvent(LedgerEvent):
         trade_id: str
@@ -109,43 +118,47 @@ class Order(Aggregate):
         """A fill executed part of the order (status PARTIAL)."""
 
         TOPIC = "order.partially_filled"
+        TRIGGER = OrderTrigger.FILL_PARTIALLY
 
         def apply(self, order: Order) -> None:
             """Evolve the order's state by this event."""
             super().apply(order)
-            order.status = OrderStatus.PARTIAL
+            order.status = next_status(order.status, self.TRIGGER)
 
     class Filled(_FillEvent):
         """A fill completed the order (status FILLED)."""
 
         TOPIC = "order.filled"
+        TRIGGER = OrderTrigger.FILL_COMPLETELY
 
         def apply(self, order: Order) -> None:
             """Evolve the order's state by this event."""
             super().apply(order)
-            order.status = OrderStatus.FILLED
+            order.status = next_status(order.status, self.TRIGGER)
 
     class Cancelled(LedgerEvent):
         """The unfilled remainder was cancelled; earlier fills stay (status CANCELLED)."""
 
         TOPIC = "order.cancelled"
+        TRIGGER = OrderTrigger.CANCEL
         reason: str
 
         def apply(self, order: Order) -> None:
             """Evolve the order's state by this event."""
-            order.status = OrderStatus.CANCELLED
+            order.status = next_status(order.status, self.TRIGGER)
             order.close_reason = self.reason
 
     class Rejected(LedgerEvent):
         """Risk, the exchange or the submission refused the order (status FAILED)."""
 
         TOPIC = "order.rejected"
+        TRIGGER = OrderTrigger.REJECT
         reason: str
         rejected_by: str
 
         def apply(self, order: Order) -> None:
             """Evolve the order's state by this event."""
-            order.status = OrderStatus.FAILED
+            order.status = next_status(order.status, self.TRIGGER)
             order.close_reason = f"{self.rejected_by}: {self.reason}"
 
     class SubmissionFailed(LedgerEvent):
@@ -260,7 +273,7 @@ class Order(Aggregate):
         Raises:
             IllegalOrderTransitionError: the order is not NEW.
         """
-        next_status(self.status, OrderTrigger.ACCEPT)
+        next_status(self.status, self.Accepted.TRIGGER)
         self.trigger_event(
             self.Accepted,
             exchange_order_id=require_text(
@@ -310,13 +323,12 @@ class Order(Aggregate):
             return None  # a redelivered fill, even of an order that has since ended
         require_can_fill(self.status)
         is_complete, excess = fill_completion(self, fill)
-        trigger = OrderTrigger.FILL_COMPLETELY if is_complete else OrderTrigger.FILL_PARTIALLY
-        next_status(self.status, trigger)
+        event_class = self.Filled if is_complete else self.PartiallyFilled
+        next_status(self.status, event_class.TRIGGER)
         if excess is not None:
             raise FillExceedsOrderError(excess)
         require_within_limit(self, fill)
         require_fee_within_rate(fill, fee_rate)
-        event_class = self.Filled if is_complete else self.PartiallyFilled
         self.trigger_event(
             event_class,
             trade_id=fill.trade_id,
@@ -334,7 +346,7 @@ class Order(Aggregate):
             IllegalOrderTransitionError: the order is not OPEN or PARTIAL.
             MissingTextError: the reason is blank.
         """
-        next_status(self.status, OrderTrigger.CANCEL)
+        next_status(self.status, self.Cancelled.TRIGGER)
         self.trigger_event(
             self.Cancelled,
             reason=require_text(reason, "cancel reason", REASON_MAX_CHARS),
@@ -348,7 +360,7 @@ class Order(Aggregate):
             IllegalOrderTransitionError: the order is not NEW.
             InvalidOrderShapeError: `rejected_by` is not risk, exchange or submission.
         """
-        next_status(self.status, OrderTrigger.REJECT)
+        next_status(self.status, self.Rejected.TRIGGER)
         if rejected_by not in REJECTION_SOURCES:
             raise InvalidOrderShapeError(
                 f"rejected_by {rejected_by!r} is not one of: {', '.join(sorted(REJECTION_SOURCES))}"
@@ -398,3 +410,31 @@ class Order(Aggregate):
             "close_reason": self.close_reason,
             "version": self.version,
         }
+
+
+TRIGGER_OF_EVENT: MappingProxyType[type[LedgerEvent], OrderTrigger] = MappingProxyType(
+    {
+        event_class: event_class.TRIGGER
+        for event_class in (
+            Order.Accepted,
+            Order.PartiallyFilled,
+            Order.Filled,
+            Order.Cancelled,
+            Order.Rejected,
+        )
+    }
+)
+"""The order events that move an order through the status table, and their triggers (a failed
+sending moves nothing: the order stays NEW)."""
+
+
+def status_after(event: LedgerEvent) -> OrderStatus | None:
+    """Return the status an order is in after `event` (None: the event sets no status).
+
+    A read model sees only the event; the table leads each trigger to one status, so this is
+    the status `apply` set.
+    """
+    if isinstance(event, Order.Placed):
+        return INITIAL_STATUS
+    trigger = TRIGGER_OF_EVENT.get(type(event))
+    return None if trigger is None else RESULT_OF_TRIGGER[trigger]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from types import MappingProxyType
 
@@ -59,6 +60,32 @@ TRANSITIONS: MappingProxyType[tuple[OrderStatus, OrderTrigger], OrderStatus] = M
 )
 
 TERMINAL_STATUSES = frozenset({S.FILLED, S.FAILED, S.CANCELLED})
+
+INITIAL_STATUS = S.NEW
+"""The status of a placed order, before any trigger."""
+
+
+def result_of_each_trigger(
+    transitions: Mapping[tuple[OrderStatus, OrderTrigger], OrderStatus],
+) -> MappingProxyType[OrderTrigger, OrderStatus]:
+    """Return trigger -> the one status it leads to in `transitions`.
+
+    Raises:
+        ValueError: a trigger leads to different statuses from different ones.
+    """
+    results: dict[OrderTrigger, OrderStatus] = {}
+    for (_, trigger), target in transitions.items():
+        if results.setdefault(trigger, target) is not target:
+            raise ValueError(
+                f"trigger {trigger.value} leads to both {results[trigger].value} and "
+                f"{target.value}: the status after an event would depend on the status before"
+            )
+    return MappingProxyType(results)
+
+
+RESULT_OF_TRIGGER = result_of_each_trigger(TRANSITIONS)
+"""Trigger -> the status it leads to, read off the table: whatever the status before, a trigger
+leads to one status, so a read model that sees only the event knows the status after it."""
 
 
 FILL_TRIGGERS = (T.FILL_PARTIALLY, T.FILL_COMPLETELY)

@@ -15,17 +15,22 @@ import pytest
 
 from commands.trading import Trading
 from domain.errors import IllegalOrderTransitionError
+from domain.events import LedgerEvent
+from domain.orders.order import status_after
 from domain.orders.status import (
+    RESULT_OF_TRIGGER,
     TERMINAL_STATUSES,
     TRANSITIONS,
     OrderStatus,
     OrderTrigger,
     next_status,
+    result_of_each_trigger,
 )
 from tests.builders import (
     accept_order,
     bus_names_since,
     cancel_order,
+    events_since,
     last_notification_id,
     place_limit_bid,
     record_fill,
@@ -191,6 +196,10 @@ def test_order_command_allowed_in_status_appends_exactly_its_events(
     order = trading.get_order(order_id)
     assert order.status is ARCHITECTURE_TRANSITIONS[pair]
     assert order.version == version_before + 1
+    # which is also what a read model, seeing only the event, reads off the table
+    (event,) = [e for e in events_since(trading, before) if e.originator_id == order_id]
+    assert isinstance(event, LedgerEvent)
+    assert status_after(event) is order.status
 
 
 def refused_param(pair: tuple[OrderStatus, OrderTrigger]) -> object:
@@ -216,3 +225,34 @@ def test_order_command_refused_in_status_raises_illegal_transition_and_appends_n
     # And nothing was appended: the log and the order are as they were
     assert last_notification_id(trading) == before
     assert trading.get_order(order_id).describe() == described_before
+
+
+def test_each_trigger_leads_to_one_status_whatever_the_status_before() -> None:
+    assert dict(RESULT_OF_TRIGGER) == {
+        T.ACCEPT: S.OPEN,
+        T.FILL_PARTIALLY: S.PARTIAL,
+        T.FILL_COMPLETELY: S.FILLED,
+        T.CANCEL: S.CANCELLED,
+        T.REJECT: S.FAILED,
+    }
+
+
+def test_a_table_whose_trigger_leads_to_two_statuses_is_refused_naming_both() -> None:
+    ambiguous = {**TRANSITIONS, (S.PARTIAL, T.REJECT): S.CANCELLED}
+
+    with pytest.raises(ValueError, match="trigger reject leads to both FAILED and CANCELLED"):
+        result_of_each_trigger(ambiguous)
+
+
+def test_loading_an_event_the_table_refuses_in_the_status_before_raises_naming_both(
+    trading: Trading,
+) -> None:
+    # Given an OPEN order, and a second acceptance event forged for it (the log holds only
+    # legal transitions: every command asks the table first)
+    order_id = order_in(trading, S.OPEN)
+    order = trading.get_order(order_id)
+    accepted = next(e for e in events_since(trading, 0) if type(e) is type(order).Accepted)
+
+    # When it is applied, the status comes from the table, which has no OPEN + accept
+    with pytest.raises(IllegalOrderTransitionError, match="status OPEN cannot accept"):
+        accepted.apply(order)
