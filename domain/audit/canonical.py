@@ -15,7 +15,6 @@ Format 2 (issue 8 to 17) left both out, as the replay hash does; rows chained in
 from __future__ import annotations
 
 import json
-from _json import encode_basestring, make_encoder
 from types import MappingProxyType
 from typing import Any
 from uuid import UUID
@@ -105,9 +104,9 @@ def canonical_audit_json_and_body(
                 return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode("utf-8"), fields
             except orjson.JSONEncodeError:
                 pass  # a lone surrogate in the topic, an integer past 64 bits: as below
-        # Decoded JSON plus these values is a tree of plain JSON types: nothing to check for
-        # cycles or to hand to `default`, so the encoder json.dumps uses runs without them.
-        return "".join(_encode_tree(fields, 0)), fields
+        # Decoded JSON plus these values is a tree of plain JSON types: the encoder
+        # json.dumps would build for these options, built once.
+        return _ENCODER.encode(fields), fields
     return canonical_dumps(fields), fields
 
 
@@ -215,16 +214,3 @@ def _dashed_uuid(data: Any) -> str:
 # Built once, not per event as json.loads and json.dumps with arguments do.
 _DECODER = json.JSONDecoder(object_hook=_untag)
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-# The C encoder (CPython's `_json`) that json.dumps runs for `_ENCODER`, as
-# JSONEncoder.iterencode builds it, less the cycle check (no markers).
-_encode_tree = make_encoder(
-    None,
-    _ENCODER.default,
-    encode_basestring,
-    None,
-    _ENCODER.key_separator,
-    _ENCODER.item_separator,
-    _ENCODER.sort_keys,
-    _ENCODER.skipkeys,
-    _ENCODER.allow_nan,
-)

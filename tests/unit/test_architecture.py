@@ -54,7 +54,13 @@ ALLOWED_IN = {"domain/clock.py": WALL_CLOCK}
 # through the library's env mapping, but it never reads the clock nor draws a random number.
 FORBIDDEN_IN_COMMANDS = (WALL_CLOCK - {"time"}) | RANDOMNESS
 
-DOMAIN_MAY_IMPORT = {"domain", "eventsourcing", "numpy", "orjson"} | set(sys.stdlib_module_names)
+PUBLIC_STANDARD_LIBRARY = {
+    name for name in sys.stdlib_module_names if not name.startswith("_")
+} | {"__future__"}  # (`sys.stdlib_module_names` lists `__future__` too)
+"""The standard library less CPython's private modules (`_json`, `_decimal`): a minor Python
+release may change or drop them without notice."""
+DOMAIN_MAY_IMPORT = {"domain", "eventsourcing", "numpy", "orjson"} | PUBLIC_STANDARD_LIBRARY
+FIRST_PARTY = ("domain", "commands", "projections", "adapters", "api")
 
 
 def modules(folder: str) -> list[Path]:
@@ -92,6 +98,16 @@ def used_names(tree: ast.AST) -> Iterator[str]:
             name = dotted(node)
             if name is not None:
                 yield name
+
+
+def private_standard_modules(source: str) -> set[str]:
+    """Return the private CPython modules (`_json`) a module imports."""
+    tops = {name.split(".")[0] for name in imported_modules(ast.parse(source))}
+    return {top for top in tops if top in sys.stdlib_module_names and _is_private(top)}
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
 
 
 def forbidden_uses(source: str, forbidden: set[str] = FORBIDDEN) -> set[str]:
@@ -204,3 +220,22 @@ def test_domain_module_reads_no_wall_clock_environment_or_random_source(path: Pa
 @pytest.mark.parametrize("path", modules("commands"), ids=relative)
 def test_commands_module_reads_no_wall_clock_and_draws_no_random_id(path: Path) -> None:
     assert forbidden_uses(path.read_text(), FORBIDDEN_IN_COMMANDS) == set()
+
+
+@pytest.mark.parametrize(
+    "source", ["from _json import make_encoder", "import _decimal", "import _thread as t"]
+)
+def test_private_module_checker_catches_cpythons_private_modules(source: str) -> None:
+    assert private_standard_modules(source)
+
+
+def test_private_module_checker_allows_public_modules_and_future_imports() -> None:
+    source = "from __future__ import annotations\nimport json\nfrom decimal import Decimal"
+    assert private_standard_modules(source) == set()
+
+
+@pytest.mark.parametrize(
+    "path", [path for folder in FIRST_PARTY for path in modules(folder)], ids=relative
+)
+def test_no_module_of_ours_imports_a_private_module_of_cpython(path: Path) -> None:
+    assert private_standard_modules(path.read_text()) == set()
