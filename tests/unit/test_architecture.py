@@ -54,9 +54,9 @@ ALLOWED_IN = {"domain/clock.py": WALL_CLOCK}
 # through the library's env mapping, but it never reads the clock nor draws a random number.
 FORBIDDEN_IN_COMMANDS = (WALL_CLOCK - {"time"}) | RANDOMNESS
 
-PUBLIC_STANDARD_LIBRARY = {
-    name for name in sys.stdlib_module_names if not name.startswith("_")
-} | {"__future__"}  # (`sys.stdlib_module_names` lists `__future__` too)
+PUBLIC_STANDARD_LIBRARY = {name for name in sys.stdlib_module_names if not name.startswith("_")} | {
+    "__future__"
+}  # (`sys.stdlib_module_names` lists `__future__` too)
 """The standard library less CPython's private modules (`_json`, `_decimal`): a minor Python
 release may change or drop them without notice."""
 DOMAIN_MAY_IMPORT = {"domain", "eventsourcing", "numpy", "orjson"} | PUBLIC_STANDARD_LIBRARY
