@@ -181,8 +181,7 @@ class ProjectionWriter:
         """
         try:
             with self.store.transaction(self._connected(), self.tables) as tx:
-                self._refuse_if_parked(tx)
-                result = self._apply(tx, items)
+                result = self._apply(tx, items, refuse_if_parked=True)
             return result
         except ProjectionStoppedError:
             raise
@@ -191,8 +190,13 @@ class ProjectionWriter:
                 raise
             return self._apply_one_by_one(items)
 
-    def _apply(self, tx: ReadModelTransaction, items: Sequence[LogItem]) -> BatchResult:
-        last = tx.lock_position(self.name)
+    def _apply(
+        self, tx: ReadModelTransaction, items: Sequence[LogItem], *, refuse_if_parked: bool = False
+    ) -> BatchResult:
+        last, parked = tx.lock_tracking(self.name)
+        if refuse_if_parked and parked is not None:
+            position, bus_name, error = parked
+            raise ProjectionStoppedError(self.name, position, bus_name, error)
         ops: list[RowOp] = []
         applied = skipped = gap = 0
         for item in items:
@@ -232,12 +236,6 @@ class ProjectionWriter:
         with self.store.transaction(self._connected(), self.tables) as tx:
             tx.park(self.name, item.position, item.topic, message)
         raise ProjectionStoppedError(self.name, item.position, item.topic, message) from error
-
-    def _refuse_if_parked(self, tx: ReadModelTransaction) -> None:
-        parked = tx.parked(self.name)
-        if parked is not None:
-            position, bus_name, error = parked
-            raise ProjectionStoppedError(self.name, position, bus_name, error)
 
     def _rows(self, item: LogItem) -> list[RowOp]:
         event = self.decode(item.stored())

@@ -65,18 +65,31 @@ class ReadModelTransaction:
     # Tracking.
     def lock_position(self, projection: str) -> int:
         """Return the projection's last applied position, locking its row (created at 0)."""
-        self.cursor.execute(
-            "INSERT INTO projection_tracking (projection, last_position) VALUES (%s, 0) "
-            "ON CONFLICT (projection) DO NOTHING",
-            (projection,),
-        )
-        self.cursor.execute(
-            "SELECT last_position FROM projection_tracking WHERE projection = %s FOR UPDATE",
-            (projection,),
-        )
-        row = self.cursor.fetchone()
-        assert row is not None
-        return int(row[0])
+        return self.lock_tracking(projection)[0]
+
+    def lock_tracking(self, projection: str) -> tuple[int, tuple[int, str, str] | None]:
+        """Return the projection's last applied position and its parked event, locking its row.
+
+        The parked event is (position, bus name, error), or None. The tracking row is created
+        at 0 when missing; once it exists (after the first batch) this is one statement.
+        """
+        for _ in range(2):
+            self.cursor.execute(
+                "SELECT t.last_position, p.position, p.bus_name, p.error "
+                "FROM projection_tracking t LEFT JOIN projection_parked p USING (projection) "
+                "WHERE t.projection = %s FOR UPDATE OF t",
+                (projection,),
+            )
+            row = self.cursor.fetchone()
+            if row is not None:
+                parked = None if row[1] is None else (int(row[1]), str(row[2]), str(row[3]))
+                return int(row[0]), parked
+            self.cursor.execute(
+                "INSERT INTO projection_tracking (projection, last_position) VALUES (%s, 0) "
+                "ON CONFLICT (projection) DO NOTHING",
+                (projection,),
+            )
+        raise AssertionError(f"the tracking row of {projection} vanished as it was created")
 
     def set_position(self, projection: str, position: int) -> None:
         """Record that the projection has applied every event up to `position`."""
@@ -85,15 +98,6 @@ class ReadModelTransaction:
             "WHERE projection = %s",
             (position, projection),
         )
-
-    def parked(self, projection: str) -> tuple[int, str, str] | None:
-        """Return the projection's parked event (position, bus name, error), if any."""
-        self.cursor.execute(
-            "SELECT position, bus_name, error FROM projection_parked WHERE projection = %s",
-            (projection,),
-        )
-        row = self.cursor.fetchone()
-        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
 
     def park(self, projection: str, position: int, bus_name: str, error: str) -> None:
         """Record the event the projection stopped at, and why."""
