@@ -228,8 +228,10 @@ def cqrs_pipeline(
         conninfo = database_conninfo(settings, start_embedded=False)
         listener = LogListener(conninfo, recorder.channel_name)
         log_relay = LogRelay(recorder, stream, url, listener=listener)
+    linger_s = settings.nats.projector_linger_ms / 1000
     projectors = [
-        NatsProjector(projection_writer(system, name), stream, url) for name in projections
+        NatsProjector(projection_writer(system, name), stream, url, linger_s=linger_s)
+        for name in projections
     ]
     return CqrsPipeline(log_relay, projectors)
 

@@ -83,6 +83,14 @@ class NatsSettings(_Section):
         None, description="NATS URL (nats://host:port); unset = embedded server under <data_dir>"
     )
     stream: str = Field("LEDGER", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    projector_linger_ms: int = Field(
+        50,
+        ge=0,
+        le=2000,
+        description="After a short batch a projector waits this long for more events before "
+        "it fetches again: fewer, larger transactions, at the price of read models trailing "
+        "the log by up to this much more (0: fetch at once)",
+    )
 
     @field_validator("url")
     @classmethod

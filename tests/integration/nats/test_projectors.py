@@ -230,3 +230,55 @@ def test_verify_rebuilds_up_to_the_live_projector_and_leaves_it_alone(
     assert all(table.equal for table in tables)
     assert rows(store, "SELECT * FROM rm_orders ORDER BY order_id") == before
     assert live.position() == applied
+
+
+def test_a_projector_lingers_after_a_short_batch_so_events_logged_meanwhile_come_as_one(
+    ledger: Trading,
+    writers: dict[str, ProjectionWriter],
+    nats_endpoint: NatsTarget,
+    stream: LogStream,
+) -> None:
+    append_orders(ledger, 1)  # an allocation and one order: a short first batch
+    relay = LogRelay(ledger.recorder, stream, nats_endpoint.url)
+    projector = NatsProjector(writers["orders"], stream, nats_endpoint.url, linger_s=2.0)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        client = await nats.connect(nats_endpoint.url)
+        js = client.jetstream()
+        await stream.ensure(js)
+        await relay.publish_pending(js)
+        task = asyncio.ensure_future(projector.run(stop))
+        first = ledger.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + 30
+        while projector.stats.position < first:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        # While it lingers after that batch, 44 more events are logged and published in four
+        # goes, a pause between each (a projector that did not linger fetches in between)
+        for go in range(4):
+            append_orders(ledger, 5, prefix=f"later-{go}")
+            await relay.publish_pending(js)
+            await asyncio.sleep(0.05)
+        head = ledger.recorder.max_notification_id() or 0
+        while projector.stats.position < head:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await client.close()
+
+    asyncio.run(scenario())
+    assert projector.stats.batches == 2  # not one per event, nor per publication
+    assert projector.stats.applied == ledger.recorder.max_notification_id()
+
+
+@pytest.mark.parametrize("linger_s", [-0.1, 2.5])
+def test_a_projector_linger_outside_0_to_2_s_is_refused_naming_it(
+    writers: dict[str, ProjectionWriter],
+    nats_endpoint: NatsTarget,
+    stream: LogStream,
+    linger_s: float,
+) -> None:
+    with pytest.raises(ValueError, match=f"linger {linger_s} s must be within 0 to 2.0 s"):
+        NatsProjector(writers["orders"], stream, nats_endpoint.url, linger_s=linger_s)

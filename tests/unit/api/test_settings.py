@@ -86,6 +86,7 @@ def test_settings_with_a_malformed_env_value_name_the_setting_and_its_variable(
         ('[trading]\nmarkets = ["BTC-ETH"]\n', "market 'BTC-ETH' is not an upper-case KRW"),
         ('[database]\nurl = "mysql://x"\n', "must be a postgresql:// URL"),
         ('[nats]\nurl = "http://x"\n', "must be a nats:// or tls:// URL"),
+        ("[nats]\nprojector_linger_ms = 5000\n", "nats.projector_linger_ms = 5000 is invalid"),
         ('env = "Prod Env"\n', "setting env = 'Prod Env' is invalid"),
     ],
 )
