@@ -104,13 +104,10 @@ class LogRelay:
                 await self.listener.close()
         return self.stats
 
-    async def publish_pending(self, js: JetStreamContext, last: int | None = None) -> int:
-        """Publish everything the stream lacks after `last`; return the stream's newest position.
-
-        With `last` None the stream is asked for its newest message's position first.
-        """
-        if last is None:
-            last = await self.stream.last_position(js)
+    async def publish_pending(self, js: JetStreamContext) -> int:
+        """Publish everything the stream lacks; return how many messages were published."""
+        last = await self.stream.last_position(js)
+        sent = 0
         while True:
             # On a thread: while the database is out of reach the store retries for seconds,
             # and the projectors share this event loop.
@@ -119,19 +116,16 @@ class LogRelay:
             )
             if not page:
                 self.stats.position = last
-                return last
+                return sent
             last = await self._publish_page(js, page, last)
+            sent += len(page)
 
     async def _session(self, stop: asyncio.Event) -> None:
         async with session_connection(self.nats_url, "ledger-relay") as client:
             js = client.jetstream(timeout=5)
             await self.stream.ensure(js)
-            # The stream is asked for its newest position once a session: within one, this
-            # relay is its only publisher (each message must follow the one before it, so a
-            # second relay's message makes the next publish fail and the session start over).
-            last = None
             while not stop.is_set():
-                last = await self.publish_pending(js, last)
+                await self.publish_pending(js)
                 self.stats.worked()
                 await self._wait(stop)
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
-
-from nats.js import JetStreamContext
 
 from adapters.nats.relay import LogRelay
 from adapters.nats.stream import LogStream
@@ -112,42 +109,6 @@ def test_a_caught_up_relay_wakes_on_the_logs_notify(
         await asyncio.wait_for(task, 5)  # stopping abandons the LISTEN at once
 
     asyncio.run(scenario())  # fails inside if the NOTIFY did not wake the relay within 10 s
-
-
-@dataclass(frozen=True)
-class CountingStream(LogStream):
-    """The real stream, counting how often the relay asks it for its newest position."""
-
-    asks: list[int] = field(default_factory=list)
-
-    async def last_position(self, js: JetStreamContext) -> int:
-        position = await super().last_position(js)
-        self.asks.append(position)
-        return position
-
-
-def test_a_relay_asks_the_stream_for_its_position_once_a_session_not_at_every_wake(
-    ledger: Trading, nats_endpoint: NatsTarget, stream: LogStream
-) -> None:
-    counting = CountingStream(stream.env, duplicate_window_s=stream.duplicate_window_s)
-    relay = LogRelay(ledger.recorder, counting, nats_endpoint.url)
-
-    async def scenario() -> None:
-        stop = asyncio.Event()
-        task = asyncio.ensure_future(relay.run(stop))
-        for batch in range(5):  # five bursts, each picked up by a wake of its own
-            append_orders(ledger, 3, prefix=f"b{batch}")
-            target = ledger.recorder.max_notification_id() or 0
-            deadline = time.monotonic() + 30
-            while relay.stats.position < target:
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.02)
-        stop.set()
-        await asyncio.wait_for(task, 10)
-
-    asyncio.run(scenario())
-    assert counting.asks == [0]  # at the session's start, on an empty stream
-    assert relay.stats.published == ledger.recorder.max_notification_id()
 
 
 def test_a_relay_that_another_relay_overtook_between_wakes_neither_duplicates_nor_reorders(
