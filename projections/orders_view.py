@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from domain.events import LedgerEvent
-from domain.orders.order import Order, status_after
+from domain.orders.order import Order
+from domain.orders.status_after import status_after
 from projections.projection import Projection
 from projections.rows import Insert, RowOp, Update
 

@@ -7,7 +7,6 @@ Decide, then evolve (S2.5): public methods validate and raise before any event e
 from __future__ import annotations
 
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +30,7 @@ from domain.events import (
 )
 from domain.ids import order_id
 from domain.money import non_negative_krw, positive_btc, positive_krw
+from domain.orders.description import describe_order
 from domain.orders.fill import Fill
 from domain.orders.fill_rules import (
     fill_completion,
@@ -39,7 +39,6 @@ from domain.orders.fill_rules import (
 )
 from domain.orders.status import (
     INITIAL_STATUS,
-    RESULT_OF_TRIGGER,
     OrderStatus,
     OrderTrigger,
     next_status,
@@ -390,51 +389,4 @@ class Order(Aggregate):
 
     def describe(self) -> dict[str, Any]:
         """Return the order's state as plain values (for views and the CLI)."""
-        return {
-            "order_id": str(self.id),
-            "client_order_id": self.client_order_id,
-            "strategy_id": self.strategy_id,
-            "market": self.market,
-            "side": self.side.value,
-            "order_type": self.order_type.value,
-            "price_krw": self.price_krw,
-            "volume_btc": self.volume_btc,
-            "amount_krw": self.amount_krw,
-            "status": self.status.value,
-            "exchange_order_id": self.exchange_order_id,
-            "executed_volume_btc": self.executed_volume_btc,
-            "executed_funds_krw": self.executed_funds_krw,
-            "average_price_krw": self.average_price_krw,
-            "paid_fee_krw": self.paid_fee_krw,
-            "fills": len(self.fills),
-            "close_reason": self.close_reason,
-            "version": self.version,
-        }
-
-
-TRIGGER_OF_EVENT: MappingProxyType[type[LedgerEvent], OrderTrigger] = MappingProxyType(
-    {
-        event_class: event_class.TRIGGER
-        for event_class in (
-            Order.Accepted,
-            Order.PartiallyFilled,
-            Order.Filled,
-            Order.Cancelled,
-            Order.Rejected,
-        )
-    }
-)
-"""The order events that move an order through the status table, and their triggers (a failed
-sending moves nothing: the order stays NEW)."""
-
-
-def status_after(event: LedgerEvent) -> OrderStatus | None:
-    """Return the status an order is in after `event` (None: the event sets no status).
-
-    A read model sees only the event; the table leads each trigger to one status, so this is
-    the status `apply` set.
-    """
-    if isinstance(event, Order.Placed):
-        return INITIAL_STATUS
-    trigger = TRIGGER_OF_EVENT.get(type(event))
-    return None if trigger is None else RESULT_OF_TRIGGER[trigger]
+        return describe_order(self)

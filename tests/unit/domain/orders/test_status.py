@@ -16,7 +16,6 @@ import pytest
 from commands.trading import Trading
 from domain.errors import IllegalOrderTransitionError
 from domain.events import LedgerEvent
-from domain.orders.order import status_after
 from domain.orders.status import (
     RESULT_OF_TRIGGER,
     TERMINAL_STATUSES,
@@ -26,6 +25,7 @@ from domain.orders.status import (
     next_status,
     result_of_each_trigger,
 )
+from domain.orders.status_after import status_after
 from tests.builders import (
     accept_order,
     bus_names_since,
