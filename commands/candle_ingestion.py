@@ -47,7 +47,9 @@ class CandleIngestion(LedgerLog):
                 return self._ingest(commands, load=False)
             except IntegrityError:
                 pass  # some hour exists already: look each one up
-        return self._retrying(lambda: self._ingest(commands, load=True), "ingest candles")
+        return self._retrying(
+            lambda: self._ingest(commands, load=True), "ingest candles", in_turn=False
+        )
 
     def _ingest(self, commands: Sequence[IngestCandles], *, load: bool) -> CandleIngestReport:
         hours: dict[UUID, CandleHour] = {}
@@ -92,7 +94,7 @@ class CandleIngestion(LedgerLog):
                 self.save(feed)
             return changed
 
-        return self._retrying(attempt, "record a feed interruption")
+        return self._retrying(attempt, "record a feed interruption", in_turn=False)
 
     def record_feed_resumed(self, market: str, *, backfilled: int, cause: Cause) -> bool:
         """Record that `market`'s live feed flows again; return False if it was not down."""
@@ -105,7 +107,7 @@ class CandleIngestion(LedgerLog):
             self.save(feed)
             return True
 
-        return self._retrying(attempt, "record a feed resumption")
+        return self._retrying(attempt, "record a feed resumption", in_turn=False)
 
     def get_market_feed(self, market: str) -> MarketFeed | None:
         """Return the live-feed record of a market, or None if it never ran."""

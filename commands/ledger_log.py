@@ -21,6 +21,7 @@ from eventsourcing.utils import register_topic
 
 from commands.errors import ConcurrencyConflictError, DuplicateRunError
 from commands.transcodings import STORED_ENUMS, EnumTranscoding
+from commands.writer_turns import ProcessWriterTurns, WriterTurns
 from domain.audit.checkpoint import ChainCheckpoint, ChainHead, checkpoint_cause
 from domain.audit.seal import BundleSeal, seal_id
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
@@ -65,6 +66,9 @@ class LedgerLog(Application[UUID]):
         self.conflict_retries = max(1, conflict_retries)
         super().__init__(dict(env) if env is not None else None)
         self._is_checkpointing = False
+        # PostgreSQL's recorder gives turns among processes; an in-memory log, among threads.
+        make_turns: Callable[[], WriterTurns] | None = getattr(self.recorder, "writer_turns", None)
+        self.writer_turns: WriterTurns = make_turns() if make_turns else ProcessWriterTurns()
         every = self.env.get(CHECKPOINT_EVERY_ENV)
         if every and hasattr(self.recorder, "checkpoint_every"):
             setattr(self.recorder, "checkpoint_every", max(1, int(every)))  # noqa: B010
@@ -189,13 +193,28 @@ class LedgerLog(Application[UUID]):
         # An id of another kind of aggregate is not one of `kind`: not found, for the caller.
         return aggregate if isinstance(aggregate, kind) else None
 
-    def _retrying(self, attempt: Callable[[], T], what: str) -> T:
-        for attempt_no in range(self.conflict_retries):
-            try:
-                return attempt()
-            except IntegrityError:
-                # Another writer won the race: wait a little, reload and decide again.
-                time.sleep(CONFLICT_BACKOFF_S * (attempt_no + 1))
+    def close(self) -> None:
+        """Close the log's connections, the writers' turns' included."""
+        close_turns: Callable[[], None] | None = getattr(self.writer_turns, "close", None)
+        if close_turns is not None:
+            close_turns()
+        super().close()
+
+    def _retrying(self, attempt: Callable[[], T], what: str, *, in_turn: bool = True) -> T:
+        """Decide and save with `attempt`, holding the account's writer turn (`in_turn`).
+
+        Writers of the account take turns, so the version check of the save fails only for a
+        writer that went around the turn (an aggregate of no account, such as a candle hour,
+        is written without one): then reload and decide again, a bounded number of times.
+        """
+        turn = self.writer_turns.hold(self.account) if in_turn else contextlib.nullcontext()
+        with turn:
+            for attempt_no in range(self.conflict_retries):
+                try:
+                    return attempt()
+                except IntegrityError:
+                    # Another writer won the race: wait a little, reload and decide again.
+                    time.sleep(CONFLICT_BACKOFF_S * (attempt_no + 1))
         raise ConcurrencyConflictError(
             f"{what}: other writers changed the same records {self.conflict_retries} times in a "
             "row; nothing was recorded; try again"

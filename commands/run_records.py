@@ -56,7 +56,7 @@ class RunRecords(CandleIngestion):
             )
             self.save(run)
 
-        self._retrying(attempt, f"complete run {command.run_id}")
+        self._retrying(attempt, f"complete run {command.run_id}", in_turn=False)
 
     def record_signal(self, command: RecordSignal) -> UUID:
         """Record a strategy's decision as a `strategy.signal.created` event; return its id.

@@ -50,6 +50,7 @@ from adapters.postgres.chain_table import (
     chain_table_name,
     create_chain_table,
 )
+from adapters.postgres.writer_lock import AdvisoryWriterTurns
 from domain.audit.checkpoint import ChainHead
 
 DEFAULT_CHECKPOINT_EVERY = 10_000
@@ -84,11 +85,19 @@ class LedgerProcessRecorder(PostgresProcessRecorder):
 
     def chain_reader(self) -> ChainReader:
         """Return a reader of this log's audit chain (verify, export) on the same database."""
+        return ChainReader(
+            make_conninfo(**self._connect_kwargs()), self.datastore.schema, self.events_table_name
+        )
+
+    def writer_turns(self) -> AdvisoryWriterTurns:
+        """Return the turns of an account's writers among all processes on this schema."""
+        return AdvisoryWriterTurns(self._connect_kwargs(), self.datastore.schema)
+
+    def _connect_kwargs(self) -> dict[str, Any]:
         kwargs = self.datastore.pool.kwargs or {}
-        parts = {
+        return {
             k: kwargs[k] for k in ("dbname", "host", "port", "user", "password") if kwargs.get(k)
         }
-        return ChainReader(make_conninfo(**parts), self.datastore.schema, self.events_table_name)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def chain_status(self) -> ChainStatus:

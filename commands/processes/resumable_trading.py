@@ -113,17 +113,18 @@ class ResumableTrading(Trading):
         if not self._events:
             self._batch, self._given = {}, []
             return
-        for attempt_no in range(self.conflict_retries):
-            try:
-                self._record_in_order()
-                self._batch, self._events, self._given = {}, [], []
-                return
-            except IntegrityError:
-                # Another writer won the race: decide the batch's commands again, on the log.
-                time.sleep(CONFLICT_BACKOFF_S * (attempt_no + 1))
-                given, self._batch, self._events, self._given = self._given, {}, [], []
-                for command in given:
-                    self.give(command)
+        with self.writer_turns.hold(self.account):  # the account's writers take turns
+            for attempt_no in range(self.conflict_retries):
+                try:
+                    self._record_in_order()
+                    self._batch, self._events, self._given = {}, [], []
+                    return
+                except IntegrityError:
+                    # Another writer won the race: decide the batch's commands again, on the log.
+                    time.sleep(CONFLICT_BACKOFF_S * (attempt_no + 1))
+                    given, self._batch, self._events, self._given = self._given, {}, [], []
+                    for command in given:
+                        self.give(command)
         raise ConcurrencyConflictError(
             f"record a candle's {len(self._given)} commands: other writers changed the same "
             f"records {self.conflict_retries} times in a row; nothing was recorded; try again"

@@ -18,7 +18,7 @@ from pathlib import Path
 from adapters.embedded.nats_server import EmbeddedNats
 from adapters.embedded.postgres_server import EmbeddedPostgres
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env
-from tests.bench.api import bench_api
+from tests.bench.api import bench_api, bench_concurrent_orders
 from tests.bench.audit import bench_chain_overhead
 from tests.bench.audit_export import bench_export_and_verify
 from tests.bench.backtest import (
@@ -91,7 +91,9 @@ def main() -> int:
             try:
                 nats_url = nats_server.start().url
                 figures = []
-                for n, bench in enumerate((bench_relay_and_projectors, bench_lag, bench_api)):
+                for n, bench in enumerate(
+                    (bench_relay_and_projectors, bench_lag, bench_api, bench_concurrent_orders)
+                ):
                     schema = f"bench_cqrs_{n}"
                     found = bench(Stack(url, schema, schema_env(url, schema), nats_url))
                     figures.extend(found if isinstance(found, list) else [found])

@@ -77,6 +77,37 @@ def bench_api(stack: Stack) -> list[Figure]:
     ]
 
 
+def bench_concurrent_orders(stack: Stack) -> Figure:
+    """200 valid POST /orders on one strategy from 50 clients at once: none may give up."""
+    with served(stack) as (url, _), httpx.Client(base_url=url, timeout=5) as client:
+        client.post(
+            "/capital/allocations",
+            json={"strategy_id": "bench", "amount_krw": "100000000000"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ).raise_for_status()
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.bench.api_client", url, "burst", TOKEN],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+    answers = [(int(status), float(ms)) for status, ms in json.loads(done.stdout)]
+    statuses = sorted({status for status, _ in answers})
+    gave_up = sum(1 for status, _ in answers if status == 409)
+    ordered = sorted(ms for _, ms in answers)
+    p99 = ordered[int(len(ordered) * 0.99) - 1]
+    return Figure(
+        "200 concurrent POST /orders from 50 clients on one strategy: given up on conflicts",
+        gave_up,
+        "orders (409)",
+        "0",
+        gave_up == 0 and statuses == [201],
+        f"answers {statuses}; latency p50 {ordered[len(ordered) // 2]:.0f} ms, p99 {p99:.0f} ms, "
+        f"max {ordered[-1]:.0f} ms; uvicorn in the benchmark, 50 httpx clients in one process",
+    )
+
+
 def _client_run(url: str, mode: str) -> list[float]:
     done = subprocess.run(
         [sys.executable, "-m", "tests.bench.api_client", url, mode, TOKEN],

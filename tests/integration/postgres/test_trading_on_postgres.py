@@ -13,10 +13,12 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
+from adapters.postgres.writer_lock import writer_lock_key
 from commands.messages import AcceptOrder, AllocateCapital, CancelOrder, PlaceOrder, RecordFill
 from commands.trading import Trading
 from domain.errors import IllegalOrderTransitionError, PriceOffTickError
 from domain.events import Cause
+from domain.ids import order_id as order_id_of
 
 BASE = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 
@@ -173,6 +175,84 @@ def test_concurrent_commands_on_postgres_retry_and_all_apply(trading, target) ->
     assert order.executed_volume_btc == Decimal("0.100")
     assert order.status.value == "FILLED"
     assert trading.get_portfolio().book("vb").reserved_krw == 0
+
+
+def test_writers_of_one_account_take_turns_so_none_needs_a_retry(trading, target) -> None:
+    # Given an open order and eight writers with their own pools, none allowed a retry
+    order_id = open_bid(trading)
+    apps = [Trading(target.eventsourcing_env(), conflict_retries=1) for _ in range(8)]
+    barrier = threading.Barrier(len(apps))
+    errors: list[BaseException] = []
+
+    def fill_and_place(app: Trading, worker: int) -> None:
+        barrier.wait()
+        try:
+            for n in range(3):
+                app.record_fill(
+                    RecordFill(order_id, f"t-{worker}-{n}", "50000000", "0.001", "25", cause(10))
+                )
+                app.place_order(
+                    PlaceOrder(
+                        f"w-{worker}-{n}",
+                        "vb",
+                        "KRW-BTC",
+                        "bid",
+                        "limit",
+                        cause(11),
+                        price_krw="40000000",
+                        volume_btc="0.001",
+                    )
+                )
+        except BaseException as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    # When they all record fills and place orders on the one account at once
+    threads = [threading.Thread(target=fill_and_place, args=(a, i)) for i, a in enumerate(apps)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for app in apps:
+        app.close()
+    # Then no write lost a race: every command applied at its first attempt
+    assert errors == []
+    assert len(trading.get_order(order_id).fills) == 24
+    placed = [trading.get_order(order_id_of(f"w-{w}-{n}")) for w in range(8) for n in range(3)]
+    assert [t for _, _, t in event_rows(target)].count("order.placed") == 1 + len(placed)
+    # And the cash ledger locks exactly what the open orders still lock
+    locked = sum(
+        (o.locked_remaining()[0] for o in [*placed, trading.get_order(order_id)]), Decimal(0)
+    )
+    assert trading.get_portfolio().book("vb").reserved_krw == locked
+
+
+def test_a_writer_turn_whose_connection_died_is_released_by_the_server(trading, target) -> None:
+    # Given a writer holding the account's turn on its lock connection
+    open_bid(trading)
+    other = Trading(target.eventsourcing_env(), conflict_retries=1)
+    try:
+        with trading.writer_turns.hold("main"):
+            with psycopg.connect(target.conninfo, autocommit=True) as admin:
+                # When the server ends that connection (a crashed process)
+                key = writer_lock_key(target.schema, "main") & 0xFFFF_FFFF_FFFF_FFFF
+                rows = admin.execute(
+                    "SELECT pid, classid::bigint, objid::bigint FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND granted"
+                ).fetchall()
+                pids = [pid for pid, high, low in rows if (high << 32 | low) == key]
+                killed = [
+                    admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()
+                    for pid in pids
+                ]
+            assert killed == [(True,)]
+            # Then another process's writer gets the turn and its command applies
+            other.allocate_capital(AllocateCapital("vb", "1", cause(20)))
+        assert other.get_portfolio().allocated_krw["vb"] == Decimal("10000001")
+        # And the first writer takes its turn again on a fresh connection
+        trading.allocate_capital(AllocateCapital("vb", "1", cause(21)))
+        assert trading.get_portfolio().allocated_krw["vb"] == Decimal("10000002")
+    finally:
+        other.close()
 
 
 def test_cancel_racing_with_cancel_refuses_the_loser_after_reloading(trading, target) -> None:

@@ -4,6 +4,7 @@ state reloads from the log, and lost write races are retried a bounded number of
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -846,3 +847,29 @@ class TestConcurrency:
 
         assert app.attempts == 1
         assert last_notification_id(app) == 0
+
+    def test_threads_writing_one_account_take_turns_so_none_needs_a_retry(self) -> None:
+        # Given one in-memory ledger allowing no retry, and eight threads
+        app = Trading({"PERSISTENCE_MODULE": "eventsourcing.popo"}, conflict_retries=1)
+        app.allocate_capital(allocate_capital("1000000000"))
+        barrier = threading.Barrier(8)
+        errors: list[BaseException] = []
+
+        def place_five(worker: int) -> None:
+            barrier.wait()
+            try:
+                for n in range(5):
+                    app.place_order(place_limit_bid(f"w-{worker}-{n}"))
+            except BaseException as error:  # noqa: BLE001 - collected and asserted below
+                errors.append(error)
+
+        # When they place orders at once
+        threads = [threading.Thread(target=place_five, args=(w,)) for w in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+
+        # Then every order was placed at its first attempt
+        assert errors == []
+        assert bus_names_since(app, 0).count("order.placed") == 40
