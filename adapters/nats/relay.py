@@ -6,6 +6,11 @@ pipelined. Each message's id is its log position (JetStream drops a re-published
 de-duplication window) and it must follow the previous id (`Nats-Expected-Last-Msg-Id`), so a
 second relay or a late retry can neither duplicate nor reorder. When caught up it waits for the
 log's NOTIFY, polling as well.
+
+A page's acknowledgements are awaited for at most `ack_timeout_s`: a message lost with its
+connection (a NATS restart, a server that stopped answering) is never acknowledged, and an
+unbounded wait left the relay "up" and idle for good. A late page ends the session; the next
+one resumes from the stream, where the de-duplication drops what did arrive.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from adapters.nats.stream import (
 from adapters.postgres.log_listener import LogListener
 
 PAGE = 500
+ACK_TIMEOUT_S = 5.0
+"""How long a page's acknowledgements may take (a page of 500 is acknowledged in ~10 ms)."""
 
 
 class NotificationLike(Protocol):
@@ -83,11 +90,12 @@ class LogRelay:
         listener: LogListener | None = None,
         page: int = PAGE,
         retry_s: float = 0.5,
+        ack_timeout_s: float = ACK_TIMEOUT_S,
         on_published: Callable[[int], None] | None = None,
     ) -> None:
         self.log, self.stream, self.nats_url = log, stream, nats_url
         self.listener = listener
-        self.page, self.retry_s = page, retry_s
+        self.page, self.retry_s, self.ack_timeout_s = page, retry_s, ack_timeout_s
         self.on_published = on_published
         self.stats = RelayStats()
 
@@ -152,7 +160,14 @@ class LogRelay:
                 )
             )
             previous = notification.id
-        for ack in await asyncio.gather(*acks):
+        try:
+            answers = await asyncio.wait_for(asyncio.gather(*acks), self.ack_timeout_s)
+        except TimeoutError:
+            raise TimeoutError(
+                f"JetStream did not acknowledge log positions {page[0].id}..{page[-1].id} "
+                f"within {self.ack_timeout_s:g} s"
+            ) from None
+        for ack in answers:
             if ack.duplicate:
                 self.stats.duplicates += 1
             else:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from adapters.nats.relay import LogRelay
+from adapters.embedded.nats_server import EmbeddedNats
+from adapters.nats.relay import LogRelay, NotificationLike, NotificationLog
 from adapters.nats.stream import LogStream
 from adapters.postgres.log_listener import LogListener
 from commands.trading import Trading
@@ -147,3 +153,58 @@ def test_a_relay_that_another_relay_overtook_between_wakes_neither_duplicates_no
     ids = [int(m.headers["Nats-Msg-Id"]) for m in read_stream(nats_endpoint.url, stream)]
     logged = [n.id for n in ledger.recorder.select_notifications(start=None, limit=10_000)]
     assert ids == logged  # each once, in log order
+
+
+class FreezingLog:
+    """The ledger's log, read as the relay reads it; freezes the NATS server (SIGSTOP) right
+    after the first page it hands out, so that page's acknowledgements never come."""
+
+    def __init__(self, log: NotificationLog, nats_pid: int) -> None:
+        self.log, self.nats_pid, self.froze = log, nats_pid, False
+
+    def select_notifications(self, *args: Any, **kwargs: Any) -> Sequence[NotificationLike]:
+        page = self.log.select_notifications(*args, **kwargs)
+        if page and not self.froze:
+            os.kill(self.nats_pid, signal.SIGSTOP)
+            self.froze = True
+        return page
+
+
+def test_a_relay_whose_page_is_never_acknowledged_starts_a_new_session_and_loses_nothing(
+    ledger: Trading, stream: LogStream, tmp_path: Path
+) -> None:
+    # Given a NATS server of this test's own, and events in the log
+    server = EmbeddedNats(tmp_path / "nats")
+    endpoint = server.start()
+    append_orders(ledger, 20)
+    last = ledger.recorder.max_notification_id() or 0
+    log = FreezingLog(ledger.recorder, endpoint.pid)
+    relay = LogRelay(log, stream, endpoint.url, retry_s=0.05, ack_timeout_s=0.5)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(relay.run(stop))
+        try:
+            # When the server stops answering while the relay's first page is in flight
+            deadline = time.monotonic() + 20
+            while relay.stats.timeouts == 0:
+                assert time.monotonic() < deadline, "the relay waited for its acks for ever"
+                await asyncio.sleep(0.02)
+            # Then the relay gave that session up; and once the server answers again
+            os.kill(endpoint.pid, signal.SIGCONT)
+            while relay.stats.position < last:
+                assert time.monotonic() < deadline + 20, "the relay did not resume"
+                await asyncio.sleep(0.02)
+        finally:
+            os.kill(endpoint.pid, signal.SIGCONT)
+            stop.set()
+            await asyncio.wait_for(task, 20)
+
+    try:
+        asyncio.run(scenario())
+        # It published every event once, in log order
+        ids = [int(m.headers["Nats-Msg-Id"]) for m in read_stream(endpoint.url, stream)]
+        assert ids == [n.id for n in ledger.recorder.select_notifications(None, 10_000)]
+        assert "did not acknowledge log positions" in relay.stats.errors[0]
+    finally:
+        server.stop()
