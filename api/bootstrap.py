@@ -24,8 +24,10 @@ from adapters.postgres.migrator import Migrator
 from adapters.postgres.projection_writer import LogReader, ProjectionWriter
 from adapters.postgres.read_model_queries import PostgresReadModelQueries
 from adapters.postgres.read_model_store import ReadModelStore
+from adapters.postgres.run_lease import RunLease
 from adapters.postgres.snapshot_audit import SnapshotAudit
 from adapters.sandbox_exchange.control import SandboxControl
+from adapters.trading.fenced_gateway import FencedGateway
 from adapters.trading.sandbox_feed import SteppedSandboxFeed
 from adapters.trading.service import TradingService, TradingStatus
 from adapters.upbit.auth import UpbitCredentials
@@ -263,12 +265,14 @@ def trading_parts(
     report: Callable[[TradingStatus], None],
     on_record: Callable[[list[Candle]], None] | None = None,
     on_notice: Callable[[str], None] | None = None,
+    fence: Callable[[], None] | None = None,
 ) -> TradingParts:
     """Wire a run's loop (a `ResumableTrading` of its own), its execution and its market feed.
 
     `paper` runs fill with the paper model on the market data of `exchange_url` (Upbit by
     default); `sandbox` runs trade on a paced sandbox at `exchange_url`, whose clock the
     service steps one minute per processed candle; `upbit` runs trade on Upbit itself.
+    `fence` is checked before every order and cancel is sent (the run's lease: `run_lease`).
     """
     settings = system.settings
     conninfo = database_conninfo(settings, start_embedded=False)
@@ -293,7 +297,7 @@ def trading_parts(
             return PaperExecution(model)
         gateway = UpbitExecutionGateway(rest, name=run.exchange, fee_rate=model.fee_rate)
         return ExchangeExecution(
-            gateway,
+            gateway if fence is None else FencedGateway(gateway, fence),
             log,
             run.market,
             horizon=lambda: feed.newest_close,
@@ -361,6 +365,12 @@ def trading_parts(
         reconcile=None if opened.exchange == "paper" else reconciliation(log, opened, rest),
     )
     return TradingParts(service, market_feed, closers)
+
+
+def run_lease(settings: Settings, run_id: str) -> RunLease:
+    """Return the lease of a trading run on the configured database (not yet taken)."""
+    conninfo = database_conninfo(settings, start_embedded=False)
+    return RunLease(conninfo, settings.database.schema_name, run_id)
 
 
 def reconciliation(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 from eventsourcing.persistence import InterfaceError as PersistenceInterfaceError
 from eventsourcing.persistence import OperationalError as PersistenceOperationalError
 
@@ -20,5 +21,6 @@ def is_curable(error: Exception) -> bool:
         | UpbitRetryableError
         | PersistenceOperationalError
         | PersistenceInterfaceError
+        | psycopg.OperationalError  # the run's lease could not be confirmed: PostgreSQL is away
         | OSError,
     )

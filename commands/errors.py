@@ -27,6 +27,14 @@ class DuplicateRunError(Exception):
     """A run of the strategies is already in the log."""
 
 
+class RunHeldError(Exception):
+    """Another process holds the trading run (its lease): a run is held by one process."""
+
+
+class RunLeaseLostError(Exception):
+    """This process no longer holds its run's lease: it must stop before sending anything."""
+
+
 class ExchangeError(Exception):
     """The exchange could not do what was asked; see the two kinds below."""
 

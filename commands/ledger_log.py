@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
@@ -21,7 +22,7 @@ from eventsourcing.utils import register_topic
 
 from commands.errors import ConcurrencyConflictError, DuplicateRunError
 from commands.transcodings import STORED_ENUMS, EnumTranscoding
-from commands.writer_turns import ProcessWriterTurns, WriterTurns
+from commands.writer_turns import ProcessWriterTurns, Turn, WriterTurns
 from domain.audit.checkpoint import ChainCheckpoint, ChainHead, checkpoint_cause
 from domain.audit.seal import BundleSeal, seal_id
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
@@ -69,6 +70,7 @@ class LedgerLog(Application[UUID]):
         # PostgreSQL's recorder gives turns among processes; an in-memory log, among threads.
         make_turns: Callable[[], WriterTurns] | None = getattr(self.recorder, "writer_turns", None)
         self.writer_turns: WriterTurns = make_turns() if make_turns else ProcessWriterTurns()
+        self._turns = threading.local()  # the turn this thread holds, if any
         every = self.env.get(CHECKPOINT_EVERY_ENV)
         if every and hasattr(self.recorder, "checkpoint_every"):
             setattr(self.recorder, "checkpoint_every", max(1, int(every)))  # noqa: B010
@@ -100,6 +102,9 @@ class LedgerLog(Application[UUID]):
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Record as the library does, then any checkpoint of the audit chain the save made due."""
+        turn: Turn | None = getattr(self._turns, "current", None)
+        if turn is not None:
+            turn.granted()  # no other process saves on the account from here to the turn's end
         recordings = super()._record(processing_event)
         self._record_chain_checkpoints()
         return recordings
@@ -200,15 +205,26 @@ class LedgerLog(Application[UUID]):
             close_turns()
         super().close()
 
+    @contextlib.contextmanager
+    def account_turn(self) -> Iterator[None]:
+        """Hold the account's writer turn: decide and save while no other writer saves."""
+        with self.writer_turns.hold(self.account) as turn:
+            outer = getattr(self._turns, "current", None)
+            self._turns.current = turn
+            try:
+                yield
+            finally:
+                self._turns.current = outer
+
     def _retrying(self, attempt: Callable[[], T], what: str, *, in_turn: bool = True) -> T:
         """Decide and save with `attempt`, holding the account's writer turn (`in_turn`).
 
-        Writers of the account take turns, so the version check of the save fails only for a
-        writer that went around the turn (an aggregate of no account, such as a candle hour,
-        is written without one): then reload and decide again, a bounded number of times.
+        Within the turn a save loses its version check at most once (reads that overlapped
+        another process's save, `commands.writer_turns`); an aggregate of no account, such as
+        a candle hour, is written without a turn. Either way: reload and decide again, a
+        bounded number of times.
         """
-        turn = self.writer_turns.hold(self.account) if in_turn else contextlib.nullcontext()
-        with turn:
+        with self.account_turn() if in_turn else contextlib.nullcontext():
             for attempt_no in range(self.conflict_retries):
                 try:
                     return attempt()

@@ -54,11 +54,18 @@ def create_chain_table(schema: str, events_table_name: str) -> list[Composed]:
     before it with the default 2 (the format its rows were made in), which is then dropped: a
     new row always names its format.
     """
+    table = chain_table_name(events_table_name)
+    view = chain_view_name(events_table_name)
     names = {
         "schema": Identifier(schema),
-        "table": Identifier(chain_table_name(events_table_name)),
-        "view": Identifier(chain_view_name(events_table_name)),
+        "table": Identifier(table),
+        "view": Identifier(view),
+        "table_name": Literal(_qualified(schema, table)),
+        "view_name": Literal(_qualified(schema, view)),
     }
+    # One block that changes the catalog only where it differs: the ledger's log is opened by
+    # every process that starts, and two processes re-running an ALTER TABLE or a CREATE OR
+    # REPLACE VIEW at once fail with "tuple concurrently updated" (issue 18 #8).
     return [
         SQL(
             "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
@@ -71,28 +78,39 @@ def create_chain_table(schema: str, events_table_name: str) -> list[Composed]:
             "links bytea[] NOT NULL)"
         ).format(**names),
         SQL(
+            "DO $chain$ BEGIN "
+            "IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {table_name}::regclass "
+            "AND attname IN ('positions', 'originator_ids', 'originator_versions', 'topics', "
+            "'links') AND attstorage <> 'e') THEN "
             "ALTER TABLE {schema}.{table} "
             "ALTER COLUMN positions SET STORAGE EXTERNAL, "
             "ALTER COLUMN originator_ids SET STORAGE EXTERNAL, "
             "ALTER COLUMN originator_versions SET STORAGE EXTERNAL, "
             "ALTER COLUMN topics SET STORAGE EXTERNAL, "
-            "ALTER COLUMN links SET STORAGE EXTERNAL"
-        ).format(**names),
-        SQL(
-            "ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS format smallint NOT NULL "
-            "DEFAULT 2"
-        ).format(**names),
-        SQL("ALTER TABLE {schema}.{table} ALTER COLUMN format DROP DEFAULT").format(**names),
-        SQL(
+            "ALTER COLUMN links SET STORAGE EXTERNAL; "
+            "END IF; "
+            "IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {table_name}::regclass "
+            "AND attname = 'format' AND NOT attisdropped) THEN "
+            "ALTER TABLE {schema}.{table} ADD COLUMN format smallint NOT NULL DEFAULT 2; "
+            "ALTER TABLE {schema}.{table} ALTER COLUMN format DROP DEFAULT; "
+            "END IF; "
+            "IF to_regclass({view_name}) IS NULL OR NOT EXISTS (SELECT 1 FROM pg_attribute "
+            "WHERE attrelid = to_regclass({view_name}) AND attname = 'format') THEN "
             "CREATE OR REPLACE VIEW {schema}.{view} AS "
             "SELECT e.position, s.count - cardinality(s.positions) + e.ordinality AS count, "
             "e.originator_id, e.originator_version, e.topic, encode(e.link, 'hex') AS link, "
             "s.position AS save_position, s.format "
             "FROM {schema}.{table} AS s CROSS JOIN LATERAL unnest(s.positions, "
             "s.originator_ids, s.originator_versions, s.topics, s.links) WITH ORDINALITY "
-            "AS e(position, originator_id, originator_version, topic, link, ordinality)"
+            "AS e(position, originator_id, originator_version, topic, link, ordinality); "
+            "END IF; "
+            "END $chain$"
         ).format(**names),
     ]
+
+
+def _qualified(schema: str, name: str) -> str:
+    return f"{Identifier(schema).as_string(None)}.{Identifier(name).as_string(None)}"
 
 
 class ChainRecord(NamedTuple):

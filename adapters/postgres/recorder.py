@@ -24,10 +24,12 @@ application (`take_due_checkpoints`), which records it as `audit.chain.checkpoin
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import (
     InterfaceError,
     OperationalError,
@@ -76,6 +78,22 @@ class LedgerProcessRecorder(PostgresProcessRecorder):
         self.checkpoint_every = DEFAULT_CHECKPOINT_EVERY
         self._due: list[ChainHead] = []
         self._due_lock = threading.Lock()
+
+    def create_table(self) -> None:
+        """Create the log's tables as the library does, one process at a time.
+
+        Every process that opens the log runs these statements, and the library's `CREATE
+        OR REPLACE FUNCTION` run by two sessions at once fails with "tuple concurrently
+        updated" (seen with `ledger run` opening its run's log beside another process). The
+        lock's key is not the migrator's, which `bootstrap` may hold around this call.
+        """
+        with psycopg.connect(**self._connect_kwargs(), autocommit=True) as connection:
+            key = table_setup_lock_key(self.datastore.schema, self.events_table_name)
+            connection.execute("SELECT pg_advisory_lock(%s)", [key])
+            try:
+                super().create_table()
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", [key])
 
     def take_due_checkpoints(self) -> list[ChainHead]:
         """Return (and forget) the heads past which a save took the chain to a checkpoint."""
@@ -143,6 +161,12 @@ class LedgerProcessRecorder(PostgresProcessRecorder):
                 with self._due_lock:
                     self._due.append(new_head)
             return ids
+
+
+def table_setup_lock_key(schema: str, events_table_name: str) -> int:
+    """Return the advisory-lock key under which the log's tables are created in `schema`."""
+    digest = hashlib.sha256(f"upbit-ledger tables {schema} {events_table_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 RECORDER_TOPIC = get_topic(LedgerProcessRecorder)

@@ -119,6 +119,8 @@ def exit_code_for(error: BaseException) -> int:
         DuplicateRunError,
         ExchangeUnavailableError,
         NotFoundError,
+        RunHeldError,
+        RunLeaseLostError,
     )
     from domain.errors import DomainError
 
@@ -136,6 +138,7 @@ def exit_code_for(error: BaseException) -> int:
         ConcurrencyConflictError,
         OperationalError,
         ExchangeUnavailableError,
+        RunLeaseLostError,
     )
     if isinstance(error, unavailable):
         return 3
@@ -148,6 +151,7 @@ def exit_code_for(error: BaseException) -> int:
         BacktestInputError,
         ReplayInputError,
         DuplicateRunError,
+        RunHeldError,
         TradingRunInputError,
         ParityInputError,
         ReconcileInputError,

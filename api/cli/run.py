@@ -203,7 +203,14 @@ def _run_system(
 
     from adapters.embedded.services import EmbeddedServices
     from adapters.trading.background import BackgroundTrading
-    from api.bootstrap import bootstrap, cqrs_pipeline, log_stream, migrator, trading_parts
+    from api.bootstrap import (
+        bootstrap,
+        cqrs_pipeline,
+        log_stream,
+        migrator,
+        run_lease,
+        trading_parts,
+    )
     from api.cli.trading_run import (
         exchange_credentials,
         open_or_resume,
@@ -220,8 +227,6 @@ def _run_system(
     settings = state_of(ctx).settings()
     resolved, capital_krw = run_inputs(settings, strategies, params, capital)
     credentials = exchange_credentials(settings, exchange)
-    if with_services:
-        run_parts.require_free_port(bind_host, bind_port)
     services = EmbeddedServices(settings.data_dir)
     need_pg, need_nats = settings.database.url is None, settings.nats.url is None
     with console.status("starting the embedded servers…"):
@@ -229,6 +234,18 @@ def _run_system(
     system = bootstrap(settings, start_embedded=False, with_queries=with_services)
     stack.callback(system.close)
     applied = migrator(settings, start_embedded=False).up()
+    # The run is held by one process: take its lease before this process changes anything.
+    if candles is not None:  # the sandbox started below replays the file from its first candle
+        first_candle_at = candles.first
+    else:
+        first_candle_at = run_parts.first_candle_at(exchange, exchange_url)
+    mode = "paper" if exchange == "paper" else "live"
+    name = run_id or run_parts.default_run_id(exchange, settings.trading.account, first_candle_at)
+    lease = run_lease(settings, name)
+    lease.acquire()
+    stack.callback(lease.release)
+    if with_services:
+        run_parts.require_free_port(bind_host, bind_port)
     pipeline = None
     if with_services:
         pipeline = cqrs_pipeline(system, start_embedded=False)
@@ -253,9 +270,6 @@ def _run_system(
                 on_started=lambda pid: services.register_process("ledger-sandbox", pid),
             )
         )
-    first_candle_at = run_parts.first_candle_at(exchange, url)
-    mode = "paper" if exchange == "paper" else "live"
-    name = run_id or run_parts.default_run_id(exchange, settings.trading.account, first_candle_at)
     opened, is_new = open_or_resume(
         system,
         run_id=name,
@@ -279,6 +293,7 @@ def _run_system(
         credentials=credentials,
         report=lambda status: write_status(status_file, status),
         on_notice=run_parts.notice,
+        fence=lease.check,
     )
     stack.callback(parts.close)
     trading = BackgroundTrading(parts.service, parts.market_feed)

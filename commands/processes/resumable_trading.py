@@ -113,7 +113,7 @@ class ResumableTrading(Trading):
         if not self._events:
             self._batch, self._given = {}, []
             return
-        with self.writer_turns.hold(self.account):  # the account's writers take turns
+        with self.account_turn():  # the account's writers take turns
             for attempt_no in range(self.conflict_retries):
                 try:
                     self._record_in_order()

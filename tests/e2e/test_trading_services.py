@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
+import psycopg.sql
 import pytest
 
 from domain.orders.order import Order
@@ -59,12 +61,28 @@ def test_the_run_relay_projectors_and_api_as_separate_processes_serve_what_the_r
         wait_for_api(f"http://127.0.0.1:{port}", services[-1])
 
         # When the trading run trades six hours of a dense grid on the sandbox, alone
-        ran = cli(
+        run_args = [
             "run", "--role", "trading", "--exchange", "sandbox", "--candles", str(candles),
-            "--speed", "1000000", "--until-end", *GRID, timeout=600,
-        )  # fmt: skip
-        assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
-        assert "not here (--role trading" in " ".join(ran.stdout.split()), ran.stdout
+            "--speed", "1000000", "--until-end", *GRID,
+        ]  # fmt: skip
+        trading = subprocess.Popen(
+            [*base, *run_args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            # And a second `ledger run` on the same run starts while the first holds it
+            holder = wait_for_lease_holder(cli, trading)
+            second = cli(*run_args, timeout=120)
+            # Then the second refuses, naming the holder, and changes nothing
+            said = " ".join((second.stdout + second.stderr).split())
+            assert second.returncode == 2, said[-3000:]
+            assert f"is held by pid {trading.pid} on {holder} since " in said, said[-3000:]
+            out, err = trading.communicate(timeout=600)
+        finally:
+            if trading.poll() is None:
+                trading.kill()
+                trading.wait()
+        assert trading.returncode == 0, out[-3000:] + err[-3000:]
+        assert "not here (--role trading" in " ".join(out.split()), out
 
         # Then the projectors catch up with the whole log
         deadline = time.monotonic() + 120
@@ -96,6 +114,28 @@ def test_the_run_relay_projectors_and_api_as_separate_processes_serve_what_the_r
     # And every read model equals its rebuild from the log
     verified = cli("projections", "rebuild", "--all", "--verify", timeout=300)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def wait_for_lease_holder(cli: Cli, process: subprocess.Popen[str]) -> str:
+    """Wait until `process` holds its run's lease; return the holder's host."""
+    table = psycopg.sql.Identifier(cli.schema, "run_leases")
+    url = cli.postgres_url()
+    deadline = time.monotonic() + 120
+    while True:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run never took its lease"
+        with psycopg.connect(url, autocommit=True) as connection:
+            exists = connection.execute(
+                "SELECT to_regclass(%s)", [f'"{cli.schema}".run_leases']
+            ).fetchone()
+            if exists and exists[0]:
+                row = connection.execute(
+                    psycopg.sql.SQL("SELECT host FROM {} WHERE pid = %s").format(table),
+                    [process.pid],
+                ).fetchone()
+                if row is not None:
+                    return str(row[0])
+        time.sleep(0.1)
 
 
 def orders_in_log(cli: Cli) -> dict[str, str]:

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from api.bootstrap import bootstrap, migrator
 from api.settings import load_settings
+from commands.trading import Trading
 from tests.integration.conftest import PgTarget
 
 
@@ -42,4 +43,30 @@ def test_eight_processes_bootstrapping_a_fresh_schema_at_once_all_succeed(
         thread.start()
     for thread in threads:
         thread.join(60)
+    assert errors == []
+
+
+def test_eight_processes_opening_the_log_of_a_set_up_schema_at_once_all_succeed(
+    pg_schema: PgTarget,
+) -> None:
+    # Given a schema whose log exists (a `ledger run` opens its run's log beside others)
+    Trading(pg_schema.eventsourcing_env()).close()
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def process() -> None:
+        try:
+            start.wait()
+            Trading(pg_schema.eventsourcing_env()).close()
+        except BaseException as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    # When eight processes open it at once (the library's CREATE OR REPLACE FUNCTION included)
+    threads = [threading.Thread(target=process) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    # Then none fails with "tuple concurrently updated"
     assert errors == []

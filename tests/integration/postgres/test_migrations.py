@@ -83,11 +83,12 @@ def test_migrations_apply_roll_back_and_apply_again_with_matching_status(
         "rm_candles_1d",
         "rm_book_changes",
         "rm_reconciliations",
+        "run_leases",
         "rm_reconciliation_differences",
     }
 
-    assert [s.is_applied for s in migrator.status()] == [False] * 8
-    assert [m.version for m in migrator.up()] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [s.is_applied for s in migrator.status()] == [False] * 9
+    assert [m.version for m in migrator.up()] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     statuses = migrator.status()
     assert [(s.version, s.name) for s in statuses] == [
         (1, "candles"),
@@ -98,15 +99,16 @@ def test_migrations_apply_roll_back_and_apply_again_with_matching_status(
         (6, "equity_curve"),
         (7, "reconciliations"),
         (8, "submit_rate_limit"),
+        (9, "run_leases"),
     ]
     assert all(s.is_applied and s.checksum_ok and s.applied_at for s in statuses)
     assert ours <= _relations(pg_schema)
 
-    assert [m.version for m in migrator.down()] == [8, 7, 6, 5, 4, 3, 2, 1]
+    assert [m.version for m in migrator.down()] == [9, 8, 7, 6, 5, 4, 3, 2, 1]
     assert not any(s.is_applied for s in migrator.status())
     assert _relations(pg_schema) & ours == set()
 
-    assert [m.version for m in migrator.up()] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [m.version for m in migrator.up()] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert migrator.up() == []
     assert all(s.is_applied for s in migrator.status())
 
@@ -116,7 +118,7 @@ def test_up_and_down_with_a_target_stop_at_that_version(pg_schema: PgTarget) -> 
 
     assert [m.version for m in migrator.up(target=2)] == [1, 2]
     assert [m.version for m in migrator.down(target=1)] == [2]
-    assert [s.is_applied for s in migrator.status()] == [True] + [False] * 7
+    assert [s.is_applied for s in migrator.status()] == [True] + [False] * 8
 
 
 def test_event_log_view_shows_library_events_as_json(pg_schema: PgTarget) -> None:
