@@ -1,79 +1,100 @@
-"""The Trading application: one event log (`ledger_events`) and the ledger's use cases.
+"""The ledger: the one event log of an account, and its use cases (`commands/handlers/`).
 
-Each use case loads the aggregates it needs, lets them decide (a refusal raises a domain error
-and appends nothing), and saves every new event of the command in one transaction. A lost
-optimistic-concurrency race is retried a bounded number of times on freshly loaded state.
-The log's plumbing is in `commands.ledger_log`; candle ingestion in `commands.candle_ingestion`;
-runs of the strategies in `commands.run_records`; limit breaches in `commands.risk_monitoring`.
+`Trading` owns what every use case needs of the log: load (`find`), save (with the audit
+chain's checkpoints and snapshots), the account's writer turn and the bounded retry of a lost
+write race (`retrying`, tenacity: the one retry of the write side). Its use-case methods are a
+facade: each delegates to a plain handler function, one module per group (orders, capital,
+risk, candles, runs, reconciliations), listed in `commands.handlers.COMMAND_HANDLERS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import DomainEventProtocol, Snapshot
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    ProcessRecorder,
+    Recording,
+    StoredEvent,
+)
+from eventsourcing.utils import register_topic
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_incrementing,
+)
 
-from commands.candle_ingestion import CandleIngestReport
-from commands.errors import UnknownOrderError
-from commands.ledger_log import DEFAULT_CONFLICT_RETRIES, register_event_topics
+from commands.errors import ConcurrencyConflictError, DuplicateRunError
+from commands.handlers import candles, capital, handle, orders, reconciliations, risk, runs
+from commands.handlers.candles import CandleIngestReport
+from commands.handlers.orders import OrderPlacement
 from commands.messages import (
     AcceptOrder,
+    AcknowledgeReconciliation,
     AllocateCapital,
     CancelOrder,
+    ChangeTradingState,
+    CompleteRun,
+    IngestCandles,
+    OpenRun,
     PlaceOrder,
     RecordFill,
+    RecordReconciliation,
+    RecordSignal,
     RecordSubmissionFailure,
     RejectOrder,
+    SetRiskLimits,
+    StartRun,
 )
-from commands.reconciliation_records import ReconciliationRecords
+from commands.transcodings import STORED_ENUMS, EnumTranscoding
+from commands.writer_turns import ProcessWriterTurns, Turn, WriterTurns
+from domain.audit.checkpoint import ChainCheckpoint, ChainHead, checkpoint_cause
+from domain.audit.seal import BundleSeal, seal_id
 from domain.candles.candle_hour import CandleHour
+from domain.candles.market_feed import FeedInterruption, MarketFeed
 from domain.constants import DEFAULT_FEE_RATE
-from domain.errors import (
-    DomainError,
-    DuplicateOrderError,
-    RiskError,
-    UnknownStrategyError,
-)
-from domain.ids import order_id, portfolio_id, position_id
-from domain.market import DEFAULT_MARKETS, parse_market
-from domain.money import whole_krw
+from domain.event_names import EVENT_CLASS_BY_BUS_NAME
+from domain.events import Cause
+from domain.market import DEFAULT_MARKETS
 from domain.orders.order import Order
-from domain.orders.terms import (
-    OrderSide,
-    OrderTerms,
-    order_terms,
-    order_total_krw,
-    parse_side,
-    parse_type,
-)
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
-from domain.risk.limits import Limits, RiskLimits, TradingState
-from domain.risk.rules import PRE_TRADE_DENIALS, OrderRiskContext, check_order
-from domain.sessions import trading_day
+from domain.reconciliation.reconciliation import Reconciliation
+from domain.risk.limits import RiskLimits
+from domain.risk.monitor import Breach
+from domain.strategies.run import StrategyRun
 
 __all__ = ["CandleIngestReport", "OrderPlacement", "Trading", "register_event_topics"]
 
-
-@dataclass(frozen=True)
-class OrderPlacement:
-    """A strategy's order as the ledger recorded it: placed, or denied by a pre-trade rule."""
-
-    order_id: UUID
-    denial: RiskError | None = None
-    """The pre-trade rule's refusal, when the order was recorded as rejected by risk."""
-
-    @property
-    def is_denied(self) -> bool:
-        """Return True when a pre-trade risk rule refused the order (it never rested)."""
-        return self.denial is not None
+T = TypeVar("T")
+A = TypeVar("A")
+DEFAULT_CONFLICT_RETRIES = 10
+READ_PAGE = 5000
+CHECKPOINT_EVERY_ENV = "AUDIT_CHECKPOINT_EVERY"
+"""The environment key of the audit chain's checkpoint interval (events; default 10,000)."""
+CONFLICT_BACKOFF_S = 0.002
+"""Pause before retry n is n x this: racing writers drift apart instead of colliding again."""
 
 
-class Trading(ReconciliationRecords):
-    """The ledger's write side: orders, positions, the cash ledger and risk limits."""
+def register_event_topics() -> None:
+    """Register every event class under its bus name, so stored topics resolve on load."""
+    for name, event_class in EVENT_CLASS_BY_BUS_NAME.items():
+        register_topic(name, event_class)
+
+
+class Trading(Application[UUID]):
+    """The ledger's one event log, its plumbing, and its use cases as a facade."""
 
     name = "Ledger"  # names the tables (ledger_events); never derived from the class name
     snapshotting_intervals = {
@@ -82,6 +103,14 @@ class Trading(ReconciliationRecords):
         Portfolio: 100,
         RiskLimits: 100,
         CandleHour: 30,
+    }
+
+    env = {
+        # Keep recently used aggregates in memory; every get still fetches newer events from
+        # the log ("fast-forward"), so other writers' changes are always seen.
+        "AGGREGATE_CACHE_MAXSIZE": "4096",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
     }
 
     def __init__(
@@ -95,303 +124,343 @@ class Trading(ReconciliationRecords):
     ) -> None:
         if not isinstance(fee_rate, Decimal) or not Decimal(0) <= fee_rate < Decimal("0.01"):
             raise ValueError(f"fee rate {fee_rate!r} must be a Decimal in [0, 0.01)")
+        register_event_topics()
+        self.account = account
         self.markets = markets
         self.fee_rate = fee_rate
-        super().__init__(env, account=account, conflict_retries=conflict_retries)
+        self.conflict_retries = max(1, conflict_retries)
+        self._conflict_retries = Retrying(
+            stop=stop_after_attempt(self.conflict_retries),
+            # Racing writers drift apart instead of colliding again.
+            wait=wait_incrementing(start=CONFLICT_BACKOFF_S, increment=CONFLICT_BACKOFF_S),
+            retry=retry_if_exception_type(IntegrityError),
+        )
+        super().__init__(dict(env) if env is not None else None)
+        self._is_checkpointing = False
+        # PostgreSQL's recorder gives turns among processes; an in-memory log, among threads.
+        make_turns: Callable[[], WriterTurns] | None = getattr(self.recorder, "writer_turns", None)
+        self.writer_turns: WriterTurns = make_turns() if make_turns else ProcessWriterTurns()
+        self._turns = threading.local()  # the turn this thread holds, if any
+        every = self.env.get(CHECKPOINT_EVERY_ENV)
+        if every and hasattr(self.recorder, "checkpoint_every"):
+            setattr(self.recorder, "checkpoint_every", max(1, int(every)))  # noqa: B010
 
-    # Queries of the write model.
-    def get_order(self, order_id_: UUID) -> Order:
-        """Return the order with this id.
+    def construct_recorder(self) -> ProcessRecorder:
+        """Use a process recorder, so process managers can track their position in the log."""
+        return self.factory.process_recorder()
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot each saved aggregate once, from memory, when the save crossed its interval.
+
+        The library re-reads an aggregate from the log for every crossed multiple of the
+        interval. Right after a successful save the object in memory *is* the recorded state
+        at its version, so one snapshot of it is exact and needs no read (a batch of 500
+        orders crossed the ledger's interval ten times).
+        """
+        if self.snapshots is None:
+            return
+        saved: dict[UUID, int] = {}
+        for event in processing_event.events:
+            saved[event.originator_id] = saved.get(event.originator_id, 0) + 1
+        for aggregate_id, aggregate in processing_event.aggregates.items():
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            count = saved.get(aggregate_id, 0)
+            if not interval or not count:
+                continue
+            if aggregate.version // interval > (aggregate.version - count) // interval:
+                self.snapshots.put([Snapshot.take(aggregate)])
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Record as the library does, then any checkpoint of the audit chain the save made due."""
+        turn: Turn | None = getattr(self._turns, "current", None)
+        if turn is not None:
+            turn.granted()  # no other process saves on the account from here to the turn's end
+        recordings = super()._record(processing_event)
+        self._record_chain_checkpoints()
+        return recordings
+
+    def _record_chain_checkpoints(self) -> None:
+        # Only the PostgreSQL recorder keeps the chain (adapters/postgres/recorder.py).
+        take: Callable[[], list[ChainHead]] | None = getattr(
+            self.recorder, "take_due_checkpoints", None
+        )
+        if take is None or self._is_checkpointing:
+            return
+        self._is_checkpointing = True
+        try:
+            while due := take():
+                for head in due:
+                    checkpoint = ChainCheckpoint.record(head, checkpoint_cause(head))
+                    try:
+                        Application.save(self, checkpoint)  # not a subclass's batching save
+                    except IntegrityError:
+                        continue  # this checkpoint is in the log already
+        finally:
+            self._is_checkpointing = False
+
+    def seal_bundle(self, manifest_sha256: str, head: ChainHead, cause: Cause) -> UUID:
+        """Record an export bundle's manifest (its sha256, the head it was verified to).
+
+        Recording the same manifest again is not an error: its seal is in the log already.
+        Return the seal's id (the caller finds its position in the log).
+        """
+        with contextlib.suppress(IntegrityError):  # this manifest was sealed before
+            Application.save(self, BundleSeal.record(manifest_sha256, head, cause))
+        return seal_id(manifest_sha256)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        """Register the library's transcodings and the domain's enums (for snapshots)."""
+        super().register_transcodings(transcoder)
+        for enum_class in STORED_ENUMS:
+            transcoder.register(EnumTranscoding(enum_class))
+
+    def read_events(
+        self, topics: Sequence[str], *, after: int = 0, upto: int | None = None
+    ) -> Iterator[tuple[int, DomainEventProtocol[UUID]]]:
+        """Yield (log position, event) of these topics after `after`, up to `upto`, in order."""
+        last = after
+        while True:
+            page = self.recorder.select_notifications(
+                start=last, limit=READ_PAGE, stop=upto, topics=topics, inclusive_of_start=False
+            )
+            if not page:
+                return
+            for notification in page:
+                yield notification.id, self.mapper.to_domain_event(notification)
+            last = page[-1].id
+
+    def copy_events_from(self, source: Trading) -> int:
+        """Append every event of `source` (e.g. an in-memory backtest) to this log, atomically.
+
+        The stored bytes are copied as they are, so the copy decodes to the same events and
+        the same replay hash. Return how many events were copied.
 
         Raises:
-            UnknownOrderError: no order has this id.
+            DuplicateRunError: an aggregate of the source is already in this log.
         """
-        order = self._find(order_id_, Order)
-        if order is None:
-            raise UnknownOrderError(f"order {order_id_} does not exist")
-        return order
+        notifications = source.recorder.select_notifications(start=None, limit=10**9)
+        stored = [
+            StoredEvent(
+                originator_id=n.originator_id,
+                originator_version=n.originator_version,
+                topic=n.topic,
+                state=n.state,
+            )
+            for n in notifications
+        ]
+        if not stored:
+            return 0
+        try:
+            self.recorder.insert_events(stored)
+            self._record_chain_checkpoints()
+        except IntegrityError:
+            raise DuplicateRunError(
+                f"the events of account {source.account!r} are already in this log: a run is "
+                "persisted once (change its inputs to record another run)"
+            ) from None
+        return len(stored)
 
-    def get_portfolio(self) -> Portfolio | None:
-        """Return the account's cash ledger, or None before any capital was allocated."""
-        return self._find(portfolio_id(self.account), Portfolio)
+    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """Return the aggregate with this id if it is a `kind` (fresh from the log), else None."""
+        try:
+            aggregate: object = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        # An id of another kind of aggregate is not one of `kind`: not found, for the caller.
+        return aggregate if isinstance(aggregate, kind) else None
 
-    def get_position(self, strategy_id: str, market: str) -> Position | None:
-        """Return a strategy's position in a market, or None before its first fill."""
-        return self._find(position_id(self.account, strategy_id, market), Position)
+    def close(self) -> None:
+        """Close the log's connections, the writers' turns' included."""
+        close_turns: Callable[[], None] | None = getattr(self.writer_turns, "close", None)
+        if close_turns is not None:
+            close_turns()
+        super().close()
 
-    # Commands.
+    @contextlib.contextmanager
+    def account_turn(self) -> Iterator[None]:
+        """Hold the account's writer turn: decide and save while no other writer saves."""
+        with self.writer_turns.hold(self.account) as turn:
+            outer = getattr(self._turns, "current", None)
+            self._turns.current = turn
+            try:
+                yield
+            finally:
+                self._turns.current = outer
+
+    def retrying(self, attempt: Callable[[], T], what: str, *, in_turn: bool = True) -> T:
+        """Decide and save with `attempt`, holding the account's writer turn (`in_turn`).
+
+        Within the turn a save loses its version check at most once (reads that overlapped
+        another process's save, `commands.writer_turns`); an aggregate of no account, such as
+        a candle hour, is written without a turn. Either way a lost race reloads and decides
+        again, `conflict_retries` attempts in all, with a growing pause (2 ms x attempt).
+
+        Raises:
+            ConcurrencyConflictError: every attempt lost its race; nothing was recorded.
+        """
+        with self.account_turn() if in_turn else contextlib.nullcontext():
+            try:
+                return self._conflict_retries(attempt)
+            except RetryError:
+                raise ConcurrencyConflictError(
+                    f"{what}: other writers changed the same records {self.conflict_retries} "
+                    "times in a row; nothing was recorded; try again"
+                ) from None
+
+    # The use cases: each delegates to its handler (commands/handlers/).
+    def handle(self, command: object) -> object:
+        """Run `command`'s handler (`commands.handlers.COMMAND_HANDLERS`); return its result."""
+        return handle(self, command)
+
     def allocate_capital(self, command: AllocateCapital) -> None:
-        """Allocate KRW capital to a strategy (opening the account's ledger if needed)."""
-
-        def attempt() -> None:
-            portfolio = self.get_portfolio()
-            risk = None
-            if portfolio is None:  # the account opens with its ledger and its risk record
-                portfolio = Portfolio.open(account=self.account, cause=command.cause)
-                risk = self._risk_or_new(command.cause)
-            portfolio.allocate(command.strategy_id, command.amount_krw, command.cause)
-            self.save(portfolio, risk)
-
-        self._retrying(attempt, "allocate capital")
+        """`commands.handlers.capital.allocate_capital`."""
+        capital.allocate_capital(self, command)
 
     def place_order(self, command: PlaceOrder) -> UUID:
-        """Place one order; return its id (uuid5 of its client order id).
-
-        Raises:
-            DomainError: a value, order, ledger or risk rule refuses the order.
-        """
-        return self.place_orders([command])[0]
-
-    def place_operator_order(self, command: PlaceOrder) -> UUID:
-        """Place an order a person typed (CLI, API), as `place_order` does.
-
-        A market bid's amount must be a whole number of KRW here (a strategy's sized amount
-        is kept exactly).
-
-        Raises:
-            DomainError: a value, order, ledger or risk rule refuses the order.
-        """
-        if command.amount_krw is not None:
-            whole_krw(command.amount_krw, "amount")
-        return self.place_order(command)
+        """Place one order; return its id (`commands.handlers.orders.place_orders`)."""
+        return orders.place_orders(self, [command])[0]
 
     def place_orders(self, commands: Sequence[PlaceOrder]) -> list[UUID]:
-        """Place several orders in one transaction: all are recorded, or none is."""
+        """`commands.handlers.orders.place_orders`."""
+        return orders.place_orders(self, commands)
 
-        def attempt() -> list[UUID]:
-            try:
-                return self._place(commands)
-            except (IntegrityError, DomainError):
-                # An order id already in the log surfaces as a write conflict, or earlier as
-                # a refusal (its cash is already locked): only then is a look-up per order
-                # worth it, and a duplicate is the answer the caller needs.
-                self._refuse_duplicates(commands)
-                raise
-
-        return self._retrying(attempt, f"place {len(commands)} order(s)")
+    def place_operator_order(self, command: PlaceOrder) -> UUID:
+        """`commands.handlers.orders.place_operator_order`."""
+        return orders.place_operator_order(self, command)
 
     def place_strategy_order(self, command: PlaceOrder) -> OrderPlacement:
-        """Place a strategy's order; record a refusal by a pre-trade risk rule, not raise it.
-
-        A denied order (HALTED, REDUCING and a bid, per-order notional, exposure, daily loss,
-        submit rate) is recorded as `order.placed`, locking nothing, then `order.rejected` by
-        `risk` with the reason `<code>: <message>` (the code is the broken rule's, e.g.
-        `trading_halted`), in one transaction; the cash ledger is untouched. Orders of
-        operators (`place_order`) are refused instead, appending nothing.
-
-        Raises:
-            DomainError: a value, order or ledger rule refuses the order; nothing is recorded.
-        """
-
-        def attempt() -> OrderPlacement:
-            try:
-                try:
-                    return OrderPlacement(self._place([command])[0])
-                except PRE_TRADE_DENIALS as denial:
-                    return self._record_denial(command, denial)
-            except (IntegrityError, DomainError):
-                self._refuse_duplicates([command])
-                raise
-
-        return self._retrying(attempt, "place a strategy order")
-
-    def _record_denial(self, command: PlaceOrder, denial: RiskError) -> OrderPlacement:
-        order = Order.place(
-            client_order_id=command.client_order_id,
-            strategy_id=command.strategy_id,
-            terms=self._terms(command),
-            locked=(Decimal(0), Decimal(0)),
-            cause=command.cause,
-        )
-        order.reject(f"{denial.code}: {denial}", "risk", command.cause)
-        self.save(order)
-        return OrderPlacement(order.order_id, denial)
-
-    def _terms(self, command: PlaceOrder) -> OrderTerms:
-        return order_terms(
-            parse_market(command.market, self.markets),
-            parse_side(command.side),
-            parse_type(command.order_type),
-            at=command.cause.occurred_at,
-            price_krw=command.price_krw,
-            volume_btc=command.volume_btc,
-            amount_krw=command.amount_krw,
-            reference_price_krw=command.reference_price_krw,
-        )
-
-    def _refuse_duplicates(self, commands: Sequence[PlaceOrder]) -> None:
-        for command in commands:
-            existing = order_id(command.client_order_id.strip())
-            if self._find(existing, Order) is not None:
-                raise DuplicateOrderError(
-                    f"client order id {command.client_order_id!r} was already used by order "
-                    f"{existing}; every order needs its own client order id"
-                )
-
-    def _place(self, commands: Sequence[PlaceOrder], *, risk_checked: bool = True) -> list[UUID]:
-        # risk_checked=False: the pre-trade risk rules were applied by whoever decided (a
-        # trading run, on its own view of the account); the ledger rules still apply.
-        portfolio = self.get_portfolio()
-        risk = self.get_risk_limits()
-        state = risk.state if risk is not None else TradingState.ACTIVE
-        limits = risk.limits if risk is not None else Limits()
-        orders: list[Order] = []
-        new_ids: set[UUID] = set()
-        positions: dict[UUID, Position | None] = {}
-        for command in commands:
-            at = command.cause.occurred_at
-            terms = self._terms(command)
-            new_id = order_id(command.client_order_id.strip())
-            if new_id in new_ids:
-                raise DuplicateOrderError(
-                    f"client order id {command.client_order_id!r} is used twice in one batch "
-                    f"(order {new_id}); every order needs its own client order id"
-                )
-            if portfolio is None:
-                raise UnknownStrategyError(
-                    f"strategy {command.strategy_id!r} has no capital allocated; allocate "
-                    "capital first (no strategy has any yet)"
-                )
-            book = portfolio.book(command.strategy_id)
-            # A bid needs the position only to measure exposure against a limit.
-            position = None
-            if terms.side is OrderSide.ASK or limits.max_exposure_krw is not None:
-                pid = position_id(self.account, command.strategy_id, terms.market.code)
-                if pid not in positions:
-                    positions[pid] = self._find(pid, Position)
-                position = positions[pid]
-            if risk_checked:
-                check_order(
-                    state,
-                    limits,
-                    OrderRiskContext(
-                        strategy_id=command.strategy_id,
-                        side=terms.side,
-                        notional_krw=order_total_krw(terms),
-                        exposure_krw=book.reserved_krw
-                        + (position.cost_basis_krw if position else Decimal(0)),
-                        daily_net_pnl_krw=portfolio.daily_net_pnl(trading_day(at).isoformat()),
-                        trading_day=trading_day(at).isoformat(),
-                        recent_orders=0
-                        if limits.max_orders_per_minute is None
-                        else portfolio.orders_placed_within(at),
-                    ),
-                )
-            locked = portfolio.reserve(
-                order_id=str(new_id),
-                strategy_id=command.strategy_id,
-                terms=terms,
-                fee_rate=self.fee_rate,
-                held_btc=position.qty_btc if position else Decimal(0),
-                cause=command.cause,
-            )
-            new_ids.add(new_id)
-            orders.append(
-                Order.place(
-                    client_order_id=command.client_order_id,
-                    strategy_id=command.strategy_id,
-                    terms=terms,
-                    locked=locked,
-                    cause=command.cause,
-                )
-            )
-        self.save(portfolio, *orders)
-        return [order.order_id for order in orders]
+        """`commands.handlers.orders.place_strategy_order`."""
+        return orders.place_strategy_order(self, command)
 
     def accept_order(self, command: AcceptOrder) -> None:
-        """Record the exchange's acknowledgement of an order (NEW -> OPEN)."""
-
-        def attempt() -> None:
-            order = self.get_order(command.order_id)
-            order.accept(command.exchange_order_id, command.cause)
-            self.save(order)
-
-        self._retrying(attempt, f"accept order {command.order_id}")
+        """`commands.handlers.orders.accept_order`."""
+        orders.accept_order(self, command)
 
     def record_fill(self, command: RecordFill) -> bool:
-        """Record a fill in the order, its position and the cash ledger, atomically.
-
-        Return False when the trade id was already recorded with the same figures.
-        """
-
-        def attempt() -> bool:
-            order = self.get_order(command.order_id)
-            locked_before = order.locked_remaining()
-            fill = order.record_fill(
-                trade_id=command.trade_id,
-                price_krw=command.price_krw,
-                qty_btc=command.qty_btc,
-                fee_krw=command.fee_krw,
-                cause=command.cause,
-                fee_rate=self.fee_rate,
-            )
-            if fill is None:
-                return False
-            locked_after = order.locked_remaining()
-            position = self.get_position(order.strategy_id, order.market) or Position.open(
-                account=self.account,
-                strategy_id=order.strategy_id,
-                market=order.market,
-                cause=command.cause,
-            )
-            realised = position.apply_fill(
-                order_id=str(order.id), side=order.side, fill=fill, cause=command.cause
-            )
-            portfolio = self._portfolio_of(order)
-            portfolio.settle_fill(
-                order=order,
-                fill=fill,
-                released_krw=locked_before[0] - locked_after[0],
-                released_btc=locked_before[1] - locked_after[1],
-                realised_pnl_krw=realised,
-                cause=command.cause,
-            )
-            self.save(order, position, portfolio)
-            return True
-
-        return self._retrying(attempt, f"record fill {command.trade_id}")
+        """`commands.handlers.orders.record_fill`."""
+        return orders.record_fill(self, command)
 
     def cancel_order(self, command: CancelOrder) -> None:
-        """Cancel an order's unfilled remainder and release what it still locks."""
-
-        def attempt() -> None:
-            order = self.get_order(command.order_id)
-            krw, btc = order.locked_remaining()
-            order.cancel(command.reason, command.cause)
-            portfolio = self._portfolio_of(order)
-            portfolio.release(
-                order=order, krw=krw, btc=btc, reason="cancelled", cause=command.cause
-            )
-            self.save(order, portfolio)
-
-        self._retrying(attempt, f"cancel order {command.order_id}")
+        """`commands.handlers.orders.cancel_order`."""
+        orders.cancel_order(self, command)
 
     def reject_order(self, command: RejectOrder) -> None:
-        """Record that an order was refused (NEW -> FAILED) and release its lock."""
-
-        def attempt() -> None:
-            order = self.get_order(command.order_id)
-            krw, btc = order.locked_remaining()
-            order.reject(command.reason, command.rejected_by, command.cause)
-            portfolio = self._portfolio_of(order)
-            portfolio.release(order=order, krw=krw, btc=btc, reason="rejected", cause=command.cause)
-            self.save(order, portfolio)
-
-        self._retrying(attempt, f"reject order {command.order_id}")
+        """`commands.handlers.orders.reject_order`."""
+        orders.reject_order(self, command)
 
     def record_submission_failure(self, command: RecordSubmissionFailure) -> None:
-        """Record that sending an order got no answer; it stays NEW."""
+        """`commands.handlers.orders.record_submission_failure`."""
+        orders.record_submission_failure(self, command)
 
-        def attempt() -> None:
-            order = self.get_order(command.order_id)
-            order.record_submission_failure(command.reason, command.cause)
-            self.save(order)
+    def record_breaches(self, breaches: Sequence[Breach], cause: Cause) -> None:
+        """`commands.handlers.risk.record_breaches`."""
+        risk.record_breaches(self, breaches, cause)
 
-        self._retrying(attempt, f"record submission failure of order {command.order_id}")
+    def set_risk_limits(self, command: SetRiskLimits) -> None:
+        """`commands.handlers.risk.set_risk_limits`."""
+        risk.set_risk_limits(self, command)
 
-    # Plumbing.
-    def _portfolio_of(self, order: Order) -> Portfolio:
-        portfolio = self.get_portfolio()
-        if portfolio is None:  # an order exists only where capital was allocated
-            raise UnknownStrategyError(f"strategy {order.strategy_id!r} has no capital allocated")
-        return portfolio
+    def change_trading_state(self, command: ChangeTradingState) -> None:
+        """`commands.handlers.risk.change_trading_state`."""
+        risk.change_trading_state(self, command)
+
+    def ingest_candles(
+        self, commands: Sequence[IngestCandles], *, assume_new: bool = False
+    ) -> CandleIngestReport:
+        """`commands.handlers.candles.ingest_candles`."""
+        return candles.ingest_candles(self, commands, assume_new=assume_new)
+
+    def record_feed_interrupted(
+        self, market: str, kind: FeedInterruption, detail: str, *, cause: Cause
+    ) -> bool:
+        """`commands.handlers.candles.record_feed_interrupted`."""
+        return candles.record_feed_interrupted(self, market, kind, detail, cause=cause)
+
+    def record_feed_resumed(self, market: str, *, backfilled: int, cause: Cause) -> bool:
+        """`commands.handlers.candles.record_feed_resumed`."""
+        return candles.record_feed_resumed(self, market, backfilled=backfilled, cause=cause)
+
+    def start_run(self, command: StartRun) -> None:
+        """`commands.handlers.runs.start_run`."""
+        runs.start_run(self, command)
+
+    def complete_run(self, command: CompleteRun) -> None:
+        """`commands.handlers.runs.complete_run`."""
+        runs.complete_run(self, command)
+
+    def record_signal(self, command: RecordSignal) -> UUID:
+        """`commands.handlers.runs.record_signal`."""
+        return runs.record_signal(self, command)
+
+    def open_run(self, command: OpenRun) -> None:
+        """`commands.handlers.runs.open_run`."""
+        runs.open_run(self, command)
+
+    def record_reconciliation(self, command: RecordReconciliation) -> Reconciliation:
+        """`commands.handlers.reconciliations.record_reconciliation`."""
+        return reconciliations.record_reconciliation(self, command)
+
+    def acknowledge_reconciliation(self, command: AcknowledgeReconciliation) -> Reconciliation:
+        """`commands.handlers.reconciliations.acknowledge_reconciliation`."""
+        return reconciliations.acknowledge_reconciliation(self, command)
+
+    # Queries of the write model, as their handler modules answer them.
+    def get_order(self, order_id_: UUID) -> Order:
+        """`commands.handlers.orders.get_order` (raises `UnknownOrderError`)."""
+        return orders.get_order(self, order_id_)
+
+    def get_portfolio(self) -> Portfolio | None:
+        """`commands.handlers.orders.get_portfolio`."""
+        return orders.get_portfolio(self)
+
+    def get_position(self, strategy_id: str, market: str) -> Position | None:
+        """`commands.handlers.orders.get_position`."""
+        return orders.get_position(self, strategy_id, market)
+
+    def get_risk_limits(self) -> RiskLimits | None:
+        """`commands.handlers.risk.get_risk_limits`."""
+        return risk.get_risk_limits(self)
+
+    def get_candle_hour(self, market: str, hour_start: datetime) -> CandleHour | None:
+        """`commands.handlers.candles.get_candle_hour`."""
+        return candles.get_candle_hour(self, market, hour_start)
+
+    def get_market_feed(self, market: str) -> MarketFeed | None:
+        """`commands.handlers.candles.get_market_feed`."""
+        return candles.get_market_feed(self, market)
+
+    def get_run(self, run_id: str) -> StrategyRun | None:
+        """`commands.handlers.runs.get_run`."""
+        return runs.get_run(self, run_id)
+
+    def get_run_opened(self, run_id: str) -> StrategyRun.Opened | None:
+        """`commands.handlers.runs.get_run_opened`."""
+        return runs.get_run_opened(self, run_id)
+
+    def run_opened_position(self, run_id: str) -> int | None:
+        """`commands.handlers.runs.run_opened_position`."""
+        return runs.run_opened_position(self, run_id)
+
+    def require_exchange_run(self, run_id: str) -> StrategyRun.Opened:
+        """`commands.handlers.reconciliations.require_exchange_run`."""
+        return reconciliations.require_exchange_run(self, run_id)
+
+    def get_reconciliation(self, reconciliation_id_: UUID) -> Reconciliation | None:
+        """`commands.handlers.reconciliations.get_reconciliation`."""
+        return reconciliations.get_reconciliation(self, reconciliation_id_)
+
+    def reconciliations_of_run(self, run_id: str) -> list[Reconciliation]:
+        """`commands.handlers.reconciliations.reconciliations_of_run`."""
+        return reconciliations.reconciliations_of_run(self, run_id)
+
+    def pending_acknowledgements(self) -> list[Reconciliation]:
+        """`commands.handlers.reconciliations.pending_acknowledgements`."""
+        return reconciliations.pending_acknowledgements(self)
+
+    def accepted_differences(self, run_id: str) -> dict[tuple[str, str | None], str]:
+        """`commands.handlers.reconciliations.accepted_differences`."""
+        return reconciliations.accepted_differences(self, run_id)
+
+    def working_orders_of_run(self, opened: StrategyRun.Opened) -> list[Order]:
+        """`commands.handlers.reconciliations.working_orders_of_run`."""
+        return reconciliations.working_orders_of_run(self, opened)

@@ -27,7 +27,7 @@ from uuid import UUID
 from adapters.audit_bundle import verify_bundle
 from adapters.audit_bundle.files import BundleFiles, HashedFile
 from adapters.postgres.chain_reader import ChainNotFollowedError, ChainReader, ChainStatus
-from commands.ledger_log import LedgerLog
+from commands.trading import Trading
 from domain.audit.checkpoint import ChainHead
 from domain.audit.link import GENESIS_LINK, LINK_RULE
 from domain.audit.seal import SEAL_ACTOR
@@ -52,7 +52,7 @@ Sealer = Callable[[str, ChainHead], UUID]
 """(manifest sha256, head) -> the id of the `audit.bundle.sealed` event it recorded."""
 
 
-def ledger_sealer(log: LedgerLog, exported_at: datetime) -> Sealer:
+def ledger_sealer(log: Trading, exported_at: datetime) -> Sealer:
     """Return the sealer that records a bundle's manifest in `log`, at the export's time."""
 
     def seal(manifest_sha256: str, head: ChainHead) -> UUID:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from adapters.market_data.candles_csv import CandleRows
     from api.bootstrap import System
     from api.settings import Settings
-    from commands.candle_ingestion import CandleIngestReport
+    from commands.handlers.candles import CandleIngestReport
     from domain.events import Cause
 
 from api.cli.context import (

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from commands.ledger_log import LedgerLog
+from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.candles.candle_hour import CandleHour, CandleRow
 
@@ -32,7 +32,7 @@ def minute_number(at: datetime) -> int:
 class LogCandleFeed:
     """The candles of one market from `first_candle_at` on, in minute order, each once."""
 
-    def __init__(self, log: LedgerLog, market: str, first_candle_at: datetime) -> None:
+    def __init__(self, log: Trading, market: str, first_candle_at: datetime) -> None:
         self.log = log
         self.market = market
         self.next_minute = minute_number(first_candle_at)

@@ -3,7 +3,7 @@
 At a run's start and after every reconnect (architecture.md; issue 7): the exchange's open
 orders, its view of every order the log holds as NEW, OPEN or PARTIAL (its trades are the
 recent fills) and the balances are fetched and compared with the log; each difference is
-recorded (`commands.reconciliation_records`). The classification:
+recorded (`commands.handlers.reconciliations`). The classification:
 
 - an order the log holds NEW that the exchange has: the answer was lost; explained (the run
   takes the acknowledgement when it next looks the order up);
@@ -140,7 +140,7 @@ def classify(
     for order_id, at_exchange in snapshot.open_orders.items():
         if order_id in working:
             continue
-        known = log._find(order_id, Order)  # noqa: SLF001 - the log's own look-up by id
+        known = log.find(order_id, Order)
         says = f"{at_exchange.state.value} with {len(at_exchange.trades)} trade(s)"
         if known is not None and known.status.is_terminal:
             differences.append(

@@ -37,7 +37,7 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
 from commands.errors import ConcurrencyConflictError
-from commands.ledger_log import CONFLICT_BACKOFF_S, DEFAULT_CONFLICT_RETRIES
+from commands.handlers import orders
 from commands.messages import (
     AcceptOrder,
     CancelOrder,
@@ -47,7 +47,7 @@ from commands.messages import (
     RejectOrder,
     SetRiskLimits,
 )
-from commands.trading import OrderPlacement, Trading
+from commands.trading import CONFLICT_BACKOFF_S, DEFAULT_CONFLICT_RETRIES, OrderPlacement, Trading
 from domain.constants import DEFAULT_FEE_RATE
 from domain.events import Cause, LedgerEvent
 from domain.ids import order_id, risk_limits_id
@@ -161,28 +161,29 @@ class ResumableTrading(Trading):
         self._take_snapshots(processing)
         self._notify(recordings)
 
-    def _find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """Return an aggregate as the batch changed it, else as the log holds it."""
         if self._batch is not None and aggregate_id in self._batch:
             held = self._batch[aggregate_id]
             return held if isinstance(held, kind) else None
-        return super()._find(aggregate_id, kind)
+        return super().find(aggregate_id, kind)
 
     def record_signal(self, command: RecordSignal) -> UUID:
         """Record the signal unless it is recorded; return its id."""
         existing = signal_id(
             command.run_id, command.strategy_id, command.candle_open_time, command.rank
         )
-        if not self.is_beyond_log and self._find(existing, Signal) is not None:
+        if not self.is_beyond_log and self.find(existing, Signal) is not None:
             return existing
         return super().record_signal(command)
 
     def place_order(self, command: PlaceOrder) -> UUID:
         """Record the run's order (the run checked its risk) unless it was placed; return its id."""
         existing = order_id(command.client_order_id.strip())
-        if not self.is_beyond_log and self._find(existing, Order) is not None:
+        if not self.is_beyond_log and self.find(existing, Order) is not None:
             return existing
-        placed = self._retrying(
-            lambda: self._place([command], risk_checked=False)[0], "record a run's order"
+        placed = self.retrying(
+            lambda: orders.place(self, [command], risk_checked=False)[0], "record a run's order"
         )
         self._unsent.add(placed)
         return placed
@@ -190,13 +191,13 @@ class ResumableTrading(Trading):
     def record_placement(self, command: PlaceOrder, placement: OrderPlacement) -> None:
         """Record a strategy's order as the run placed or denied it, unless the log holds it."""
         existing = order_id(command.client_order_id.strip())
-        if not self.is_beyond_log and self._find(existing, Order) is not None:
+        if not self.is_beyond_log and self.find(existing, Order) is not None:
             return
         denial = placement.denial
         if denial is None:
             self.place_order(command)
         else:
-            self._retrying(lambda: self._record_denial(command, denial), "record a denial")
+            self.retrying(lambda: orders.record_denial(self, command, denial), "record a denial")
 
     def claim_first_sending(self, order_id_: UUID) -> bool:
         """Return True once for an order this process placed in the log and has not sent yet.

@@ -10,7 +10,7 @@ opened (an operator's limits, halt, reduce or resume; a reconciliation's halt) i
 from __future__ import annotations
 
 from commands.backtest.risk_monitor import monitor_flow
-from commands.ledger_log import LedgerLog
+from commands.trading import Trading
 from domain.events import LedgerEvent
 from domain.ids import risk_limits_id
 from domain.risk.directive import RiskDirective
@@ -27,7 +27,7 @@ RISK_TOPICS = [
 class OutsideRiskChanges:
     """Reads, in log order, the risk record changes a run did not make itself."""
 
-    def __init__(self, log: LedgerLog, *, account: str, run_id: str, after: int) -> None:
+    def __init__(self, log: Trading, *, account: str, run_id: str, after: int) -> None:
         """`after`: the log position of the run's opening (what precedes it is the run's seed)."""
         self.log = log
         self.record_id = risk_limits_id(account)

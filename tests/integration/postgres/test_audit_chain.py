@@ -531,7 +531,7 @@ def test_an_order_loaded_as_another_aggregate_class_is_named_as_changed(
     assert edited == 1
     fresh = Trading(env(pg_schema))
     try:
-        assert fresh._find(order_id, Order) is None  # type: ignore[arg-type]  # the edit bites
+        assert fresh.find(order_id, Order) is None  # type: ignore[arg-type]  # the edit bites
     finally:
         fresh.close()
 
