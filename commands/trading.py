@@ -71,8 +71,8 @@ from domain.orders.order import Order
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
 from domain.reconciliation.reconciliation import Reconciliation
+from domain.risk.breach import Breach
 from domain.risk.limits import RiskLimits
-from domain.risk.monitor import Breach
 from domain.strategies.run import StrategyRun
 
 __all__ = ["CandleIngestReport", "OrderPlacement", "Trading", "register_event_topics"]

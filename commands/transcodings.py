@@ -9,7 +9,7 @@ from eventsourcing.persistence import Transcoding
 
 from domain.orders.status import OrderStatus
 from domain.orders.terms import OrderSide, OrderType
-from domain.risk.limits import TradingState
+from domain.risk.trading_state import TradingState
 
 STORED_ENUMS: tuple[type[Enum], ...] = (OrderStatus, OrderSide, OrderType, TradingState)
 

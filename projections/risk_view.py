@@ -6,7 +6,8 @@ from typing import ClassVar
 
 from domain.event_names import bus_name
 from domain.events import LedgerEvent
-from domain.risk.limits import RiskLimits, TradingState
+from domain.risk.limits import RiskLimits
+from domain.risk.trading_state import TradingState
 from projections.projection import Projection
 from projections.rows import Insert, RowOp, Update
 

@@ -52,8 +52,8 @@ from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
 from domain.reconciliation.balances import BookFigures
 from domain.reconciliation.difference import Difference, DifferenceKind
+from domain.risk.breach import Breach, BreachAction, LimitCode
 from domain.risk.limits import RiskLimits
-from domain.risk.monitor import Breach, BreachAction, LimitCode
 from domain.risk.rules import OrderRiskContext
 from domain.strategies.base import OrderIntent
 

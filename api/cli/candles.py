@@ -25,6 +25,10 @@ from api.cli.context import (
 )
 
 
+class CandleInputError(Exception):
+    """An option of a candle command is malformed or names no candles (exit code 2)."""
+
+
 def import_candles(
     ctx: typer.Context,
     path: Annotated[
@@ -165,7 +169,6 @@ def ingest(
     from adapters.upbit.candle_source import UpbitCandleSource
     from adapters.upbit.rest import UpbitRestClient
     from api.bootstrap import database_conninfo, migrator
-    from api.cli.backtest import BacktestInputError
     from commands.ingest import backfill
 
     def parse(text: str | None, option: str) -> datetime | None:
@@ -174,7 +177,7 @@ def ingest(
         try:
             value = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise BacktestInputError(f"{option} {text!r} is not an ISO 8601 time") from None
+            raise CandleInputError(f"{option} {text!r} is not an ISO 8601 time") from None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     settings = state_of(ctx).settings()
@@ -187,7 +190,7 @@ def ingest(
         if start is None:
             newest = source.candles_before(market, end, 1)
             if not newest:
-                raise BacktestInputError(f"{url} has no closed {market} candle before {end}")
+                raise CandleInputError(f"{url} has no closed {market} candle before {end}")
             start = newest[-1].open_time - timedelta(hours=24)
         migrator(settings).up()
         table = CandleTable(database_conninfo(settings), settings.database.schema_name)

@@ -107,6 +107,7 @@ def exit_code_for(error: BaseException) -> int:
     from api.bootstrap import ServiceUnavailableError
     from api.cli.audit import BundleInputError, BundleMismatchError, ChainMismatchError
     from api.cli.backtest import BacktestInputError
+    from api.cli.candles import CandleInputError
     from api.cli.output_file import OutputFileError
     from api.cli.parity import ParityInputError, ParityMismatchError
     from api.cli.projections import ProjectionMismatchError
@@ -149,6 +150,7 @@ def exit_code_for(error: BaseException) -> int:
         MigrationError,
         CandleFileError,
         BacktestInputError,
+        CandleInputError,
         ReplayInputError,
         DuplicateRunError,
         RunHeldError,

@@ -25,7 +25,7 @@ from domain.candles.tape import CandleTape
 from domain.market_point import MarketPoint, MarketPointBuilder
 from domain.replay_hash import replay_digest
 from domain.risk.directive import RiskDirective
-from domain.risk.limits import TradingState
+from domain.risk.trading_state import TradingState
 from domain.strategies.base import CancelIntent, DecisionContext
 
 __all__ = ["IN_MEMORY_ENV", "BacktestEngine", "EngineConfig", "FillRecord", "StrategyTrack"]

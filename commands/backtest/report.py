@@ -13,7 +13,8 @@ from commands.backtest.engine import BacktestEngine, StrategyTrack
 from domain.clock import to_kst
 from domain.metrics.performance import performance
 from domain.metrics.round_trips import TradeFill, round_trips
-from domain.risk.limits import RiskLimits, TradingState
+from domain.risk.limits import RiskLimits
+from domain.risk.trading_state import TradingState
 
 RESUME_NOTE = (
     "a backtest never resumes trading: resuming needs an operator, with an actor and a reason "

@@ -24,9 +24,10 @@ from domain.errors import TradingHaltedError, TradingReducingError
 from domain.events import Cause
 from domain.ids import derive_id
 from domain.orders.terms import OrderSide, OrderType
-from domain.risk.limits import Limits, TradingState
+from domain.risk.limits import Limits
 from domain.risk.liquidation import is_flat, liquidation_volumes
 from domain.risk.monitor import EquityWatch, assess, marked_equity, watches_equity
+from domain.risk.trading_state import TradingState
 from domain.risk.wake import catch_up, next_crossing
 
 MONITOR_ACTOR = "risk-monitor"

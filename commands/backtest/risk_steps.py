@@ -16,7 +16,7 @@ from commands.backtest.risk_monitor import STATE_CODES
 from commands.messages import AllocateCapital, CancelOrder, ChangeTradingState, SetRiskLimits
 from domain.candles.candle import Candle
 from domain.risk.directive import RiskDirective
-from domain.risk.limits import TradingState
+from domain.risk.trading_state import TradingState
 from domain.strategies.base import OrderEnd, OrderEndNotice
 
 

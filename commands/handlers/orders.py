@@ -40,8 +40,9 @@ from domain.orders.terms import (
 )
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
-from domain.risk.limits import Limits, TradingState
+from domain.risk.limits import Limits
 from domain.risk.rules import PRE_TRADE_DENIALS, OrderRiskContext, check_order
+from domain.risk.trading_state import TradingState
 from domain.sessions import trading_day
 
 

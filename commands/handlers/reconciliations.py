@@ -27,7 +27,8 @@ from domain.positions.position import Position
 from domain.reconciliation.balances import BalanceSnapshot, BookFigures, balance_differences
 from domain.reconciliation.difference import Difference
 from domain.reconciliation.reconciliation import Reconciliation, reconciliation_id
-from domain.risk.limits import RiskLimits, TradingState
+from domain.risk.limits import RiskLimits
+from domain.risk.trading_state import TradingState
 from domain.strategies.run import StrategyRun
 
 RECONCILIATION_ACTOR = "reconciliation"

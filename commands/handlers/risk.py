@@ -12,8 +12,9 @@ from commands.messages import ChangeTradingState, SetRiskLimits
 from domain.errors import UnknownTradingStateError
 from domain.events import Cause
 from domain.ids import risk_limits_id
-from domain.risk.limits import Limits, RiskLimits, TradingState
-from domain.risk.monitor import Breach
+from domain.risk.breach import Breach
+from domain.risk.limits import Limits, RiskLimits
+from domain.risk.trading_state import TradingState
 
 
 def get_risk_limits(ledger: Ledger) -> RiskLimits | None:

@@ -54,8 +54,8 @@ from domain.ids import order_id, risk_limits_id
 from domain.market import DEFAULT_MARKETS
 from domain.orders.order import Order
 from domain.orders.status import OrderStatus
+from domain.risk.breach import Breach
 from domain.risk.limits import RiskLimits
-from domain.risk.monitor import Breach
 from domain.strategies.signal import Signal, signal_id
 
 A = TypeVar("A")

@@ -32,7 +32,7 @@ from commands.processes.resumable_trading import ResumableTrading
 from commands.trading import OrderPlacement, Trading
 from domain.events import Cause
 from domain.ids import portfolio_id, position_id, risk_limits_id
-from domain.risk.monitor import Breach
+from domain.risk.breach import Breach
 
 
 def seed_account(

@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any, Protocol
+from uuid import UUID
 
-if TYPE_CHECKING:
-    from domain.orders.order import Order
+from domain.orders.status import OrderStatus
+from domain.orders.terms import OrderSide, OrderType
 
 
-def describe_order(order: Order) -> dict[str, Any]:
+class DescribedOrder(Protocol):
+    """What a description reads of an order (an `Order`; no import of it: no cycle)."""
+
+    @property
+    def id(self) -> UUID: ...  # noqa: D102
+    @property
+    def version(self) -> int: ...  # noqa: D102
+    @property
+    def client_order_id(self) -> str: ...  # noqa: D102
+    @property
+    def strategy_id(self) -> str: ...  # noqa: D102
+    @property
+    def market(self) -> str: ...  # noqa: D102
+    @property
+    def side(self) -> OrderSide: ...  # noqa: D102
+    @property
+    def order_type(self) -> OrderType: ...  # noqa: D102
+    @property
+    def price_krw(self) -> Decimal | None: ...  # noqa: D102
+    @property
+    def volume_btc(self) -> Decimal | None: ...  # noqa: D102
+    @property
+    def amount_krw(self) -> Decimal | None: ...  # noqa: D102
+    @property
+    def status(self) -> OrderStatus: ...  # noqa: D102
+    @property
+    def exchange_order_id(self) -> str | None: ...  # noqa: D102
+    @property
+    def executed_volume_btc(self) -> Decimal: ...  # noqa: D102
+    @property
+    def executed_funds_krw(self) -> Decimal: ...  # noqa: D102
+    @property
+    def average_price_krw(self) -> Decimal | None: ...  # noqa: D102
+    @property
+    def paid_fee_krw(self) -> Decimal: ...  # noqa: D102
+    @property
+    def fills(self) -> dict[str, list[Decimal]]: ...  # noqa: D102
+    @property
+    def close_reason(self) -> str | None: ...  # noqa: D102
+
+
+def describe_order(order: DescribedOrder) -> dict[str, Any]:
     """Return the order's state as plain values."""
     return {
         "order_id": str(order.id),

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.events import Cause, LedgerEvent
-from domain.risk.limits import Limits, RiskLimits, TradingState
+from domain.risk.limits import Limits, RiskLimits
+from domain.risk.trading_state import TradingState
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from eventsourcing.domain import Aggregate
 
@@ -20,23 +19,14 @@ from domain.errors import InvalidAmountError, InvalidRiskLimitError, TradingStat
 from domain.events import REASON_MAX_CHARS, Cause, LedgerCreated, LedgerEvent, require_text
 from domain.ids import risk_limits_id
 from domain.money import fraction, whole_krw
-
-if TYPE_CHECKING:
-    from domain.risk.monitor import Breach
+from domain.risk.breach import Breach
+from domain.risk.trading_state import TradingState
 
 SUBMIT_RATE_WINDOW = timedelta(seconds=60)
 """The trailing span of domain time in which `max_orders_per_minute` counts placed orders."""
 MAX_ORDERS_PER_MINUTE = 1_000_000
 """The largest accepted submit-rate limit: a guard against absurd figures (Upbit itself takes
 at most 12 orders a second, 720 a minute: upbit-api.md section 3)."""
-
-
-class TradingState(Enum):
-    """ACTIVE trades freely; REDUCING only lowers exposure; HALTED places nothing."""
-
-    ACTIVE = "ACTIVE"
-    REDUCING = "REDUCING"
-    HALTED = "HALTED"
 
 
 class CarriesLimits(Protocol):

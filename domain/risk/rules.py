@@ -17,7 +17,8 @@ from domain.errors import (
     TradingReducingError,
 )
 from domain.orders.terms import OrderSide
-from domain.risk.limits import SUBMIT_RATE_WINDOW, Limits, TradingState
+from domain.risk.limits import SUBMIT_RATE_WINDOW, Limits
+from domain.risk.trading_state import TradingState
 
 PRE_TRADE_DENIALS = (
     TradingHaltedError,

@@ -18,8 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from domain.candles.tape import MINUTES_PER_DAY, CandleTape, slack
-from domain.risk.limits import Limits, TradingState
+from domain.risk.limits import Limits
 from domain.risk.monitor import EquityWatch, marked_equity, watches_equity
+from domain.risk.trading_state import TradingState
 
 FIRST_WINDOW = 256
 

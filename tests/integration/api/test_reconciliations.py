@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID, uuid5
 
 from commands.processes.reconciliation import Reconciler
-from domain.risk.limits import TradingState
+from domain.risk.trading_state import TradingState
 from tests.builders import cause
 from tests.fakes.exchange import FakeExchange
 from tests.integration.api.conftest import AUTH, Api

@@ -22,7 +22,7 @@ from commands.processes.reconciliation import Reconciler
 from commands.trading import Trading
 from domain.events import Cause
 from domain.orders.terms import OrderSide
-from domain.risk.limits import TradingState
+from domain.risk.trading_state import TradingState
 from tests.contracts.exchange_gateway import NOW, RESTING_BID, limit, market_bid
 from tests.integration.sandbox.test_execution_gateway import SandboxVenue, sandbox_venue
 

@@ -45,7 +45,7 @@ from commands.processes.trading_loop import TradingLoop
 from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
 from domain.orders.status import OrderStatus
-from domain.risk.limits import TradingState
+from domain.risk.trading_state import TradingState
 from domain.strategies.catalog import build_strategies, resolved_parameters
 from domain.strategies.run import StrategyRun
 from tests.integration.sandbox.conftest import FIXTURE, served

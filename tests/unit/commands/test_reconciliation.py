@@ -19,7 +19,8 @@ from domain.events import Cause
 from domain.ids import derive_id
 from domain.orders.terms import OrderSide, OrderType
 from domain.reconciliation.reconciliation import Reconciliation, reconciliation_id
-from domain.risk.limits import RiskLimits, TradingState
+from domain.risk.limits import RiskLimits
+from domain.risk.trading_state import TradingState
 from tests.builders import (
     POPO_ENV,
     accept_order,

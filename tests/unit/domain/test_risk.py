@@ -19,8 +19,9 @@ from domain.errors import (
     TradingStateUnchangedError,
 )
 from domain.ids import risk_limits_id
-from domain.risk.limits import Limits, RiskLimits, TradingState
+from domain.risk.limits import Limits, RiskLimits
 from domain.risk.rules import check_order
+from domain.risk.trading_state import TradingState
 from tests.builders import cause, created_risk_limits, risk_context
 
 D = Decimal

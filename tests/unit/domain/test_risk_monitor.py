@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from domain.events import Cause
-from domain.risk.limits import Limits, RiskLimits, TradingState
-from domain.risk.monitor import BreachAction, EquityWatch, LimitCode, assess
+from domain.risk.breach import BreachAction, LimitCode
+from domain.risk.limits import Limits, RiskLimits
+from domain.risk.monitor import EquityWatch, assess
+from domain.risk.trading_state import TradingState
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)  # 09:00 KST: a session opens
 D = Decimal

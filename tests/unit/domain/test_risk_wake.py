@@ -11,9 +11,10 @@ from decimal import Decimal as D
 import pytest
 
 from domain.candles.candle import Candle
-from domain.risk.limits import Limits, TradingState
+from domain.risk.limits import Limits
 from domain.risk.liquidation import is_flat, liquidation_volumes
 from domain.risk.monitor import EquityWatch, assess, marked_equity
+from domain.risk.trading_state import TradingState
 from domain.risk.wake import catch_up, next_crossing
 from tests.unit.commands.backtest.runs import tape_of
 

@@ -12,7 +12,8 @@ from commands.backtest.engine import BacktestEngine
 from domain.candles.candle import Candle
 from domain.candles.gaps import fill_gaps
 from domain.money import floor8
-from domain.risk.limits import Limits, TradingState
+from domain.risk.limits import Limits
+from domain.risk.trading_state import TradingState
 from tests.unit.commands.backtest.runs import events, run_both
 
 M = 1_000_000

@@ -17,7 +17,8 @@ from commands.processes.resumable_trading import ResumableTrading
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.events import Cause
-from domain.risk.limits import Limits, TradingState
+from domain.risk.limits import Limits
+from domain.risk.trading_state import TradingState
 from domain.strategies.catalog import build_strategies
 from tests.builders import POPO_ENV
 from tests.unit.commands.processes.runs import (
