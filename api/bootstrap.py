@@ -38,13 +38,13 @@ from adapters.upbit.rest import UpbitRestClient
 from api.curable_errors import is_curable
 from api.cursor_key import cursor_key
 from api.settings import Settings
-from commands.backtest.exchange_execution import ExchangeExecution
-from commands.backtest.execution import Execution
-from commands.backtest.paper_execution import PaperExecution
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.reconciliation import Reconciler
 from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
+from commands.run_engine.exchange_execution import ExchangeExecution
+from commands.run_engine.execution import Execution
+from commands.run_engine.paper_execution import PaperExecution
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.events import Cause

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from commands.backtest.engine import BacktestEngine
-from commands.backtest.risk_monitor import monitor_flow
-from commands.backtest.run_model import IN_MEMORY_ENV, EngineConfig
 from commands.candle_history import candle_tape_from_log
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.risk_directives import OutsideRiskChanges
 from commands.processes.run_replica import seed_account
+from commands.run_engine.engine import RunEngine
+from commands.run_engine.risk_monitor import monitor_flow
+from commands.run_engine.run_model import IN_MEMORY_ENV, EngineConfig
 from commands.trading import Trading
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 from domain.fills.paper_fill_model import FillModel
@@ -146,7 +146,7 @@ def run_parity(
         model = FillModel(opened.fee_rate, opened.slippage_bps, opened.max_participation)
         strategies = build_strategies(list(opened.strategies), opened.strategies)
         config = EngineConfig(opened.run_id, opened.capital_krw, model, opened.market, limits)
-        engine = BacktestEngine(replica, strategies, config, allocates=False)
+        engine = RunEngine(replica, strategies, config, allocates=False)
         engine.run_tape(tape, progress, directives=directives)
         backtest = [event for _, event in _decisions(replica, opened.run_id, after=0)]
     finally:

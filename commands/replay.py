@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from commands.backtest.engine import BacktestEngine
-from commands.backtest.risk_monitor import monitor_flow
-from commands.backtest.run_model import IN_MEMORY_ENV, EngineConfig
 from commands.candle_history import candle_tape_from_log
+from commands.run_engine.engine import RunEngine
+from commands.run_engine.risk_monitor import monitor_flow
+from commands.run_engine.run_model import IN_MEMORY_ENV, EngineConfig
 from commands.trading import Trading
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 from domain.fills.paper_fill_model import FillModel
@@ -207,7 +207,7 @@ def _rerun(
         config = EngineConfig(
             run.run_id, started.capital_krw, model, started.market, started.limits
         )
-        BacktestEngine(replica, strategies, config).run_tape(tape, progress)
+        RunEngine(replica, strategies, config).run_tape(tape, progress)
         return [
             Decision.of(type(event).TOPIC, vars(event))  # type: ignore[attr-defined]
             for _, event in replica.read_events(DECISION_TOPICS)

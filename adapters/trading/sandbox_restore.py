@@ -23,10 +23,10 @@ from typing import Any
 from uuid import UUID
 
 from adapters.upbit.order_translation import order_body
-from commands.backtest.risk_monitor import MONITOR_ACTOR
 from commands.ports import OrderTicket
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.run_replica import opening_books
+from commands.run_engine.risk_monitor import MONITOR_ACTOR
 from commands.trading import Trading
 from domain.orders.order import Order
 from domain.orders.terms import OrderSide, OrderType

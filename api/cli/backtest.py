@@ -127,9 +127,9 @@ def backtest(
     from adapters.market_data.candle_quote import check_krw_quote
     from adapters.market_data.candles_csv import read_candles, read_rows
     from api.cli.output_file import check_output_file, write_output_file
-    from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
     from commands.backtest.report import backtest_report
     from commands.backtest.run_record import complete_run, start_run
+    from commands.run_engine.engine import IN_MEMORY_ENV, EngineConfig, RunEngine
     from commands.trading import Trading
     from domain.candles.gaps import fill_gaps
     from domain.fills.paper_fill_model import FillModel
@@ -199,7 +199,7 @@ def backtest(
     )
     trading = Trading(IN_MEMORY_ENV, account=run_id, fee_rate=model.fee_rate)
     config = EngineConfig(run_id, capital_krw, model, market, limits)
-    engine = BacktestEngine(trading, built, config)
+    engine = RunEngine(trading, built, config)
     if persist:  # the log records what the run was given, for `ledger replay`
         trading.start_run(start_run(config, built, tape, "backtest"))
     if engine_path == "fast":

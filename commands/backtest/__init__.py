@@ -1,1 +1,4 @@
-"""Backtests as replays: closed candles in, the ledger's events out (strategies.md)."""
+"""Backtests: the run engine (`commands/run_engine/`) over a tape of closed candles, reported.
+
+A backtest is the engine's tape driver plus the report of what it recorded (strategies.md).
+"""

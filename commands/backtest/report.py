@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from commands.backtest.engine import BacktestEngine, StrategyTrack
+from commands.run_engine.engine import RunEngine, StrategyTrack
 from domain.clock import to_kst
 from domain.metrics.performance import performance
 from domain.metrics.round_trips import TradeFill, round_trips
@@ -29,7 +29,7 @@ STATE_TOPICS = [
 ]
 
 
-def backtest_report(engine: BacktestEngine) -> dict[str, Any]:
+def backtest_report(engine: RunEngine) -> dict[str, Any]:
     """Return the report of a finished run, in the shape `ledger backtest --json` writes."""
     capital = engine.config.capital_krw
     strategies = {name: _strategy(engine, track, capital) for name, track in engine.tracks.items()}
@@ -42,7 +42,7 @@ def backtest_report(engine: BacktestEngine) -> dict[str, Any]:
     }
 
 
-def _risk(engine: BacktestEngine) -> dict[str, Any]:
+def _risk(engine: RunEngine) -> dict[str, Any]:
     fired: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     for _, event in engine.trading.read_events(STATE_TOPICS):
@@ -86,7 +86,7 @@ def _fills(track: StrategyTrack) -> list[TradeFill]:
     return [TradeFill(f.time, f.side, f.price_krw, f.qty_btc, f.fee_krw) for f in track.fills]
 
 
-def _strategy(engine: BacktestEngine, track: StrategyTrack, capital: Decimal) -> dict[str, Any]:
+def _strategy(engine: RunEngine, track: StrategyTrack, capital: Decimal) -> dict[str, Any]:
     fills = _fills(track)
     trips = round_trips(fills, capital)
     fees = sum((f.fee_krw for f in fills), Decimal(0))
@@ -122,7 +122,7 @@ def _strategy(engine: BacktestEngine, track: StrategyTrack, capital: Decimal) ->
     }
 
 
-def _portfolio(engine: BacktestEngine, capital: Decimal) -> dict[str, Any]:
+def _portfolio(engine: RunEngine, capital: Decimal) -> dict[str, Any]:
     names = list(engine.tracks)
     if not names:
         return {}
@@ -140,7 +140,7 @@ def _portfolio(engine: BacktestEngine, capital: Decimal) -> dict[str, Any]:
 
 
 def _metrics(
-    engine: BacktestEngine,
+    engine: RunEngine,
     equity: Any,
     qty: Any,
     start: Decimal,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from commands.backtest.engine import BacktestEngine
-from commands.backtest.run_model import EngineConfig
 from commands.messages import CompleteRun, StartRun
+from commands.run_engine.engine import RunEngine
+from commands.run_engine.run_model import EngineConfig
 from domain.candles.tape import CandleTape
 from domain.events import Cause
 from domain.strategies.base import Strategy
@@ -39,7 +39,7 @@ def start_run(
     )
 
 
-def complete_run(engine: BacktestEngine) -> CompleteRun:
+def complete_run(engine: RunEngine) -> CompleteRun:
     """Return the command that records the end of the engine's run with its replay hash."""
     run_id = engine.config.run_id
     digest, decisions = engine.replay_digest()

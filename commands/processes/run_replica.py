@@ -16,7 +16,6 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from commands.backtest.run_model import IN_MEMORY_ENV
 from commands.messages import (
     AcceptOrder,
     CancelOrder,
@@ -29,6 +28,7 @@ from commands.messages import (
     SetRiskLimits,
 )
 from commands.processes.resumable_trading import ResumableTrading
+from commands.run_engine.run_model import IN_MEMORY_ENV
 from commands.trading import OrderPlacement, Trading
 from domain.events import Cause
 from domain.ids import portfolio_id, position_id, risk_limits_id

@@ -1,7 +1,7 @@
 """The trading run's processes: strategy, execution and risk, candle by candle from the log.
 
 At each candle the log records for the run's market, in minute order, the loop does what a
-backtest does at that candle (`BacktestEngine.process`, strategies.md "Order of work"): the
+backtest does at that candle (`RunEngine.process`, strategies.md "Order of work"): the
 fills the candle produced, then the decisions at its close, their orders placed and sent
 through the run's `Execution` (the paper fill model, or an exchange). The account's risk
 limits at the run's opening are the run's; a change of the risk record made outside the run
@@ -23,14 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from commands.backtest.engine import BacktestEngine
-from commands.backtest.execution import Execution
-from commands.backtest.run_model import EngineConfig
 from commands.errors import UnknownRunError
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.risk_directives import OutsideRiskChanges
 from commands.processes.run_replica import RunReplica
+from commands.run_engine.engine import RunEngine
+from commands.run_engine.execution import Execution
+from commands.run_engine.run_model import EngineConfig
 from domain.candles.candle import Candle
 from domain.fills.paper_fill_model import FillModel
 from domain.market_point import MarketPointBuilder
@@ -83,7 +83,7 @@ class TradingLoop:
         strategies = build_strategies(list(opened.strategies), opened.strategies)
         config = EngineConfig(opened.run_id, opened.capital_krw, model, opened.market, limits)
         self.feed = LogCandleFeed(trading, opened.market, opened.first_candle_at)
-        self.engine = BacktestEngine(
+        self.engine = RunEngine(
             self.replica, strategies, config, execution(opened, model, self.feed), allocates=False
         )
         self._points = MarketPointBuilder()

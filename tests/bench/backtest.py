@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from adapters.market_data.candles_csv import read_candles, read_tape
-from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
+from commands.run_engine.engine import IN_MEMORY_ENV, EngineConfig, RunEngine
 from commands.trading import Trading
 from domain.candles.gaps import fill_gaps
 from domain.fills.paper_fill_model import FillModel
@@ -33,9 +33,9 @@ EIGHT_MONTHS = (
 LEDGER = str(Path(sys.executable).with_name("ledger"))
 
 
-def _engine() -> BacktestEngine:
+def _engine() -> RunEngine:
     trading = Trading(IN_MEMORY_ENV, account="bench")
-    return BacktestEngine(
+    return RunEngine(
         trading,
         build_strategies(list(STRATEGY_NAMES), {}),
         EngineConfig("bench", Decimal("10000000"), FillModel()),

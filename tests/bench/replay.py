@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from adapters.market_data.candles_csv import read_rows, read_tape
-from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
 from commands.backtest.run_record import complete_run, start_run
 from commands.candle_import import hour_commands
 from commands.replay import recorded_runs, replay_run
+from commands.run_engine.engine import IN_MEMORY_ENV, EngineConfig, RunEngine
 from commands.trading import Trading
 from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
@@ -41,7 +41,7 @@ def bench_replay(env: dict[str, str], runs: int = 3) -> Figure:
         config = EngineConfig("bench-replay", Decimal("10000000"), FillModel())
         memory = Trading(IN_MEMORY_ENV, account=config.run_id)
         memory.start_run(start_run(config, strategies, tape, "backtest"))
-        engine = BacktestEngine(memory, strategies, config).run_tape(tape)
+        engine = RunEngine(memory, strategies, config).run_tape(tape)
         memory.complete_run(complete_run(engine))
         trading.copy_events_from(memory)
         memory.close()

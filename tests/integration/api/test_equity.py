@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from adapters.market_data.candles_csv import read_rows, read_tape
-from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
 from commands.backtest.report import backtest_report
 from commands.candle_import import hour_commands
+from commands.run_engine.engine import IN_MEMORY_ENV, EngineConfig, RunEngine
 from commands.trading import Trading
 from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
@@ -43,7 +43,7 @@ class Backtest:
         self.trading = Trading(IN_MEMORY_ENV, account=ACCOUNT)
         model = FillModel(max_participation=Decimal("0.05"))  # some fills are partial
         config = EngineConfig("run-equity", Decimal("10000000"), model)
-        self.engine = BacktestEngine(self.trading, build_strategies(STRATEGIES, PARAMS), config)
+        self.engine = RunEngine(self.trading, build_strategies(STRATEGIES, PARAMS), config)
         self.tape = read_tape(FIXTURE, end=END)
         self.engine.run_tape(self.tape)
         self.report = backtest_report(self.engine)

@@ -14,11 +14,11 @@ from psycopg import sql
 
 import commands.replay as replay_module
 from adapters.market_data.candles_csv import read_rows, read_tape
-from commands.backtest.engine import BacktestEngine
-from commands.backtest.run_model import IN_MEMORY_ENV, EngineConfig
 from commands.backtest.run_record import complete_run, start_run
 from commands.candle_import import hour_commands
 from commands.replay import recorded_runs, replay_run
+from commands.run_engine.engine import RunEngine
+from commands.run_engine.run_model import IN_MEMORY_ENV, EngineConfig
 from commands.trading import Trading
 from domain.candles.candle_hour import CandleRow
 from domain.events import Cause
@@ -63,7 +63,7 @@ def persist_run(
     config = EngineConfig(run_id, capital, FillModel(), limits=limits)
     memory = Trading(IN_MEMORY_ENV, account=run_id)
     memory.start_run(start_run(config, strategies, tape, "backtest"))
-    engine = BacktestEngine(memory, strategies, config).run_tape(tape)
+    engine = RunEngine(memory, strategies, config).run_tape(tape)
     memory.complete_run(complete_run(engine))
     trading.copy_events_from(memory)
     memory.close()

@@ -34,14 +34,14 @@ from api.bootstrap import System
 from api.cli.run_parts import restore_sandbox
 from api.cli.trading_run import TradingRunInputError
 from api.settings import load_settings
-from commands.backtest.exchange_execution import ExchangeExecution
-from commands.backtest.execution import Execution
 from commands.messages import OpenRun
 from commands.parity import run_parity
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.reconciliation import Reconciler
 from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
+from commands.run_engine.exchange_execution import ExchangeExecution
+from commands.run_engine.execution import Execution
 from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
 from domain.orders.status import OrderStatus

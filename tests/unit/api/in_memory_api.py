@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from api.bootstrap import System
 from api.settings import load_settings
-from commands.backtest.run_model import IN_MEMORY_ENV
+from commands.run_engine.run_model import IN_MEMORY_ENV
 from commands.trading import Trading
 
 TOKEN = "unit-token-0123456789abcdef"

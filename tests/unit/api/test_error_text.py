@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from api.bootstrap import System
 from api.http.app import create_app
 from api.settings import load_settings
-from commands.backtest.run_model import IN_MEMORY_ENV
+from commands.run_engine.run_model import IN_MEMORY_ENV
 from commands.trading import Trading
 
 DATABASE_TEXT = 'connection to server at "10.0.0.5", port 5432 failed: password authentication'

@@ -15,7 +15,7 @@ from api.bootstrap import System
 from api.http.app import create_app
 from api.http.errors import MAX_BODY_BYTES
 from api.settings import load_settings
-from commands.backtest.run_model import IN_MEMORY_ENV
+from commands.run_engine.run_model import IN_MEMORY_ENV
 from commands.trading import Trading
 from tests.unit.api.in_memory_api import AUTH, ORDER, TOKEN, in_memory_system
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from adapters.market_data.candles_csv import read_candles, read_tape
-from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
 from commands.backtest.report import backtest_report
+from commands.run_engine.engine import IN_MEMORY_ENV, EngineConfig, RunEngine
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.candles.gaps import fill_gaps
@@ -37,12 +37,12 @@ def run(
     end: Any = None,
     limits: Limits = Limits(),  # noqa: B008 - frozen, immutable
     **model: Any,
-) -> tuple[BacktestEngine, dict[str, Any]]:
+) -> tuple[RunEngine, dict[str, Any]]:
     """Run the named strategies over the file; return the engine and its report."""
     trading = Trading(IN_MEMORY_ENV, account="test")
     strategies = build_strategies(names, {n: p for n, p in PARAMS.items() if n in names})
     config = EngineConfig("run-test", Decimal("10000000"), FillModel(**model), limits=limits)
-    engine = BacktestEngine(trading, strategies, config)
+    engine = RunEngine(trading, strategies, config)
     if fast:
         engine.run_tape(read_tape(path, end=end))
     else:
@@ -50,7 +50,7 @@ def run(
     return engine, backtest_report(engine)
 
 
-def events(engine: BacktestEngine) -> list[tuple[str, str, Any]]:
+def events(engine: RunEngine) -> list[tuple[str, str, Any]]:
     """Return (topic, canonical JSON, occurred_at) of every event the run appended."""
     notifications = engine.trading.recorder.select_notifications(start=None, limit=10**9)
     found = []
@@ -76,13 +76,13 @@ def run_both(
     names: list[str],
     params: dict[str, dict[str, str]],
     limits: Limits,
-) -> BacktestEngine:
+) -> RunEngine:
     """Run the strategies over the candles both ways; check they appended identical events."""
     engines = []
     for fast in (False, True):
         trading = Trading(IN_MEMORY_ENV, account="test")
         config = EngineConfig("run-test", Decimal("10000000"), FillModel(), limits=limits)
-        engine = BacktestEngine(trading, build_strategies(names, params), config)
+        engine = RunEngine(trading, build_strategies(names, params), config)
         engines.append(engine.run_tape(tape_of(candles)) if fast else engine.run(candles))
     plain, fast_engine = engines
     assert events(fast_engine) == events(plain), "the fast path appended other events"

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
-from commands.backtest.engine import IN_MEMORY_ENV, BacktestEngine, EngineConfig
 from commands.backtest.report import backtest_report
+from commands.run_engine.engine import IN_MEMORY_ENV, EngineConfig, RunEngine
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.candles.gaps import fill_gaps
@@ -50,16 +50,16 @@ def breakout_day(volume: str = "2") -> list[Candle]:
     return list(fill_gaps(day1 + day2 + day3))
 
 
-def run(candles: list[Candle], **model: Any) -> tuple[BacktestEngine, dict[str, Any]]:
+def run(candles: list[Candle], **model: Any) -> tuple[RunEngine, dict[str, Any]]:
     trading = Trading(IN_MEMORY_ENV, account="test")
-    engine = BacktestEngine(
+    engine = RunEngine(
         trading, [VolatilityBreakout()], EngineConfig("run-test", D("10000000"), FillModel(**model))
     )
     engine.run(candles)
     return engine, backtest_report(engine)
 
 
-def topics(engine: BacktestEngine) -> list[str]:
+def topics(engine: RunEngine) -> list[str]:
     notifications = engine.trading.recorder.select_notifications(start=None, limit=10_000)
     return [n.topic for n in notifications]
 

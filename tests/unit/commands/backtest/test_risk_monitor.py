@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
-from commands.backtest.engine import BacktestEngine
+from commands.run_engine.engine import RunEngine
 from domain.candles.candle import Candle
 from domain.candles.gaps import fill_gaps
 from domain.money import floor8
@@ -56,7 +56,7 @@ def bought() -> tuple[D, D]:
     return qty, CAPITAL - qty * price - qty * price * FEE
 
 
-def decoded(engine: BacktestEngine) -> list[tuple[str, dict[str, Any]]]:
+def decoded(engine: RunEngine) -> list[tuple[str, dict[str, Any]]]:
     return [(topic, json.loads(body)) for topic, body, _ in events(engine)]
 
 

@@ -8,15 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.market_data.candles_csv import read_candles
-from commands.backtest.engine import BacktestEngine
-from commands.backtest.execution import Execution
-from commands.backtest.paper_execution import PaperExecution
-from commands.backtest.run_model import EngineConfig
 from commands.ingest import candle_hour_commands
 from commands.messages import OpenRun
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
+from commands.run_engine.engine import RunEngine
+from commands.run_engine.execution import Execution
+from commands.run_engine.paper_execution import PaperExecution
+from commands.run_engine.run_model import EngineConfig
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.candles.gaps import fill_gaps
@@ -86,7 +86,7 @@ def backtest_decisions(candles: list[Candle]) -> list[str]:
     """Return the canonical decision events of a backtest of the run's inputs over `candles`."""
     trading = Trading(POPO_ENV, account=RUN_ID)
     strategies = build_strategies(NAMES, PARAMS)
-    engine = BacktestEngine(trading, strategies, EngineConfig(RUN_ID, CAPITAL, MODEL))
+    engine = RunEngine(trading, strategies, EngineConfig(RUN_ID, CAPITAL, MODEL))
     engine.run(candles)
     return decisions(trading)
 

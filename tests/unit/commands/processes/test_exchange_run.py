@@ -9,14 +9,14 @@ from uuid import UUID
 
 import pytest
 
-from commands.backtest.exchange_execution import ExchangeExecution
-from commands.backtest.execution import Execution
 from commands.errors import ExchangeUnavailableError
 from commands.messages import RecordFill
 from commands.ports import ExchangeOrder, OrderTicket
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
+from commands.run_engine.exchange_execution import ExchangeExecution
+from commands.run_engine.execution import Execution
 from domain.candles.candle import Candle
 from domain.fills.paper_fill_model import FillModel
 from domain.orders.order import Order
@@ -46,15 +46,15 @@ def candles() -> list[Candle]:
 @pytest.fixture(scope="module")
 def expected(candles: list[Candle]) -> list[str]:
     """The parity lines of a backtest over the same candles with the run's inputs."""
-    from commands.backtest.engine import BacktestEngine
-    from commands.backtest.run_model import EngineConfig
+    from commands.run_engine.engine import RunEngine
+    from commands.run_engine.run_model import EngineConfig
     from commands.trading import Trading
     from domain.strategies.catalog import build_strategies
     from tests.builders import POPO_ENV
     from tests.unit.commands.processes.runs import CAPITAL, NAMES, PARAMS
 
     trading = Trading(POPO_ENV, account=RUN_ID)
-    engine = BacktestEngine(
+    engine = RunEngine(
         trading, build_strategies(NAMES, PARAMS), EngineConfig(RUN_ID, CAPITAL, MODEL)
     )
     engine.run(candles)

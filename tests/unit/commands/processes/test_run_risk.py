@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from commands.backtest.engine import BacktestEngine
-from commands.backtest.run_model import EngineConfig
 from commands.messages import ChangeTradingState, SetRiskLimits
 from commands.parity import run_parity
 from commands.processes.resumable_trading import ResumableTrading
+from commands.run_engine.engine import RunEngine
+from commands.run_engine.run_model import EngineConfig
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.events import Cause
@@ -77,7 +77,7 @@ def backtest_with_limits(candles: list[Candle], limits: Limits) -> Trading:
     """Return the log of a backtest of the run's inputs with these limits."""
     trading = Trading(POPO_ENV, account="main")
     config = EngineConfig(RUN_ID, CAPITAL, MODEL, limits=limits)
-    BacktestEngine(trading, build_strategies(NAMES, PARAMS), config).run(candles)
+    RunEngine(trading, build_strategies(NAMES, PARAMS), config).run(candles)
     return trading
 
 

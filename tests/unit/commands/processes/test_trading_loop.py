@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from commands.backtest.execution import Acknowledgement, Execution
-from commands.backtest.paper_execution import PaperExecution
-from commands.backtest.paper_orders import PaperOrder
 from commands.processes.candle_feed import LogCandleFeed
+from commands.run_engine.execution import Acknowledgement, Execution
+from commands.run_engine.paper_execution import PaperExecution
+from commands.run_engine.working_orders import WorkingOrder
 from domain.candles.candle import Candle
 from domain.fills.paper_fill_model import FillModel
 from domain.strategies.run import StrategyRun
@@ -52,7 +52,7 @@ class CrashingExecution(PaperExecution):
         self.submitted = 0
         self.before_send = before_send
 
-    def submit(self, order: PaperOrder, candle: Candle) -> Acknowledgement:
+    def submit(self, order: WorkingOrder, candle: Candle) -> Acknowledgement:
         self.submitted += 1
         self.before_send()
         if self.submitted == self.crash_at:

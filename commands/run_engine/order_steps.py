@@ -10,11 +10,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from commands.backtest.engine_state import EngineState
-from commands.backtest.execution import ExecutedFill
-from commands.backtest.paper_orders import PaperOrder
-from commands.backtest.risk_monitor import MONITOR_ACTOR
-from commands.backtest.run_model import FillRecord, StrategyTrack
 from commands.messages import (
     AcceptOrder,
     CancelOrder,
@@ -24,6 +19,11 @@ from commands.messages import (
     RecordSubmissionFailure,
     RejectOrder,
 )
+from commands.run_engine.engine_state import EngineState
+from commands.run_engine.execution import ExecutedFill
+from commands.run_engine.risk_monitor import MONITOR_ACTOR
+from commands.run_engine.run_model import FillRecord, StrategyTrack
+from commands.run_engine.working_orders import WorkingOrder
 from domain.candles.candle import Candle
 from domain.errors import RiskError
 from domain.events import Cause
@@ -80,7 +80,7 @@ class OrderSteps(EngineState):
         if placement.denial is not None:
             self._deny(track, intent, placement.denial)
             return
-        working = PaperOrder(
+        working = WorkingOrder(
             order_id=placement.order_id,
             strategy=name,
             tag=intent.tag,
@@ -96,7 +96,7 @@ class OrderSteps(EngineState):
         self._submit(working, candle, flow)
         self._refresh(track)
 
-    def _submit(self, order: PaperOrder, candle: Candle, flow: Cause) -> None:
+    def _submit(self, order: WorkingOrder, candle: Candle, flow: Cause) -> None:
         ack = self.execution.submit(order, candle)
         if ack.exchange_order_id is not None:
             at = ack.accepted_at or candle.close_time
@@ -145,7 +145,7 @@ class OrderSteps(EngineState):
             if not fills and order in self.pending:
                 self._end_if_ended(order, candle)
 
-    def _record(self, order: PaperOrder, fill: ExecutedFill, candle: Candle) -> None:
+    def _record(self, order: WorkingOrder, fill: ExecutedFill, candle: Candle) -> None:
         track = self.tracks[order.strategy]
         cause = self._cause(fill.executed_at, self.execution.actor, str(order.order_id), order.flow)
         self.trading.record_fill(
@@ -174,7 +174,7 @@ class OrderSteps(EngineState):
             notice = FillNotice(order.tag, order.side, fill.price_krw, fill.qty_btc, is_complete)
             track.strategy.on_fill(notice)
 
-    def _end_if_ended(self, order: PaperOrder, candle: Candle) -> None:
+    def _end_if_ended(self, order: WorkingOrder, candle: Candle) -> None:
         # E.g. clarification 6: a market bid completes when its remainder buys less than 1e-8
         # BTC; the ledger closes it as Upbit does such an order: cancelled, keeping its fills.
         reason = self.execution.ended(order, candle)

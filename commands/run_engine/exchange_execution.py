@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from commands.backtest.execution import Acknowledgement, ExecutedFill
-from commands.backtest.paper_orders import PaperOrder
 from commands.errors import ExchangeRefusedOrderError, ExchangeUnavailableError
 from commands.ports import (
     ExchangeGateway,
@@ -27,6 +25,8 @@ from commands.ports import (
     ExchangeTrade,
     OrderTicket,
 )
+from commands.run_engine.execution import Acknowledgement, ExecutedFill
+from commands.run_engine.working_orders import WorkingOrder
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.orders.order import Order
@@ -81,7 +81,7 @@ class ExchangeExecution:
         self._synced_until: datetime | None = None
         self._sent_since_sync = False
 
-    def prepare(self, candle: Candle, working: list[PaperOrder]) -> None:
+    def prepare(self, candle: Candle, working: list[WorkingOrder]) -> None:
         """Ask the exchange about the working orders that this candle could have filled.
 
         A limit order trades in a minute only if its price traded, so only if the candle
@@ -103,7 +103,7 @@ class ExchangeExecution:
         self._synced_until = self._horizon() or candle.close_time
         self._sent_since_sync = False
 
-    def submit(self, order: PaperOrder, candle: Candle) -> Acknowledgement:
+    def submit(self, order: WorkingOrder, candle: Candle) -> Acknowledgement:
         """Send the order unless the log holds its outcome; return the acknowledgement."""
         self._before_send()
         is_first = self._is_first_sending(order.order_id)
@@ -134,7 +134,7 @@ class ExchangeExecution:
         known.take(placed)
         return Acknowledgement(placed.exchange_order_id, placed.created_at)
 
-    def fills(self, order: PaperOrder, candle: Candle) -> list[ExecutedFill]:
+    def fills(self, order: WorkingOrder, candle: Candle) -> list[ExecutedFill]:
         """Return the order's trades not taken yet that executed by this candle's close."""
         trades = self._known_of(order.order_id).trades[order.fills :]
         due = []
@@ -148,14 +148,14 @@ class ExchangeExecution:
             )
         return due
 
-    def ended(self, order: PaperOrder, candle: Candle) -> str | None:
+    def ended(self, order: WorkingOrder, candle: Candle) -> str | None:
         """Return why the order ended, when the exchange ended it and every trade was taken."""
         known = self._known_of(order.order_id)
         if known.state is ExchangeOrderState.CANCEL and order.fills == len(known.trades):
             return ENDED_REASON
         return None
 
-    def cancel(self, order: PaperOrder) -> None:
+    def cancel(self, order: WorkingOrder) -> None:
         """Ask the exchange to cancel the order, keeping the trades it reports.
 
         An order the exchange has already ended (cancelled by an earlier process that stopped
@@ -222,7 +222,7 @@ class ExchangeExecution:
 _WORKING = (ExchangeOrderState.WAIT, None)
 
 
-def _may_trade(order: PaperOrder, candle: Candle) -> bool:
+def _may_trade(order: WorkingOrder, candle: Candle) -> bool:
     if order.order_type is OrderType.MARKET or order.price_krw is None:
         return True
     if order.side is OrderSide.BID:

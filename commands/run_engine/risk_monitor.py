@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from commands.backtest.paper_orders import PaperOrder
-from commands.backtest.run_model import EngineConfig
 from commands.messages import ChangeTradingState, PlaceOrder, SetRiskLimits
+from commands.run_engine.run_model import EngineConfig
+from commands.run_engine.working_orders import WorkingOrder
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.candles.tape import CandleTape
@@ -119,14 +119,14 @@ class RiskMonitor:
 
     def liquidate(
         self, index: int, candle: Candle, held: Mapping[str, Decimal]
-    ) -> list[PaperOrder]:
+    ) -> list[WorkingOrder]:
         """Place the market asks that sell every strategy's whole position at this close.
 
         They go through the ledger like any order; their client order ids derive from the
         monitor's cause. Return them, placed, for the engine to send and work.
         """
         cause = self.cause(candle)
-        placed: list[PaperOrder] = []
+        placed: list[WorkingOrder] = []
         for name, qty in held.items():
             volumes = liquidation_volumes(qty, candle.close, self.limits.max_order_krw)
             for n, volume in enumerate(volumes):
@@ -144,7 +144,7 @@ class RiskMonitor:
                     )
                 )
                 placed.append(
-                    PaperOrder(
+                    WorkingOrder(
                         order_id=order_id,
                         strategy=name,
                         tag=f"risk-liquidation-{index}-{n}",

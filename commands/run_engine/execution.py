@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from commands.backtest.paper_orders import PaperOrder
+from commands.run_engine.working_orders import WorkingOrder
 from domain.candles.candle import Candle
 
 
@@ -52,17 +52,17 @@ class Execution(Protocol):
     actor: str
     """Names the execution in the events it causes (`paper-exchange`, `exchange:sandbox`)."""
 
-    def prepare(self, candle: Candle, working: list[PaperOrder]) -> None:
+    def prepare(self, candle: Candle, working: list[WorkingOrder]) -> None:
         """Learn what happened to the working orders up to this candle's close."""
 
-    def submit(self, order: PaperOrder, candle: Candle) -> Acknowledgement:
+    def submit(self, order: WorkingOrder, candle: Candle) -> Acknowledgement:
         """Send a placed order (decided at `candle`'s close) to be executed."""
 
-    def fills(self, order: PaperOrder, candle: Candle) -> list[ExecutedFill]:
+    def fills(self, order: WorkingOrder, candle: Candle) -> list[ExecutedFill]:
         """Return the order's fills not yet taken, dated up to this candle's close, in order."""
 
-    def ended(self, order: PaperOrder, candle: Candle) -> str | None:
+    def ended(self, order: WorkingOrder, candle: Candle) -> str | None:
         """Return why the order ended without filling in full at this close, else None."""
 
-    def cancel(self, order: PaperOrder) -> None:
+    def cancel(self, order: WorkingOrder) -> None:
         """Withdraw the order's unfilled remainder (before the ledger records the cancel)."""

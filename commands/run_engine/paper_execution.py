@@ -7,8 +7,8 @@ buys less than 1e-8 BTC ends (clarification 6), cancelled as Upbit cancels such 
 
 from __future__ import annotations
 
-from commands.backtest.execution import Acknowledgement, ExecutedFill
-from commands.backtest.paper_orders import PaperOrder
+from commands.run_engine.execution import Acknowledgement, ExecutedFill
+from commands.run_engine.working_orders import WorkingOrder
 from domain.candles.candle import Candle
 from domain.fills.paper_fill_model import FillModel
 from domain.money import floor8
@@ -25,14 +25,14 @@ class PaperExecution:
     def __init__(self, model: FillModel) -> None:
         self.model = model
 
-    def prepare(self, candle: Candle, working: list[PaperOrder]) -> None:
+    def prepare(self, candle: Candle, working: list[WorkingOrder]) -> None:
         """Nothing to learn: the model fills from the candle itself."""
 
-    def submit(self, order: PaperOrder, candle: Candle) -> Acknowledgement:
+    def submit(self, order: WorkingOrder, candle: Candle) -> Acknowledgement:
         """Accept the order at its decision time."""
         return Acknowledgement(f"paper-{order.order_id}", candle.close_time)
 
-    def fills(self, order: PaperOrder, candle: Candle) -> list[ExecutedFill]:
+    def fills(self, order: WorkingOrder, candle: Candle) -> list[ExecutedFill]:
         """Return the model's fill of the order in this candle, if any."""
         fill = order.fill_in(candle, self.model)
         if fill is None:
@@ -44,7 +44,7 @@ class PaperExecution:
             )
         ]
 
-    def ended(self, order: PaperOrder, candle: Candle) -> str | None:
+    def ended(self, order: WorkingOrder, candle: Candle) -> str | None:
         """Return the dust reason for a filled market bid that can buy nothing more."""
         if order.order_type is not OrderType.MARKET or order.side is not OrderSide.BID:
             return None
@@ -53,5 +53,5 @@ class PaperExecution:
             return None
         return DUST_REASON
 
-    def cancel(self, order: PaperOrder) -> None:
+    def cancel(self, order: WorkingOrder) -> None:
         """Nothing to withdraw: the model simply stops filling the order."""

@@ -1,6 +1,8 @@
-"""The engine's view of one resting paper order: what remains, and how a candle fills it.
+"""The engine's view of one working order of the run: what remains, and how a candle fills it.
 
-`next_fill` is the fast path's side of it: the first candle of a tape that can fill the order.
+With the paper fill model the candle fills it (`fill_in`); on an exchange the exchange does,
+and this is what the engine knows of it. `next_fill` is the fast path's side: the first candle
+of a tape that can fill the order.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from domain.orders.terms import OrderSide, OrderType
 
 
 @dataclass
-class PaperOrder:
-    """A placed order the paper exchange works, in placement order."""
+class WorkingOrder:
+    """A placed order of the run still working, in placement order."""
 
     order_id: UUID
     strategy: str

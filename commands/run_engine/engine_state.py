@@ -1,8 +1,8 @@
 """The engine's state: the strategies' tracks, the working orders, the books from the ledger.
 
-`BacktestEngine` is built up in layers, one concept each: this state and the book reads,
+`RunEngine` is built up in layers, one concept each: this state and the book reads,
 `OrderSteps` (the orders' placing, sending, fills and ends), `RiskSteps` (the risk monitor at
-each close) and the drivers in `commands/backtest/engine.py`.
+each close) and the drivers in `commands/run_engine/engine.py`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
-from commands.backtest.execution import Execution
-from commands.backtest.paper_execution import PaperExecution
-from commands.backtest.paper_orders import PaperOrder
-from commands.backtest.risk_monitor import Holdings, RiskMonitor
-from commands.backtest.run_model import STRATEGY_ORDER, EngineConfig, StrategyTrack
+from commands.run_engine.execution import Execution
+from commands.run_engine.paper_execution import PaperExecution
+from commands.run_engine.risk_monitor import Holdings, RiskMonitor
+from commands.run_engine.run_model import STRATEGY_ORDER, EngineConfig, StrategyTrack
+from commands.run_engine.working_orders import WorkingOrder
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.events import Cause
@@ -51,7 +51,7 @@ class EngineState:
             s.name: StrategyTrack(s, empty, [(0, config.capital_krw, Decimal(0))])
             for s in sorted(strategies, key=lambda s: STRATEGY_ORDER.index(s.name))
         }
-        self.pending: list[PaperOrder] = []
+        self.pending: list[WorkingOrder] = []
         self.risk = RiskMonitor(trading, config)
         self.candles = 0
         self.closes: npt.NDArray[np.float64] = np.zeros(0)

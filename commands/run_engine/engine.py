@@ -3,8 +3,8 @@
 strategies.md "Order of work at each candle": first the fills that this candle produces for
 orders placed earlier (in placement order), then the strategies' decisions at its close in the
 fixed order volatility breakout, grid, turtle. Between the two, the risk monitor marks the book
-at the close and applies what crossed a limit (`commands/backtest/risk_steps.py`); the
-orders are placed, sent, filled and ended by `commands/backtest/order_steps.py`. This module
+at the close and applies what crossed a limit (`commands/run_engine/risk_steps.py`); the
+orders are placed, sent, filled and ended by `commands/run_engine/order_steps.py`. This module
 holds the drivers (one candle at a time, or the tape's fast path) and the run's record.
 """
 
@@ -18,8 +18,8 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
-from commands.backtest.risk_steps import RiskSteps
-from commands.backtest.run_model import IN_MEMORY_ENV, EngineConfig, FillRecord, StrategyTrack
+from commands.run_engine.risk_steps import RiskSteps
+from commands.run_engine.run_model import IN_MEMORY_ENV, EngineConfig, FillRecord, StrategyTrack
 from domain.candles.candle import Candle
 from domain.candles.tape import CandleTape
 from domain.market_point import MarketPoint, MarketPointBuilder
@@ -28,10 +28,10 @@ from domain.risk.directive import RiskDirective
 from domain.risk.trading_state import TradingState
 from domain.strategies.base import CancelIntent, DecisionContext
 
-__all__ = ["IN_MEMORY_ENV", "BacktestEngine", "EngineConfig", "FillRecord", "StrategyTrack"]
+__all__ = ["IN_MEMORY_ENV", "RunEngine", "EngineConfig", "FillRecord", "StrategyTrack"]
 
 
-class BacktestEngine(RiskSteps):
+class RunEngine(RiskSteps):
     """Runs strategies over closed 1-minute candles through the ledger.
 
     `run` takes the candles one by one, as live trading does; `run_tape` visits only the
@@ -39,7 +39,7 @@ class BacktestEngine(RiskSteps):
     arrays. Both call `process` at a candle the same way, so both append the same events.
     """
 
-    def run(self, candles: Iterable[Candle]) -> BacktestEngine:
+    def run(self, candles: Iterable[Candle]) -> RunEngine:
         """Process every candle, one at a time (the path live trading takes)."""
         points = MarketPointBuilder()
         closes: list[float] = []
@@ -58,7 +58,7 @@ class BacktestEngine(RiskSteps):
         progress: Callable[[int, int], None] | None = None,
         *,
         directives: Mapping[int, Sequence[RiskDirective]] | None = None,
-    ) -> BacktestEngine:
+    ) -> RunEngine:
         """Process only the candles where something can happen; identical events to `run`.
 
         `progress(index, total)` is called after each processed candle, if given.
