@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from adapters.embedded.services import EmbeddedServices
@@ -45,10 +46,12 @@ from commands.processes.trading_loop import TradingLoop
 from commands.run_engine.exchange_execution import ExchangeExecution
 from commands.run_engine.execution import Execution
 from commands.run_engine.paper_execution import PaperExecution
+from commands.run_engine.run_model import IN_MEMORY_ENV
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
+from domain.market import DEFAULT_MARKETS
 from domain.strategies.run import StrategyRun
 from projections.catalogue import PROJECTIONS, projection_named
 from projections.queries import ReadModelQueries
@@ -365,6 +368,13 @@ def trading_parts(
         reconcile=None if opened.exchange == "paper" else reconciliation(log, opened, rest),
     )
     return TradingParts(service, market_feed, closers)
+
+
+def scratch_ledger(
+    account: str, fee_rate: Decimal, markets: frozenset[str] = DEFAULT_MARKETS
+) -> Trading:
+    """Return an empty in-memory ledger (a backtest's, a replay's, a parity check's)."""
+    return Trading(IN_MEMORY_ENV, account=account, fee_rate=fee_rate, markets=markets)
 
 
 def run_lease(settings: Settings, run_id: str) -> RunLease:

@@ -24,8 +24,8 @@ from commands.processes.risk_directives import OutsideRiskChanges
 from commands.processes.run_replica import seed_account
 from commands.run_engine.engine import RunEngine
 from commands.run_engine.risk_monitor import monitor_flow
-from commands.run_engine.run_model import IN_MEMORY_ENV, EngineConfig
-from commands.trading import Trading
+from commands.run_engine.run_model import EngineConfig
+from commands.trading import ScratchLedger, Trading
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 from domain.fills.paper_fill_model import FillModel
 from domain.parity import parity_lines
@@ -117,6 +117,7 @@ def run_parity(
     start: datetime | None = None,
     end: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    scratch: ScratchLedger,
 ) -> RunParity:
     """Compare a trading run's decisions in [start, end) with a backtest of its candles.
 
@@ -133,9 +134,7 @@ def run_parity(
         return outcome
     outcome.candles = len(tape)
     directives = _outside_risk_changes(trading, opened, position)
-    replica = Trading(
-        IN_MEMORY_ENV, account=trading.account, markets=trading.markets, fee_rate=opened.fee_rate
-    )
+    replica = scratch(trading.account, opened.fee_rate, trading.markets)
     try:
         # The backtest starts from the account the run opened on, as the run's loop does: the
         # strategies' books (cash, positions; an earlier run's or an operator's), the risk

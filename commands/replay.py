@@ -17,8 +17,8 @@ from typing import Any
 from commands.candle_history import candle_tape_from_log
 from commands.run_engine.engine import RunEngine
 from commands.run_engine.risk_monitor import monitor_flow
-from commands.run_engine.run_model import IN_MEMORY_ENV, EngineConfig
-from commands.trading import Trading
+from commands.run_engine.run_model import EngineConfig
+from commands.trading import ScratchLedger, Trading
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 from domain.fills.paper_fill_model import FillModel
 from domain.ids import order_id, risk_limits_id
@@ -123,7 +123,11 @@ def recorded_runs(
 
 
 def replay_run(
-    trading: Trading, run: RecordedRun, progress: Callable[[int, int], None] | None = None
+    trading: Trading,
+    run: RecordedRun,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    scratch: ScratchLedger,
 ) -> RunReplay:
     """Replay one run from its recorded inputs and compare its decisions with the log's."""
     outcome = RunReplay(run)
@@ -160,7 +164,7 @@ def replay_run(
             f"{len(tape):,} minutes hashing to {digest[:16]}…, the run recorded "
             f"{started.candle_count:,} hashing to {started.candles_sha256[:16]}…"
         )
-    replayed = _rerun(run, tape, progress)
+    replayed = _rerun(run, tape, progress, scratch)
     outcome.replayed_decisions = len(replayed)
     outcome.replay_hash = _hash_of(replayed)
     outcome.difference = first_difference(recorded, replayed)
@@ -197,12 +201,15 @@ def recorded_decisions(trading: Trading, run: RecordedRun) -> list[Decision]:
 
 
 def _rerun(
-    run: RecordedRun, tape: Any, progress: Callable[[int, int], None] | None
+    run: RecordedRun,
+    tape: Any,
+    progress: Callable[[int, int], None] | None,
+    scratch: ScratchLedger,
 ) -> list[Decision]:
     started = run.started
     model = FillModel(started.fee_rate, started.slippage_bps, started.max_participation)
     strategies = build_strategies(list(started.strategies), started.strategies)
-    replica = Trading(IN_MEMORY_ENV, account=run.run_id, fee_rate=model.fee_rate)
+    replica = scratch(run.run_id, model.fee_rate)
     try:
         config = EngineConfig(
             run.run_id, started.capital_krw, model, started.market, started.limits

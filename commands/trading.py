@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -75,7 +75,13 @@ from domain.risk.breach import Breach
 from domain.risk.limits import RiskLimits
 from domain.strategies.run import StrategyRun
 
-__all__ = ["CandleIngestReport", "OrderPlacement", "Trading", "register_event_topics"]
+__all__ = [
+    "CandleIngestReport",
+    "OrderPlacement",
+    "ScratchLedger",
+    "Trading",
+    "register_event_topics",
+]
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -91,6 +97,20 @@ def register_event_topics() -> None:
     """Register every event class under its bus name, so stored topics resolve on load."""
     for name, event_class in EVENT_CLASS_BY_BUS_NAME.items():
         register_topic(name, event_class)
+
+
+class ScratchLedger(Protocol):
+    """An empty in-memory ledger for a backtest, a replay or a parity check.
+
+    The composition root hands it out (`api.bootstrap.scratch_ledger`): no use case builds a
+    ledger of its own.
+    """
+
+    def __call__(
+        self, account: str, fee_rate: Decimal, markets: frozenset[str] = DEFAULT_MARKETS
+    ) -> Trading:
+        """Return an empty ledger of `account` with this fee rate and these markets."""
+        ...
 
 
 class Trading(Application[UUID]):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -15,7 +15,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from adapters.market_data.candles_csv import CandleRows
-    from commands.trading import Trading
+    from commands.backtest.run_backtest import Backtest
     from domain.risk.limits import Limits
 
 from adapters.reports.figures import format_figure, risk_figure
@@ -126,11 +126,9 @@ def backtest(
     """
     from adapters.market_data.candle_quote import check_krw_quote
     from adapters.market_data.candles_csv import read_candles, read_rows
+    from api.bootstrap import scratch_ledger
     from api.cli.output_file import check_output_file, write_output_file
-    from commands.backtest.report import backtest_report
-    from commands.backtest.run_record import complete_run, start_run
-    from commands.run_engine.engine import IN_MEMORY_ENV, EngineConfig, RunEngine
-    from commands.trading import Trading
+    from commands.backtest.run_backtest import BacktestInputs, run_backtest
     from domain.candles.gaps import fill_gaps
     from domain.fills.paper_fill_model import FillModel
     from domain.money import positive_krw, to_decimal
@@ -141,7 +139,7 @@ def backtest(
     for text in param or []:
         strategy, name, value = parse_param(text)
         overrides.setdefault(strategy, {})[name] = value
-    built = build_strategies(names, overrides)
+    build_strategies(names, overrides)  # refuses an unknown strategy or parameter, first
     try:
         model = FillModel(
             fee_rate=to_decimal(fee_rate, "fee rate"),
@@ -187,33 +185,22 @@ def backtest(
         closes = file_rows.prices[:, 3]
         check_krw_quote(candles, closes, market, is_non_krw_allowed=allow_non_krw)
         tape, source_label = file_rows.tape(), candles.name
-    run_id = _run_id(
-        tape.open_time(0),
-        tape.open_time(len(tape) - 1),
-        len(tape),
-        names,
-        overrides,
-        capital_krw,
-        model,
-        *_limit_parts(limits),
-    )
-    trading = Trading(IN_MEMORY_ENV, account=run_id, fee_rate=model.fee_rate)
-    config = EngineConfig(run_id, capital_krw, model, market, limits)
-    engine = RunEngine(trading, built, config)
-    if persist:  # the log records what the run was given, for `ledger replay`
-        trading.start_run(start_run(config, built, tape, "backtest"))
-    if engine_path == "fast":
-        with _tape_progress() as update:
-            engine.run_tape(tape, update)
-    elif candles is not None:
-        rows = read_candles(candles, start=first_at, end=end_at)
-        engine.run(_progress(fill_gaps(rows), len(tape)))
-    else:
-        engine.run(_progress((tape.candle(i) for i in range(len(tape))), len(tape)))
-    report = backtest_report(engine)
+    inputs = BacktestInputs(names, overrides, capital_krw, model, market, limits)
+    plain = None
+    if engine_path == "plain":
+        if candles is not None:
+            plain = _progress(
+                fill_gaps(read_candles(candles, start=first_at, end=end_at)), len(tape)
+            )
+        else:
+            plain = _progress((tape.candle(i) for i in range(len(tape))), len(tape))
+    with _tape_progress() if plain is None else contextlib.nullcontext() as update:
+        done = run_backtest(
+            tape, inputs, scratch_ledger, records_run=persist, candles=plain, progress=update
+        )
+    run_id, engine, trading, report = done.run_id, done.engine, done.ledger, done.report
     if persist:
-        trading.complete_run(complete_run(engine))
-        _persist(ctx, trading, run_id, market, file_rows, source_label)
+        _persist(ctx, done, market, file_rows, source_label)
     trading.close()
     _print(report)
     if json_out is not None:
@@ -237,8 +224,7 @@ def backtest(
 
 def _persist(
     ctx: typer.Context,
-    trading: Trading,
-    run_id: str,
+    done: Backtest,
     market: str,
     rows: CandleRows | None,
     file_name: str,
@@ -251,19 +237,20 @@ def _persist(
     from api.bootstrap import migrator
     from api.cli.candles import record_candle_rows
     from api.cli.context import make_cause, open_system, state_of
+    from commands.backtest.run_backtest import persist_backtest
     from commands.errors import DuplicateRunError
     from domain.errors import CandleConflictError
 
     with open_system(ctx) as system:
-        if system.trading.get_run(run_id) is not None:
+        if system.trading.get_run(done.run_id) is not None:
             raise DuplicateRunError(
-                f"run {run_id} is already in the event log: a run is persisted once (change "
+                f"run {done.run_id} is already in the event log: a run is persisted once (change "
                 "its inputs to record another run)"
             )
         if rows is not None:
             settings = state_of(ctx).settings()
             migrator(settings).up()  # the candle table beside the log, as `ledger import`
-            cause = make_cause(None, correlation_id=f"run:{run_id}")
+            cause = make_cause(None, correlation_id=f"run:{done.run_id}")
             try:
                 report, _ = record_candle_rows(
                     system, settings, market, rows, f"csv:{file_name}", cause
@@ -276,19 +263,13 @@ def _persist(
                 ) from None
             if report.recorded:
                 console.print(f"recorded {report.recorded:,} candles of the run in the event log")
-        copied = system.trading.copy_events_from(trading)
-    console.print(f"persisted {copied:,} events of run {run_id} to the event log")
+        copied = persist_backtest(system.trading, done)
+    console.print(f"persisted {copied:,} events of run {done.run_id} to the event log")
 
 
 def _limits(**given: str | None) -> Limits:
     """Return the run's risk limits; a bad value names its flag, the value and the rule."""
     return parse_limits(BacktestInputError, **given)
-
-
-def _limit_parts(limits: Limits) -> list[str]:
-    # Only runs with limits add them to the run id: the ids of runs without stay as they were.
-    given = {name: str(value) for name, value in limits.as_fields().items() if value is not None}
-    return [json.dumps(given, sort_keys=True)] if given else []
 
 
 def _time(text: str | None, option: str) -> datetime | None:
@@ -301,13 +282,6 @@ def _time(text: str | None, option: str) -> datetime | None:
             f"{option} {text!r} is not an ISO 8601 time, e.g. 2023-03-01 or 2023-03-01T09:00Z"
         ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _run_id(first: datetime, last: datetime, count: int, *parts: Any) -> str:
-    # The inputs, not where they came from: a file and the log with the same candles replay
-    # to the same run, hence the same replay hash.
-    basis = json.dumps([first.isoformat(), last.isoformat(), count, *map(str, parts)])
-    return "bt-" + hashlib.sha256(basis.encode()).hexdigest()[:12]
 
 
 def _progress(candles: Iterable[Any], total: int) -> Iterator[Any]:

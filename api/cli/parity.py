@@ -51,6 +51,7 @@ def parity(
 
     Example: ledger parity --from 2023-03-09 --to 2023-03-12
     """
+    from api.bootstrap import scratch_ledger
     from commands.parity import run_parity, trading_runs
 
     lo, hi = _time(start, "--from"), _time(end, "--to")
@@ -64,7 +65,11 @@ def parity(
             raise ParityInputError(f"the log holds no trading run{wanted} (see `ledger run`)")
         for position, opened in runs:
             with console.status(f"backtesting the candles run {opened.run_id} saw…"):
-                outcomes.append(run_parity(system.trading, opened, position, start=lo, end=hi))
+                outcomes.append(
+                    run_parity(
+                        system.trading, opened, position, start=lo, end=hi, scratch=scratch_ledger
+                    )
+                )
     table = Table(title="parity: the trading run against a backtest of its candles")
     for column in ("run", "range (UTC)", "candles", "decisions", "run hash", "backtest hash", ""):
         table.add_column(column)

@@ -66,6 +66,7 @@ def replay(
     by event with the ones the log records; the replay hash covers them byte for byte. A
     difference names the first differing event, its log position and the fields that differ.
     """
+    from api.bootstrap import scratch_ledger
     from commands.replay import recorded_runs, replay_run
 
     from_position, from_time = _bound(start, "--from")
@@ -82,7 +83,14 @@ def replay(
         outcomes = []
         with _progress(len(runs)) as advance:
             for recorded in runs:
-                outcomes.append(replay_run(system.trading, recorded, advance(recorded.run_id)))
+                outcomes.append(
+                    replay_run(
+                        system.trading,
+                        recorded,
+                        advance(recorded.run_id),
+                        scratch=scratch_ledger,
+                    )
+                )
     _print(outcomes)
     if json_out is not None:
         body = [o.as_dict() for o in outcomes]

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from adapters.market_data.candles_csv import read_rows, read_tape
+from api.bootstrap import scratch_ledger
 from commands.backtest.run_record import complete_run, start_run
 from commands.candle_import import hour_commands
 from commands.replay import recorded_runs, replay_run
@@ -49,7 +50,7 @@ def bench_replay(env: dict[str, str], runs: int = 3) -> Figure:
         times = []
         for _ in range(runs):
             started = time.perf_counter()
-            outcome = replay_run(trading, run)
+            outcome = replay_run(trading, run, scratch=scratch_ledger)
             times.append(time.perf_counter() - started)
             assert outcome.is_identical, (outcome.problems, outcome.difference)
     finally:

@@ -14,6 +14,7 @@ from psycopg import sql
 
 import commands.replay as replay_module
 from adapters.market_data.candles_csv import read_rows, read_tape
+from api.bootstrap import scratch_ledger
 from commands.backtest.run_record import complete_run, start_run
 from commands.candle_import import hour_commands
 from commands.replay import recorded_runs, replay_run
@@ -86,7 +87,7 @@ def test_a_persisted_run_replays_to_the_decisions_and_hash_it_recorded(trading: 
     printed = persist_run(trading, "bt-replay-1")
     # When the log's runs are replayed
     [run] = recorded_runs(trading)
-    outcome = replay_run(trading, run)
+    outcome = replay_run(trading, run, scratch=scratch_ledger)
     # Then the replay decided exactly what the log records, with the hash the backtest printed
     assert outcome.is_identical, (outcome.problems, outcome.difference)
     assert outcome.recorded_decisions == outcome.replayed_decisions > 50
@@ -110,7 +111,7 @@ def test_a_decision_changed_in_the_log_is_named_with_its_position_and_fields(
     price = first_fill.body["price_krw"]
     rewrite_event(pg_schema, first_fill.position, f'"{price}"', f'"{int(price) + 1000}"')
     # When it is replayed
-    outcome = replay_run(trading, run)
+    outcome = replay_run(trading, run, scratch=scratch_ledger)
     # Then the replay names that event, its position and the field, and the log's hash
     # no longer matches the one the run recorded when it completed
     assert not outcome.is_identical
@@ -137,7 +138,7 @@ def test_changed_strategy_code_is_named_at_its_first_differing_decision(
         return build_strategies(names, params)
 
     monkeypatch.setattr(replay_module, "build_strategies", changed_code)
-    outcome = replay_run(trading, run)
+    outcome = replay_run(trading, run, scratch=scratch_ledger)
     # Then the replay differs at the breakout's first signal that moved: the recorded one is
     # named by its log position, and the fields show it came at another candle
     difference = outcome.difference
@@ -173,7 +174,7 @@ def test_candles_corrected_after_a_run_do_not_change_its_replay(trading: Trading
     assert report.corrected == 1
     # When the run is replayed
     [run] = recorded_runs(trading)
-    outcome = replay_run(trading, run)
+    outcome = replay_run(trading, run, scratch=scratch_ledger)
     # Then it replays from the candles as they were when it started: identical
     assert outcome.is_identical and outcome.replay_hash == printed
 
@@ -185,7 +186,7 @@ def test_a_run_whose_candles_are_missing_from_the_log_is_reported_not_replayed(
     persist_run(trading, "bt-replay-5")
     # When it is replayed
     [run] = recorded_runs(trading)
-    outcome = replay_run(trading, run)
+    outcome = replay_run(trading, run, scratch=scratch_ledger)
     # Then the outcome says the candles are missing, and nothing was compared
     assert not outcome.is_identical and not outcome.candles_match
     assert "the log holds no KRW-BTC candles of run bt-replay-5" in outcome.problems[0]
@@ -209,7 +210,7 @@ def test_runs_are_selected_by_id_by_log_position_and_by_candle_time(trading: Tra
     assert recorded_runs(trading, times=(after, None)) == []
     assert recorded_runs(trading, times=(None, datetime(2023, 3, 9, tzinfo=UTC))) == []
     # And the second run replays identically too, with its own parameters
-    outcome = replay_run(trading, second)
+    outcome = replay_run(trading, second, scratch=scratch_ledger)
     assert outcome.is_identical and second.started.strategies["grid"]["levels"] == "12"
 
 
@@ -225,7 +226,7 @@ def test_a_persisted_run_with_risk_limits_replays_with_its_recorded_limits(
     free, limited = recorded_runs(trading)
     assert limited.started.limits == limits and free.started.limits == Limits()
     # When the runs are replayed
-    outcomes = [replay_run(trading, run) for run in (free, limited)]
+    outcomes = [replay_run(trading, run, scratch=scratch_ledger) for run in (free, limited)]
     # Then both are identical, the limited one with the hash its backtest printed
     assert all(o.is_identical for o in outcomes), [(o.problems, o.difference) for o in outcomes]
     assert outcomes[1].replay_hash == printed != outcomes[0].replay_hash

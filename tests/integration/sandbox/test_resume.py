@@ -30,7 +30,7 @@ from adapters.upbit.candle_source import UpbitCandleSource
 from adapters.upbit.execution import UpbitExecutionGateway
 from adapters.upbit.rate_limit import GROUP_LIMITS
 from adapters.upbit.rest import UpbitRestClient
-from api.bootstrap import System
+from api.bootstrap import System, scratch_ledger
 from api.cli.run_parts import restore_sandbox
 from api.cli.trading_run import TradingRunInputError
 from api.settings import load_settings
@@ -179,7 +179,7 @@ def test_a_run_resumed_on_a_new_sandbox_finds_its_orders_there_and_trades_on_in_
             # And the run trades on, and decides what a backtest of its candles decides
             resumed.trade(30)
             assert unexplained(resumed.reconcile(3)) == []
-        outcome = run_parity(log, opened, position)
+        outcome = run_parity(log, opened, position, scratch=scratch_ledger)
         assert outcome.candles == 90 and outcome.is_equal, outcome.first_difference()
     finally:
         log.close()

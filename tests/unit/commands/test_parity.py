@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from api.bootstrap import scratch_ledger
 from commands.messages import AllocateCapital, ChangeTradingState
 from commands.parity import run_parity
 from domain.candles.candle import Candle
@@ -38,7 +39,7 @@ def test_a_run_that_saw_no_candle_has_nothing_to_compare_and_is_equal() -> None:
     assert opened is not None and position is not None
 
     # When parity compares it with a backtest
-    outcome = run_parity(trading, opened, position)
+    outcome = run_parity(trading, opened, position, scratch=scratch_ledger)
 
     # Then both sides decided nothing: equal, nothing to compare, no difference to name
     assert outcome.is_equal and outcome.candles == 0
@@ -68,7 +69,7 @@ def test_a_run_opened_on_books_it_did_not_fund_is_compared_from_the_cash_it_had(
     # Then parity backtests it from the books it had, and finds what it decided
     opened, position = trading.get_run_opened(RUN_ID), trading.run_opened_position(RUN_ID)
     assert opened is not None and position is not None
-    outcome = run_parity(trading, opened, position)
+    outcome = run_parity(trading, opened, position, scratch=scratch_ledger)
     assert outcome.candles == len(candles)
     assert len(outcome.system_lines) >= 5
     assert outcome.is_equal, outcome.first_difference()
@@ -92,6 +93,6 @@ def test_a_run_opened_on_a_halted_account_is_compared_from_that_state(
     # Then the backtest starts halted too, and decides the same denials
     opened, position = trading.get_run_opened(RUN_ID), trading.run_opened_position(RUN_ID)
     assert opened is not None and position is not None
-    outcome = run_parity(trading, opened, position)
+    outcome = run_parity(trading, opened, position, scratch=scratch_ledger)
     assert any("trading_halted" in line for line in outcome.system_lines)
     assert outcome.is_equal, outcome.first_difference()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from api.bootstrap import scratch_ledger
 from commands.messages import ChangeTradingState, SetRiskLimits
 from commands.parity import run_parity
 from commands.processes.resumable_trading import ResumableTrading
@@ -169,7 +170,7 @@ def test_an_operator_halt_reaches_the_run_at_the_next_candle_and_a_resume_restar
     opened = trading.get_run_opened(RUN_ID)
     position = trading.run_opened_position(RUN_ID)
     assert opened is not None and position is not None
-    outcome = run_parity(trading, opened, position)
+    outcome = run_parity(trading, opened, position, scratch=scratch_ledger)
     assert outcome.is_equal, outcome.first_difference()
     assert outcome.system_lines
 
@@ -229,7 +230,7 @@ def test_limits_an_operator_sets_during_a_run_are_watched_from_the_next_candle(
     opened = trading.get_run_opened(RUN_ID)
     position = trading.run_opened_position(RUN_ID)
     assert opened is not None and position is not None
-    outcome = run_parity(trading, opened, position)
+    outcome = run_parity(trading, opened, position, scratch=scratch_ledger)
     assert outcome.is_equal, outcome.first_difference()
 
 
