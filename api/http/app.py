@@ -9,7 +9,15 @@ from fastapi import Depends, FastAPI
 from api.http.body_limit import BodySizeLimit
 from api.http.errors import MAX_BODY_BYTES, install_error_handlers
 from api.http.query_parameters import refuse_unknown_parameters
-from api.http.routers import audit, commands, health, queries, reconciliations, series
+from api.http.routers import (
+    audit,
+    backtests,
+    commands,
+    health,
+    queries,
+    reconciliations,
+    series,
+)
 
 if TYPE_CHECKING:
     from api.bootstrap import System
@@ -41,4 +49,6 @@ def create_app(system: System) -> FastAPI:
     app.include_router(series.router)
     app.include_router(reconciliations.router)
     app.include_router(audit.router)
+    app.include_router(backtests.router)
+    backtests.install_gate(app.state)
     return app
