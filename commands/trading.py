@@ -320,6 +320,8 @@ class Trading(Application[UUID]):
         """
         with self.account_turn() if in_turn else contextlib.nullcontext():
             try:
+                # One policy object for every call: tenacity keeps a call's state per thread
+                # and per iteration, so threads and a retry inside an attempt do not mix.
                 return self._conflict_retries(attempt)
             except RetryError:
                 raise ConcurrencyConflictError(

@@ -873,3 +873,28 @@ class TestConcurrency:
         # Then every order was placed at its first attempt
         assert errors == []
         assert bus_names_since(app, 0).count("order.placed") == 40
+
+    def test_a_retry_inside_an_attempt_keeps_its_own_count(self) -> None:
+        # Given a ledger allowing three attempts, and an attempt that itself retries
+        app = Trading({"PERSISTENCE_MODULE": "eventsourcing.popo"}, conflict_retries=3)
+        calls = {"outer": 0, "inner": 0}
+
+        def inner() -> str:
+            calls["inner"] += 1
+            if calls["inner"] <= 2:
+                raise IntegrityError("lost to another writer")
+            return "inner done"
+
+        def outer() -> str:
+            calls["outer"] += 1
+            assert app.retrying(inner, "inner") == "inner done"
+            if calls["outer"] == 1:
+                raise IntegrityError("lost to another writer")
+            return "outer done"
+
+        # When the outer attempt loses once after its inner one lost twice
+        result = app.retrying(outer, "outer")
+
+        # Then each kept its own attempts: the inner 3 then 1, the outer 2
+        assert result == "outer done"
+        assert calls == {"outer": 2, "inner": 4}
