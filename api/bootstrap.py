@@ -36,6 +36,7 @@ from adapters.upbit.candle_source import UpbitCandleSource
 from adapters.upbit.execution import UpbitExecutionGateway
 from adapters.upbit.live_ingest import LiveCandleIngest
 from adapters.upbit.rest import UpbitRestClient
+from adapters.upbit.websocket import websocket_url
 from api.curable_errors import is_curable
 from api.cursor_key import cursor_key
 from api.settings import Settings
@@ -322,7 +323,7 @@ def trading_parts(
             cause=cause,
             source_name=name,
             on_record=on_record,
-            websocket_url=_websocket_url(url, settings),
+            websocket_url=websocket_url(url, settings.upbit.rest_url, settings.upbit.websocket_url),
         )
         closers.append(stepper.close)
         after_step = stepper.advance
@@ -330,7 +331,7 @@ def trading_parts(
         ingest = LiveCandleIngest(
             system.trading,
             source,
-            _websocket_url(url, settings),
+            websocket_url(url, settings.upbit.rest_url, settings.upbit.websocket_url),
             opened.market,
             cause=cause,
             source_name=name,
@@ -391,17 +392,8 @@ def reconciliation(
     reconciler = Reconciler(log, gateway)
 
     def reconcile(trigger: str) -> object:
-        at = datetime.now(tz=UTC)
-        cause = Cause(
-            at, "reconciliation", f"reconciliation:{opened.run_id}:{trigger}", opened.run_id
-        )
+        why = f"reconciliation:{opened.run_id}:{trigger}"
+        cause = Cause(datetime.now(tz=UTC), "reconciliation", why, opened.run_id)
         return reconciler.reconcile(opened.run_id, trigger, cause)
 
     return reconcile
-
-
-def _websocket_url(rest_url: str, settings: Settings) -> str:
-    if rest_url == settings.upbit.rest_url:
-        return settings.upbit.websocket_url
-    ws = rest_url.replace("https://", "wss://").replace("http://", "ws://")
-    return ws.rstrip("/") + "/websocket/v1"

@@ -25,7 +25,8 @@ from commands.processes.run_replica import seed_account
 from commands.run_engine.engine import RunEngine
 from commands.run_engine.risk_monitor import monitor_flow
 from commands.run_engine.run_model import EngineConfig
-from commands.trading import ScratchLedger, Trading
+from commands.scratch_ledger import ScratchLedger
+from commands.trading import Trading
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 from domain.fills.paper_fill_model import FillModel
 from domain.parity import parity_lines

@@ -12,9 +12,8 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -24,7 +23,6 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     ProcessRecorder,
     Recording,
-    StoredEvent,
 )
 from eventsourcing.utils import register_topic
 from tenacity import (
@@ -35,7 +33,7 @@ from tenacity import (
     wait_incrementing,
 )
 
-from commands.errors import ConcurrencyConflictError, DuplicateRunError
+from commands.errors import ConcurrencyConflictError
 from commands.handlers import candles, capital, handle, orders, reconciliations, risk, runs
 from commands.handlers.candles import CandleIngestReport
 from commands.handlers.orders import OrderPlacement
@@ -60,9 +58,8 @@ from commands.messages import (
 from commands.transcodings import STORED_ENUMS, EnumTranscoding
 from commands.writer_turns import ProcessWriterTurns, Turn, WriterTurns
 from domain.audit.checkpoint import ChainCheckpoint, ChainHead, checkpoint_cause
-from domain.audit.seal import BundleSeal, seal_id
 from domain.candles.candle_hour import CandleHour
-from domain.candles.market_feed import FeedInterruption, MarketFeed
+from domain.candles.market_feed import FeedInterruption
 from domain.constants import DEFAULT_FEE_RATE
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 from domain.events import Cause
@@ -78,7 +75,6 @@ from domain.strategies.run import StrategyRun
 __all__ = [
     "CandleIngestReport",
     "OrderPlacement",
-    "ScratchLedger",
     "Trading",
     "register_event_topics",
 ]
@@ -97,20 +93,6 @@ def register_event_topics() -> None:
     """Register every event class under its bus name, so stored topics resolve on load."""
     for name, event_class in EVENT_CLASS_BY_BUS_NAME.items():
         register_topic(name, event_class)
-
-
-class ScratchLedger(Protocol):
-    """An empty in-memory ledger for a backtest, a replay or a parity check.
-
-    The composition root hands it out (`api.bootstrap.scratch_ledger`): no use case builds a
-    ledger of its own.
-    """
-
-    def __call__(
-        self, account: str, fee_rate: Decimal, markets: frozenset[str] = DEFAULT_MARKETS
-    ) -> Trading:
-        """Return an empty ledger of `account` with this fee rate and these markets."""
-        ...
 
 
 class Trading(Application[UUID]):
@@ -196,11 +178,11 @@ class Trading(Application[UUID]):
         if turn is not None:
             turn.granted()  # no other process saves on the account from here to the turn's end
         recordings = super()._record(processing_event)
-        self._record_chain_checkpoints()
+        self.record_due_checkpoints()
         return recordings
 
-    def _record_chain_checkpoints(self) -> None:
-        # Only the PostgreSQL recorder keeps the chain (adapters/postgres/recorder.py).
+    def record_due_checkpoints(self) -> None:
+        """Record the audit chain's checkpoints a write made due (PostgreSQL keeps the chain)."""
         take: Callable[[], list[ChainHead]] | None = getattr(
             self.recorder, "take_due_checkpoints", None
         )
@@ -217,16 +199,6 @@ class Trading(Application[UUID]):
                         continue  # this checkpoint is in the log already
         finally:
             self._is_checkpointing = False
-
-    def seal_bundle(self, manifest_sha256: str, head: ChainHead, cause: Cause) -> UUID:
-        """Record an export bundle's manifest (its sha256, the head it was verified to).
-
-        Recording the same manifest again is not an error: its seal is in the log already.
-        Return the seal's id (the caller finds its position in the log).
-        """
-        with contextlib.suppress(IntegrityError):  # this manifest was sealed before
-            Application.save(self, BundleSeal.record(manifest_sha256, head, cause))
-        return seal_id(manifest_sha256)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Register the library's transcodings and the domain's enums (for snapshots)."""
@@ -248,37 +220,6 @@ class Trading(Application[UUID]):
             for notification in page:
                 yield notification.id, self.mapper.to_domain_event(notification)
             last = page[-1].id
-
-    def copy_events_from(self, source: Trading) -> int:
-        """Append every event of `source` (e.g. an in-memory backtest) to this log, atomically.
-
-        The stored bytes are copied as they are, so the copy decodes to the same events and
-        the same replay hash. Return how many events were copied.
-
-        Raises:
-            DuplicateRunError: an aggregate of the source is already in this log.
-        """
-        notifications = source.recorder.select_notifications(start=None, limit=10**9)
-        stored = [
-            StoredEvent(
-                originator_id=n.originator_id,
-                originator_version=n.originator_version,
-                topic=n.topic,
-                state=n.state,
-            )
-            for n in notifications
-        ]
-        if not stored:
-            return 0
-        try:
-            self.recorder.insert_events(stored)
-            self._record_chain_checkpoints()
-        except IntegrityError:
-            raise DuplicateRunError(
-                f"the events of account {source.account!r} are already in this log: a run is "
-                "persisted once (change its inputs to record another run)"
-            ) from None
-        return len(stored)
 
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
         """Return the aggregate with this id if it is a `kind` (fresh from the log), else None."""
@@ -443,14 +384,6 @@ class Trading(Application[UUID]):
         """`commands.handlers.risk.get_risk_limits`."""
         return risk.get_risk_limits(self)
 
-    def get_candle_hour(self, market: str, hour_start: datetime) -> CandleHour | None:
-        """`commands.handlers.candles.get_candle_hour`."""
-        return candles.get_candle_hour(self, market, hour_start)
-
-    def get_market_feed(self, market: str) -> MarketFeed | None:
-        """`commands.handlers.candles.get_market_feed`."""
-        return candles.get_market_feed(self, market)
-
     def get_run(self, run_id: str) -> StrategyRun | None:
         """`commands.handlers.runs.get_run`."""
         return runs.get_run(self, run_id)
@@ -462,27 +395,3 @@ class Trading(Application[UUID]):
     def run_opened_position(self, run_id: str) -> int | None:
         """`commands.handlers.runs.run_opened_position`."""
         return runs.run_opened_position(self, run_id)
-
-    def require_exchange_run(self, run_id: str) -> StrategyRun.Opened:
-        """`commands.handlers.reconciliations.require_exchange_run`."""
-        return reconciliations.require_exchange_run(self, run_id)
-
-    def get_reconciliation(self, reconciliation_id_: UUID) -> Reconciliation | None:
-        """`commands.handlers.reconciliations.get_reconciliation`."""
-        return reconciliations.get_reconciliation(self, reconciliation_id_)
-
-    def reconciliations_of_run(self, run_id: str) -> list[Reconciliation]:
-        """`commands.handlers.reconciliations.reconciliations_of_run`."""
-        return reconciliations.reconciliations_of_run(self, run_id)
-
-    def pending_acknowledgements(self) -> list[Reconciliation]:
-        """`commands.handlers.reconciliations.pending_acknowledgements`."""
-        return reconciliations.pending_acknowledgements(self)
-
-    def accepted_differences(self, run_id: str) -> dict[tuple[str, str | None], str]:
-        """`commands.handlers.reconciliations.accepted_differences`."""
-        return reconciliations.accepted_differences(self, run_id)
-
-    def working_orders_of_run(self, opened: StrategyRun.Opened) -> list[Order]:
-        """`commands.handlers.reconciliations.working_orders_of_run`."""
-        return reconciliations.working_orders_of_run(self, opened)

@@ -27,6 +27,7 @@ from uuid import UUID
 from adapters.audit_bundle import verify_bundle
 from adapters.audit_bundle.files import BundleFiles, HashedFile
 from adapters.postgres.chain_reader import ChainNotFollowedError, ChainReader, ChainStatus
+from commands.bundle_seal import seal_bundle
 from commands.trading import Trading
 from domain.audit.checkpoint import ChainHead
 from domain.audit.link import GENESIS_LINK, LINK_RULE
@@ -57,7 +58,7 @@ def ledger_sealer(log: Trading, exported_at: datetime) -> Sealer:
 
     def seal(manifest_sha256: str, head: ChainHead) -> UUID:
         why = f"audit-export:{manifest_sha256}"
-        return log.seal_bundle(manifest_sha256, head, Cause(exported_at, SEAL_ACTOR, why, why))
+        return seal_bundle(log, manifest_sha256, head, Cause(exported_at, SEAL_ACTOR, why, why))
 
     return seal
 

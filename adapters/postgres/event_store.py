@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator, Mapping
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from adapters.postgres.advisory_keys import advisory_key
 from adapters.postgres.recorder import RECORDER_TOPIC
 
 IDLE_IN_TRANSACTION_TIMEOUT_S = 120  # ends a transaction a crashed client left open
@@ -73,8 +73,7 @@ def _where(conninfo: str) -> str:
 
 def schema_lock_key(schema: str) -> int:
     """Return the advisory-lock key that serialises DDL on `schema` (the migrator's too)."""
-    digest = hashlib.sha256(f"upbit-ledger migrations {schema}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return advisory_key(f"migrations {schema}")
 
 
 @contextlib.contextmanager

@@ -24,7 +24,6 @@ application (`take_due_checkpoints`), which records it as `audit.chain.checkpoin
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -40,6 +39,7 @@ from eventsourcing.utils import get_topic, retry
 from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
+from adapters.postgres.advisory_keys import advisory_key
 from adapters.postgres.chain_reader import (
     ChainReader,
     ChainStatus,
@@ -165,8 +165,7 @@ class LedgerProcessRecorder(PostgresProcessRecorder):
 
 def table_setup_lock_key(schema: str, events_table_name: str) -> int:
     """Return the advisory-lock key under which the log's tables are created in `schema`."""
-    digest = hashlib.sha256(f"upbit-ledger tables {schema} {events_table_name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return advisory_key(f"tables {schema} {events_table_name}")
 
 
 RECORDER_TOPIC = get_topic(LedgerProcessRecorder)

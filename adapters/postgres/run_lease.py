@@ -12,7 +12,6 @@ sending anything more.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from adapters.postgres.advisory_keys import advisory_key
 from commands.errors import RunHeldError, RunLeaseLostError
 
 DEFAULT_EXPIRY_S = 30
@@ -30,8 +30,7 @@ CONNECT_TIMEOUT_S = 10
 
 def run_lease_key(schema: str, run_id: str) -> int:
     """Return the advisory-lock key of a run's lease in `schema` (a signed 64-bit int)."""
-    digest = hashlib.sha256(f"upbit-ledger run lease {schema} {run_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return advisory_key(f"run lease {schema} {run_id}")
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,15 @@ class RunLease:
         self.holder: LeaseHolder | None = None
         self._connection: psycopg.Connection[Any] | None = None
         self._table = sql.Identifier(schema, "run_leases")
+
+    def __enter__(self) -> RunLease:
+        """Take the lease (`acquire`) for the `with` block."""
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        """Give the lease back (`release`)."""
+        self.release()
 
     def acquire(self) -> LeaseHolder:
         """Take the run's lease; return this process as its holder.

@@ -16,7 +16,6 @@ for both on a `psycopg.Connection` cost a place-order command 9 %.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import select
 import threading
 from collections.abc import Iterator, Mapping
@@ -27,6 +26,8 @@ import psycopg
 from psycopg import pq
 from psycopg.conninfo import make_conninfo
 
+from adapters.postgres.advisory_keys import advisory_key
+
 CONNECT_TIMEOUT_S = 10
 LOCK = b"SELECT pg_advisory_lock($1::bigint)"
 UNLOCK = b"SELECT pg_advisory_unlock($1::bigint)"
@@ -34,8 +35,7 @@ UNLOCK = b"SELECT pg_advisory_unlock($1::bigint)"
 
 def writer_lock_key(schema: str, key: str) -> int:
     """Return the advisory-lock key of `key`'s writers in `schema` (a signed 64-bit int)."""
-    digest = hashlib.sha256(f"upbit-ledger writers {schema} {key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return advisory_key(f"writers {schema} {key}")
 
 
 class LockLine:

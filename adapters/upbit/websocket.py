@@ -19,6 +19,14 @@ from adapters.upbit.parsing import UpbitCandle, loads, parse_candle
 PING_INTERVAL_S = 30.0
 
 
+def websocket_url(rest_url: str, upbit_rest_url: str, upbit_websocket_url: str) -> str:
+    """Return the WebSocket URL beside a REST URL: Upbit's own, or a sandbox's `/websocket/v1`."""
+    if rest_url == upbit_rest_url:
+        return upbit_websocket_url
+    ws = rest_url.replace("https://", "wss://").replace("http://", "ws://")
+    return ws.rstrip("/") + "/websocket/v1"
+
+
 async def candle_stream(url: str, markets: Sequence[str]) -> AsyncIterator[UpbitCandle]:
     """Yield every candle update of `markets` until the connection ends.
 

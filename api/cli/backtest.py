@@ -237,16 +237,11 @@ def _persist(
     from api.bootstrap import migrator
     from api.cli.candles import record_candle_rows
     from api.cli.context import make_cause, open_system, state_of
-    from commands.backtest.run_backtest import persist_backtest
-    from commands.errors import DuplicateRunError
+    from commands.backtest.run_backtest import persist_backtest, refuse_persisted
     from domain.errors import CandleConflictError
 
     with open_system(ctx) as system:
-        if system.trading.get_run(done.run_id) is not None:
-            raise DuplicateRunError(
-                f"run {done.run_id} is already in the event log: a run is persisted once (change "
-                "its inputs to record another run)"
-            )
+        refuse_persisted(system.trading, done.run_id)
         if rows is not None:
             settings = state_of(ctx).settings()
             migrator(settings).up()  # the candle table beside the log, as `ledger import`

@@ -8,6 +8,7 @@ from uuid import UUID
 import typer
 
 from api.cli.context import ACTOR_OPTION, JSON_OPTION, console, make_cause, open_system, print_json
+from commands.handlers import reconciliations
 
 if TYPE_CHECKING:
     from commands.trading import Trading
@@ -63,7 +64,9 @@ def reconcile(
 
     with open_system(ctx) as system:
         trading = system.trading
-        opened = trading.require_exchange_run(run_id or _newest_exchange_run(trading))
+        opened = reconciliations.require_exchange_run(
+            trading, run_id or _newest_exchange_run(trading)
+        )
         credentials = exchange_credentials(system.settings, opened.exchange)
         rest = UpbitRestClient(
             exchange_url or system.settings.upbit.rest_url, credentials=credentials
@@ -95,7 +98,9 @@ def list_reconciliations(
             if run_id
             else [o.run_id for _, o in trading_runs(trading) if o.exchange != "paper"]
         )
-        found = [rec for name in runs for rec in trading.reconciliations_of_run(name)]
+        found = [
+            rec for name in runs for rec in reconciliations.reconciliations_of_run(trading, name)
+        ]
         _show(found, trading, as_json=as_json)
 
 

@@ -235,15 +235,10 @@ def _run_system(
     stack.callback(system.close)
     applied = migrator(settings, start_embedded=False).up()
     # The run is held by one process: take its lease before this process changes anything.
-    if candles is not None:  # the sandbox started below replays the file from its first candle
-        first_candle_at = candles.first
-    else:
-        first_candle_at = run_parts.first_candle_at(exchange, exchange_url)
+    first_candle_at = run_parts.first_candle_at(exchange, exchange_url, candles)
     mode = "paper" if exchange == "paper" else "live"
     name = run_id or run_parts.default_run_id(exchange, settings.trading.account, first_candle_at)
-    lease = run_lease(settings, name)
-    lease.acquire()
-    stack.callback(lease.release)
+    lease = stack.enter_context(run_lease(settings, name))
     if with_services:
         run_parts.require_free_port(bind_host, bind_port)
     pipeline = None

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from domain.strategies.run import StrategyRun
 
 
-def first_candle_at(exchange: str, url: str | None) -> datetime:
+def first_candle_at(exchange: str, url: str | None, candles: SandboxCandles | None) -> datetime:
+    """Return the run's first candle: the file's (a sandbox started on it), else the exchange's."""
+    if candles is not None:  # the sandbox `ledger run` starts replays it from its first candle
+        return candles.first
     if exchange == "sandbox":
         from adapters.sandbox_exchange.control import SandboxControl
 

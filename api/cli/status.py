@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from api.cli.context import console, krw, open_system, print_json
+from commands.handlers import reconciliations
 
 
 def status(
@@ -75,9 +76,9 @@ def _reconciliation(trading: Any, runs: list[Any]) -> dict[str, Any]:
     for opened in runs:
         if opened.exchange == "paper":
             continue
-        found = trading.reconciliations_of_run(opened.run_id)
+        found = reconciliations.reconciliations_of_run(trading, opened.run_id)
         last[opened.run_id] = view(found[-1]) if found else None
-    pending = [view(r) for r in trading.pending_acknowledgements()]
+    pending = [view(r) for r in reconciliations.pending_acknowledgements(trading)]
     return {
         "last": last,
         "waiting_for_acknowledgement": pending,

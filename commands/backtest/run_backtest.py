@@ -18,8 +18,10 @@ from typing import Any
 from commands.backtest.report import backtest_report
 from commands.backtest.run_record import complete_run, start_run
 from commands.errors import DuplicateRunError
+from commands.log_copy import copy_events
 from commands.run_engine.engine import EngineConfig, RunEngine
-from commands.trading import ScratchLedger, Trading
+from commands.scratch_ledger import ScratchLedger
+from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.candles.tape import CandleTape
 from domain.fills.paper_fill_model import FillModel
@@ -100,15 +102,23 @@ def run_backtest(
     return Backtest(run_id, engine, ledger, report)
 
 
+def refuse_persisted(log: Trading, run_id: str) -> None:
+    """Refuse a run the log holds already, before anything of it is written.
+
+    Raises:
+        DuplicateRunError: the log holds this run (a run is persisted once).
+    """
+    if log.get_run(run_id) is not None:
+        raise DuplicateRunError(
+            f"run {run_id} is already in the event log: a run is persisted once (change its "
+            "inputs to record another run)"
+        )
+
+
 def persist_backtest(log: Trading, backtest: Backtest) -> int:
     """Copy a recorded backtest's events into the log, in one transaction; return how many.
 
     Raises:
-        DuplicateRunError: the log holds this run already (a run is persisted once).
+        DuplicateRunError: the log holds this run already (`commands.log_copy.copy_events`).
     """
-    if log.get_run(backtest.run_id) is not None:
-        raise DuplicateRunError(
-            f"run {backtest.run_id} is already in the event log: a run is persisted once "
-            "(change its inputs to record another run)"
-        )
-    return log.copy_events_from(backtest.ledger)
+    return copy_events(log, backtest.ledger)

@@ -7,7 +7,7 @@ account's writer turn.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
@@ -26,6 +26,7 @@ from commands.messages import (
     RejectOrder,
 )
 from domain.errors import DomainError, DuplicateOrderError, RiskError, UnknownStrategyError
+from domain.events import Cause
 from domain.ids import order_id, portfolio_id, position_id
 from domain.market import parse_market
 from domain.money import whole_krw
@@ -231,13 +232,12 @@ def place(
 
 def accept_order(ledger: Ledger, command: AcceptOrder) -> None:
     """Record the exchange's acknowledgement of an order (NEW -> OPEN)."""
-
-    def attempt() -> None:
-        order = get_order(ledger, command.order_id)
-        order.accept(command.exchange_order_id, command.cause)
-        ledger.save(order)
-
-    ledger.retrying(attempt, f"accept order {command.order_id}")
+    _change(
+        ledger,
+        command.order_id,
+        lambda order: order.accept(command.exchange_order_id, command.cause),
+        f"accept order {command.order_id}",
+    )
 
 
 def record_fill(ledger: Ledger, command: RecordFill) -> bool:
@@ -286,41 +286,68 @@ def record_fill(ledger: Ledger, command: RecordFill) -> bool:
 
 def cancel_order(ledger: Ledger, command: CancelOrder) -> None:
     """Cancel an order's unfilled remainder and release what it still locks."""
-
-    def attempt() -> None:
-        order = get_order(ledger, command.order_id)
-        krw, btc = order.locked_remaining()
-        order.cancel(command.reason, command.cause)
-        portfolio = _portfolio_of(ledger, order)
-        portfolio.release(order=order, krw=krw, btc=btc, reason="cancelled", cause=command.cause)
-        ledger.save(order, portfolio)
-
-    ledger.retrying(attempt, f"cancel order {command.order_id}")
+    _end(
+        ledger,
+        command.order_id,
+        lambda order: order.cancel(command.reason, command.cause),
+        "cancelled",
+        command.cause,
+        f"cancel order {command.order_id}",
+    )
 
 
 def reject_order(ledger: Ledger, command: RejectOrder) -> None:
     """Record that an order was refused (NEW -> FAILED) and release its lock."""
-
-    def attempt() -> None:
-        order = get_order(ledger, command.order_id)
-        krw, btc = order.locked_remaining()
-        order.reject(command.reason, command.rejected_by, command.cause)
-        portfolio = _portfolio_of(ledger, order)
-        portfolio.release(order=order, krw=krw, btc=btc, reason="rejected", cause=command.cause)
-        ledger.save(order, portfolio)
-
-    ledger.retrying(attempt, f"reject order {command.order_id}")
+    _end(
+        ledger,
+        command.order_id,
+        lambda order: order.reject(command.reason, command.rejected_by, command.cause),
+        "rejected",
+        command.cause,
+        f"reject order {command.order_id}",
+    )
 
 
 def record_submission_failure(ledger: Ledger, command: RecordSubmissionFailure) -> None:
     """Record that sending an order got no answer; it stays NEW."""
+    _change(
+        ledger,
+        command.order_id,
+        lambda order: order.record_submission_failure(command.reason, command.cause),
+        f"record submission failure of order {command.order_id}",
+    )
+
+
+def _change(ledger: Ledger, order_id_: UUID, change: Callable[[Order], None], what: str) -> None:
+    """Load the order, change it, save it: one event of the order alone."""
 
     def attempt() -> None:
-        order = get_order(ledger, command.order_id)
-        order.record_submission_failure(command.reason, command.cause)
+        order = get_order(ledger, order_id_)
+        change(order)
         ledger.save(order)
 
-    ledger.retrying(attempt, f"record submission failure of order {command.order_id}")
+    ledger.retrying(attempt, what)
+
+
+def _end(
+    ledger: Ledger,
+    order_id_: UUID,
+    end: Callable[[Order], None],
+    released_as: str,
+    cause: Cause,
+    what: str,
+) -> None:
+    """End the order (cancel, reject) and release what it still locks, in one save."""
+
+    def attempt() -> None:
+        order = get_order(ledger, order_id_)
+        krw, btc = order.locked_remaining()
+        end(order)
+        portfolio = _portfolio_of(ledger, order)
+        portfolio.release(order=order, krw=krw, btc=btc, reason=released_as, cause=cause)
+        ledger.save(order, portfolio)
+
+    ledger.retrying(attempt, what)
 
 
 def _terms(ledger: Ledger, command: PlaceOrder) -> OrderTerms:

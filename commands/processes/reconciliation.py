@@ -24,6 +24,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from commands.errors import ExchangeUnavailableError
+from commands.handlers import reconciliations
 from commands.messages import RecordReconciliation
 from commands.ports import ExchangeBalance, ExchangeGateway, ExchangeOrder, ExchangeOrderState
 from commands.trading import Trading
@@ -73,12 +74,12 @@ class Reconciler:
             ReconciliationNotApplicableError: a paper run.
             ExchangeUnavailableError: the exchange could not be asked (retry later).
         """
-        opened = self.log.require_exchange_run(run_id)
+        opened = reconciliations.require_exchange_run(self.log, run_id)
         base_currency = parse_market(opened.market, self.log.markets).base
-        working = {o.order_id: o for o in self.log.working_orders_of_run(opened)}
+        working = {o.order_id: o for o in reconciliations.working_orders_of_run(self.log, opened)}
         snapshot = self._snapshot(opened.market, list(working))
         differences, unrecorded = classify(self.log, working, snapshot)
-        accepted = self.log.accepted_differences(run_id)
+        accepted = reconciliations.accepted_differences(self.log, run_id)
         differences = [
             d.accepted(accepted[(d.kind.value, d.order_id)])
             if not d.is_explained and (d.kind.value, d.order_id) in accepted

@@ -10,8 +10,11 @@ from domain.orders.status import OrderStatus
 from domain.orders.terms import OrderSide, OrderType
 
 
-class DescribedOrder(Protocol):
-    """What a description reads of an order (an `Order`; no import of it: no cycle)."""
+class OrderView(Protocol):
+    """An order's state, as the description and the fill rules read it.
+
+    An `Order` is one; neither module imports it, so `order.py` may import both.
+    """
 
     @property
     def id(self) -> UUID: ...  # noqa: D102
@@ -51,7 +54,7 @@ class DescribedOrder(Protocol):
     def close_reason(self) -> str | None: ...  # noqa: D102
 
 
-def describe_order(order: DescribedOrder) -> dict[str, Any]:
+def describe_order(order: OrderView) -> dict[str, Any]:
     """Return the order's state as plain values."""
     return {
         "order_id": str(order.id),

@@ -7,35 +7,15 @@ event exists, so a refused fill records nothing.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
-from typing import Protocol
-from uuid import UUID
 
 from domain.errors import FeeAboveRateError, FillBeyondLimitPriceError
 from domain.money import floor8
+from domain.orders.description import OrderView
 from domain.orders.fill import Fill
 from domain.orders.terms import OrderSide
 
 
-class FilledOrder(Protocol):
-    """What the fill rules read of an order (an `Order`; no import of it: no cycle)."""
-
-    @property
-    def id(self) -> UUID: ...  # noqa: D102
-    @property
-    def side(self) -> OrderSide: ...  # noqa: D102
-    @property
-    def price_krw(self) -> Decimal | None: ...  # noqa: D102
-    @property
-    def volume_btc(self) -> Decimal | None: ...  # noqa: D102
-    @property
-    def amount_krw(self) -> Decimal | None: ...  # noqa: D102
-    @property
-    def executed_volume_btc(self) -> Decimal: ...  # noqa: D102
-    @property
-    def executed_funds_krw(self) -> Decimal: ...  # noqa: D102
-
-
-def fill_completion(order: FilledOrder, fill: Fill) -> tuple[bool, str | None]:
+def fill_completion(order: OrderView, fill: Fill) -> tuple[bool, str | None]:
     """Return whether the fill completes the order, and why it is too large (if it is).
 
     An amount order (market bid) completes once its remaining KRW buys less than 1e-8 BTC at
@@ -59,7 +39,7 @@ def fill_completion(order: FilledOrder, fill: Fill) -> tuple[bool, str | None]:
     return fill.qty_btc == remaining, None
 
 
-def require_within_limit(order: FilledOrder, fill: Fill) -> None:
+def require_within_limit(order: OrderView, fill: Fill) -> None:
     """Refuse a limit order's fill on the wrong side of its price.
 
     Raises:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import uvicorn
@@ -62,12 +63,8 @@ def served(stack: Stack) -> Iterator[tuple[str, System]]:
 
 def bench_api(stack: Stack) -> list[Figure]:
     """POST /orders, then GET /orders, at 100 requests/s each from a client process."""
-    with served(stack) as (url, system), httpx.Client(base_url=url, timeout=5) as client:
-        client.post(
-            "/capital/allocations",
-            json={"strategy_id": "bench", "amount_krw": "100000000000"},
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        ).raise_for_status()
+    with served(stack) as (url, system):
+        _fund(url)
         posts = _client_run(url, "place")
         _project_orders(system)
         gets = _client_run(url, "query")
@@ -79,20 +76,9 @@ def bench_api(stack: Stack) -> list[Figure]:
 
 def bench_concurrent_orders(stack: Stack) -> Figure:
     """200 valid POST /orders on one strategy from 50 clients at once: none may give up."""
-    with served(stack) as (url, _), httpx.Client(base_url=url, timeout=5) as client:
-        client.post(
-            "/capital/allocations",
-            json={"strategy_id": "bench", "amount_krw": "100000000000"},
-            headers={"Authorization": f"Bearer {TOKEN}"},
-        ).raise_for_status()
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.bench.api_client", url, "burst", TOKEN],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=300,
-        )
-    answers = [(int(status), float(ms)) for status, ms in json.loads(done.stdout)]
+    with served(stack) as (url, _):
+        _fund(url)
+        answers = [(int(status), float(ms)) for status, ms in _client_output(url, "burst")]
     statuses = sorted({status for status, _ in answers})
     gave_up = sum(1 for status, _ in answers if status == 409)
     ordered = sorted(ms for _, ms in answers)
@@ -108,15 +94,29 @@ def bench_concurrent_orders(stack: Stack) -> Figure:
     )
 
 
+def _fund(url: str) -> None:
+    with httpx.Client(base_url=url, timeout=5) as client:
+        client.post(
+            "/capital/allocations",
+            json={"strategy_id": "bench", "amount_krw": "100000000000"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        ).raise_for_status()
+
+
 def _client_run(url: str, mode: str) -> list[float]:
+    return [float(x) for x in _client_output(url, mode)]
+
+
+def _client_output(url: str, mode: str) -> Any:
+    """Run the load client in its own process in `mode`; return what it printed (JSON)."""
     done = subprocess.run(
         [sys.executable, "-m", "tests.bench.api_client", url, mode, TOKEN],
         capture_output=True,
         text=True,
         check=True,
-        timeout=120,
+        timeout=300,
     )
-    return [float(x) for x in json.loads(done.stdout)]
+    return json.loads(done.stdout)
 
 
 def _project_orders(system: System) -> None:

@@ -19,6 +19,18 @@ BURST_CLIENTS = 50
 BURST_ORDERS = 200
 
 
+def order_body(client_order_id: str) -> dict[str, str]:
+    """Return a valid limit bid of the bench strategy with this client order id."""
+    return {
+        "strategy_id": "bench",
+        "side": "bid",
+        "order_type": "limit",
+        "price_krw": "1000000",
+        "volume_btc": "0.01",
+        "client_order_id": client_order_id,
+    }
+
+
 def burst(url: str, token: str) -> list[tuple[int, float]]:
     """POST 200 valid orders on one strategy from 50 clients at once; return (status, ms)."""
     auth = {"Authorization": f"Bearer {token}"}
@@ -30,14 +42,7 @@ def burst(url: str, token: str) -> list[tuple[int, float]]:
             client.get("/health")  # connected before the burst
             barrier.wait()
             for n in range(BURST_ORDERS // BURST_CLIENTS):
-                body = {
-                    "strategy_id": "bench",
-                    "side": "bid",
-                    "order_type": "limit",
-                    "price_krw": "1000000",
-                    "volume_btc": "0.01",
-                    "client_order_id": f"burst-{client_no}-{n}",
-                }
+                body = order_body(f"burst-{client_no}-{n}")
                 start = time.perf_counter()
                 status = client.post("/orders", headers=auth, json=body).status_code
                 answers.append((status, (time.perf_counter() - start) * 1000))
@@ -59,14 +64,7 @@ def main(url: str, mode: str, token: str) -> None:
     with httpx.Client(base_url=url, timeout=5) as client:
 
         def place() -> httpx.Response:
-            body = {
-                "strategy_id": "bench",
-                "side": "bid",
-                "order_type": "limit",
-                "price_krw": "1000000",
-                "volume_btc": "0.01",
-                "client_order_id": f"bench-{mode}-{next(counter)}",
-            }
+            body = order_body(f"bench-{mode}-{next(counter)}")
             return client.post("/orders", headers=auth, json=body)
 
         def query() -> httpx.Response:

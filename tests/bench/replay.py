@@ -16,6 +16,7 @@ from adapters.market_data.candles_csv import read_rows, read_tape
 from api.bootstrap import scratch_ledger
 from commands.backtest.run_record import complete_run, start_run
 from commands.candle_import import hour_commands
+from commands.log_copy import copy_events
 from commands.replay import recorded_runs, replay_run
 from commands.run_engine.engine import IN_MEMORY_ENV, EngineConfig, RunEngine
 from commands.trading import Trading
@@ -44,7 +45,7 @@ def bench_replay(env: dict[str, str], runs: int = 3) -> Figure:
         memory.start_run(start_run(config, strategies, tape, "backtest"))
         engine = RunEngine(memory, strategies, config).run_tape(tape)
         memory.complete_run(complete_run(engine))
-        trading.copy_events_from(memory)
+        copy_events(trading, memory)
         memory.close()
         [run] = recorded_runs(trading)
         times = []

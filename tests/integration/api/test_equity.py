@@ -13,6 +13,7 @@ import pytest
 from adapters.market_data.candles_csv import read_rows, read_tape
 from commands.backtest.report import backtest_report
 from commands.candle_import import hour_commands
+from commands.log_copy import copy_events
 from commands.run_engine.engine import IN_MEMORY_ENV, EngineConfig, RunEngine
 from commands.trading import Trading
 from domain.events import Cause
@@ -72,7 +73,7 @@ def persisted(api: Api, request: pytest.FixtureRequest) -> Backtest:
     if not candles_after:
         api.system.trading.ingest_candles(commands, assume_new=True)
     run = Backtest()
-    api.system.trading.copy_events_from(run.trading)
+    copy_events(api.system.trading, run.trading)
     run.trading.close()
     if candles_after:
         api.system.trading.ingest_candles(commands, assume_new=True)

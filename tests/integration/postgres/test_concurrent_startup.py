@@ -3,12 +3,12 @@ query) set it up in turn: no "tuple concurrently updated" from concurrent DDL.""
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import quote
 
 from api.bootstrap import bootstrap, migrator
 from api.settings import load_settings
 from commands.trading import Trading
+from tests.at_once import errors_at_once
 from tests.integration.conftest import PgTarget
 
 
@@ -24,26 +24,15 @@ def test_eight_processes_bootstrapping_a_fresh_schema_at_once_all_succeed(
     url = f"postgresql://{pg_schema.user}{secret}@{where}"
     schema = f"{pg_schema.schema}_fresh"
     settings = load_settings(overrides={"database": {"url": url, "schema_name": schema}})
-    start = threading.Barrier(8)
-    errors: list[BaseException] = []
 
     def process() -> None:
+        system = bootstrap(settings)
         try:
-            start.wait()
-            system = bootstrap(settings)
-            try:
-                migrator(settings).up()
-            finally:
-                system.close()
-        except BaseException as error:  # noqa: BLE001 - collected and asserted below
-            errors.append(error)
+            migrator(settings).up()
+        finally:
+            system.close()
 
-    threads = [threading.Thread(target=process) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    assert errors_at_once([process] * 8) == []
 
 
 def test_eight_processes_opening_the_log_of_a_set_up_schema_at_once_all_succeed(
@@ -51,22 +40,9 @@ def test_eight_processes_opening_the_log_of_a_set_up_schema_at_once_all_succeed(
 ) -> None:
     # Given a schema whose log exists (a `ledger run` opens its run's log beside others)
     Trading(pg_schema.eventsourcing_env()).close()
-    start = threading.Barrier(8)
-    errors: list[BaseException] = []
-
-    def process() -> None:
-        try:
-            start.wait()
-            Trading(pg_schema.eventsourcing_env()).close()
-        except BaseException as error:  # noqa: BLE001 - collected and asserted below
-            errors.append(error)
 
     # When eight processes open it at once (the library's CREATE OR REPLACE FUNCTION included)
-    threads = [threading.Thread(target=process) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    errors = errors_at_once([lambda: Trading(pg_schema.eventsourcing_env()).close()] * 8)
 
     # Then none fails with "tuple concurrently updated"
     assert errors == []

@@ -13,6 +13,7 @@ from adapters.postgres.run_lease import RunLease, run_lease_key
 from commands.errors import RunHeldError, RunLeaseLostError
 from commands.trading import Trading
 from tests.integration.conftest import PgTarget
+from tests.integration.postgres.advisory_locks import end_sessions_holding
 
 
 @pytest.fixture
@@ -28,15 +29,7 @@ def lease(target: PgTarget, run_id: str = "paper-main", *, pid: int) -> RunLease
 
 def end_holding_session(target: PgTarget, run_id: str) -> None:
     """End the server session that holds the run's lock (its process died)."""
-    key = run_lease_key(target.schema, run_id) & 0xFFFF_FFFF_FFFF_FFFF
-    with psycopg.connect(target.conninfo, autocommit=True) as admin:
-        rows = admin.execute(
-            "SELECT pid, classid::bigint, objid::bigint FROM pg_locks "
-            "WHERE locktype = 'advisory' AND granted"
-        ).fetchall()
-        pids = [pid for pid, high, low in rows if (high << 32 | low) == key]
-        assert len(pids) == 1
-        admin.execute("SELECT pg_terminate_backend(%s)", pids)
+    assert end_sessions_holding(target.conninfo, run_lease_key(target.schema, run_id)) == 1
 
 
 def test_a_second_process_is_refused_with_the_holder_named(migrated: PgTarget) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +18,8 @@ from commands.trading import Trading
 from domain.errors import IllegalOrderTransitionError, PriceOffTickError
 from domain.events import Cause
 from domain.ids import order_id as order_id_of
+from tests.at_once import errors_at_once
+from tests.integration.postgres.advisory_locks import end_sessions_holding
 
 BASE = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 
@@ -145,27 +146,15 @@ def test_concurrent_commands_on_postgres_retry_and_all_apply(trading, target) ->
     # Given an open order for 0.1 BTC and four writers with their own connection pools
     order_id = open_bid(trading)
     apps = [Trading(target.eventsourcing_env()) for _ in range(4)]
-    barrier = threading.Barrier(len(apps))
-    errors: list[BaseException] = []
 
     def fill_five(app: Trading, worker: int) -> None:
-        barrier.wait()
-        try:
-            for n in range(5):
-                app.record_fill(
-                    RecordFill(
-                        order_id, f"t-{worker}-{n}", "50000000", "0.005", "125", cause(10 + n)
-                    )
-                )
-        except BaseException as error:  # noqa: BLE001 - collected and asserted below
-            errors.append(error)
+        for n in range(5):
+            app.record_fill(
+                RecordFill(order_id, f"t-{worker}-{n}", "50000000", "0.005", "125", cause(10 + n))
+            )
 
     # When they record 20 different fills at the same time
-    threads = [threading.Thread(target=fill_five, args=(a, i)) for i, a in enumerate(apps)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = errors_at_once([lambda a=a, i=i: fill_five(a, i) for i, a in enumerate(apps)])
     for app in apps:
         app.close()
     # Then every fill is recorded once, and the order is complete
@@ -185,37 +174,27 @@ def test_writers_of_one_account_take_turns_so_none_needs_more_than_two_attempts(
     # holding the lock)
     order_id = open_bid(trading)
     apps = [Trading(target.eventsourcing_env(), conflict_retries=2) for _ in range(8)]
-    barrier = threading.Barrier(len(apps))
-    errors: list[BaseException] = []
 
     def fill_and_place(app: Trading, worker: int) -> None:
-        barrier.wait()
-        try:
-            for n in range(3):
-                app.record_fill(
-                    RecordFill(order_id, f"t-{worker}-{n}", "50000000", "0.001", "25", cause(10))
+        for n in range(3):
+            app.record_fill(
+                RecordFill(order_id, f"t-{worker}-{n}", "50000000", "0.001", "25", cause(10))
+            )
+            app.place_order(
+                PlaceOrder(
+                    f"w-{worker}-{n}",
+                    "vb",
+                    "KRW-BTC",
+                    "bid",
+                    "limit",
+                    cause(11),
+                    price_krw="40000000",
+                    volume_btc="0.001",
                 )
-                app.place_order(
-                    PlaceOrder(
-                        f"w-{worker}-{n}",
-                        "vb",
-                        "KRW-BTC",
-                        "bid",
-                        "limit",
-                        cause(11),
-                        price_krw="40000000",
-                        volume_btc="0.001",
-                    )
-                )
-        except BaseException as error:  # noqa: BLE001 - collected and asserted below
-            errors.append(error)
+            )
 
     # When they all record fills and place orders on the one account at once
-    threads = [threading.Thread(target=fill_and_place, args=(a, i)) for i, a in enumerate(apps)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = errors_at_once([lambda a=a, i=i: fill_and_place(a, i) for i, a in enumerate(apps)])
     for app in apps:
         app.close()
     # Then no write gave up: every command applied
@@ -237,19 +216,9 @@ def test_a_writer_turn_whose_connection_died_is_released_by_the_server(trading, 
     try:
         with trading.writer_turns.hold("main") as turn:
             turn.granted()
-            with psycopg.connect(target.conninfo, autocommit=True) as admin:
-                # When the server ends that connection (a crashed process)
-                key = writer_lock_key(target.schema, "main") & 0xFFFF_FFFF_FFFF_FFFF
-                rows = admin.execute(
-                    "SELECT pid, classid::bigint, objid::bigint FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND granted"
-                ).fetchall()
-                pids = [pid for pid, high, low in rows if (high << 32 | low) == key]
-                killed = [
-                    admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()
-                    for pid in pids
-                ]
-            assert killed == [(True,)]
+            # When the server ends that connection (a crashed process)
+            key = writer_lock_key(target.schema, "main")
+            assert end_sessions_holding(target.conninfo, key) == 1
             # Then another process's writer gets the turn and its command applies
             other.allocate_capital(AllocateCapital("vb", "1", cause(20)))
         assert other.get_portfolio().allocated_krw["vb"] == Decimal("10000001")

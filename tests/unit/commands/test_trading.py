@@ -4,7 +4,6 @@ state reloads from the log, and lost write races are retried a bounded number of
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -44,6 +43,7 @@ from domain.ids import order_id, portfolio_id
 from domain.orders.order import Order
 from domain.orders.status import OrderStatus
 from domain.portfolio.ledger import Portfolio
+from tests.at_once import errors_at_once
 from tests.builders import (
     accept_order,
     allocate_capital,
@@ -852,23 +852,13 @@ class TestConcurrency:
         # Given one in-memory ledger allowing no retry, and eight threads
         app = Trading({"PERSISTENCE_MODULE": "eventsourcing.popo"}, conflict_retries=1)
         app.allocate_capital(allocate_capital("1000000000"))
-        barrier = threading.Barrier(8)
-        errors: list[BaseException] = []
 
         def place_five(worker: int) -> None:
-            barrier.wait()
-            try:
-                for n in range(5):
-                    app.place_order(place_limit_bid(f"w-{worker}-{n}"))
-            except BaseException as error:  # noqa: BLE001 - collected and asserted below
-                errors.append(error)
+            for n in range(5):
+                app.place_order(place_limit_bid(f"w-{worker}-{n}"))
 
         # When they place orders at once
-        threads = [threading.Thread(target=place_five, args=(w,)) for w in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        errors = errors_at_once([lambda w=w: place_five(w) for w in range(8)], timeout_s=30)
 
         # Then every order was placed at its first attempt
         assert errors == []

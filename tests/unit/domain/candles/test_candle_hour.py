@@ -8,6 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from commands.handlers.candles import get_candle_hour
 from commands.messages import IngestCandles
 from commands.trading import Trading
 from domain.candles.candle_hour import CandleHour, CandleRow, content_hash
@@ -107,7 +108,7 @@ def test_bulk_ingest_takes_the_fast_path_and_falls_back_when_an_hour_exists() ->
     report = app.ingest_candles(again, assume_new=True)
     assert (report.recorded, report.hours_opened) == (1, 0)
     assert app.recorder.max_notification_id() == (before or 0) + 1
-    hour = app.get_candle_hour("KRW-BTC", HOUR)
+    hour = get_candle_hour(app, "KRW-BTC", HOUR)
     assert hour is not None and len(hour.candles()) == 3
 
 
