@@ -42,7 +42,6 @@ from api.cursor_key import cursor_key
 from api.settings import Settings
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.reconciliation import Reconciler
-from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
 from commands.run_engine.exchange_execution import ExchangeExecution
 from commands.run_engine.execution import Execution
@@ -271,7 +270,7 @@ def trading_parts(
     on_notice: Callable[[str], None] | None = None,
     fence: Callable[[], None] | None = None,
 ) -> TradingParts:
-    """Wire a run's loop (a `ResumableTrading` of its own), its execution and its market feed.
+    """Wire a run's loop (on a ledger of its own), its execution and its market feed.
 
     `paper` runs fill with the paper model on the market data of `exchange_url` (Upbit by
     default); `sandbox` runs trade on a paced sandbox at `exchange_url`, whose clock the
@@ -280,7 +279,7 @@ def trading_parts(
     """
     settings = system.settings
     conninfo = database_conninfo(settings, start_embedded=False)
-    log = ResumableTrading(
+    log = Trading(
         _event_store_env(conninfo, settings),
         account=settings.trading.account,
         markets=frozenset(settings.trading.markets),
@@ -305,8 +304,6 @@ def trading_parts(
             log,
             run.market,
             horizon=lambda: feed.newest_close,
-            is_first_sending=log.claim_first_sending,
-            before_send=log.flush,
         )
 
     listener = LogListener(conninfo, log.recorder.channel_name, poll_s=0.5)  # type: ignore[attr-defined]

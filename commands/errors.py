@@ -31,6 +31,10 @@ class RunHeldError(Exception):
     """Another process holds the trading run (its lease): a run is held by one process."""
 
 
+class RunStateVersionError(Exception):
+    """A run's saved state was written by code that encodes it differently."""
+
+
 class RunLeaseLostError(Exception):
     """This process no longer holds its run's lease: it must stop before sending anything."""
 

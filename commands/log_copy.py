@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from commands.chain_checkpoints import record_due_checkpoints
 from commands.errors import DuplicateRunError
 from commands.trading import Trading
 
@@ -25,7 +26,7 @@ def copy_events(target: Trading, source: Trading) -> int:
         return 0
     try:
         target.recorder.insert_events(stored)
-        target.record_due_checkpoints()
+        record_due_checkpoints(target)
     except IntegrityError:
         raise DuplicateRunError(
             f"the events of account {source.account!r} are already in this log: a run is "

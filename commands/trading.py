@@ -13,11 +13,11 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import DomainEventProtocol, Snapshot
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
@@ -33,13 +33,14 @@ from tenacity import (
     wait_incrementing,
 )
 
+from commands.chain_checkpoints import record_due_checkpoints
 from commands.errors import ConcurrencyConflictError
-from commands.handlers import candles, capital, handle, orders, reconciliations, risk, runs
+from commands.handlers import candles, capital, handle, orders, risk, runs
 from commands.handlers.candles import CandleIngestReport
 from commands.handlers.orders import OrderPlacement
+from commands.held_saves import HeldSaves, take_crossed_snapshots
 from commands.messages import (
     AcceptOrder,
-    AcknowledgeReconciliation,
     AllocateCapital,
     CancelOrder,
     ChangeTradingState,
@@ -48,18 +49,16 @@ from commands.messages import (
     OpenRun,
     PlaceOrder,
     RecordFill,
-    RecordReconciliation,
     RecordSignal,
     RecordSubmissionFailure,
     RejectOrder,
     SetRiskLimits,
     StartRun,
 )
+from commands.run_progress import RUN_PROGRESS_KWARG, RunProgress
 from commands.transcodings import STORED_ENUMS, EnumTranscoding
 from commands.writer_turns import ProcessWriterTurns, Turn, WriterTurns
-from domain.audit.checkpoint import ChainCheckpoint, ChainHead, checkpoint_cause
 from domain.candles.candle_hour import CandleHour
-from domain.candles.market_feed import FeedInterruption
 from domain.constants import DEFAULT_FEE_RATE
 from domain.event_names import EVENT_CLASS_BY_BUS_NAME
 from domain.events import Cause
@@ -67,7 +66,6 @@ from domain.market import DEFAULT_MARKETS
 from domain.orders.order import Order
 from domain.portfolio.ledger import Portfolio
 from domain.positions.position import Position
-from domain.reconciliation.reconciliation import Reconciliation
 from domain.risk.breach import Breach
 from domain.risk.limits import RiskLimits
 from domain.strategies.run import StrategyRun
@@ -99,13 +97,15 @@ class Trading(Application[UUID]):
     """The ledger's one event log, its plumbing, and its use cases as a facade."""
 
     name = "Ledger"  # names the tables (ledger_events); never derived from the class name
-    snapshotting_intervals = {
+    is_snapshotting_enabled = True
+    snapshot_every: ClassVar[dict[type, int]] = {
         Order: 100,
         Position: 100,
         Portfolio: 100,
         RiskLimits: 100,
         CandleHour: 30,
     }
+    """Snapshot an aggregate each time a save takes it past a multiple of this many events."""
 
     env = {
         # Keep recently used aggregates in memory; every get still fetches newer events from
@@ -138,11 +138,12 @@ class Trading(Application[UUID]):
             retry=retry_if_exception_type(IntegrityError),
         )
         super().__init__(dict(env) if env is not None else None)
-        self._is_checkpointing = False
         # PostgreSQL's recorder gives turns among processes; an in-memory log, among threads.
         make_turns: Callable[[], WriterTurns] | None = getattr(self.recorder, "writer_turns", None)
         self.writer_turns: WriterTurns = make_turns() if make_turns else ProcessWriterTurns()
         self._turns = threading.local()  # the turn this thread holds, if any
+        self._work = threading.local()  # the saves `record_together` holds, if any
+        self._progress_in_memory: dict[str, RunProgress] = {}
         every = self.env.get(CHECKPOINT_EVERY_ENV)
         if every and hasattr(self.recorder, "checkpoint_every"):
             setattr(self.recorder, "checkpoint_every", max(1, int(every)))  # noqa: B010
@@ -151,54 +152,60 @@ class Trading(Application[UUID]):
         """Use a process recorder, so process managers can track their position in the log."""
         return self.factory.process_recorder()
 
-    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        """Snapshot each saved aggregate once, from memory, when the save crossed its interval.
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Record the new events of these aggregates (or these events) in one transaction.
 
-        The library re-reads an aggregate from the log for every crossed multiple of the
-        interval. Right after a successful save the object in memory *is* the recorded state
-        at its version, so one snapshot of it is exact and needs no read (a batch of 500
-        orders crossed the ledger's interval ten times).
+        Within `record_together` they are held until it ends. `kwargs` reach the recorder
+        (`run_progress`). Then snapshots from memory (`take_crossed_snapshots`) and the audit
+        chain's due checkpoints.
         """
-        if self.snapshots is None:
-            return
-        saved: dict[UUID, int] = {}
-        for event in processing_event.events:
-            saved[event.originator_id] = saved.get(event.originator_id, 0) + 1
-        for aggregate_id, aggregate in processing_event.aggregates.items():
-            interval = self.snapshotting_intervals.get(type(aggregate))
-            count = saved.get(aggregate_id, 0)
-            if not interval or not count:
-                continue
-            if aggregate.version // interval > (aggregate.version - count) // interval:
-                self.snapshots.put([Snapshot.take(aggregate)])
+        work: HeldSaves | None = getattr(self._work, "current", None)
+        if work is not None:
+            work.hold(objs)
+            return []
+        return self._save_now(objs, kwargs)
 
-    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
-        """Record as the library does, then any checkpoint of the audit chain the save made due."""
+    def record_together(self, work: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
+        """Run `work` holding its saves, then record them all in one transaction, in order.
+
+        `work` returns the keyword arguments of that save (e.g. `run_progress`), made even when
+        `work` changed nothing. Within `work` a `find` returns an aggregate as changed. When
+        `work` raises, nothing of it is recorded.
+        """
+        if getattr(self._work, "current", None) is not None:
+            raise RuntimeError("record_together does not nest")
+        held = HeldSaves()
+        self._work.current = held
+        try:
+            save_kwargs = work()
+        finally:
+            self._work.current = None
+        self._save_now([*held.events, *held.aggregates.values()], save_kwargs)
+        return save_kwargs
+
+    def _save_now(self, objs: Sequence[Any], kwargs: Mapping[str, Any]) -> list[Recording[UUID]]:
+        held = HeldSaves()
+        held.hold(objs)
+        events, aggregates = held.events, held.aggregates
         turn: Turn | None = getattr(self._turns, "current", None)
         if turn is not None:
             turn.granted()  # no other process saves on the account from here to the turn's end
-        recordings = super()._record(processing_event)
-        self.record_due_checkpoints()
+        recordings = super().save(*events, *aggregates.values(), **kwargs)
+        progress: RunProgress | None = kwargs.get(RUN_PROGRESS_KWARG)
+        if progress is not None and not hasattr(self.recorder, "select_run_progress"):
+            self._progress_in_memory[progress.run_id] = progress  # an in-memory log
+        take_crossed_snapshots(self.snapshots, self.snapshot_every, events, aggregates)
+        record_due_checkpoints(self)
         return recordings
 
-    def record_due_checkpoints(self) -> None:
-        """Record the audit chain's checkpoints a write made due (PostgreSQL keeps the chain)."""
-        take: Callable[[], list[ChainHead]] | None = getattr(
-            self.recorder, "take_due_checkpoints", None
+    def read_run_progress(self, run_id: str) -> RunProgress | None:
+        """Return a trading run's last recorded progress (None before its first candle)."""
+        select: Callable[[str], RunProgress | None] | None = getattr(
+            self.recorder, "select_run_progress", None
         )
-        if take is None or self._is_checkpointing:
-            return
-        self._is_checkpointing = True
-        try:
-            while due := take():
-                for head in due:
-                    checkpoint = ChainCheckpoint.record(head, checkpoint_cause(head))
-                    try:
-                        Application.save(self, checkpoint)  # not a subclass's batching save
-                    except IntegrityError:
-                        continue  # this checkpoint is in the log already
-        finally:
-            self._is_checkpointing = False
+        if select is not None:
+            return select(run_id)
+        return self._progress_in_memory.get(run_id)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Register the library's transcodings and the domain's enums (for snapshots)."""
@@ -222,7 +229,14 @@ class Trading(Application[UUID]):
             last = page[-1].id
 
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
-        """Return the aggregate with this id if it is a `kind` (fresh from the log), else None."""
+        """Return the aggregate with this id if it is a `kind` (fresh from the log), else None.
+
+        Within `record_together`, an aggregate its work changed is returned as changed.
+        """
+        work: HeldSaves | None = getattr(self._work, "current", None)
+        if work is not None and aggregate_id in work.aggregates:
+            held = work.aggregates[aggregate_id]
+            return held if isinstance(held, kind) else None
         try:
             aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -333,16 +347,6 @@ class Trading(Application[UUID]):
         """`commands.handlers.candles.ingest_candles`."""
         return candles.ingest_candles(self, commands, assume_new=assume_new)
 
-    def record_feed_interrupted(
-        self, market: str, kind: FeedInterruption, detail: str, *, cause: Cause
-    ) -> bool:
-        """`commands.handlers.candles.record_feed_interrupted`."""
-        return candles.record_feed_interrupted(self, market, kind, detail, cause=cause)
-
-    def record_feed_resumed(self, market: str, *, backfilled: int, cause: Cause) -> bool:
-        """`commands.handlers.candles.record_feed_resumed`."""
-        return candles.record_feed_resumed(self, market, backfilled=backfilled, cause=cause)
-
     def start_run(self, command: StartRun) -> None:
         """`commands.handlers.runs.start_run`."""
         runs.start_run(self, command)
@@ -358,14 +362,6 @@ class Trading(Application[UUID]):
     def open_run(self, command: OpenRun) -> None:
         """`commands.handlers.runs.open_run`."""
         runs.open_run(self, command)
-
-    def record_reconciliation(self, command: RecordReconciliation) -> Reconciliation:
-        """`commands.handlers.reconciliations.record_reconciliation`."""
-        return reconciliations.record_reconciliation(self, command)
-
-    def acknowledge_reconciliation(self, command: AcknowledgeReconciliation) -> Reconciliation:
-        """`commands.handlers.reconciliations.acknowledge_reconciliation`."""
-        return reconciliations.acknowledge_reconciliation(self, command)
 
     # Queries of the write model, as their handler modules answer them.
     def get_order(self, order_id_: UUID) -> Order:

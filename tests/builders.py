@@ -15,6 +15,8 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
+from commands.handlers import candles as candle_handlers
+from commands.handlers import reconciliations
 from commands.messages import (
     AcceptOrder,
     AcknowledgeReconciliation,
@@ -474,10 +476,10 @@ def every_event_through_the_application(app: Trading) -> None:
     app.record_signal(
         RecordSignal("run-1", "alpha", "KRW-BTC", SEOUL_CAUSE.occurred_at, 0, intent, SEOUL_CAUSE)
     )
-    app.record_feed_interrupted(
-        "KRW-BTC", FeedInterruption.MAINTENANCE, "market_offline", cause=SEOUL_CAUSE
+    candle_handlers.record_feed_interrupted(
+        app, "KRW-BTC", FeedInterruption.MAINTENANCE, "market_offline", cause=SEOUL_CAUSE
     )
-    app.record_feed_resumed("KRW-BTC", backfilled=3, cause=SEOUL_CAUSE)
+    candle_handlers.record_feed_resumed(app, "KRW-BTC", backfilled=3, cause=SEOUL_CAUSE)
     app.start_run(
         StartRun(
             run_id="run-1",
@@ -546,7 +548,8 @@ def every_event_through_the_application(app: Trading) -> None:
         log_says="not an order of the log",
         explanation="drill",
     )
-    rec = app.record_reconciliation(
+    rec = reconciliations.record_reconciliation(
+        app,
         RecordReconciliation(
             run_id="sandbox-1",
             trigger="start",
@@ -555,10 +558,10 @@ def every_event_through_the_application(app: Trading) -> None:
             base=(Decimal(0), Decimal(0)),
             unrecorded=BookFigures(Decimal(0), Decimal(0)),
             cause=SEOUL_CAUSE,
-        )
+        ),
     )
-    app.acknowledge_reconciliation(
-        AcknowledgeReconciliation(rec.reconciliation_id, "drill", SEOUL_CAUSE)
+    reconciliations.acknowledge_reconciliation(
+        app, AcknowledgeReconciliation(rec.reconciliation_id, "drill", SEOUL_CAUSE)
     )
     # The PostgreSQL recorder records checkpoints itself; in memory, one is saved by hand.
     app.save(ChainCheckpoint.record(ChainHead(1, GENESIS_LINK, 1), SEOUL_CAUSE))

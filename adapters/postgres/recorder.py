@@ -52,7 +52,9 @@ from adapters.postgres.chain_table import (
     chain_table_name,
     create_chain_table,
 )
+from adapters.postgres.run_progress_table import RunProgressTable, create_run_progress_table
 from adapters.postgres.writer_lock import AdvisoryWriterTurns
+from commands.run_progress import RUN_PROGRESS_KWARG, RunProgress
 from domain.audit.checkpoint import ChainHead
 
 DEFAULT_CHECKPOINT_EVERY = 10_000
@@ -74,7 +76,11 @@ class LedgerProcessRecorder(PostgresProcessRecorder):
             tracking_table_name=tracking_table_name,
         )
         self.sql_create_statements.extend(create_chain_table(datastore.schema, events_table_name))
+        self.sql_create_statements.extend(
+            create_run_progress_table(datastore.schema, events_table_name)
+        )
         self.chain = ChainWriter(datastore.schema, events_table_name)
+        self.run_progress = RunProgressTable(datastore.schema, events_table_name)
         self.checkpoint_every = DEFAULT_CHECKPOINT_EVERY
         self._due: list[ChainHead] = []
         self._due_lock = threading.Lock()
@@ -132,15 +138,25 @@ class LedgerProcessRecorder(PostgresProcessRecorder):
             return chain_status_of(tuple(row.values()))
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_run_progress(self, run_id: str) -> RunProgress | None:
+        """Return a trading run's last recorded progress, or None before its first candle."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            return self.run_progress.read(curs, run_id)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        """Insert the events, the tracking row and a run's progress, if any, in one transaction."""
+        progress: RunProgress | None = kwargs.pop(RUN_PROGRESS_KWARG, None)
         with (
             self.datastore.get_connection() as conn,
             conn.transaction(),
             conn.cursor() as curs,
         ):
             self._insert_events(curs, stored_events, **kwargs)  # the tracking row, if any
+            if progress is not None:
+                self.run_progress.write(curs, progress)
             if not stored_events:
                 return None
             lock_and_notify = [

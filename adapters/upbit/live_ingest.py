@@ -29,6 +29,7 @@ from adapters.upbit.errors import (
 )
 from adapters.upbit.parsing import UpbitCandle
 from adapters.upbit.websocket import candle_stream
+from commands.handlers import candles
 from commands.ingest import backfill, record_closed
 from commands.trading import Trading
 from domain.candles.candle import Candle
@@ -155,7 +156,9 @@ class LiveCandleIngest:
 
     def _interrupted(self, kind: FeedInterruption, error: Exception) -> None:
         detail = f"{type(error).__name__}: {error}"[:500]
-        if self.trading.record_feed_interrupted(self.market, kind, detail, cause=self.cause()):
+        if candles.record_feed_interrupted(
+            self.trading, self.market, kind, detail, cause=self.cause()
+        ):
             self.stats.feed_events.append(f"interrupted: {kind.value}")
         self._down = True
 
@@ -164,7 +167,9 @@ class LiveCandleIngest:
         if not self._down:
             return
         backfilled, self._backfilled = self._backfilled, 0
-        if self.trading.record_feed_resumed(self.market, backfilled=backfilled, cause=self.cause()):
+        if candles.record_feed_resumed(
+            self.trading, self.market, backfilled=backfilled, cause=self.cause()
+        ):
             self.stats.feed_events.append(f"resumed after {backfilled} candles backfilled")
         self._down = False
         if self.stats.down_since is not None:

@@ -122,6 +122,7 @@ def exit_code_for(error: BaseException) -> int:
         NotFoundError,
         RunHeldError,
         RunLeaseLostError,
+        RunStateVersionError,
     )
     from domain.errors import DomainError
 
@@ -154,6 +155,7 @@ def exit_code_for(error: BaseException) -> int:
         ReplayInputError,
         DuplicateRunError,
         RunHeldError,
+        RunStateVersionError,
         TradingRunInputError,
         ParityInputError,
         ReconcileInputError,

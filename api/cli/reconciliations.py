@@ -127,8 +127,8 @@ def acknowledge(
             "`ledger reconciliations list` shows the ids"
         ) from None
     with open_system(ctx) as system:
-        rec = system.trading.acknowledge_reconciliation(
-            AcknowledgeReconciliation(rec_id, reason, make_cause(actor))
+        rec = reconciliations.acknowledge_reconciliation(
+            system.trading, AcknowledgeReconciliation(rec_id, reason, make_cause(actor))
         )
         _show([rec], system.trading, as_json=False)
 

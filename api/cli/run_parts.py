@@ -135,7 +135,7 @@ def restore_sandbox(system: System, opened: StrategyRun.Opened, url: str, *, is_
 
 def inherited_books(system: System, opened: StrategyRun.Opened) -> str | None:
     """Say which of the run's strategies opened on books other than its capital, or None."""
-    from commands.processes.run_replica import opening_books
+    from commands.processes.run_opening import opening_books
 
     position = system.trading.run_opened_position(opened.run_id)
     assert position is not None  # the run is in the log

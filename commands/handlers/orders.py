@@ -154,14 +154,8 @@ def record_denial(ledger: Ledger, command: PlaceOrder, denial: RiskError) -> Ord
     return OrderPlacement(order.order_id, denial)
 
 
-def place(
-    ledger: Ledger, commands: Sequence[PlaceOrder], *, risk_checked: bool = True
-) -> list[UUID]:
-    """Decide and save the orders once (no retry); return their ids.
-
-    risk_checked=False: the pre-trade risk rules were applied by whoever decided (a trading
-    run, on its own view of the account); the ledger rules still apply.
-    """
+def place(ledger: Ledger, commands: Sequence[PlaceOrder]) -> list[UUID]:
+    """Decide and save the orders once (no retry); return their ids."""
     portfolio = get_portfolio(ledger)
     risk = get_risk_limits(ledger)
     state = risk.state if risk is not None else TradingState.ACTIVE
@@ -191,23 +185,22 @@ def place(
             if pid not in positions:
                 positions[pid] = ledger.find(pid, Position)
             position = positions[pid]
-        if risk_checked:
-            check_order(
-                state,
-                limits,
-                OrderRiskContext(
-                    strategy_id=command.strategy_id,
-                    side=terms.side,
-                    notional_krw=order_total_krw(terms),
-                    exposure_krw=book.reserved_krw
-                    + (position.cost_basis_krw if position else Decimal(0)),
-                    daily_net_pnl_krw=portfolio.daily_net_pnl(trading_day(at).isoformat()),
-                    trading_day=trading_day(at).isoformat(),
-                    recent_orders=0
-                    if limits.max_orders_per_minute is None
-                    else portfolio.orders_placed_within(at),
-                ),
-            )
+        check_order(
+            state,
+            limits,
+            OrderRiskContext(
+                strategy_id=command.strategy_id,
+                side=terms.side,
+                notional_krw=order_total_krw(terms),
+                exposure_krw=book.reserved_krw
+                + (position.cost_basis_krw if position else Decimal(0)),
+                daily_net_pnl_krw=portfolio.daily_net_pnl(trading_day(at).isoformat()),
+                trading_day=trading_day(at).isoformat(),
+                recent_orders=0
+                if limits.max_orders_per_minute is None
+                else portfolio.orders_placed_within(at),
+            ),
+        )
         locked = portfolio.reserve(
             order_id=str(new_id),
             strategy_id=command.strategy_id,

@@ -55,6 +55,14 @@ class LogCandleFeed:
 
     def poll_positioned(self) -> list[tuple[Candle, int]]:
         """Return the next gap-free candles, each with the log position it became available at."""
+        self.read()
+        ready: list[tuple[Candle, int]] = []
+        while (candle := self.take_ready()) is not None:
+            ready.append(candle)
+        return ready
+
+    def read(self) -> None:
+        """Read what the log recorded since the last read."""
         for position, event in self.log.read_events(TOPICS, after=self.position):
             self.position = position
             if isinstance(event, CandleHour.Opened):
@@ -72,13 +80,26 @@ class LogCandleFeed:
                 continue
             for text in texts:
                 self._take(CandleRow.parse(text).candle(hour_start), position)
-        ready: list[tuple[Candle, int]] = []
-        while self.next_minute in self._waiting:
-            candle, recorded_at = self._waiting.pop(self.next_minute)
-            self._available = max(self._available, recorded_at)
-            ready.append((candle, self._available))
-            self.next_minute += 1
-        return ready
+
+    def take_ready(self) -> tuple[Candle, int] | None:
+        """Hand out the next candle read, with the position it became available at, if any."""
+        waiting = self._waiting.pop(self.next_minute, None)
+        if waiting is None:
+            return None
+        candle, recorded_at = waiting
+        self._available = max(self._available, recorded_at)
+        self.next_minute += 1
+        return candle, self._available
+
+    def resume_position(self) -> int:
+        """Return the log position from which a feed restarted here reads the same candles.
+
+        Every candle read and not handed out yet was recorded after it; what is read again
+        before the next minute is passed over.
+        """
+        if not self._waiting:
+            return self.position
+        return min(recorded_at for _, recorded_at in self._waiting.values()) - 1
 
     def _take(self, candle: Candle, position: int) -> None:
         minute = minute_number(candle.open_time)

@@ -88,7 +88,8 @@ class Reconciler:
         ]
         krw = snapshot.balances.get("KRW")
         base = snapshot.balances.get(base_currency)
-        return self.log.record_reconciliation(
+        return reconciliations.record_reconciliation(
+            self.log,
             RecordReconciliation(
                 run_id=run_id,
                 trigger=trigger,
@@ -97,7 +98,7 @@ class Reconciler:
                 base=(base.free, base.locked) if base else (ZERO, ZERO),
                 unrecorded=unrecorded,
                 cause=cause,
-            )
+            ),
         )
 
     def _snapshot(self, market: str, working: Sequence[UUID]) -> ExchangeSnapshot:

@@ -1,52 +1,58 @@
-"""The trading run's processes: strategy, execution and risk, candle by candle from the log.
+"""The trading run's process: strategy, execution and risk, candle by candle from the log.
 
 At each candle the log records for the run's market, in minute order, the loop does what a
-backtest does at that candle (`RunEngine.process`, strategies.md "Order of work"): the
-fills the candle produced, then the decisions at its close, their orders placed and sent
-through the run's `Execution` (the paper fill model, or an exchange). The account's risk
-limits at the run's opening are the run's; a change of the risk record made outside the run
-(an operator's limits, halt or resume) is applied at the first candle recorded after it.
-The same code decides in backtest, paper and live, so a paper run over some candles decides
-what a backtest over them decides.
+backtest does at that candle (`RunEngine.process`, strategies.md "Order of work"): the fills
+the candle produced, then the decisions at its close, their orders placed through the same
+use cases as every other command, on the log's own aggregates. The account's risk limits at
+the run's opening are the run's; a change of the risk record made outside the run (an
+operator's limits, halt or resume) reaches the run at the first candle recorded after it, and
+an operator's orders and capital show in the strategies' books at the next candle. The same
+code decides in backtest, paper and live, so a paper run decides what a backtest decides.
 
-The loop is crash-only: it keeps nothing but the log. After any stop it re-processes the run's
-candles from the first one on its `RunReplica` (the account as the run saw it at each candle),
-mirroring every command to the log through `ResumableTrading`, which skips what the log already
-holds: the strategies' state is rebuilt and nothing is recorded or sent twice. A candle the log
-recorded after the loop's first read of it was processed by no earlier process, so there the
-look-ups are skipped (`ResumableTrading.is_beyond_log`).
+A candle is one transaction: its events, the run's position in the log and the run's state
+after it (`commands/processes/run_state.py`) are recorded together (`Trading.record_together`),
+holding the account's writer turn. Only then are the candle's orders sent to an exchange, and
+their answers recorded in a second transaction with the state after them. A process that
+stops anywhere resumes after the last recorded candle, from its state: a killed run ends with
+the events of an uninterrupted one, and an order whose answer was not recorded is looked up by
+its identifier before it is sent again. One process holds a run at a time (its lease,
+`adapters/postgres/run_lease.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from commands.errors import UnknownRunError
 from commands.processes.candle_feed import LogCandleFeed
-from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.risk_directives import OutsideRiskChanges
-from commands.processes.run_replica import RunReplica
+from commands.processes.run_opening import opening_risk
+from commands.processes.run_state import RunParts, decode, encode
 from commands.run_engine.engine import RunEngine
 from commands.run_engine.execution import Execution
 from commands.run_engine.run_model import EngineConfig
+from commands.run_progress import RUN_PROGRESS_KWARG, RunProgress
+from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.fills.paper_fill_model import FillModel
 from domain.market_point import MarketPointBuilder
-from domain.risk.limits import Limits
 from domain.strategies.catalog import build_strategies
 from domain.strategies.run import StrategyRun
 
 
 @dataclass
 class LoopProgress:
-    """What the loop has done since it started."""
+    """What the run has done: its candles so far (a restarted run goes on counting)."""
 
     candles: int = 0
-    """Candles processed (re-processed ones included)."""
+    """Candles processed since the run opened."""
     last_candle: Candle | None = None
     """The last candle processed."""
+    resumed_at: int | None = None
+    """The candle count this process resumed at (None: the run started here)."""
 
     @property
     def last_candle_at(self) -> datetime | None:
@@ -59,7 +65,7 @@ class TradingLoop:
 
     def __init__(
         self,
-        trading: ResumableTrading,
+        trading: Trading,
         run_id: str,
         execution: Callable[[StrategyRun.Opened, FillModel, LogCandleFeed], Execution],
         *,
@@ -72,48 +78,97 @@ class TradingLoop:
         assert position is not None  # the run was found above
         self.opened = opened
         self.ledger = trading
-        self.replica = RunReplica(trading, strategies=list(opened.strategies), market=opened.market)
-        self.replica.seed(position)
-        self.risk_changes = OutsideRiskChanges(
-            trading, account=trading.account, run_id=run_id, after=position
-        )
-        record = self.replica.get_risk_limits()
-        limits = record.limits if record is not None else Limits()
         model = FillModel(opened.fee_rate, opened.slippage_bps, opened.max_participation)
+        self.feed = LogCandleFeed(trading, opened.market, opened.first_candle_at)
+        self.execution = execution(opened, model, self.feed)
+        limits, state = opening_risk(trading, position)
         strategies = build_strategies(list(opened.strategies), opened.strategies)
         config = EngineConfig(opened.run_id, opened.capital_krw, model, opened.market, limits)
-        self.feed = LogCandleFeed(trading, opened.market, opened.first_candle_at)
-        self.engine = RunEngine(
-            self.replica, strategies, config, execution(opened, model, self.feed), allocates=False
+        engine = RunEngine(trading, strategies, config, self.execution, allocates=False)
+        engine.records_directives = False
+        engine.risk.state = state
+        risk_changes = OutsideRiskChanges(
+            trading, account=trading.account, run_id=run_id, after=position
         )
-        self._points = MarketPointBuilder()
-        self._on_candle = on_candle
+        self._parts = RunParts(engine, MarketPointBuilder(), self.feed, risk_changes, 0, None)
         self.progress = LoopProgress()
-        self._log_held: datetime | None = None
-        """The close of the newest candle the log held at the first read: no earlier process can
-        have processed a later one."""
-        self._has_read = False
+        recorded = trading.read_run_progress(run_id)
+        if recorded is not None:
+            decode(recorded.state, self._parts, run_id)
+            self.progress = LoopProgress(
+                self._parts.candles, self._parts.last_candle, self._parts.candles
+            )
+        self._recorded_state = recorded.state if recorded is not None else encode(self._parts)
+        self._on_candle = on_candle
+        self._must_take_answers = recorded is not None
+        self._recorded_position = recorded.position if recorded is not None else 0
+
+    @property
+    def engine(self) -> RunEngine:
+        """Return the run's engine."""
+        return self._parts.engine
 
     def step(self) -> int:
-        """Process each candle the log holds that the run has not processed; return how many."""
-        candles = self.feed.poll_positioned()
-        if not self._has_read:
-            self._log_held, self._has_read = self.feed.newest_close, True
-        for candle, position in candles:
-            directives = self.risk_changes.before(position)
-            held = self._log_held
-            self.ledger.is_beyond_log = held is None or candle.close_time > held
-            self.ledger.begin_batch()  # the candle's commands in as few transactions as can be
-            try:
-                self.engine.process(self.progress.candles, self._points.add(candle), directives)
-                self.ledger.end_batch()
-            except BaseException:
-                self.ledger.abort_batch()
-                raise
-            finally:
-                self.ledger.is_beyond_log = False
-            self.progress.candles += 1
-            self.progress.last_candle = candle
+        """Process each candle the log holds that the run has not processed; return how many.
+
+        A resumed run first sends (looked up first) the orders it placed and has no answer
+        for, and records the answers, before it decides anything.
+        """
+        if self._must_take_answers:
+            self._must_take_answers = False
+            self._take_answers_on_resume()
+        self.feed.read()
+        processed = 0
+        while (ready := self.feed.take_ready()) is not None:
+            candle, position = ready
+            self._process(candle, position)
+            processed += 1
             if self._on_candle is not None:
                 self._on_candle(candle)
-        return len(candles)
+        return processed
+
+    def _process(self, candle: Candle, position: int) -> None:
+        parts = self._parts
+        directives = parts.risk_changes.before(position)
+
+        def decide() -> None:
+            point = parts.points.add(candle)
+            parts.engine.process(parts.candles, point, directives)
+            parts.candles += 1
+            parts.last_candle = candle
+
+        self._record(decide, position)
+        if self.execution.send_held(parts.engine.pending):  # the log holds them now
+            self._record(lambda: parts.engine.take_answers(candle), position)
+        self.progress.candles, self.progress.last_candle = parts.candles, candle
+
+    def _take_answers_on_resume(self) -> None:
+        engine, last = self._parts.engine, self._parts.last_candle
+        if last is None or all(o.is_acknowledged for o in engine.pending):
+            return
+        position = self._recorded_position
+        self._record(lambda: engine.take_answers(last), position)
+        if self.execution.send_held(engine.pending):
+            self._record(lambda: engine.take_answers(last), position)
+
+    def _record(self, work: Callable[[], None], position: int) -> None:
+        # The work's events, the run's position and its state after the work, in one
+        # transaction; when it fails, the run is put back as last recorded.
+        def unit() -> Mapping[str, Any]:
+            work()
+            state = encode(self._parts)
+            progress = RunProgress(self.opened.run_id, position, self._parts.candles, state)
+            return {RUN_PROGRESS_KWARG: progress}
+
+        try:
+            with self.ledger.account_turn():
+                saved = self.ledger.record_together(unit)
+        except BaseException:
+            self._restore()
+            raise
+        self._recorded_state = saved[RUN_PROGRESS_KWARG].state
+        self._recorded_position = position
+
+    def _restore(self) -> None:
+        # The run's parts as after the last recorded candle (or as opened, before the first).
+        decode(self._recorded_state, self._parts, self.opened.run_id)

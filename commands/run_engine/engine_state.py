@@ -46,6 +46,9 @@ class EngineState:
         self.execution: Execution = execution or PaperExecution(config.fill_model)
         self.allocates = allocates
         """Allocate the capital at the first candle (a backtest); a trading run opens funded."""
+        self.records_directives = True
+        """Record outside risk changes given to `process` (a backtest's); a trading run's log
+        holds them already."""
         empty = StrategyBook(config.capital_krw, config.capital_krw, Decimal(0), ())
         self.tracks = {
             s.name: StrategyTrack(s, empty, [(0, config.capital_krw, Decimal(0))])

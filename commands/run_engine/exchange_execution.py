@@ -1,13 +1,16 @@
 """The exchange execution: the engine's orders through an `ExchangeGateway` (Upbit, the sandbox).
 
 Orders reach the exchange at most once (architecture.md, guarantee 2): each carries its order
-id as Upbit's `identifier`, and an order whose acknowledgement the log already holds is never
-sent again. Fills are the exchange's trades, taken at the first close at or after the moment
-they executed (so a decision sees exactly the fills dated up to its candle's close, as in a
-backtest). What the log already records of an order (its acknowledgement, its fills) is read
-from the log, so a run re-processed after a restart asks the exchange only about what the log
-does not know yet. An order this process has just placed in the log is sent without a look-up
-(`is_first_sending`): the log did not hold it before, so no one can have sent it.
+id as Upbit's `identifier`, and an order is sent only once the log holds it. At a candle the
+engine places its orders in the log and hands them here, where they are held (`submit`); the
+run records the candle in one transaction, then `send_held` sends them, and the run records
+their outcomes (`submit` again, which now answers from what the exchange said). An order handed
+here a second time, by a later candle or a restarted process, is looked up by its identifier
+before anything is sent: an earlier process may have sent it and stopped before the log
+recorded the answer. Fills are the exchange's trades, taken at the first close at or after the
+moment they executed (so a decision sees exactly the fills dated up to its candle's close, as
+in a backtest). What the log already records of an order (its acknowledgement, its fills) is
+read from the log, so a restarted run asks the exchange only about what the log does not know.
 """
 
 from __future__ import annotations
@@ -60,26 +63,20 @@ class ExchangeExecution:
         market: str,
         *,
         horizon: Callable[[], datetime | None],
-        is_first_sending: Callable[[UUID], bool] = lambda order_id: False,
-        before_send: Callable[[], None],
     ) -> None:
-        """`horizon()` is the close of the newest candle the log holds: the exchange is past it.
-
-        `is_first_sending(order_id)` says (once) that this process placed the order in the log
-        and has not sent it: neither the log nor the exchange can know more of it yet.
-        `before_send()` records what the run decided so far (its batch): an order is sent only
-        once the log holds it.
-        """
+        """`horizon()` is the close of the newest candle the log holds: the exchange is past it."""
         self.gateway = gateway
         self.log = log
         self.market = market
         self.actor = f"exchange:{gateway.name}"
         self._horizon = horizon
-        self._is_first_sending = is_first_sending
-        self._before_send = before_send
         self._known: dict[UUID, KnownOrder] = {}
         self._synced_until: datetime | None = None
         self._sent_since_sync = False
+        self._held: dict[UUID, tuple[OrderTicket, bool]] = {}
+        """Orders handed over and not sent yet: their ticket, and whether to look it up first."""
+        self._answers: dict[UUID, Acknowledgement] = {}
+        """What the exchange answered to orders sent and not yet recorded."""
 
     def prepare(self, candle: Candle, working: list[WorkingOrder]) -> None:
         """Ask the exchange about the working orders that this candle could have filled.
@@ -104,12 +101,39 @@ class ExchangeExecution:
         self._sent_since_sync = False
 
     def submit(self, order: WorkingOrder, candle: Candle) -> Acknowledgement:
-        """Send the order unless the log holds its outcome; return the acknowledgement."""
-        self._before_send()
-        is_first = self._is_first_sending(order.order_id)
-        recorded = None if is_first else self._recorded_outcome(order.order_id)
-        if recorded is not None:
-            return recorded
+        """Return the exchange's answer to the order if it came; else hold it for `send_held`.
+
+        An order handed over for the first time (`order.handed == 0`: placed at this candle by
+        this process) is sent without a look-up; any other is looked up by its id first.
+        """
+        answer = self._answers.pop(order.order_id, None)
+        if answer is not None:
+            if answer.failure is not None:
+                self._hold(order, look_up=True)  # sent again, looked up first, after the record
+            return answer
+        if order.handed > 0:
+            recorded = self._recorded_outcome(order.order_id)
+            if recorded is not None:
+                return recorded
+        self._hold(order, look_up=order.handed > 0)
+        return Acknowledgement()
+
+    def send_held(self, working: list[WorkingOrder]) -> int:
+        """Send the held orders still working (the log holds them); return how many were sent.
+
+        Their answers are kept for the next `submit` of each, which the run records.
+        """
+        still = {o.order_id for o in working}
+        held, self._held = self._held, {}
+        sent = 0
+        for order_id, (ticket, look_up) in held.items():
+            if order_id not in still:
+                continue  # ended before it was sent (a cancel at the same close)
+            self._answers[order_id] = self._send(ticket, look_up)
+            sent += 1
+        return sent
+
+    def _hold(self, order: WorkingOrder, *, look_up: bool) -> None:
         ticket = OrderTicket(
             order_id=order.order_id,
             market=self.market,
@@ -121,16 +145,19 @@ class ExchangeExecution:
             if order.order_type is OrderType.MARKET and order.remaining_krw
             else None,
         )
+        self._held[order.order_id] = (ticket, look_up)
+
+    def _send(self, ticket: OrderTicket, look_up: bool) -> Acknowledgement:
         try:
             # Look before sending: an earlier process (or attempt) may have sent it already.
-            found = None if is_first else self.gateway.find(order.order_id)
+            found = self.gateway.find(ticket.order_id) if look_up else None
             placed = found or self.gateway.submit(ticket)
         except ExchangeRefusedOrderError as refused:
             return Acknowledgement(refusal=(refused.code, str(refused)))
         except ExchangeUnavailableError as failed:
             return Acknowledgement(failure=f"{self.gateway.name}: {failed}")
         self._sent_since_sync = True
-        known = self._known.setdefault(order.order_id, KnownOrder())
+        known = self._known.setdefault(ticket.order_id, KnownOrder())
         known.take(placed)
         return Acknowledgement(placed.exchange_order_id, placed.created_at)
 
@@ -164,6 +191,8 @@ class ExchangeExecution:
         there: the run ends it in the log all the same, and reconciliation reports the
         difference (`order_missing_at_exchange`). Neither is an error of the run.
         """
+        if self._held.pop(order.order_id, None) is not None:
+            return  # never sent: nothing to withdraw at the exchange
         known = self._known_of(order.order_id)
         found = self.gateway.find(order.order_id)
         if found is None:

@@ -56,7 +56,14 @@ class Execution(Protocol):
         """Learn what happened to the working orders up to this candle's close."""
 
     def submit(self, order: WorkingOrder, candle: Candle) -> Acknowledgement:
-        """Send a placed order (decided at `candle`'s close) to be executed."""
+        """Send a placed order (decided at `candle`'s close) to be executed.
+
+        An exchange holds it until `send_held` (it answers "unknown" meanwhile), so the order
+        is sent only once the log holds it; the engine hands it over again to take the answer.
+        """
+
+    def send_held(self, working: list[WorkingOrder]) -> int:
+        """Send the orders `submit` held that are still working; return how many were sent."""
 
     def fills(self, order: WorkingOrder, candle: Candle) -> list[ExecutedFill]:
         """Return the order's fills not yet taken, dated up to this candle's close, in order."""

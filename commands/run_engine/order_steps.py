@@ -98,6 +98,7 @@ class OrderSteps(EngineState):
 
     def _submit(self, order: WorkingOrder, candle: Candle, flow: Cause) -> None:
         ack = self.execution.submit(order, candle)
+        order.handed += 1
         if ack.exchange_order_id is not None:
             at = ack.accepted_at or candle.close_time
             accepted = self._cause(at, self.execution.actor, flow.causation_id, flow.correlation_id)
@@ -125,6 +126,10 @@ class OrderSteps(EngineState):
             self.trading.record_submission_failure(
                 RecordSubmissionFailure(order.order_id, ack.failure, failed)
             )
+
+    def take_answers(self, candle: Candle) -> None:
+        """Record the exchange's answers to the orders sent after the candle was recorded."""
+        self._resubmit_unacknowledged(candle)
 
     def _resubmit_unacknowledged(self, candle: Candle) -> None:
         # An order whose sending had no known outcome is still NEW: ask again at each close.

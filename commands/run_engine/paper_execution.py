@@ -32,6 +32,10 @@ class PaperExecution:
         """Accept the order at its decision time."""
         return Acknowledgement(f"paper-{order.order_id}", candle.close_time)
 
+    def send_held(self, working: list[WorkingOrder]) -> int:
+        """Nothing is held: the model accepts each order as it is placed."""
+        return 0
+
     def fills(self, order: WorkingOrder, candle: Candle) -> list[ExecutedFill]:
         """Return the model's fill of the order in this candle, if any."""
         fill = order.fill_in(candle, self.model)

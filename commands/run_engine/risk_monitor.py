@@ -111,9 +111,11 @@ class RiskMonitor:
         if not all(is_flat(qty, candle.close, limit) for _, qty in holdings.values()):
             return False
         reason = "reduced to flat: no position is left that an order could sell"
-        self.trading.change_trading_state(
-            ChangeTradingState(TradingState.HALTED.value, reason, self.cause(candle))
-        )
+        record = self.trading.get_risk_limits()
+        if record is None or record.state is not TradingState.HALTED:  # an operator's halt
+            self.trading.change_trading_state(  # reaches the run at its next candle
+                ChangeTradingState(TradingState.HALTED.value, reason, self.cause(candle))
+            )
         self.state = TradingState.HALTED
         return True
 

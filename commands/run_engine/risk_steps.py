@@ -33,9 +33,11 @@ class RiskSteps(OrderSteps):
         self, index: int, candle: Candle, directives: Sequence[RiskDirective]
     ) -> None:
         # Changes made outside the run (an operator, reconciliation), at the first candle the
-        # log recorded after them: recorded on the run's risk record with their own cause.
+        # log recorded after them. A trading run reads them from its own log, which holds them
+        # already; a backtest of the run (`ledger parity`) records them on its risk record with
+        # their own cause (`records_directives`).
         for directive in directives:
-            if directive.limits is not None:
+            if directive.limits is not None and self.records_directives:
                 self.trading.set_risk_limits(
                     SetRiskLimits(
                         reason=directive.reason,
@@ -43,12 +45,14 @@ class RiskSteps(OrderSteps):
                         **directive.limits.as_fields(),
                     )
                 )
+            if directive.limits is not None:
                 self.risk.take_limits(index, directive.limits)
             state = directive.state
             if state is not None and state is not self.risk.state:
-                self.trading.change_trading_state(
-                    ChangeTradingState(state.value, directive.reason, directive.cause)
-                )
+                if self.records_directives:
+                    self.trading.change_trading_state(
+                        ChangeTradingState(state.value, directive.reason, directive.cause)
+                    )
                 self.risk.state = state
                 self._enter(index, candle, state)
 

@@ -43,6 +43,9 @@ class WorkingOrder:
     filled_btc: Decimal = Decimal(0)
     placed_by_risk: bool = False
     """True for the risk monitor's liquidation asks (not a decision of the strategy)."""
+    handed: int = 0
+    """How many times the engine handed it to its execution: after the first, an exchange
+    looks it up before sending it (an earlier process may have sent it)."""
 
     def fill_in(self, candle: Candle, model: FillModel) -> PaperFill | None:
         """Return how `candle` fills this order under the paper model (None: no fill)."""

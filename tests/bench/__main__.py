@@ -39,6 +39,7 @@ from tests.bench.ledger_core import (
 )
 from tests.bench.machine import describe_machine
 from tests.bench.replay import bench_replay
+from tests.bench.run_restart import bench_run_restart
 from tests.bench.trading import bench_sandbox_day
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
@@ -59,6 +60,7 @@ def main() -> int:
             "replay",
             "gateway",
             "trading",
+            "restart",
         ),
         help="one section only",
     )
@@ -108,6 +110,10 @@ def main() -> int:
         met &= _report(args, machine, "gateway", GATEWAY_TITLE, [bench_submit_latency()])
     if args.only in (None, "trading"):
         met &= _report(args, machine, "trading", TRADING_TITLE, bench_sandbox_day())
+    if args.only in (None, "restart") and EIGHT_MONTHS.exists():
+        with fresh_postgres() as url:
+            figures = bench_run_restart(schema_env(url, "bench_restart"))
+        met &= _report(args, machine, "restart", RESTART_TITLE, figures)
     if args.only in (None, "backtest"):
         if not EIGHT_MONTHS.exists():
             print(f"skipped the backtest benchmarks: {EIGHT_MONTHS} is missing")  # noqa: T201
@@ -171,6 +177,13 @@ TRADING_TITLE = (
     "default strategies with a dense grid (40 lines within 2 %). The latency target is read "
     "at real-time pacing (sandbox speed cap 60x: a minute a second) over 2023-03-13 00:00-03:00 "
     "UTC; the compressed day's latency is shown beside it.",
+)
+RESTART_TITLE = (
+    "A trading run restarted (issue 18): resume from the last recorded candle",
+    "Embedded PostgreSQL over its Unix socket. A paper run (default strategies, dense grid: 40 "
+    "lines within 2 %) over the first 30 days of the 8-month Upbit file, through `TradingLoop` "
+    "as `ledger run` drives it; then a new minute is recorded and a new process resumes the "
+    "run and processes it. `python -m tests.bench --only restart`.",
 )
 BACKTEST_TITLE = (
     "Backtests (issue 4): `ledger backtest` over the 8-month Upbit file",

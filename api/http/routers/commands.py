@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.auth import require_token
 from api.http.errors import ApiError, responses
+from commands.handlers import reconciliations
 from commands.messages import (
     AcknowledgeReconciliation,
     AllocateCapital,
@@ -311,5 +312,5 @@ async def acknowledge_reconciliation(
     """
     trading = request.app.state.system.trading
     command = AcknowledgeReconciliation(reconciliation_id, body.reason, cause(actor, correlation))
-    await asyncio.to_thread(trading.acknowledge_reconciliation, command)
+    await asyncio.to_thread(reconciliations.acknowledge_reconciliation, trading, command)
     return CommandAccepted(id=str(reconciliation_id), log_position=_head(request))

@@ -733,7 +733,7 @@ class SnapshottingOften(Trading):
     """The ledger with every snapshotted aggregate snapshotted every 2 events (cheap to test)."""
 
     name = "Ledger"  # the same log (a subclass would get tables of its own)
-    snapshotting_intervals = dict.fromkeys(Trading.snapshotting_intervals, 2)
+    snapshot_every = dict.fromkeys(Trading.snapshot_every, 2)
 
 
 @pytest.fixture

@@ -38,10 +38,10 @@ from commands.messages import OpenRun
 from commands.parity import run_parity
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.reconciliation import Reconciler
-from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
 from commands.run_engine.exchange_execution import ExchangeExecution
 from commands.run_engine.execution import Execution
+from commands.trading import Trading
 from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
 from domain.orders.status import OrderStatus
@@ -87,7 +87,7 @@ class RunCore:
         self.loop.step()
 
 
-def run_core(log: ResumableTrading, url: str, stack: ExitStack) -> RunCore:
+def run_core(log: Trading, url: str, stack: ExitStack) -> RunCore:
     keys = UpbitCredentials(ACCESS_KEY, SecretStr(SANDBOX_KEYS[ACCESS_KEY]))
     rest = stack.enter_context(UpbitRestClient(url, credentials=keys))
     gateway = UpbitExecutionGateway(rest, name="sandbox", fee_rate=MODEL.fee_rate)
@@ -98,8 +98,6 @@ def run_core(log: ResumableTrading, url: str, stack: ExitStack) -> RunCore:
             log,
             opened.market,
             horizon=lambda: feed.newest_close,
-            is_first_sending=log.claim_first_sending,
-            before_send=log.flush,
         )
 
     control = stack.enter_context(SandboxControl(url))
@@ -115,7 +113,7 @@ def run_core(log: ResumableTrading, url: str, stack: ExitStack) -> RunCore:
     return RunCore(TradingLoop(log, RUN, execution), feed, reconciler, control)
 
 
-def open_run(log: ResumableTrading) -> tuple[StrategyRun.Opened, int]:
+def open_run(log: Trading) -> tuple[StrategyRun.Opened, int]:
     log.open_run(
         OpenRun(
             run_id=RUN,
@@ -143,7 +141,7 @@ def unexplained(reconciliation: Any) -> list[tuple[str, str]]:
 def test_a_run_resumed_on_a_new_sandbox_finds_its_orders_there_and_trades_on_in_parity(
     pg_schema,  # type: ignore[no-untyped-def]
 ) -> None:
-    log = ResumableTrading(pg_schema.eventsourcing_env(), account="main")
+    log = Trading(pg_schema.eventsourcing_env(), account="main")
     try:
         opened, position = open_run(log)
 
@@ -185,7 +183,7 @@ def test_a_run_resumed_on_a_new_sandbox_finds_its_orders_there_and_trades_on_in_
         log.close()
 
 
-def _orders(log: ResumableTrading) -> list[Any]:
+def _orders(log: Trading) -> list[Any]:
     from domain.orders.order import Order
 
     ids = {e.originator_id for _, e in log.read_events([Order.Placed.TOPIC])}

@@ -10,10 +10,11 @@ from uuid import UUID, uuid5
 import pytest
 
 from commands.errors import ExchangeUnavailableError, UnknownReconciliationError
+from commands.handlers import reconciliations
 from commands.messages import AcknowledgeReconciliation, OpenRun
 from commands.ports import OrderTicket
 from commands.processes.reconciliation import Reconciler
-from commands.processes.resumable_trading import ResumableTrading
+from commands.trading import Trading
 from domain.errors import ReconciliationAcknowledgementError, ReconciliationNotApplicableError
 from domain.events import Cause
 from domain.ids import derive_id
@@ -40,9 +41,7 @@ CAPITAL = Decimal("10000000")
 D = Decimal
 
 
-def open_exchange_run(
-    trading: ResumableTrading, run_id: str = RUN, exchange: str = "sandbox"
-) -> None:
+def open_exchange_run(trading: Trading, run_id: str = RUN, exchange: str = "sandbox") -> None:
     trading.open_run(
         OpenRun(
             run_id=run_id,
@@ -61,8 +60,8 @@ def open_exchange_run(
 
 
 @pytest.fixture
-def trading() -> Iterator[ResumableTrading]:
-    app = ResumableTrading(POPO_ENV, account="main")
+def trading() -> Iterator[Trading]:
+    app = Trading(POPO_ENV, account="main")
     open_exchange_run(app)
     yield app
     app.close()
@@ -76,7 +75,7 @@ def exchange() -> FakeExchange:
 
 
 def reconcile(
-    trading: ResumableTrading, exchange: FakeExchange, trigger: str = "reconnect", minute: int = 10
+    trading: Trading, exchange: FakeExchange, trigger: str = "reconnect", minute: int = 10
 ) -> Reconciliation:
     reconciler = Reconciler(trading, exchange)
     return reconciler.reconcile(RUN, trigger, cause(minute, actor="reconciliation"))
@@ -90,27 +89,27 @@ def ticket(order_id: UUID, price: str = "50000000", volume: str = "0.01") -> Ord
     return OrderTicket(order_id, "KRW-BTC", OrderSide.BID, OrderType.LIMIT, D(price), D(volume))
 
 
-def place(trading: ResumableTrading, client_order_id: str = "bid-1", **figures: str) -> UUID:
+def place(trading: Trading, client_order_id: str = "bid-1", **figures: str) -> UUID:
     return trading.place_order(place_limit_bid(client_order_id, **figures))
 
 
-def state(trading: ResumableTrading) -> RiskLimits:
+def state(trading: Trading) -> RiskLimits:
     risk = trading.get_risk_limits()
     assert risk is not None
     return risk
 
 
 def acknowledge(
-    trading: ResumableTrading, rec_id: UUID, reason: str = "checked at Upbit", actor: str = "ops"
+    trading: Trading, rec_id: UUID, reason: str = "checked at Upbit", actor: str = "ops"
 ) -> Reconciliation:
-    return trading.acknowledge_reconciliation(
-        AcknowledgeReconciliation(rec_id, reason, cause(30, actor=f"api:{actor}"))
+    return reconciliations.acknowledge_reconciliation(
+        trading, AcknowledgeReconciliation(rec_id, reason, cause(30, actor=f"api:{actor}"))
     )
 
 
 class TestDifferences:
     def test_a_first_reconciliation_with_nothing_open_records_the_baseline_and_no_difference(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         # Given a sandbox run whose exchange holds its capital
         before = last_notification_id(trading)
@@ -134,7 +133,7 @@ class TestDifferences:
         assert state(trading).state is TradingState.ACTIVE
 
     def test_an_order_the_log_holds_new_that_the_exchange_has_is_an_explained_lost_answer(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         # Given an order sent whose answer was lost (the log holds it NEW)
         order_id = place(trading)
@@ -149,13 +148,13 @@ class TestDifferences:
         assert not rec.is_halting and state(trading).state is TradingState.ACTIVE
 
     def test_a_new_order_the_exchange_never_received_is_no_difference(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         place(trading)
         assert reconcile(trading, exchange, "start").differences == []
 
     def test_trades_and_an_end_the_log_lacks_are_explained_and_count_in_the_balances(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         # Given an accepted limit bid, and a baseline reconciliation
         order_id = place(trading)
@@ -178,7 +177,7 @@ class TestDifferences:
         assert rec.unexplained == 0 and state(trading).state is TradingState.ACTIVE
 
     def test_an_open_order_the_exchange_does_not_have_is_unexplained_and_halts(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         # Given an order the log holds OPEN that never reached the exchange
         order_id = place(trading)
@@ -205,7 +204,7 @@ class TestDifferences:
         assert halted.causation_id == f"reconciliation:{rec.id}"
 
     def test_a_foreign_open_order_is_unexplained_and_halts(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         foreign = uuid5(UUID(int=7), "placed by hand")
         exchange.submit(ticket(foreign))
@@ -217,7 +216,7 @@ class TestDifferences:
         assert state(trading).state is TradingState.HALTED
 
     def test_an_order_working_at_the_exchange_that_the_log_holds_ended_is_unexplained(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         # Given an order the log cancelled while the exchange still works it
         order_id = place(trading)
@@ -232,7 +231,7 @@ class TestDifferences:
         assert state(trading).state is TradingState.HALTED
 
     def test_a_fill_the_exchange_does_not_list_is_unexplained(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         from tests.builders import record_fill
 
@@ -247,7 +246,7 @@ class TestDifferences:
         assert "no such trade" in rec.differences[0]["exchange_says"]
 
     def test_money_that_no_trade_explains_is_an_unexplained_balance_mismatch(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         # Given a baseline, then a deposit of 1,000 KRW the ledger knows nothing of
         reconcile(trading, exchange, "start")
@@ -262,7 +261,7 @@ class TestDifferences:
         assert state(trading).state is TradingState.HALTED
 
     def test_the_first_reconciliation_takes_a_bigger_account_as_its_baseline(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         # A real account may hold more than the run's capital
         exchange.fund("KRW", D("123456789"))
@@ -271,7 +270,7 @@ class TestDifferences:
         assert reconcile(trading, exchange, minute=20).differences == []
 
     def test_an_exchange_that_cannot_be_asked_records_nothing(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         before = last_notification_id(trading)
         exchange.arm("down")
@@ -280,21 +279,21 @@ class TestDifferences:
         assert last_notification_id(trading) == before
 
     def test_a_paper_run_is_not_reconciled(self, exchange: FakeExchange) -> None:
-        app = ResumableTrading(POPO_ENV, account="main")
+        app = Trading(POPO_ENV, account="main")
         open_exchange_run(app, "paper-run", exchange="paper")
         with pytest.raises(ReconciliationNotApplicableError, match="no exchange"):
             Reconciler(app, exchange).reconcile("paper-run", "start", cause(1))
 
 
 class TestAcknowledgement:
-    def halted(self, trading: ResumableTrading, exchange: FakeExchange) -> Reconciliation:
+    def halted(self, trading: Trading, exchange: FakeExchange) -> Reconciliation:
         exchange.submit(ticket(uuid5(UUID(int=7), "foreign")))
         rec = reconcile(trading, exchange, "start")
         assert state(trading).state is TradingState.HALTED
         return rec
 
     def test_acknowledging_the_halting_reconciliation_resumes_with_the_operators_actor_and_reason(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         # Given trading halted by a reconciliation
         rec = self.halted(trading, exchange)
@@ -314,7 +313,7 @@ class TestAcknowledgement:
         assert list(trading.events.get(risk.id))[-1].actor == "api:kim"
 
     def test_an_acknowledged_difference_seen_again_is_explained_and_does_not_halt_again(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         rec = self.halted(trading, exchange)
         acknowledge(trading, rec.reconciliation_id)
@@ -326,7 +325,7 @@ class TestAcknowledgement:
         assert state(trading).state is TradingState.ACTIVE
 
     def test_an_acknowledged_balance_becomes_the_baseline(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         reconcile(trading, exchange, "start")
         exchange.fund("KRW", D("1000"))
@@ -338,7 +337,7 @@ class TestAcknowledgement:
         assert after.differences == [] and after.figures["baseline_sequence"] == 2
 
     def test_acknowledging_twice_or_a_clean_one_or_an_unknown_one_is_refused_and_records_nothing(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         rec = self.halted(trading, exchange)
         acknowledge(trading, rec.reconciliation_id)
@@ -355,7 +354,7 @@ class TestAcknowledgement:
         assert last_notification_id(trading) == before
 
     def test_trading_resumes_only_when_the_last_unacknowledged_reconciliation_is_acknowledged(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         # Given two reconciliations with unexplained differences (the second while HALTED)
         first = self.halted(trading, exchange)
@@ -370,7 +369,7 @@ class TestAcknowledgement:
         assert state(trading).state is TradingState.ACTIVE
 
     def test_an_operators_halt_after_the_reconciliations_is_not_lifted_by_an_acknowledgement(
-        self, trading: ResumableTrading, exchange: FakeExchange
+        self, trading: Trading, exchange: FakeExchange
     ) -> None:
         rec = self.halted(trading, exchange)
         trading.change_trading_state(change_trading_state("ACTIVE", reason="looked", minute=20))
@@ -391,7 +390,7 @@ def test_a_run_traded_on_the_exchange_reconciles_with_no_difference() -> None:
     from tests.unit.commands.processes.test_exchange_run import drive, exchange_loop
 
     candles = real_candles(2)
-    trading = ResumableTrading(POPO_ENV, account="main")
+    trading = Trading(POPO_ENV, account="main")
     first = candles[0].open_time
     trading.open_run(
         OpenRun(

@@ -14,7 +14,6 @@ from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import StoredEvent
 
 from commands.messages import PlaceOrder
-from commands.processes.resumable_trading import ResumableTrading
 from commands.trading import Trading
 from domain.errors import SubmitRateLimitError
 from domain.events import Cause
@@ -157,17 +156,18 @@ class TestStrategyOrders:
         assert third.is_denied and fourth.is_denied
         assert third.denial is not None and third.denial.code == "submit_rate_limit"
 
-    def test_a_runs_own_order_is_recorded_over_the_rate_and_counts(self) -> None:
-        # Given the log of a run's account with a limit of 1 a minute, used up
-        log = ResumableTrading(POPO_ENV)
+    def test_a_runs_order_counts_every_order_of_the_account_in_its_minute(self) -> None:
+        # Given the log of a run's account with a limit of 1 a minute, used up by an operator
+        log = Trading(POPO_ENV)
         log.allocate_capital(allocate_capital())
         limited(log, 1)
-        log.place_order(bid(1))
-        # When the run records an order it decided (its own replica applied the rules)
-        log.place_order(bid(2))
-        # Then the log records it without deciding again, and counts it
+        log.place_operator_order(bid(1))
+        # When the run places its strategy's order in that minute (on the log itself)
+        placement = log.place_strategy_order(bid(2))
+        # Then the log's rule denies it, and only the operator's order counts
+        assert placement.denial is not None and placement.denial.code == "submit_rate_limit"
         portfolio = log.get_portfolio()
-        assert portfolio is not None and portfolio.orders_placed_within(at(1)) == 2
+        assert portfolio is not None and portfolio.orders_placed_within(at(1)) == 1
 
 
 class TestOlderRecords:

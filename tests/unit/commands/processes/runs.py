@@ -11,7 +11,6 @@ from adapters.market_data.candles_csv import read_candles
 from commands.ingest import candle_hour_commands
 from commands.messages import OpenRun
 from commands.processes.candle_feed import LogCandleFeed
-from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
 from commands.run_engine.engine import RunEngine
 from commands.run_engine.execution import Execution
@@ -72,12 +71,12 @@ def open_paper_run(trading: Trading, first_candle_at: datetime) -> None:
     )
 
 
-def new_log() -> ResumableTrading:
+def new_log() -> Trading:
     """Return an empty in-memory log the way a run writes it."""
-    return ResumableTrading(POPO_ENV, account="main")
+    return Trading(POPO_ENV, account="main")
 
 
-def loop(trading: ResumableTrading, execution: ExecutionFactory = paper) -> TradingLoop:
+def loop(trading: Trading, execution: ExecutionFactory = paper) -> TradingLoop:
     """Return a (re)started loop of the test run."""
     return TradingLoop(trading, RUN_ID, execution)
 

@@ -13,10 +13,10 @@ from commands.errors import ExchangeUnavailableError
 from commands.messages import RecordFill
 from commands.ports import ExchangeOrder, OrderTicket
 from commands.processes.candle_feed import LogCandleFeed
-from commands.processes.resumable_trading import ResumableTrading
 from commands.processes.trading_loop import TradingLoop
 from commands.run_engine.exchange_execution import ExchangeExecution
 from commands.run_engine.execution import Execution
+from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.fills.paper_fill_model import FillModel
 from domain.orders.order import Order
@@ -61,13 +61,13 @@ def expected(candles: list[Candle]) -> list[str]:
     return parity_of(trading)
 
 
-def open_live_run(trading: ResumableTrading, candles: list[Candle]) -> None:
+def open_live_run(trading: Trading, candles: list[Candle]) -> None:
     """Open the test run (its mode is irrelevant to the loop; the execution decides)."""
     open_paper_run(trading, candles[0].open_time)
 
 
 def exchange_loop(
-    trading: ResumableTrading, exchange: FakeExchange
+    trading: Trading, exchange: FakeExchange
 ) -> tuple[TradingLoop, list[ExchangeExecution]]:
     made: list[ExchangeExecution] = []
 
@@ -78,8 +78,6 @@ def exchange_loop(
                 trading,
                 opened.market,
                 horizon=lambda: feed.newest_close,
-                is_first_sending=trading.claim_first_sending,
-                before_send=trading.flush,
             )
         )
         return made[-1]
@@ -88,7 +86,7 @@ def exchange_loop(
 
 
 def drive(
-    trading: ResumableTrading,
+    trading: Trading,
     exchange: FakeExchange,
     run: TradingLoop,
     candles: list[Candle],
@@ -188,8 +186,6 @@ def test_an_order_placed_by_a_killed_process_is_looked_up_before_it_is_sent(
             trading,
             opened.market,
             horizon=lambda: feed.newest_close,
-            is_first_sending=trading.claim_first_sending,
-            before_send=trading.flush,
         )
 
     run = TradingLoop(trading, RUN_ID, execution)
@@ -213,11 +209,11 @@ def test_an_order_placed_by_a_killed_process_is_looked_up_before_it_is_sent(
     # Then that order was looked up before it was sent, sent once, and the run decided what
     # a backtest decides
     calls = [kind for kind, order in exchange.calls if order == unsent]
-    assert calls[:2] == ["find", "submit"] and calls.count("submit") == 1
+    assert calls[0] == "find" and calls.count("submit") == 1, calls
     assert parity(trading) == expected
 
 
-def run_with_fault(candles: list[Candle], fault: str) -> tuple[ResumableTrading, FakeExchange, int]:
+def run_with_fault(candles: list[Candle], fault: str) -> tuple[Trading, FakeExchange, int]:
     """Run the test run through an exchange that fails once, a third of the way in."""
     trading = new_log()
     exchange = FakeExchange(MODEL, candles[0].open_time)
@@ -317,12 +313,12 @@ def test_an_order_the_exchange_refuses_is_rejected_with_upbits_code_and_never_se
     assert exchange.posts == len(placed)
 
 
-def _events(trading: ResumableTrading) -> list[object]:
+def _events(trading: Trading) -> list[object]:
     notes = trading.recorder.select_notifications(start=None, limit=10**9)
     return [trading.mapper.to_domain_event(n) for n in notes]
 
 
-class LogKilledOnAFill(ResumableTrading):
+class LogKilledOnAFill(Trading):
     """The log of a process killed once: after the run's copy took a fill, before the log did."""
 
     def __init__(self, *args: Any, kill_at: int, **kwargs: Any) -> None:

@@ -12,7 +12,6 @@ import pytest
 from api.bootstrap import scratch_ledger
 from commands.messages import ChangeTradingState, SetRiskLimits
 from commands.parity import run_parity
-from commands.processes.resumable_trading import ResumableTrading
 from commands.run_engine.engine import RunEngine
 from commands.run_engine.run_model import EngineConfig
 from commands.trading import Trading
@@ -61,7 +60,7 @@ def events(trading: Trading, topic_prefix: str) -> list[dict[str, Any]]:
     ]
 
 
-def run_with_limits(candles: list[Candle], limits: Limits) -> ResumableTrading:
+def run_with_limits(candles: list[Candle], limits: Limits) -> Trading:
     """Open a paper run on an account with these limits and process the candles."""
     trading = new_log()
     cause = operator(candles[0], "limits")
@@ -161,9 +160,11 @@ def test_an_operator_halt_reaches_the_run_at_the_next_candle_and_a_resume_restar
         ("risk.trading.resumed", "api:alice"),
     ]
 
-    # And a restarted run re-processes everything and appends nothing
+    # And a restarted run resumes after its last candle: it processes and appends nothing
     before = log_lines(trading)
-    assert loop(trading).step() == len(candles)
+    restarted = loop(trading)
+    assert restarted.progress.candles == len(candles)
+    assert restarted.step() == 0
     assert log_lines(trading) == before
 
     # And `ledger parity` replays the operator's changes at the same candles: equal

@@ -1,0 +1,145 @@
+"""Restart benchmark (issue 18): a paper run 30 days old, restarted, takes its next candle.
+
+A paper run with the default strategies and a dense grid (40 lines within 2 %) trades the
+first 30 days of the 8-month Upbit file (43,200 candles, gaps filled as ingest fills them) on
+the embedded PostgreSQL, through the same `TradingLoop` that `ledger run` drives. Then the
+next minute is recorded, and a new process (`tests/bench/run_restart_worker.py`) opens the log,
+resumes the run and processes that candle: the figure is the wall time from starting that
+process to the candle processed (interpreter start and imports included). Before issue 18 a
+restarted run re-walked every candle since it opened.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from adapters.market_data.candles_csv import read_candles
+from commands.ingest import candle_hour_commands
+from commands.messages import OpenRun
+from commands.processes.candle_feed import LogCandleFeed
+from commands.processes.trading_loop import TradingLoop
+from commands.run_engine.execution import Execution
+from commands.run_engine.paper_execution import PaperExecution
+from commands.trading import Trading
+from domain.candles.candle import Candle
+from domain.candles.gaps import fill_gaps
+from domain.events import Cause
+from domain.fills.paper_fill_model import FillModel
+from domain.strategies.catalog import build_strategies, resolved_parameters
+from domain.strategies.run import StrategyRun
+from tests.bench.backtest import EIGHT_MONTHS
+from tests.bench.ledger_core import Figure
+
+RUN_ID = "bench-restart"
+RESTARTS = 3
+DAYS = 30
+NAMES = ["volatility_breakout", "grid", "turtle"]
+DENSE_GRID = {"grid": {"levels": "40", "range_pct": "0.02"}}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def paper(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
+    """Return the paper execution of the run."""
+    return PaperExecution(model)
+
+
+def thirty_days() -> list[Candle]:
+    """Return the 8-month file's first 30 days and the minutes after, gaps filled."""
+    raw = read_candles(EIGHT_MONTHS)
+    end = raw[0].open_time + timedelta(days=DAYS, minutes=RESTARTS)
+    return list(fill_gaps(c for c in raw if c.open_time < end))
+
+
+def record(log: Trading, candles: list[Candle]) -> None:
+    """Record candles as an import does (one event per UTC hour)."""
+    cause = Cause(candles[0].open_time, "bench-import", "bench", "bench")
+    log.ingest_candles(candle_hour_commands("KRW-BTC", candles, "bench", cause))
+
+
+def open_run(log: Trading, first: Candle) -> None:
+    """Open the paper run at the first candle."""
+    strategies = build_strategies(NAMES, DENSE_GRID)
+    log.open_run(
+        OpenRun(
+            run_id=RUN_ID,
+            mode="paper",
+            exchange="paper",
+            market="KRW-BTC",
+            strategies=resolved_parameters(strategies),
+            capital_krw=Decimal(10_000_000),
+            fee_rate=Decimal("0.0005"),
+            slippage_bps=Decimal(0),
+            max_participation=Decimal("0.5"),
+            first_candle_at=first.open_time,
+            cause=Cause(first.open_time, "operator:bench", "ledger run", "ledger run"),
+        )
+    )
+
+
+def bench_run_restart(env: Mapping[str, str]) -> list[Figure]:
+    """Trade 30 days on a paper run, record the next minute, restart, time that candle."""
+    candles = thirty_days()
+    history, new = candles[:-RESTARTS], candles[-RESTARTS:]
+    log = Trading(env, account="main")
+    try:
+        record(log, history)
+        open_run(log, history[0])
+        started = time.perf_counter()
+        run = TradingLoop(log, RUN_ID, paper)
+        processed = run.step()
+        built = time.perf_counter() - started
+        progress = log.read_run_progress(RUN_ID)
+        state_bytes = len(progress.state) if progress is not None else 0
+        times = []
+        for candle in new:  # each restart finds one new candle waiting
+            record(log, [candle])
+            times.append(_restart(env))
+    finally:
+        log.close()
+    restart = sorted(times)[1]
+    return [
+        Figure(
+            "a 30-day paper run restarted: process start -> next candle processed",
+            restart,
+            "s",
+            "<= 2 s",
+            restart <= 2.0,
+            f"median of 3 restarts ({', '.join(f'{t:.2f}' for t in times)} s) of a run of "
+            f"{processed:,} candles; its saved state {state_bytes:,} bytes",
+        ),
+        Figure(
+            "the same run's candles through the paper loop on PostgreSQL",
+            processed / built,
+            "candles/s",
+            "(no target: one transaction per candle, state included)",
+            True,
+            f"{processed:,} candles in {built:.1f} s",
+        ),
+    ]
+
+
+def _restart(env: Mapping[str, str]) -> float:
+    # From starting the process to its line saying it processed the candle (not its exit).
+    started = time.perf_counter()
+    with subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.run_restart_worker", RUN_ID],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as worker:
+        assert worker.stdout is not None and worker.stderr is not None
+        line = worker.stdout.readline()
+        elapsed = time.perf_counter() - started
+        errors = worker.stderr.read()
+        worker.wait(timeout=600)
+    if worker.returncode != 0 or line.strip() != "1":
+        raise RuntimeError(f"the restarted run failed: {line!r} {errors[-2000:]}")
+    return elapsed
