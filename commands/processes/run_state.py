@@ -34,8 +34,8 @@ _ENGINE_FIELDS = (
     "candles",
     "first_time",
     "last_candle",
-    "_index",
-    "_strategy_wake",
+    "index",
+    "strategy_wake",
 )
 _RISK_FIELDS = ("limits", "is_watching", "watch", "state", "marked_index")
 _FEED_FIELDS = ("next_minute", "_available", "newest_close")
@@ -55,7 +55,7 @@ class RunParts:
 
 def encode(parts: RunParts) -> bytes:
     """Return the run's state as bytes."""
-    engine = parts.engine
+    engine = parts.engine.state
     tracks = {
         # The report history (every book change, every fill) is a backtest's: a live run
         # keeps the book as it stands.
@@ -92,7 +92,7 @@ def decode(data: bytes, parts: RunParts, run_id: str) -> RunParts:
             f"{RUN_STATE_VERSION}; finish the run with the version that started it, or open a "
             "new run"
         )
-    engine = parts.engine
+    engine = parts.engine.state
     for key, value in state["engine"].items():
         setattr(engine, key, value)
     engine.tracks = state["tracks"]

@@ -139,7 +139,7 @@ class TradingLoop:
 
         self._record(decide, position)
         if self.execution.send_held(parts.engine.pending):  # the log holds them now
-            self._record(lambda: parts.engine.take_answers(candle), position)
+            self._record(lambda: parts.engine.orders.take_answers(candle), position)
         self.progress.candles, self.progress.last_candle = parts.candles, candle
 
     def _take_answers_on_resume(self) -> None:
@@ -147,9 +147,9 @@ class TradingLoop:
         if last is None or all(o.is_acknowledged for o in engine.pending):
             return
         position = self._recorded_position
-        self._record(lambda: engine.take_answers(last), position)
+        self._record(lambda: engine.orders.take_answers(last), position)
         if self.execution.send_held(engine.pending):
-            self._record(lambda: engine.take_answers(last), position)
+            self._record(lambda: engine.orders.take_answers(last), position)
 
     def _record(self, work: Callable[[], None], position: int) -> None:
         # The work's events, the run's position and its state after the work, in one

@@ -1,8 +1,8 @@
 """The engine's state: the strategies' tracks, the working orders, the books from the ledger.
 
-`RunEngine` is built up in layers, one concept each: this state and the book reads,
-`OrderSteps` (the orders' placing, sending, fills and ends), `RiskSteps` (the risk monitor at
-each close) and the drivers in `commands/run_engine/engine.py`.
+`RunEngine` (`commands/run_engine/engine.py`: the drivers) holds this state and two
+collaborators that act on it, one concept each: `OrderSteps` (the orders' placing, sending,
+fills and ends) and `RiskSteps` (the risk monitor at each close).
 """
 
 from __future__ import annotations
@@ -61,28 +61,30 @@ class EngineState:
         self.first_time: datetime | None = None
         self.last_candle: Candle | None = None
         self.session_end_indexes: list[int] = []
-        self._index = 0
-        self._touched: set[str] = set()
-        self._strategy_wake: dict[str, int] = {}
+        self.index = 0
+        self.touched: set[str] = set()
+        self.strategy_wake: dict[str, int] = {}
         """Strategies that acted or had a fill at the candle being processed."""
 
     def refresh_books(self) -> None:
         """Read every strategy's book from the ledger (a run that opened with capital)."""
         for track in self.tracks.values():
-            self._refresh_book(track)
-            track.changes[-1] = (self._index, track.book.cash_krw, track.book.qty_btc)
+            self.refresh_book(track)
+            track.changes[-1] = (self.index, track.book.cash_krw, track.book.qty_btc)
 
-    def _refresh(self, track: StrategyTrack) -> None:
-        self._touched.add(track.strategy.name)
-        self._refresh_book(track)
+    def refresh(self, track: StrategyTrack) -> None:
+        """Read a strategy's book again after the run changed it; note the change."""
+        self.touched.add(track.strategy.name)
+        self.refresh_book(track)
         book, changes = track.book, track.changes
-        entry = (self._index, book.cash_krw, book.qty_btc)
-        if changes[-1][0] == self._index:
+        entry = (self.index, book.cash_krw, book.qty_btc)
+        if changes[-1][0] == self.index:
             changes[-1] = entry
         elif (changes[-1][1], changes[-1][2]) != (book.cash_krw, book.qty_btc):
             changes.append(entry)
 
-    def _refresh_book(self, track: StrategyTrack) -> None:
+    def refresh_book(self, track: StrategyTrack) -> None:
+        """Read a strategy's book (cash, cash not locked, BTC held) from the ledger."""
         name = track.strategy.name
         portfolio = self.trading.get_portfolio()
         assert portfolio is not None
@@ -95,11 +97,13 @@ class EngineState:
             pending_tags=tuple(o.tag for o in self.pending if o.strategy == name),
         )
 
-    def _holdings(self) -> Holdings:
+    def holdings(self) -> Holdings:
+        """Return each strategy's (cash, BTC held)."""
         return {name: (t.book.cash_krw, t.book.qty_btc) for name, t in self.tracks.items()}
 
     @staticmethod
-    def _cause(at: datetime, actor: str, causation: str, correlation: str) -> Cause:
+    def cause(at: datetime, actor: str, causation: str, correlation: str) -> Cause:
+        """Return the cause of an event the run records."""
         return Cause(
             occurred_at=at, actor=actor, causation_id=causation, correlation_id=correlation
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from commands.messages import AllocateCapital, CancelOrder, ChangeTradingState, SetRiskLimits
+from commands.run_engine.engine_state import EngineState
 from commands.run_engine.order_steps import OrderSteps
 from commands.run_engine.risk_monitor import STATE_CODES
 from domain.candles.candle import Candle
@@ -20,25 +21,33 @@ from domain.risk.trading_state import TradingState
 from domain.strategies.base import OrderEnd, OrderEndNotice
 
 
-class RiskSteps(OrderSteps):
+class RiskSteps:
     """Allocates the run's capital and limits, and applies the risk monitor at each close."""
 
-    def _allocate(self, candle: Candle) -> None:
-        cause = self._cause(candle.open_time, "backtest", "allocation", "allocation")
-        for name in self.tracks:
-            self.trading.allocate_capital(AllocateCapital(name, self.config.capital_krw, cause))
-        self.risk.set_limits(cause)
+    def __init__(self, state: EngineState, orders: OrderSteps) -> None:
+        self.state = state
+        self.orders = orders
 
-    def _apply_directives(
+    def allocate(self, candle: Candle) -> None:
+        """Allocate each strategy's capital and record the run's limits (a backtest)."""
+        cause = self.state.cause(candle.open_time, "backtest", "allocation", "allocation")
+        for name in self.state.tracks:
+            self.state.trading.allocate_capital(
+                AllocateCapital(name, self.state.config.capital_krw, cause)
+            )
+        self.state.risk.set_limits(cause)
+
+    def apply_directives(
         self, index: int, candle: Candle, directives: Sequence[RiskDirective]
     ) -> None:
+        """Apply the risk record's changes made outside the run that reach this candle."""
         # Changes made outside the run (an operator, reconciliation), at the first candle the
         # log recorded after them. A trading run reads them from its own log, which holds them
         # already; a backtest of the run (`ledger parity`) records them on its risk record with
         # their own cause (`records_directives`).
         for directive in directives:
-            if directive.limits is not None and self.records_directives:
-                self.trading.set_risk_limits(
+            if directive.limits is not None and self.state.records_directives:
+                self.state.trading.set_risk_limits(
                     SetRiskLimits(
                         reason=directive.reason,
                         cause=directive.cause,
@@ -46,48 +55,51 @@ class RiskSteps(OrderSteps):
                     )
                 )
             if directive.limits is not None:
-                self.risk.take_limits(index, directive.limits)
+                self.state.risk.take_limits(index, directive.limits)
             state = directive.state
-            if state is not None and state is not self.risk.state:
-                if self.records_directives:
-                    self.trading.change_trading_state(
+            if state is not None and state is not self.state.risk.state:
+                if self.state.records_directives:
+                    self.state.trading.change_trading_state(
                         ChangeTradingState(state.value, directive.reason, directive.cause)
                     )
-                self.risk.state = state
-                self._enter(index, candle, state)
+                self.state.risk.state = state
+                self.enter(index, candle, state)
 
-    def _monitor(self, index: int, candle: Candle) -> None:
-        moved = self.risk.close(index, candle, self._holdings())
+    def monitor(self, index: int, candle: Candle) -> None:
+        """Mark the book at the close, apply what crossed a limit, halt once flat."""
+        moved = self.state.risk.close(index, candle, self.state.holdings())
         if moved is not None:
-            self._enter(index, candle, moved)
-        is_selling = any(o.placed_by_risk for o in self.pending)
-        if self.risk.halt_if_flat(candle, self._holdings(), is_selling):
-            self._end_all(candle, TradingState.HALTED)
+            self.enter(index, candle, moved)
+        is_selling = any(o.placed_by_risk for o in self.state.pending)
+        if self.state.risk.halt_if_flat(candle, self.state.holdings(), is_selling):
+            self.end_all(candle, TradingState.HALTED)
 
-    def _enter(self, index: int, candle: Candle, state: TradingState) -> None:
+    def enter(self, index: int, candle: Candle, state: TradingState) -> None:
+        """Apply a trading state: HALTED ends every order, REDUCING also sells all."""
         # HALTED ends every open order; REDUCING ends them and sells every position.
         if state is TradingState.ACTIVE:
             return
-        self._end_all(candle, state)
+        self.end_all(candle, state)
         if state is TradingState.REDUCING:
-            held = {name: track.book.qty_btc for name, track in self.tracks.items()}
-            for order in self.risk.liquidate(index, candle, held):
-                self.pending.append(order)
-                self._submit(order, candle, self.risk.cause(candle))
-            for track in self.tracks.values():
-                self._refresh(track)
+            held = {name: track.book.qty_btc for name, track in self.state.tracks.items()}
+            for order in self.state.risk.liquidate(index, candle, held):
+                self.state.pending.append(order)
+                self.orders.submit(order, candle, self.state.risk.cause(candle))
+            for track in self.state.tracks.values():
+                self.state.refresh(track)
 
-    def _end_all(self, candle: Candle, state: TradingState) -> None:
+    def end_all(self, candle: Candle, state: TradingState) -> None:
+        """Cancel every working order: the trading state ended them."""
         # A halt or a reduce cancels every open order at the close that crossed the limit.
-        reason = f"risk monitor: trading {state.value} ({self.risk.reason})"
-        cause = self.risk.cause(candle)
-        for order in list(self.pending):
+        reason = f"risk monitor: trading {state.value} ({self.state.risk.reason})"
+        cause = self.state.risk.cause(candle)
+        for order in list(self.state.pending):
             if order.is_acknowledged:
-                self.execution.cancel(order)
-            self.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
-            self.pending.remove(order)
-            track = self.tracks[order.strategy]
-            self._refresh(track)
+                self.state.execution.cancel(order)
+            self.state.trading.cancel_order(CancelOrder(order.order_id, reason, cause))
+            self.state.pending.remove(order)
+            track = self.state.tracks[order.strategy]
+            self.state.refresh(track)
             if not order.placed_by_risk:
                 notice = OrderEndNotice(
                     tag=order.tag,
