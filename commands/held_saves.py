@@ -1,6 +1,6 @@
 """Two parts of the ledger's save: the saves a unit of work holds, and snapshots from memory.
 
-`HeldSaves`: what `Trading.record_together` holds until its work ends, in the order made.
+`HeldSaves`: what `Trading.holding_saves` holds until the caller saves it, in the order made.
 `take_crossed_snapshots`: after a save, each aggregate the save took past a multiple of its
 snapshot interval is snapshotted from memory (the library would re-read it from the log for
 every multiple crossed: ten times for a batch of 500 orders).
@@ -17,7 +17,7 @@ from eventsourcing.persistence import EventStore
 
 
 class HeldSaves:
-    """The saves held by `Trading.record_together`: events in order, aggregates as changed."""
+    """The saves held by `Trading.holding_saves`: events in order, aggregates as changed."""
 
     def __init__(self) -> None:
         self.events: list[DomainEventProtocol[UUID]] = []

@@ -142,7 +142,7 @@ class Trading(Application[UUID]):
         make_turns: Callable[[], WriterTurns] | None = getattr(self.recorder, "writer_turns", None)
         self.writer_turns: WriterTurns = make_turns() if make_turns else ProcessWriterTurns()
         self._turns = threading.local()  # the turn this thread holds, if any
-        self._work = threading.local()  # the saves `record_together` holds, if any
+        self._work = threading.local()  # the saves `holding_saves` holds, if any
         self._progress_in_memory: dict[str, RunProgress] = {}
         every = self.env.get(CHECKPOINT_EVERY_ENV)
         if every and hasattr(self.recorder, "checkpoint_every"):
@@ -155,7 +155,7 @@ class Trading(Application[UUID]):
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Record the new events of these aggregates (or these events) in one transaction.
 
-        Within `record_together` they are held until it ends. `kwargs` reach the recorder
+        Within `holding_saves` they are held. `kwargs` reach the recorder
         (`run_progress`). Then snapshots from memory (`take_crossed_snapshots`) and the audit
         chain's due checkpoints.
         """
@@ -165,23 +165,21 @@ class Trading(Application[UUID]):
             return []
         return self._save_now(objs, kwargs)
 
-    def record_together(self, work: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
-        """Run `work` holding its saves, then record them all in one transaction, in order.
+    @contextlib.contextmanager
+    def holding_saves(self) -> Iterator[HeldSaves]:
+        """Hold every save made within (this thread): give them to one `save` afterwards.
 
-        `work` returns the keyword arguments of that save (e.g. `run_progress`), made even when
-        `work` changed nothing. Within `work` a `find` returns an aggregate as changed. When
-        `work` raises, nothing of it is recorded.
+        Within, a `find` returns an aggregate as changed by a held save. The held events keep
+        the order they were made in; nothing is recorded unless the caller saves them.
         """
         if getattr(self._work, "current", None) is not None:
-            raise RuntimeError("record_together does not nest")
+            raise RuntimeError("holding_saves does not nest")
         held = HeldSaves()
         self._work.current = held
         try:
-            save_kwargs = work()
+            yield held
         finally:
             self._work.current = None
-        self._save_now([*held.events, *held.aggregates.values()], save_kwargs)
-        return save_kwargs
 
     def _save_now(self, objs: Sequence[Any], kwargs: Mapping[str, Any]) -> list[Recording[UUID]]:
         held = HeldSaves()
@@ -231,7 +229,7 @@ class Trading(Application[UUID]):
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
         """Return the aggregate with this id if it is a `kind` (fresh from the log), else None.
 
-        Within `record_together`, an aggregate its work changed is returned as changed.
+        Within `holding_saves`, an aggregate a held save changed is returned as changed.
         """
         work: HeldSaves | None = getattr(self._work, "current", None)
         if work is not None and aggregate_id in work.aggregates:
@@ -273,7 +271,9 @@ class Trading(Application[UUID]):
         Raises:
             ConcurrencyConflictError: every attempt lost its race; nothing was recorded.
         """
-        with self.account_turn() if in_turn else contextlib.nullcontext():
+        # Saves held by `holding_saves` are made later, in their holder's turn.
+        is_held = getattr(self._work, "current", None) is not None
+        with self.account_turn() if in_turn and not is_held else contextlib.nullcontext():
             try:
                 # One policy object for every call: tenacity keeps a call's state per thread
                 # and per iteration, so threads and a retry inside an attempt do not mix.

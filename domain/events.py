@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsourcing.domain import Aggregate
 
@@ -19,6 +19,18 @@ from domain.errors import InvalidDomainTimeError, InvalidIdentifierError, Missin
 
 SCHEMA_VERSION_ATTRIBUTE = "class_version"
 """Event schema versions use the library's `class_version` and `upcast_vN_vN+1` hooks."""
+
+AggregateT = TypeVar("AggregateT", bound=Aggregate)
+
+
+def create_aggregate(cls: type[AggregateT], event_class: type[Any], **fields: Any) -> AggregateT:
+    """Create an aggregate by its own created-event class, with these fields.
+
+    The one call of the library's `Aggregate._create` (documented by the library for an
+    aggregate whose created event is a class of its own, yet named as private): every
+    aggregate is created through here, and `tests/unit/test_library_canary.py` pins it.
+    """
+    return cls._create(event_class, **fields)
 
 
 class LedgerEvent(Aggregate.Event):

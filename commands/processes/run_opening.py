@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from commands.run_engine.run_model import IN_MEMORY_ENV
 from commands.trading import Trading
 from domain.ids import portfolio_id, position_id, risk_limits_id
+from domain.portfolio.ledger import Portfolio
+from domain.positions.position import Position
 from domain.risk.limits import Limits, RiskLimits
 from domain.risk.trading_state import TradingState
 
@@ -73,17 +75,25 @@ def opening_books(
     As of a run's opening, these are the books it trades from: its capital for a strategy new
     to the account, else what an earlier run or an operator left.
     """
-    account = Trading(
-        IN_MEMORY_ENV, account=source.account, markets=source.markets, fee_rate=source.fee_rate
-    )
-    try:
-        seed_account(account, source, strategies, market, upto_position)
-        portfolio = account.get_portfolio()
-        books: dict[str, tuple[Decimal, Decimal]] = {}
-        for name in strategies:
-            position = account.get_position(name, market)
-            cash = portfolio.book(name).cash_krw if portfolio is not None else Decimal(0)
-            books[name] = (cash, position.qty_btc if position is not None else Decimal(0))
-        return books
-    finally:
-        account.close()
+    account = source.account
+    positions = {name: position_id(account, name, market) for name in strategies}
+    found = aggregates_as_of(source, {portfolio_id(account), *positions.values()}, upto_position)
+    portfolio = found.get(portfolio_id(account))
+    books: dict[str, tuple[Decimal, Decimal]] = {}
+    for name in strategies:
+        position = found.get(positions[name])
+        cash = portfolio.book(name).cash_krw if isinstance(portfolio, Portfolio) else Decimal(0)
+        held = position.qty_btc if isinstance(position, Position) else Decimal(0)
+        books[name] = (cash, held)
+    return books
+
+
+def aggregates_as_of(log: Trading, ids: set[UUID], upto_position: int) -> dict[UUID, Any]:
+    """Return these aggregates as they stood at a log position (those that existed then)."""
+    found: dict[UUID, Any] = {}
+    page = log.recorder.select_notifications(start=None, limit=10**9, stop=upto_position)
+    for notification in page:
+        if notification.originator_id in ids:
+            event: Any = log.mapper.to_domain_event(notification)
+            found[event.originator_id] = event.mutate(found.get(event.originator_id))
+    return found

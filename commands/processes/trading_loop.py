@@ -10,9 +10,10 @@ an operator's orders and capital show in the strategies' books at the next candl
 code decides in backtest, paper and live, so a paper run decides what a backtest decides.
 
 A candle is one transaction: its events, the run's position in the log and the run's state
-after it (`commands/processes/run_state.py`) are recorded together (`Trading.record_together`),
-holding the account's writer turn. Only then are the candle's orders sent to an exchange, and
-their answers recorded in a second transaction with the state after them. A process that
+after it (`commands/processes/run_state.py`) are saved together, in the account's writer
+turn (a candle that changed nothing is saved with a later one). Only then are the candle's
+orders sent to an exchange, and their answers recorded in a second transaction with the state
+after them. A process that
 stops anywhere resumes after the last recorded candle, from its state: a killed run ends with
 the events of an uninterrupted one, and an order whose answer was not recorded is looked up by
 its identifier before it is sent again. One process holds a run at a time (its lease,
@@ -21,12 +22,13 @@ its identifier before it is sent again. One process holds a run at a time (its l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from commands.errors import UnknownRunError
+from eventsourcing.persistence import IntegrityError
+
+from commands.errors import ConcurrencyConflictError, UnknownRunError
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.risk_directives import OutsideRiskChanges
 from commands.processes.run_opening import opening_risk
@@ -39,8 +41,15 @@ from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.fills.paper_fill_model import FillModel
 from domain.market_point import MarketPointBuilder
+from domain.risk.limits import Limits
+from domain.risk.trading_state import TradingState
 from domain.strategies.catalog import build_strategies
 from domain.strategies.run import StrategyRun
+
+RECORD_EVERY = 60
+"""A run records its progress at least every this many candles, events or none."""
+CONFLICT_LIMIT = 10
+"""A candle decided again this many times in a row, each losing its race, stops the run."""
 
 
 @dataclass
@@ -81,7 +90,13 @@ class TradingLoop:
         model = FillModel(opened.fee_rate, opened.slippage_bps, opened.max_participation)
         self.feed = LogCandleFeed(trading, opened.market, opened.first_candle_at)
         self.execution = execution(opened, model, self.feed)
-        limits, state = opening_risk(trading, position)
+        recorded = trading.read_run_progress(run_id)
+        # A run's risk starts as the account's was at its opening; a resumed run's is restored.
+        limits, state = (
+            (Limits(), TradingState.ACTIVE)
+            if recorded is not None
+            else opening_risk(trading, position)
+        )
         strategies = build_strategies(list(opened.strategies), opened.strategies)
         config = EngineConfig(opened.run_id, opened.capital_krw, model, opened.market, limits)
         engine = RunEngine(trading, strategies, config, self.execution, allocates=False)
@@ -92,7 +107,6 @@ class TradingLoop:
         )
         self._parts = RunParts(engine, MarketPointBuilder(), self.feed, risk_changes, 0, None)
         self.progress = LoopProgress()
-        recorded = trading.read_run_progress(run_id)
         if recorded is not None:
             decode(recorded.state, self._parts, run_id)
             self.progress = LoopProgress(
@@ -102,6 +116,7 @@ class TradingLoop:
         self._on_candle = on_candle
         self._must_take_answers = recorded is not None
         self._recorded_position = recorded.position if recorded is not None else 0
+        self._recorded_candles = self._parts.candles
 
     @property
     def engine(self) -> RunEngine:
@@ -112,16 +127,29 @@ class TradingLoop:
         """Process each candle the log holds that the run has not processed; return how many.
 
         A resumed run first sends (looked up first) the orders it placed and has no answer
-        for, and records the answers, before it decides anything.
+        for, and records the answers, before it decides anything. A candle whose save lost a
+        race with another writer of the account is decided again, on the log as it is now.
         """
         if self._must_take_answers:
             self._must_take_answers = False
             self._take_answers_on_resume()
+        processed = conflicts = 0
         self.feed.read()
-        processed = 0
         while (ready := self.feed.take_ready()) is not None:
             candle, position = ready
-            self._process(candle, position)
+            try:
+                self._process(candle, position)
+            except IntegrityError:
+                conflicts += 1
+                if conflicts >= CONFLICT_LIMIT:
+                    raise ConcurrencyConflictError(
+                        f"run {self.opened.run_id!r}: other writers of the account changed "
+                        f"the same records {conflicts} times in a row; nothing of the candle "
+                        f"at {candle.open_time.isoformat()} was recorded; try again"
+                    ) from None
+                self.feed.read()  # from the last recorded candle again
+                continue
+            conflicts = 0
             processed += 1
             if self._on_candle is not None:
                 self._on_candle(candle)
@@ -137,9 +165,9 @@ class TradingLoop:
             parts.candles += 1
             parts.last_candle = candle
 
-        self._record(decide, position)
+        self._save_candle(decide, position)
         if self.execution.send_held(parts.engine.pending):  # the log holds them now
-            self._record(lambda: parts.engine.orders.take_answers(candle), position)
+            self._save_candle(lambda: parts.engine.orders.take_answers(candle), position)
         self.progress.candles, self.progress.last_candle = parts.candles, candle
 
     def _take_answers_on_resume(self) -> None:
@@ -147,28 +175,34 @@ class TradingLoop:
         if last is None or all(o.is_acknowledged for o in engine.pending):
             return
         position = self._recorded_position
-        self._record(lambda: engine.orders.take_answers(last), position)
+        self._save_candle(lambda: engine.orders.take_answers(last), position)
         if self.execution.send_held(engine.pending):
-            self._record(lambda: engine.orders.take_answers(last), position)
+            self._save_candle(lambda: engine.orders.take_answers(last), position)
 
-    def _record(self, work: Callable[[], None], position: int) -> None:
+    def _save_candle(self, work: Callable[[], None], position: int) -> None:
         # The work's events, the run's position and its state after the work, in one
-        # transaction; when it fails, the run is put back as last recorded.
-        def unit() -> Mapping[str, Any]:
-            work()
-            state = encode(self._parts)
-            progress = RunProgress(self.opened.run_id, position, self._parts.candles, state)
-            return {RUN_PROGRESS_KWARG: progress}
-
+        # transaction. A candle that changed nothing in the log is recorded with a later one
+        # (at most RECORD_EVERY candles later): a restart decides such candles again, and
+        # nothing again. When anything fails, the run is put back as last recorded.
+        parts = self._parts
         try:
-            with self.ledger.account_turn():
-                saved = self.ledger.record_together(unit)
+            with self.ledger.holding_saves() as held:
+                work()
+            if held.events or parts.candles - self._recorded_candles >= RECORD_EVERY:
+                state = encode(parts)
+                progress = RunProgress(self.opened.run_id, position, parts.candles, state)
+                with self.ledger.account_turn():  # the account's writers take turns
+                    self.ledger.save(
+                        *held.events, *held.aggregates.values(), **{RUN_PROGRESS_KWARG: progress}
+                    )
+                self._recorded_state, self._recorded_position = state, position
+                self._recorded_candles = parts.candles
         except BaseException:
             self._restore()
             raise
-        self._recorded_state = saved[RUN_PROGRESS_KWARG].state
-        self._recorded_position = position
 
     def _restore(self) -> None:
         # The run's parts as after the last recorded candle (or as opened, before the first).
         decode(self._recorded_state, self._parts, self.opened.run_id)
+        self.progress.candles = self._parts.candles
+        self.progress.last_candle = self._parts.last_candle

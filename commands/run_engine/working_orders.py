@@ -20,9 +20,9 @@ from domain.fills.paper_fill_model import FillModel, PaperFill
 from domain.orders.terms import OrderSide, OrderType
 
 
-@dataclass
+@dataclass(eq=False)
 class WorkingOrder:
-    """A placed order of the run still working, in placement order."""
+    """A placed order of the run still working, in placement order (equal only to itself)."""
 
     order_id: UUID
     strategy: str

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.events import Cause, LedgerCreated
+from domain.events import Cause, LedgerCreated, create_aggregate
 from domain.ids import derive_id
 
 CHECKPOINT_ACTOR = "audit-chain"
@@ -55,7 +55,8 @@ class ChainCheckpoint(Aggregate):
     @classmethod
     def record(cls, head: ChainHead, cause: Cause) -> ChainCheckpoint:
         """Record the chain's head as it was after `head.count` events."""
-        return cls._create(
+        return create_aggregate(
+            cls,
             cls.Checkpointed,
             id=checkpoint_id(head.count),
             head_position=head.position,

@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.audit.checkpoint import ChainHead
-from domain.events import Cause, LedgerCreated
+from domain.events import Cause, LedgerCreated, create_aggregate
 from domain.ids import derive_id
 
 SEAL_ACTOR = "audit-export"
@@ -47,7 +47,8 @@ class BundleSeal(Aggregate):
     @classmethod
     def record(cls, manifest_sha256: str, head: ChainHead, cause: Cause) -> BundleSeal:
         """Record the manifest (its sha256) of a bundle verified to `head`."""
-        return cls._create(
+        return create_aggregate(
+            cls,
             cls.Sealed,
             id=seal_id(manifest_sha256),
             manifest_sha256=manifest_sha256,

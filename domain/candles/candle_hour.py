@@ -21,7 +21,7 @@ from eventsourcing.domain import Aggregate
 from domain.candles.candle import Candle
 from domain.clock import to_kst
 from domain.errors import CandleConflictError, InvalidCandleError
-from domain.events import Cause, LedgerCreated, LedgerEvent
+from domain.events import Cause, LedgerCreated, LedgerEvent, create_aggregate
 from domain.ids import derive_id
 
 ONE_HOUR = timedelta(hours=1)
@@ -144,7 +144,8 @@ class CandleHour(Aggregate):
         start = hour_start_of(hour_start)
         if start != hour_start.astimezone(UTC):
             raise InvalidCandleError(f"hour start {hour_start.isoformat()} is not a whole hour")
-        return cls._create(
+        return create_aggregate(
+            cls,
             cls.Opened,
             id=candle_hour_id(market, start),
             market=market,

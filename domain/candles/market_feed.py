@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
+from domain.events import Cause, LedgerCreated, LedgerEvent, create_aggregate, require_text
 from domain.ids import derive_id
 
 
@@ -101,7 +101,8 @@ class MarketFeed(Aggregate):
     @classmethod
     def open(cls, *, market: str, cause: Cause) -> MarketFeed:
         """Open the feed record of `market` (status up)."""
-        return cls._create(
+        return create_aggregate(
+            cls,
             cls.Opened,
             id=market_feed_id(market),
             market=require_text(market, "market"),

@@ -25,6 +25,7 @@ from domain.events import (
     Cause,
     LedgerCreated,
     LedgerEvent,
+    create_aggregate,
     require_id,
     require_text,
 )
@@ -212,7 +213,8 @@ class Order(Aggregate):
             MissingTextError: the client order id or strategy id is blank.
         """
         client_id = require_id(client_order_id, "client order id")
-        return cls._create(
+        return create_aggregate(
+            cls,
             cls.Placed,
             id=order_id(client_id),
             client_order_id=client_id,

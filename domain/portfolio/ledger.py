@@ -22,7 +22,14 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InsufficientCashError, InsufficientPositionError, UnknownStrategyError
-from domain.events import Cause, LedgerCreated, LedgerEvent, require_id, require_text
+from domain.events import (
+    Cause,
+    LedgerCreated,
+    LedgerEvent,
+    create_aggregate,
+    require_id,
+    require_text,
+)
 from domain.ids import portfolio_id
 from domain.money import whole_krw
 from domain.orders.fill import Fill
@@ -190,7 +197,9 @@ class Portfolio(Aggregate):
     def open(cls, *, account: str, cause: Cause) -> Portfolio:
         """Open the cash ledger of an account."""
         name = require_text(account, "account")
-        return cls._create(cls.Opened, id=portfolio_id(name), account=name, **cause.event_fields())
+        return create_aggregate(
+            cls, cls.Opened, id=portfolio_id(name), account=name, **cause.event_fields()
+        )
 
     # Evolve helpers: called only from the events' apply methods.
     def _shift_reserved(self, strategy_id: str, market: str, krw: Decimal, btc: Decimal) -> None:

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InsufficientPositionError
-from domain.events import Cause, LedgerCreated, LedgerEvent
+from domain.events import Cause, LedgerCreated, LedgerEvent, create_aggregate
 from domain.ids import position_id
 from domain.orders.fill import Fill
 from domain.orders.terms import OrderSide
@@ -88,7 +88,8 @@ class Position(Aggregate):
     @classmethod
     def open(cls, *, account: str, strategy_id: str, market: str, cause: Cause) -> Position:
         """Open the (empty) position record of an account's strategy in a market."""
-        return cls._create(
+        return create_aggregate(
+            cls,
             cls.Opened,
             id=position_id(account, strategy_id, market),
             account=account,

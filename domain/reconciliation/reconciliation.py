@@ -14,7 +14,14 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import ReconciliationAcknowledgementError
-from domain.events import REASON_MAX_CHARS, Cause, LedgerCreated, LedgerEvent, require_text
+from domain.events import (
+    REASON_MAX_CHARS,
+    Cause,
+    LedgerCreated,
+    LedgerEvent,
+    create_aggregate,
+    require_text,
+)
 from domain.ids import derive_id
 from domain.reconciliation.balances import BalanceSnapshot, BookFigures
 from domain.reconciliation.difference import Difference
@@ -160,7 +167,8 @@ class Reconciliation(Aggregate):
         if trigger not in TRIGGERS or sequence < 1:
             raise ValueError(f"trigger {trigger!r} / sequence {sequence} is not valid")
         name = require_text(run_id, "run id")
-        return cls._create(
+        return create_aggregate(
+            cls,
             cls.Started,
             id=reconciliation_id(name, sequence),
             run_id=name,

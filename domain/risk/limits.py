@@ -16,7 +16,14 @@ from typing import Any, Protocol
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidAmountError, InvalidRiskLimitError, TradingStateUnchangedError
-from domain.events import REASON_MAX_CHARS, Cause, LedgerCreated, LedgerEvent, require_text
+from domain.events import (
+    REASON_MAX_CHARS,
+    Cause,
+    LedgerCreated,
+    LedgerEvent,
+    create_aggregate,
+    require_text,
+)
 from domain.ids import risk_limits_id
 from domain.money import fraction, whole_krw
 from domain.risk.breach import Breach
@@ -233,8 +240,8 @@ class RiskLimits(Aggregate):
     def create(cls, *, account: str, cause: Cause) -> RiskLimits:
         """Create the risk record of an account (no limits, ACTIVE)."""
         name = require_text(account, "account")
-        return cls._create(
-            cls.Created, id=risk_limits_id(name), account=name, **cause.event_fields()
+        return create_aggregate(
+            cls, cls.Created, id=risk_limits_id(name), account=name, **cause.event_fields()
         )
 
     def set_limits(self, limits: Limits, reason: str, cause: Cause) -> None:

@@ -17,7 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidRunError, RunAlreadyCompletedError
-from domain.events import Cause, LedgerCreated, LedgerEvent, require_text
+from domain.events import Cause, LedgerCreated, LedgerEvent, create_aggregate, require_text
 from domain.ids import derive_id
 from domain.risk.limits import Limits
 
@@ -150,7 +150,8 @@ class StrategyRun(Aggregate):
             raise InvalidRunError(f"run mode {mode!r} must be one of: {', '.join(RUN_MODES)}")
         if not strategies or candle_count < 1 or last_candle_at < first_candle_at:
             raise InvalidRunError(f"run {name!r} needs at least one strategy and one candle")
-        return cls._create(
+        return create_aggregate(
+            cls,
             cls.Started,
             id=run_aggregate_id(name),
             run_id=name,
@@ -206,7 +207,8 @@ class StrategyRun(Aggregate):
             raise InvalidRunError(
                 f"first candle {first_candle_at.isoformat()} of run {name!r} is not on a minute"
             )
-        return cls._create(
+        return create_aggregate(
+            cls,
             cls.Opened,
             id=run_aggregate_id(name),
             run_id=name,

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.events import Cause, LedgerCreated
+from domain.events import Cause, LedgerCreated, create_aggregate
 from domain.ids import derive_id
 from domain.strategies.base import OrderIntent
 
@@ -64,7 +64,8 @@ class Signal(Aggregate):
         cause: Cause,
     ) -> Signal:
         """Record a decision; `rank` orders the signals of one strategy at one candle."""
-        return cls._create(
+        return create_aggregate(
+            cls,
             cls.Created,
             id=signal_id(run_id, strategy_id, candle_open_time, rank),
             run_id=run_id,
