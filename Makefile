@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help install run test lint typecheck imports unit integration bench down clean
+.PHONY: help install run test lint typecheck imports unit integration bench chaos down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ integration: $(STAMP)  ## integration tests only (starts PostgreSQL/NATS)
 
 bench: $(STAMP)  ## benchmarks; figures are written to docs/benchmarks.md
 	$(BIN)/python -m tests.bench
+
+chaos: $(STAMP)  ## 10,000 random kill points of a trading run (not in CI; about an hour)
+	$(BIN)/python -m tests.chaos
 
 clean:  ## remove the venv and caches (keeps ./.ledger data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
