@@ -1,8 +1,11 @@
-"""Crash safety: the whole system killed (SIGKILL) 50 times on its way from signal to fill.
+"""Crash safety, the smoke test: the whole system killed (SIGKILL) on its way from signal to fill.
 
 A paced sandbox runs in its own process, as an exchange would; `ledger run` trades on it and is
 killed at random moments while it processes candles (after its restart work is done), then
-started again, until the sandbox's candles are used up. The exchange then holds every order
+started again, until the sandbox's candles are used up. The kill points themselves (just
+before and after every save and every request to the exchange) are covered in process
+(`tests/chaos/kill_points.py`: 60 in CI, 10,000 with `make chaos`); this test kills the real
+processes a few times, so the same holds for `ledger run` on PostgreSQL and a real exchange. The exchange then holds every order
 once, none that the log does not know, and the log holds exactly the decisions of an
 uninterrupted run of the same candles.
 """
@@ -37,7 +40,7 @@ from tests.e2e.conftest import LEDGER, Cli
 from tests.e2e.test_trading_sandbox import free_port
 from tests.sandbox_process import FIXTURE, sandbox_process
 
-KILLS = 50
+KILLS = 5
 START = "2023-03-13T00:00:00+00:00"
 END = "2023-03-13T10:00"
 GRID = ("--param", "grid.levels=40", "--param", "grid.range_pct=0.02")
@@ -78,7 +81,7 @@ def status_of(cli: Cli) -> dict[str, Any]:
 
 
 @pytest.mark.timeout(1800)
-def test_system_killed_50_times_sends_each_order_once_and_logs_an_uninterrupted_runs_events(
+def test_system_killed_while_trading_sends_each_order_once_and_logs_an_unbroken_runs_events(
     cli: Cli, ten_hours: Path, tmp_path: Path
 ) -> None:
     flags = ("--paced", "--speed", "30000", "--start", START, "--krw", "30000000")
@@ -95,7 +98,7 @@ def test_system_killed_50_times_sends_each_order_once_and_logs_an_uninterrupted_
     steady_events = decision_lines(steady)
     subprocess.run([LEDGER, "--data-dir", str(steady.data_dir), "services", "down"], check=False)
 
-    # When another run on a fresh sandbox is killed 50 times while it trades, and restarted
+    # When another run on a fresh sandbox is killed KILLS times while it trades, and restarted
     rng = random.Random(7)
     kills = 0
     with sandbox_process(*flags, candles=ten_hours) as url:
@@ -119,7 +122,7 @@ def test_system_killed_50_times_sends_each_order_once_and_logs_an_uninterrupted_
         exchange_orders = sandbox_orders(url)
         posts = SandboxControl(url).order_post_counts()
 
-    # Then it was killed 50 times, every order reached the exchange's order book once, none is
+    # Then it was killed KILLS times, every order reached the exchange's order book once, none is
     # orphaned, and the log holds exactly the uninterrupted run's decisions. (A POST whose
     # process was killed before the sandbox read it, or that the rate gate refused, reached no
     # order book: the restarted run finds no order by its identifier and sends it again.)
