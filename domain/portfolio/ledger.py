@@ -45,8 +45,12 @@ dust when its fee is added back; strategies.md clarification 4 says not to refus
 
 
 @dataclass(frozen=True)
-class StrategyBook:
-    """A read-only view of one strategy's cash figures."""
+class StrategyCash:
+    """One strategy's cash figures in the account's ledger.
+
+    What a strategy decides on is `domain.strategies.base.StrategyBook`, built from these and
+    its position.
+    """
 
     strategy_id: str
     allocated_krw: Decimal
@@ -215,7 +219,7 @@ class Portfolio(Aggregate):
         del placements[: bisect_right(placements, placements[-1] - SUBMIT_RATE_WINDOW)]
 
     # Queries.
-    def book(self, strategy_id: str) -> StrategyBook:
+    def book(self, strategy_id: str) -> StrategyCash:
         """Return the cash figures of a strategy.
 
         Raises:
@@ -227,7 +231,7 @@ class Portfolio(Aggregate):
                 f"strategy {strategy_id!r} has no capital allocated; allocate capital first "
                 f"(strategies with capital: {known})"
             )
-        return StrategyBook(
+        return StrategyCash(
             strategy_id=strategy_id,
             allocated_krw=self.allocated_krw[strategy_id],
             cash_krw=self.cash_krw[strategy_id],
@@ -236,7 +240,7 @@ class Portfolio(Aggregate):
             fees_krw=self.fees_krw[strategy_id],
         )
 
-    def books(self) -> list[StrategyBook]:
+    def books(self) -> list[StrategyCash]:
         """Return the books of every strategy, by strategy id."""
         return [self.book(s) for s in sorted(self.allocated_krw)]
 

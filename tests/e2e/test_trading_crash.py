@@ -2,12 +2,12 @@
 
 A paced sandbox runs in its own process, as an exchange would; `ledger run` trades on it and is
 killed at random moments while it processes candles (after its restart work is done), then
-started again, until the sandbox's candles are used up. The kill points themselves (just
-before and after every save and every request to the exchange) are covered in process
-(`tests/chaos/kill_points.py`: 60 in CI, 10,000 with `make chaos`); this test kills the real
-processes a few times, so the same holds for `ledger run` on PostgreSQL and a real exchange. The exchange then holds every order
+started again, until the sandbox's candles are used up. The exchange then holds every order
 once, none that the log does not know, and the log holds exactly the decisions of an
-uninterrupted run of the same candles.
+uninterrupted run of the same candles. The kill points themselves (just before and after every
+save and every request to the exchange) are covered in process (`tests/chaos/kill_points.py`:
+60 in CI, 10,000 with `make chaos`); this test kills the real processes a few times, so the
+same holds for `ledger run` on PostgreSQL and a real exchange.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from domain.ids import portfolio_id
 from domain.orders.fill import Fill
 from domain.orders.order import Order
 from domain.orders.terms import OrderTerms
-from domain.portfolio.ledger import Portfolio, StrategyBook
+from domain.portfolio.ledger import Portfolio, StrategyCash
 from tests.builders import (
     FEE_RATE,
     at,
@@ -92,7 +92,7 @@ class TestCapital:
         (allocated,) = portfolio.collect_events()
         assert isinstance(allocated, Portfolio.CapitalAllocated)
         assert (allocated.strategy_id, allocated.amount_krw) == ("alpha", D("2500000"))
-        assert portfolio.book("alpha") == StrategyBook(
+        assert portfolio.book("alpha") == StrategyCash(
             strategy_id="alpha",
             allocated_krw=D("12500000"),
             cash_krw=D("12500000"),
