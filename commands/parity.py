@@ -20,10 +20,10 @@ from typing import Any
 
 from commands.candle_history import candle_tape_from_log
 from commands.processes.candle_feed import LogCandleFeed
-from commands.processes.risk_directives import OutsideRiskChanges
 from commands.processes.run_opening import seed_account
+from commands.risk.outside_changes import OutsideRiskChanges
+from commands.risk.run_monitor import monitor_flow
 from commands.run_engine.engine import RunEngine
-from commands.run_engine.risk_monitor import monitor_flow
 from commands.run_engine.run_model import EngineConfig
 from commands.scratch_ledger import ScratchLedger
 from commands.trading import Trading

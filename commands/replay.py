@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from commands.candle_history import candle_tape_from_log
+from commands.risk.run_monitor import monitor_flow
 from commands.run_engine.engine import RunEngine
-from commands.run_engine.risk_monitor import monitor_flow
 from commands.run_engine.run_model import EngineConfig
 from commands.scratch_ledger import ScratchLedger
 from commands.trading import Trading

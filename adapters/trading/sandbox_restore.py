@@ -26,7 +26,7 @@ from adapters.upbit.order_translation import order_body
 from commands.ports import OrderTicket
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.run_opening import opening_books
-from commands.run_engine.risk_monitor import MONITOR_ACTOR
+from commands.risk.run_monitor import MONITOR_ACTOR
 from commands.trading import Trading
 from domain.orders.order import Order
 from domain.orders.terms import OrderSide, OrderType

@@ -7,7 +7,7 @@ candle is handed out once, as first recorded; a correction after that does not r
 Each candle comes with the log position at which it became available to the run (where it was
 recorded, or where the minute before it became available, whichever is later): the same
 position every time the run re-reads the log, so what happened in the log before a candle
-(`commands/processes/risk_directives.py`) is found again at the same candle.
+(`commands/risk/outside_changes.py`) is found again at the same candle.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import Any
 
 from commands.errors import RunStateVersionError
 from commands.processes.candle_feed import EPOCH, ONE_MINUTE, LogCandleFeed
-from commands.processes.risk_directives import OutsideRiskChanges
+from commands.risk.outside_changes import OutsideRiskChanges
 from commands.run_engine.engine import RunEngine
 from commands.run_engine.run_model import StrategyTrack
 from domain.candles.candle import Candle

@@ -30,9 +30,9 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.errors import ConcurrencyConflictError, UnknownRunError
 from commands.processes.candle_feed import LogCandleFeed
-from commands.processes.risk_directives import OutsideRiskChanges
 from commands.processes.run_opening import opening_risk
 from commands.processes.run_state import RunParts, decode, encode
+from commands.risk.outside_changes import OutsideRiskChanges
 from commands.run_engine.engine import RunEngine
 from commands.run_engine.execution import Execution
 from commands.run_engine.run_model import EngineConfig

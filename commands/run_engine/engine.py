@@ -3,7 +3,7 @@
 strategies.md "Order of work at each candle": first the fills that this candle produces for
 orders placed earlier (in placement order), then the strategies' decisions at its close in the
 fixed order volatility breakout, grid, turtle. Between the two, the risk monitor marks the book
-at the close and applies what crossed a limit (`commands/run_engine/risk_steps.py`); the
+at the close and applies what crossed a limit (`commands/risk/run_steps.py`); the
 orders are placed, sent, filled and ended by `commands/run_engine/order_steps.py`. This module
 holds the drivers (one candle at a time, or the tape's fast path) and the run's record.
 """
@@ -18,11 +18,11 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
+from commands.risk.run_monitor import RiskMonitor
+from commands.risk.run_steps import RiskSteps
 from commands.run_engine.engine_state import EngineState
 from commands.run_engine.execution import Execution
 from commands.run_engine.order_steps import OrderSteps
-from commands.run_engine.risk_monitor import RiskMonitor
-from commands.run_engine.risk_steps import RiskSteps
 from commands.run_engine.run_model import IN_MEMORY_ENV, EngineConfig, FillRecord, StrategyTrack
 from commands.run_engine.working_orders import WorkingOrder
 from commands.trading import Trading

@@ -14,9 +14,9 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
+from commands.risk.run_monitor import Holdings, RiskMonitor
 from commands.run_engine.execution import Execution
 from commands.run_engine.paper_execution import PaperExecution
-from commands.run_engine.risk_monitor import Holdings, RiskMonitor
 from commands.run_engine.run_model import STRATEGY_ORDER, EngineConfig, StrategyTrack
 from commands.run_engine.working_orders import WorkingOrder
 from commands.trading import Trading

@@ -19,9 +19,9 @@ from commands.messages import (
     RecordSubmissionFailure,
     RejectOrder,
 )
+from commands.risk.run_monitor import MONITOR_ACTOR
 from commands.run_engine.engine_state import EngineState
 from commands.run_engine.execution import ExecutedFill
-from commands.run_engine.risk_monitor import MONITOR_ACTOR
 from commands.run_engine.run_model import FillRecord, StrategyTrack
 from commands.run_engine.working_orders import WorkingOrder
 from domain.candles.candle import Candle

@@ -1,7 +1,7 @@
 """The engine's risk steps: the monitor at each close, and what a trading state ends.
 
 Between a candle's fills and its decisions the risk monitor marks the book at the close and
-records what crossed a limit (`commands/run_engine/risk_monitor.py`); the engine applies the
+records what crossed a limit (`commands/risk/run_monitor.py`); the engine applies the
 state the breaches moved to: HALTED cancels every open order, REDUCING cancels them and sells
 every position at market, and the monitor halts once nothing is left to sell. A change made
 outside the run (`domain/risk/directive.py`) is applied the same way at the candle it reaches.
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from commands.messages import AllocateCapital, CancelOrder, ChangeTradingState, SetRiskLimits
+from commands.risk.run_monitor import STATE_CODES
 from commands.run_engine.engine_state import EngineState
 from commands.run_engine.order_steps import OrderSteps
-from commands.run_engine.risk_monitor import STATE_CODES
 from domain.candles.candle import Candle
 from domain.risk.directive import RiskDirective
 from domain.risk.trading_state import TradingState

@@ -9,7 +9,7 @@ opened (an operator's limits, halt, reduce or resume; a reconciliation's halt) i
 
 from __future__ import annotations
 
-from commands.run_engine.risk_monitor import monitor_flow
+from commands.risk.run_monitor import monitor_flow
 from commands.trading import Trading
 from domain.events import LedgerEvent
 from domain.ids import risk_limits_id
