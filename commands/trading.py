@@ -305,9 +305,11 @@ class Trading(Application[UUID]):
         """`commands.handlers.orders.place_operator_order`."""
         return orders.place_operator_order(self, command)
 
-    def place_strategy_order(self, command: PlaceOrder) -> OrderPlacement:
+    def place_strategy_order(
+        self, command: PlaceOrder, *, risk_seen: orders.RiskSeen | None = None
+    ) -> OrderPlacement:
         """`commands.handlers.orders.place_strategy_order`."""
-        return orders.place_strategy_order(self, command)
+        return orders.place_strategy_order(self, command, risk_seen=risk_seen)
 
     def accept_order(self, command: AcceptOrder) -> None:
         """`commands.handlers.orders.accept_order`."""

@@ -46,6 +46,9 @@ from domain.risk.rules import PRE_TRADE_DENIALS, OrderRiskContext, check_order
 from domain.risk.trading_state import TradingState
 from domain.sessions import trading_day
 
+RiskSeen = tuple[TradingState, Limits]
+"""The trading state and limits a deciding run has applied (`place_strategy_order`)."""
+
 
 @dataclass(frozen=True)
 class OrderPlacement:
@@ -114,8 +117,14 @@ def place_operator_order(ledger: Ledger, command: PlaceOrder) -> UUID:
     return place_orders(ledger, [command])[0]
 
 
-def place_strategy_order(ledger: Ledger, command: PlaceOrder) -> OrderPlacement:
+def place_strategy_order(
+    ledger: Ledger, command: PlaceOrder, *, risk_seen: RiskSeen | None = None
+) -> OrderPlacement:
     """Place a strategy's order; record a refusal by a pre-trade risk rule, not raise it.
+
+    `risk_seen`: the trading state and limits as the deciding run has applied them (a change
+    of the risk record reaches a run at the first candle recorded after it, so a backtest of
+    its candles decides the same); None: the risk record's own.
 
     A denied order (HALTED, REDUCING and a bid, per-order notional, exposure, daily loss,
     submit rate) is recorded as `order.placed`, locking nothing, then `order.rejected` by
@@ -130,7 +139,7 @@ def place_strategy_order(ledger: Ledger, command: PlaceOrder) -> OrderPlacement:
     def attempt() -> OrderPlacement:
         try:
             try:
-                return OrderPlacement(place(ledger, [command])[0])
+                return OrderPlacement(place(ledger, [command], risk_seen=risk_seen)[0])
             except PRE_TRADE_DENIALS as denial:
                 return record_denial(ledger, command, denial)
         except (IntegrityError, DomainError):
@@ -154,12 +163,17 @@ def record_denial(ledger: Ledger, command: PlaceOrder, denial: RiskError) -> Ord
     return OrderPlacement(order.order_id, denial)
 
 
-def place(ledger: Ledger, commands: Sequence[PlaceOrder]) -> list[UUID]:
+def place(
+    ledger: Ledger, commands: Sequence[PlaceOrder], *, risk_seen: RiskSeen | None = None
+) -> list[UUID]:
     """Decide and save the orders once (no retry); return their ids."""
     portfolio = get_portfolio(ledger)
-    risk = get_risk_limits(ledger)
-    state = risk.state if risk is not None else TradingState.ACTIVE
-    limits = risk.limits if risk is not None else Limits()
+    if risk_seen is None:
+        risk = get_risk_limits(ledger)
+        state = risk.state if risk is not None else TradingState.ACTIVE
+        limits = risk.limits if risk is not None else Limits()
+    else:
+        state, limits = risk_seen
     orders: list[Order] = []
     new_ids: set[UUID] = set()
     positions: dict[UUID, Position | None] = {}

@@ -69,6 +69,7 @@ class OrderSteps:
             candle.close_time, f"strategy:{name}", str(signal_id), str(signal_id)
         )
         is_market_ask = intent.order_type is OrderType.MARKET and intent.side is OrderSide.ASK
+        risk_seen = (self.state.risk.state, self.state.risk.limits)  # as the run applied them
         placement = self.state.trading.place_strategy_order(
             PlaceOrder(
                 client_order_id=str(signal_id),
@@ -81,7 +82,8 @@ class OrderSteps:
                 volume_btc=intent.volume_btc,
                 amount_krw=intent.amount_krw,
                 reference_price_krw=candle.close if is_market_ask else None,
-            )
+            ),
+            risk_seen=risk_seen,
         )
         if placement.denial is not None:
             self.deny(track, intent, placement.denial)
