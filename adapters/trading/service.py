@@ -13,6 +13,7 @@ reconciliation that cannot reach the exchange is a failure like any other.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -64,6 +65,7 @@ class TradingService:
         self.reconcile = reconcile
         self.after_step, self.report, self.backoff_s = after_step, report, backoff_s
         self.status = TradingStatus(run_id, "starting")
+        self._reported_state, self._reported_at = "", float("-inf")
 
     async def run(self, stop: asyncio.Event) -> TradingStatus:
         """Run until `stop` is set or the feed is used up; return the last status.
@@ -131,9 +133,18 @@ class TradingService:
                 last_candle_at=loop.progress.last_candle_at,
                 waiting_for=loop.feed.next_open_time,
             )
+        # While running, the status is written at most every REPORT_EVERY_S (a file each
+        # time); a change of state is written at once.
+        now = time.monotonic()
+        if state != self._reported_state or now - self._reported_at >= REPORT_EVERY_S:
+            self.report(status)
+            self._reported_state, self._reported_at = state, now
         self.status = status
-        self.report(status)
         return status
+
+
+REPORT_EVERY_S = 0.5
+"""How often a running loop's status is written while its state stays the same."""
 
 
 async def _first(*waits: Awaitable[object]) -> None:
