@@ -18,37 +18,22 @@ import sys
 import time
 from collections.abc import Mapping
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from adapters.market_data.candles_csv import read_candles
-from commands.ingest import candle_hour_commands
-from commands.messages import OpenRun
-from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.trading_loop import TradingLoop
-from commands.run_engine.execution import Execution
-from commands.run_engine.paper_execution import PaperExecution
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.candles.gaps import fill_gaps
-from domain.events import Cause
-from domain.fills.paper_fill_model import FillModel
-from domain.strategies.catalog import build_strategies, resolved_parameters
-from domain.strategies.run import StrategyRun
 from tests.bench.backtest import EIGHT_MONTHS
 from tests.bench.ledger_core import Figure
+from tests.unit.commands.processes.runs import open_run, paper, record_candles
 
 RUN_ID = "bench-restart"
 RESTARTS = 3
 DAYS = 30
-NAMES = ["volatility_breakout", "grid", "turtle"]
 DENSE_GRID = {"grid": {"levels": "40", "range_pct": "0.02"}}
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def paper(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
-    """Return the paper execution of the run."""
-    return PaperExecution(model)
 
 
 def thirty_days() -> list[Candle]:
@@ -60,28 +45,7 @@ def thirty_days() -> list[Candle]:
 
 def record(log: Trading, candles: list[Candle]) -> None:
     """Record candles as an import does (one event per UTC hour)."""
-    cause = Cause(candles[0].open_time, "bench-import", "bench", "bench")
-    log.ingest_candles(candle_hour_commands("KRW-BTC", candles, "bench", cause))
-
-
-def open_run(log: Trading, first: Candle) -> None:
-    """Open the paper run at the first candle."""
-    strategies = build_strategies(NAMES, DENSE_GRID)
-    log.open_run(
-        OpenRun(
-            run_id=RUN_ID,
-            mode="paper",
-            exchange="paper",
-            market="KRW-BTC",
-            strategies=resolved_parameters(strategies),
-            capital_krw=Decimal(10_000_000),
-            fee_rate=Decimal("0.0005"),
-            slippage_bps=Decimal(0),
-            max_participation=Decimal("0.5"),
-            first_candle_at=first.open_time,
-            cause=Cause(first.open_time, "operator:bench", "ledger run", "ledger run"),
-        )
-    )
+    record_candles(log, candles, source="bench", actor="bench-import")
 
 
 def bench_run_restart(env: Mapping[str, str]) -> list[Figure]:
@@ -91,7 +55,9 @@ def bench_run_restart(env: Mapping[str, str]) -> list[Figure]:
     log = Trading(env, account="main")
     try:
         record(log, history)
-        open_run(log, history[0])
+        open_run(
+            log, history[0].open_time, run_id=RUN_ID, params=DENSE_GRID, actor="operator:bench"
+        )
         started = time.perf_counter()
         run = TradingLoop(log, RUN_ID, paper)
         processed = run.step()

@@ -11,7 +11,7 @@ import sys
 
 from commands.processes.trading_loop import TradingLoop
 from commands.trading import Trading
-from tests.bench.run_restart import paper
+from tests.unit.commands.processes.runs import paper
 
 
 def main() -> int:

@@ -10,14 +10,14 @@ from api.cli.run_parts import inherited_books
 from api.settings import load_settings
 from commands.messages import AllocateCapital
 from domain.events import Cause
-from tests.unit.commands.processes.runs import RUN_ID, new_log, open_paper_run
+from tests.unit.commands.processes.runs import RUN_ID, new_log, open_run
 
 FIRST = datetime(2023, 3, 9, tzinfo=UTC)
 
 
 def test_a_run_opened_on_a_fresh_account_says_nothing_of_books() -> None:
     trading = new_log()
-    open_paper_run(trading, FIRST)
+    open_run(trading, FIRST)
     opened = trading.get_run_opened(RUN_ID)
     assert opened is not None
     assert inherited_books(System(load_settings(), trading), opened) is None
@@ -30,7 +30,7 @@ def test_a_run_opened_on_books_left_by_others_names_them_and_their_cash() -> Non
     trading.allocate_capital(AllocateCapital("grid", Decimal(300_000), cause))
 
     # When a run of 10,000,000 KRW a strategy opens on it
-    open_paper_run(trading, FIRST)
+    open_run(trading, FIRST)
     opened = trading.get_run_opened(RUN_ID)
     assert opened is not None
     said = inherited_books(System(load_settings(), trading), opened)

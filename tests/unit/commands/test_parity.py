@@ -17,7 +17,7 @@ from tests.unit.commands.processes.runs import (
     RUN_ID,
     loop,
     new_log,
-    open_paper_run,
+    open_run,
     real_candles,
     record_candles,
 )
@@ -34,7 +34,7 @@ def candles() -> list[Candle]:
 def test_a_run_that_saw_no_candle_has_nothing_to_compare_and_is_equal() -> None:
     # Given a paper run opened on a log that holds no candle yet
     trading = new_log()
-    open_paper_run(trading, datetime.fromisoformat("2023-03-09T00:00:00+00:00"))
+    open_run(trading, datetime.fromisoformat("2023-03-09T00:00:00+00:00"))
     opened, position = trading.get_run_opened(RUN_ID), trading.run_opened_position(RUN_ID)
     assert opened is not None and position is not None
 
@@ -59,7 +59,7 @@ def test_a_run_opened_on_books_it_did_not_fund_is_compared_from_the_cash_it_had(
     cause = Cause(candles[0].open_time, "operator:test", "allocate", "allocate")
     for name in NAMES:
         trading.allocate_capital(AllocateCapital(name, INHERITED, cause))
-    open_paper_run(trading, candles[0].open_time)
+    open_run(trading, candles[0].open_time)
     portfolio = trading.get_portfolio()
     assert portfolio is not None and portfolio.book("volatility_breakout").cash_krw == INHERITED
 
@@ -85,7 +85,7 @@ def test_a_run_opened_on_a_halted_account_is_compared_from_that_state(
     trading.allocate_capital(AllocateCapital("grid", INHERITED, cause))
     halt = Cause(candles[0].open_time, "api:alice", "halt", "halt")
     trading.change_trading_state(ChangeTradingState("HALTED", "maintenance", halt))
-    open_paper_run(trading, candles[0].open_time)
+    open_run(trading, candles[0].open_time)
 
     # When the run processes two days (every strategy order denied)
     loop(trading).step()

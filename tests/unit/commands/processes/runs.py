@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -45,20 +45,34 @@ def paper(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> 
     return PaperExecution(model)
 
 
-def record_candles(trading: Trading, candles: list[Candle]) -> None:
-    """Record candles in the log as an ingest would (one event per UTC hour)."""
-    cause = Cause(candles[0].open_time, "test-ingest", "fixture", "fixture")
-    trading.ingest_candles(candle_hour_commands("KRW-BTC", candles, "fixture", cause))
+def record_candles(
+    trading: Trading, candles: list[Candle], source: str = "fixture", actor: str = "test-ingest"
+) -> None:
+    """Record candles in the log as an ingest by `actor` from `source` would (one event per UTC
+    hour)."""
+    cause = Cause(candles[0].open_time, actor, source, source)
+    trading.ingest_candles(candle_hour_commands("KRW-BTC", candles, source, cause))
 
 
-def open_paper_run(trading: Trading, first_candle_at: datetime) -> None:
-    """Open the test's paper run at `first_candle_at`."""
-    strategies = build_strategies(NAMES, PARAMS)
+def open_run(
+    trading: Trading,
+    first_candle_at: datetime,
+    *,
+    run_id: str = RUN_ID,
+    exchange: str = "paper",
+    params: Mapping[str, Mapping[str, str]] = PARAMS,
+    actor: str = "operator:test",
+    cause: Cause | None = None,
+) -> None:
+    """Open a run of the test's strategies (with `params`) at `first_candle_at`: on paper, or
+    live on `exchange`. An operator (`actor`) opened it with `ledger run`, unless `cause` says
+    who did."""
+    strategies = build_strategies(NAMES, params)
     trading.open_run(
         OpenRun(
-            run_id=RUN_ID,
-            mode="paper",
-            exchange="paper",
+            run_id=run_id,
+            mode="paper" if exchange == "paper" else "live",
+            exchange=exchange,
             market="KRW-BTC",
             strategies=resolved_parameters(strategies),
             capital_krw=CAPITAL,
@@ -66,7 +80,7 @@ def open_paper_run(trading: Trading, first_candle_at: datetime) -> None:
             slippage_bps=MODEL.slippage_bps,
             max_participation=MODEL.max_participation,
             first_candle_at=first_candle_at,
-            cause=Cause(first_candle_at, "operator:test", "ledger run", "ledger run"),
+            cause=cause or Cause(first_candle_at, actor, "ledger run", "ledger run"),
         )
     )
 

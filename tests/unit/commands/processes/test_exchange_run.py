@@ -27,7 +27,7 @@ from tests.unit.commands.processes.runs import (
     MODEL,
     RUN_ID,
     new_log,
-    open_paper_run,
+    open_run,
     parity,
     real_candles,
     record_candles,
@@ -63,7 +63,7 @@ def expected(candles: list[Candle]) -> list[str]:
 
 def open_live_run(trading: Trading, candles: list[Candle]) -> None:
     """Open the test run (its mode is irrelevant to the loop; the execution decides)."""
-    open_paper_run(trading, candles[0].open_time)
+    open_run(trading, candles[0].open_time)
 
 
 def exchange_loop(

@@ -30,7 +30,7 @@ from tests.unit.commands.processes.runs import (
     log_lines,
     loop,
     new_log,
-    open_paper_run,
+    open_run,
     parity,
     real_candles,
     record_candles,
@@ -68,7 +68,7 @@ def run_with_limits(candles: list[Candle], limits: Limits) -> Trading:
         SetRiskLimits(reason="the run's limits", cause=cause, **limits.as_fields())
     )
     record_candles(trading, candles)
-    open_paper_run(trading, candles[0].open_time)
+    open_run(trading, candles[0].open_time)
     loop(trading).step()
     return trading
 
@@ -114,7 +114,7 @@ def test_an_operator_halt_reaches_the_run_at_the_next_candle_and_a_resume_restar
     trading = new_log()
     day = 1440
     record_candles(trading, candles[:day])
-    open_paper_run(trading, candles[0].open_time)
+    open_run(trading, candles[0].open_time)
     loop(trading).step()
     assert events(trading, "order.accepted")
 
@@ -183,7 +183,7 @@ def test_a_run_restarted_after_the_operator_halt_applies_it_at_the_same_candle(
     def scenario(restart: bool) -> list[tuple[str, str]]:
         trading = new_log()
         record_candles(trading, candles[:720])
-        open_paper_run(trading, candles[0].open_time)
+        open_run(trading, candles[0].open_time)
         running = loop(trading)
         running.step()
         trading.change_trading_state(
@@ -209,7 +209,7 @@ def test_limits_an_operator_sets_during_a_run_are_watched_from_the_next_candle(
     # Given a paper run without limits that traded a day
     trading = new_log()
     record_candles(trading, candles[:1440])
-    open_paper_run(trading, candles[0].open_time)
+    open_run(trading, candles[0].open_time)
     loop(trading).step()
     assert not events(trading, "risk.limit.breached")
 

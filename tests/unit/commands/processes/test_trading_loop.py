@@ -20,7 +20,7 @@ from tests.unit.commands.processes.runs import (
     log_lines,
     loop,
     new_log,
-    open_paper_run,
+    open_run,
     real_candles,
     record_candles,
 )
@@ -61,7 +61,7 @@ def test_paper_run_over_recorded_candles_decides_exactly_what_a_backtest_decides
     # Given the candles in the log and a paper run opened at the first of them
     trading = new_log()
     record_candles(trading, candles)
-    open_paper_run(trading, candles[0].open_time)
+    open_run(trading, candles[0].open_time)
 
     # When the loop processes what the log holds
     processed = loop(trading).step()
@@ -79,7 +79,7 @@ def test_loop_waits_for_a_missing_minute_and_processes_nothing_after_it(
     trading = new_log()
     record_candles(trading, candles[:100])
     record_candles(trading, candles[101:200])
-    open_paper_run(trading, candles[0].open_time)
+    open_run(trading, candles[0].open_time)
     run = loop(trading)
 
     # When the loop runs, then it stops before the gap
@@ -98,7 +98,7 @@ def test_run_restarted_between_candles_appends_what_an_uninterrupted_run_appends
     half = len(candles) // 2
     steady = new_log()
     record_candles(steady, candles[:half])
-    open_paper_run(steady, candles[0].open_time)
+    open_run(steady, candles[0].open_time)
     steady_loop = loop(steady)
     steady_loop.step()
     record_candles(steady, candles[half:])
@@ -107,7 +107,7 @@ def test_run_restarted_between_candles_appends_what_an_uninterrupted_run_appends
     # When another run stops after the first part and a new process takes over
     restarted = new_log()
     record_candles(restarted, candles[:half])
-    open_paper_run(restarted, candles[0].open_time)
+    open_run(restarted, candles[0].open_time)
     loop(restarted).step()
     record_candles(restarted, candles[half:])
     loop(restarted).step()
@@ -124,7 +124,7 @@ def test_run_killed_between_placing_and_sending_an_order_resumes_without_a_dupli
     # Given a paper run killed just before it sends its n-th order
     trading = new_log()
     record_candles(trading, candles)
-    open_paper_run(trading, candles[0].open_time)
+    open_run(trading, candles[0].open_time)
 
     def crashing(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
         return CrashingExecution(model, crash_at)
