@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from commands.messages import OpenRun
 from commands.ports import ExchangeOrder, OrderTicket
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.trading_loop import TradingLoop
@@ -37,21 +36,18 @@ from commands.run_engine.exchange_execution import ExchangeExecution
 from commands.run_engine.execution import Execution
 from commands.trading import Trading
 from domain.candles.candle import Candle
-from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
 from domain.orders.order import Order
 from domain.orders.status import OrderStatus
-from domain.strategies.catalog import build_strategies, resolved_parameters
 from domain.strategies.run import StrategyRun
 from tests.fakes.exchange import FakeExchange
 from tests.unit.commands.processes.runs import (
-    CAPITAL,
     MODEL,
-    NAMES,
     PARAMS,
     RUN_ID,
     decisions,
     new_log,
+    open_run,
     real_candles,
     record_candles,
 )
@@ -131,7 +127,9 @@ def run_scenario(candles: list[Candle], kill_at: int | None) -> Outcome:
     trading = new_log()
     try:
         exchange = FakeExchange(MODEL, candles[0].open_time)
-        open_run(trading, candles[0])
+        open_run(
+            trading, candles[0].open_time, exchange="sandbox", params=DENSE, actor="operator:chaos"
+        )
         switch = KillSwitch(kill_at)
         gateway = KillingGateway(exchange, switch)
         _kill_points_around_saves(trading, switch)
@@ -167,25 +165,6 @@ def run_scenario(candles: list[Candle], kill_at: int | None) -> Outcome:
 
 DENSE = {**PARAMS, "grid": {"levels": "40", "range_pct": "0.02"}}
 """The test run's strategies with a dense grid (40 lines within 2 %): orders every hour."""
-
-
-def open_run(trading: Trading, first: Candle) -> None:
-    """Open the run on the exchange at the first candle."""
-    trading.open_run(
-        OpenRun(
-            run_id=RUN_ID,
-            mode="live",
-            exchange="sandbox",
-            market="KRW-BTC",
-            strategies=resolved_parameters(build_strategies(NAMES, DENSE)),
-            capital_krw=CAPITAL,
-            fee_rate=MODEL.fee_rate,
-            slippage_bps=MODEL.slippage_bps,
-            max_participation=MODEL.max_participation,
-            first_candle_at=first.open_time,
-            cause=Cause(first.open_time, "operator:chaos", "ledger run", "ledger run"),
-        )
-    )
 
 
 def kill_point_candles() -> list[Candle]:

@@ -34,7 +34,6 @@ from api.bootstrap import System, scratch_ledger
 from api.cli.run_parts import restore_sandbox
 from api.cli.trading_run import TradingRunInputError
 from api.settings import load_settings
-from commands.messages import OpenRun
 from commands.parity import run_parity
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.reconciliation import Reconciler
@@ -46,10 +45,9 @@ from domain.events import Cause
 from domain.fills.paper_fill_model import FillModel
 from domain.orders.status import OrderStatus
 from domain.risk.trading_state import TradingState
-from domain.strategies.catalog import build_strategies, resolved_parameters
 from domain.strategies.run import StrategyRun
 from tests.integration.sandbox.conftest import FIXTURE, served
-from tests.unit.commands.processes.runs import CAPITAL, MODEL, NAMES, PARAMS
+from tests.unit.commands.processes.runs import CAPITAL, MODEL, NAMES, open_run
 
 RUN = "sandbox-resume"
 FIRST = datetime(2023, 3, 9, tzinfo=UTC)
@@ -113,22 +111,9 @@ def run_core(log: Trading, url: str, stack: ExitStack) -> RunCore:
     return RunCore(TradingLoop(log, RUN, execution), feed, reconciler, control)
 
 
-def open_run(log: Trading) -> tuple[StrategyRun.Opened, int]:
-    log.open_run(
-        OpenRun(
-            run_id=RUN,
-            mode="live",
-            exchange="sandbox",
-            market="KRW-BTC",
-            strategies=resolved_parameters(build_strategies(NAMES, PARAMS)),
-            capital_krw=CAPITAL,
-            fee_rate=MODEL.fee_rate,
-            slippage_bps=MODEL.slippage_bps,
-            max_participation=MODEL.max_participation,
-            first_candle_at=FIRST,
-            cause=Cause(FIRST, "cli:ledger-run", f"open-run:{RUN}", RUN),
-        )
-    )
+def open_sandbox_run(log: Trading) -> tuple[StrategyRun.Opened, int]:
+    cause = Cause(FIRST, "cli:ledger-run", f"open-run:{RUN}", RUN)
+    open_run(log, FIRST, run_id=RUN, exchange="sandbox", cause=cause)
     opened, position = log.get_run_opened(RUN), log.run_opened_position(RUN)
     assert opened is not None and position is not None
     return opened, position
@@ -143,7 +128,7 @@ def test_a_run_resumed_on_a_new_sandbox_finds_its_orders_there_and_trades_on_in_
 ) -> None:
     log = Trading(pg_schema.eventsourcing_env(), account="main")
     try:
-        opened, position = open_run(log)
+        opened, position = open_sandbox_run(log)
 
         # Given a run that traded an hour on a sandbox, with orders resting there, and stopped
         with ExitStack() as stack:

@@ -385,28 +385,13 @@ class TestAcknowledgement:
 
 def test_a_run_traded_on_the_exchange_reconciles_with_no_difference() -> None:
     # Given a run on an exchange over a day of real candles, reconciled when it started
-    from domain.strategies.catalog import build_strategies, resolved_parameters
-    from tests.unit.commands.processes.runs import NAMES, PARAMS, RUN_ID, real_candles
+    from tests.unit.commands.processes.runs import NAMES, RUN_ID, open_run, real_candles
     from tests.unit.commands.processes.test_exchange_run import drive, exchange_loop
 
     candles = real_candles(2)
     trading = Trading(POPO_ENV, account="main")
     first = candles[0].open_time
-    trading.open_run(
-        OpenRun(
-            run_id=RUN_ID,
-            mode="live",
-            exchange="sandbox",
-            market="KRW-BTC",
-            strategies=resolved_parameters(build_strategies(NAMES, PARAMS)),
-            capital_krw=CAPITAL,
-            fee_rate=MODEL.fee_rate,
-            slippage_bps=MODEL.slippage_bps,
-            max_participation=MODEL.max_participation,
-            first_candle_at=first,
-            cause=Cause(first, "operator:test", "ledger run", "ledger run"),
-        )
-    )
+    open_run(trading, first, exchange="sandbox")
     exchange = FakeExchange(MODEL, first)
     exchange.fund("KRW", CAPITAL * len(NAMES))
     reconciler = Reconciler(trading, exchange)
