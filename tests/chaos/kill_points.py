@@ -24,29 +24,24 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from commands.ports import ExchangeOrder, OrderTicket
-from commands.processes.candle_feed import LogCandleFeed
-from commands.processes.trading_loop import TradingLoop
-from commands.run_engine.exchange_execution import ExchangeExecution
-from commands.run_engine.execution import Execution
 from commands.trading import Trading
 from domain.candles.candle import Candle
-from domain.fills.paper_fill_model import FillModel
 from domain.orders.order import Order
 from domain.orders.status import OrderStatus
-from domain.strategies.run import StrategyRun
 from tests.fakes.exchange import FakeExchange
 from tests.unit.commands.processes.runs import (
     MODEL,
     PARAMS,
-    RUN_ID,
     decisions,
+    loop,
     new_log,
+    on_exchange,
     open_run,
     real_candles,
     record_candles,
@@ -133,7 +128,7 @@ def run_scenario(candles: list[Candle], kill_at: int | None) -> Outcome:
         switch = KillSwitch(kill_at)
         gateway = KillingGateway(exchange, switch)
         _kill_points_around_saves(trading, switch)
-        make_loop = _loop_factory(trading, gateway)
+        make_loop = partial(loop, trading, on_exchange(gateway, trading))
         run, restarts = make_loop(), 0
         for candle in candles:
             exchange.close(candle)
@@ -189,18 +184,6 @@ def _kill_points_around_saves(trading: Trading, switch: KillSwitch) -> None:
         return saved
 
     trading.save = killing_save  # type: ignore[method-assign]
-
-
-def _loop_factory(trading: Trading, gateway: KillingGateway) -> Callable[[], TradingLoop]:
-    def execution(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
-        return ExchangeExecution(
-            gateway,  # type: ignore[arg-type]
-            trading,
-            opened.market,
-            horizon=lambda: feed.newest_close,
-        )
-
-    return lambda: TradingLoop(trading, RUN_ID, execution)
 
 
 def _orphans(trading: Trading, exchange: FakeExchange) -> list[UUID]:

@@ -35,19 +35,15 @@ from api.cli.run_parts import restore_sandbox
 from api.cli.trading_run import TradingRunInputError
 from api.settings import load_settings
 from commands.parity import run_parity
-from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.reconciliation import Reconciler
 from commands.processes.trading_loop import TradingLoop
-from commands.run_engine.exchange_execution import ExchangeExecution
-from commands.run_engine.execution import Execution
 from commands.trading import Trading
 from domain.events import Cause
-from domain.fills.paper_fill_model import FillModel
 from domain.orders.status import OrderStatus
 from domain.risk.trading_state import TradingState
 from domain.strategies.run import StrategyRun
 from tests.integration.sandbox.conftest import FIXTURE, served
-from tests.unit.commands.processes.runs import CAPITAL, MODEL, NAMES, open_run
+from tests.unit.commands.processes.runs import CAPITAL, MODEL, NAMES, on_exchange, open_run
 
 RUN = "sandbox-resume"
 FIRST = datetime(2023, 3, 9, tzinfo=UTC)
@@ -90,14 +86,6 @@ def run_core(log: Trading, url: str, stack: ExitStack) -> RunCore:
     rest = stack.enter_context(UpbitRestClient(url, credentials=keys))
     gateway = UpbitExecutionGateway(rest, name="sandbox", fee_rate=MODEL.fee_rate)
 
-    def execution(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
-        return ExchangeExecution(
-            gateway,
-            log,
-            opened.market,
-            horizon=lambda: feed.newest_close,
-        )
-
     control = stack.enter_context(SandboxControl(url))
     feed = SteppedSandboxFeed(
         log,
@@ -108,7 +96,7 @@ def run_core(log: Trading, url: str, stack: ExitStack) -> RunCore:
         source_name="sandbox",
     )
     reconciler = Reconciler(log, UpbitExecutionGateway(rest, name="sandbox"))
-    return RunCore(TradingLoop(log, RUN, execution), feed, reconciler, control)
+    return RunCore(TradingLoop(log, RUN, on_exchange(gateway, log)), feed, reconciler, control)
 
 
 def open_sandbox_run(log: Trading) -> tuple[StrategyRun.Opened, int]:

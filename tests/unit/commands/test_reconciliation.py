@@ -385,8 +385,14 @@ class TestAcknowledgement:
 
 def test_a_run_traded_on_the_exchange_reconciles_with_no_difference() -> None:
     # Given a run on an exchange over a day of real candles, reconciled when it started
-    from tests.unit.commands.processes.runs import NAMES, RUN_ID, open_run, real_candles
-    from tests.unit.commands.processes.test_exchange_run import drive, exchange_loop
+    from tests.unit.commands.processes.runs import (
+        NAMES,
+        RUN_ID,
+        exchange_loop,
+        open_run,
+        real_candles,
+    )
+    from tests.unit.commands.processes.test_exchange_run import drive
 
     candles = real_candles(2)
     trading = Trading(POPO_ENV, account="main")

@@ -10,9 +10,11 @@ from typing import Any
 from adapters.market_data.candles_csv import read_candles
 from commands.ingest import candle_hour_commands
 from commands.messages import OpenRun
+from commands.ports import ExchangeGateway
 from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.trading_loop import TradingLoop
 from commands.run_engine.engine import RunEngine
+from commands.run_engine.exchange_execution import ExchangeExecution
 from commands.run_engine.execution import Execution
 from commands.run_engine.paper_execution import PaperExecution
 from commands.run_engine.run_model import EngineConfig
@@ -90,9 +92,37 @@ def new_log() -> Trading:
     return Trading(POPO_ENV, account="main")
 
 
+def on_exchange(
+    gateway: ExchangeGateway, trading: Trading, made: list[ExchangeExecution] | None = None
+) -> ExecutionFactory:
+    """Return the factory of a run's executions through `gateway`; each one it makes is added
+    to `made`, when given."""
+
+    def execution(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
+        made_now = ExchangeExecution(
+            gateway,
+            trading,
+            opened.market,
+            horizon=lambda: feed.newest_close,
+        )
+        if made is not None:
+            made.append(made_now)
+        return made_now
+
+    return execution
+
+
 def loop(trading: Trading, execution: ExecutionFactory = paper) -> TradingLoop:
     """Return a (re)started loop of the test run."""
     return TradingLoop(trading, RUN_ID, execution)
+
+
+def exchange_loop(
+    trading: Trading, gateway: ExchangeGateway
+) -> tuple[TradingLoop, list[ExchangeExecution]]:
+    """Return a (re)started loop of the test run on `gateway`, and the executions it makes."""
+    made: list[ExchangeExecution] = []
+    return loop(trading, on_exchange(gateway, trading, made)), made
 
 
 def backtest_decisions(candles: list[Candle]) -> list[str]:

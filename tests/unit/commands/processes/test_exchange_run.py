@@ -12,21 +12,19 @@ import pytest
 from commands.errors import ExchangeUnavailableError
 from commands.messages import RecordFill
 from commands.ports import ExchangeOrder, OrderTicket
-from commands.processes.candle_feed import LogCandleFeed
 from commands.processes.trading_loop import TradingLoop
-from commands.run_engine.exchange_execution import ExchangeExecution
-from commands.run_engine.execution import Execution
 from commands.trading import Trading
 from domain.candles.candle import Candle
-from domain.fills.paper_fill_model import FillModel
 from domain.orders.order import Order
-from domain.strategies.run import StrategyRun
 from tests.builders import POPO_ENV
 from tests.fakes.exchange import FakeExchange
 from tests.unit.commands.processes.runs import (
     MODEL,
     RUN_ID,
+    exchange_loop,
+    loop,
     new_log,
+    on_exchange,
     open_run,
     parity,
     real_candles,
@@ -64,25 +62,6 @@ def expected(candles: list[Candle]) -> list[str]:
 def open_live_run(trading: Trading, candles: list[Candle]) -> None:
     """Open the test run (its mode is irrelevant to the loop; the execution decides)."""
     open_run(trading, candles[0].open_time)
-
-
-def exchange_loop(
-    trading: Trading, exchange: FakeExchange
-) -> tuple[TradingLoop, list[ExchangeExecution]]:
-    made: list[ExchangeExecution] = []
-
-    def execution(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
-        made.append(
-            ExchangeExecution(
-                exchange,
-                trading,
-                opened.market,
-                horizon=lambda: feed.newest_close,
-            )
-        )
-        return made[-1]
-
-    return TradingLoop(trading, RUN_ID, execution), made
 
 
 def drive(
@@ -180,15 +159,7 @@ def test_an_order_placed_by_a_killed_process_is_looked_up_before_it_is_sent(
     open_live_run(trading, candles)
     killing = KilledBeforeSending(exchange, kill_at=3)
 
-    def execution(opened: StrategyRun.Opened, model: FillModel, feed: LogCandleFeed) -> Execution:
-        return ExchangeExecution(
-            killing,  # type: ignore[arg-type]
-            trading,
-            opened.market,
-            horizon=lambda: feed.newest_close,
-        )
-
-    run = TradingLoop(trading, RUN_ID, execution)
+    run = loop(trading, on_exchange(killing, trading))
     killed_at = -1
     for index, candle in enumerate(candles):
         exchange.close(candle)
