@@ -59,9 +59,17 @@ def expected(candles: list[Candle]) -> list[str]:
     return parity_of(trading)
 
 
-def open_live_run(trading: Trading, candles: list[Candle]) -> None:
-    """Open the test run (its mode is irrelevant to the loop; the execution decides)."""
+def opened_on_exchange(
+    candles: list[Candle], trading: Trading | None = None
+) -> tuple[Trading, FakeExchange]:
+    """Return a log (a new one, unless given) with the test run opened at the first candle, and
+    an exchange at that candle. The run's mode is irrelevant to the loop: the execution
+    decides."""
+    if trading is None:
+        trading = new_log()
+    exchange = FakeExchange(MODEL, candles[0].open_time)
     open_run(trading, candles[0].open_time)
+    return trading, exchange
 
 
 def drive(
@@ -95,9 +103,7 @@ def test_run_on_an_exchange_decides_what_a_backtest_decides(
     candles: list[Candle], expected: list[str]
 ) -> None:
     # Given a run on an exchange that fills by the paper model
-    trading = new_log()
-    exchange = FakeExchange(MODEL, candles[0].open_time)
-    open_live_run(trading, candles)
+    trading, exchange = opened_on_exchange(candles)
     run, _ = exchange_loop(trading, exchange)
 
     # When the exchange closes each candle and the loop processes it
@@ -114,9 +120,7 @@ def test_an_order_the_process_just_placed_is_sent_without_a_look_up_first(
     candles: list[Candle],
 ) -> None:
     # Given a run on an exchange, never interrupted
-    trading = new_log()
-    exchange = FakeExchange(MODEL, candles[0].open_time)
-    open_live_run(trading, candles)
+    trading, exchange = opened_on_exchange(candles)
     run, _ = exchange_loop(trading, exchange)
 
     # When it trades the candles
@@ -154,9 +158,7 @@ def test_an_order_placed_by_a_killed_process_is_looked_up_before_it_is_sent(
     candles: list[Candle], expected: list[str]
 ) -> None:
     # Given a run killed after placing its third order in the log, before sending it
-    trading = new_log()
-    exchange = FakeExchange(MODEL, candles[0].open_time)
-    open_live_run(trading, candles)
+    trading, exchange = opened_on_exchange(candles)
     killing = KilledBeforeSending(exchange, kill_at=3)
 
     run = loop(trading, on_exchange(killing, trading))
@@ -186,9 +188,7 @@ def test_an_order_placed_by_a_killed_process_is_looked_up_before_it_is_sent(
 
 def run_with_fault(candles: list[Candle], fault: str) -> tuple[Trading, FakeExchange, int]:
     """Run the test run through an exchange that fails once, a third of the way in."""
-    trading = new_log()
-    exchange = FakeExchange(MODEL, candles[0].open_time)
-    open_live_run(trading, candles)
+    trading, exchange = opened_on_exchange(candles)
     run, _ = exchange_loop(trading, exchange)
     armed_at = len(candles) // 3
 
@@ -308,9 +308,8 @@ def test_run_killed_between_its_copy_and_the_log_takes_the_fill_from_the_exchang
     candles: list[Candle], expected: list[str], kill_at: int
 ) -> None:
     # Given a run killed after its own copy took a fill and before the log recorded it
-    trading = LogKilledOnAFill(POPO_ENV, account="main", kill_at=kill_at)
-    exchange = FakeExchange(MODEL, candles[0].open_time)
-    open_live_run(trading, candles)
+    killed_log = LogKilledOnAFill(POPO_ENV, account="main", kill_at=kill_at)
+    trading, exchange = opened_on_exchange(candles, killed_log)
     run, _ = exchange_loop(trading, exchange)
     killed = False
     for candle in candles:
@@ -338,9 +337,7 @@ def test_a_cancel_of_an_order_the_exchange_does_not_have_ends_it_in_the_log_with
     from commands.messages import ChangeTradingState
     from domain.events import Cause
 
-    trading = new_log()
-    exchange = FakeExchange(MODEL, candles[0].open_time)
-    open_live_run(trading, candles)
+    trading, exchange = opened_on_exchange(candles)
     run, _ = exchange_loop(trading, exchange)
     day = 1440
     drive(trading, exchange, run, candles[:day])
