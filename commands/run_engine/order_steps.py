@@ -8,6 +8,7 @@ recorded as denied, and the strategy is told. An order is sent through the run's
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from commands.messages import (
@@ -109,22 +110,14 @@ class OrderSteps:
         ack = self.state.execution.submit(order, candle)
         order.handed += 1
         if ack.exchange_order_id is not None:
-            at = ack.accepted_at or candle.close_time
-            accepted = self.state.cause(
-                at, self.state.execution.actor, flow.causation_id, flow.correlation_id
-            )
+            accepted = self._answered(ack.accepted_at or candle.close_time, flow)
             self.state.trading.accept_order(
                 AcceptOrder(order.order_id, ack.exchange_order_id, accepted)
             )
             order.is_acknowledged = True
         elif ack.refusal is not None:
             code, message = ack.refusal
-            refused = self.state.cause(
-                candle.close_time,
-                self.state.execution.actor,
-                flow.causation_id,
-                flow.correlation_id,
-            )
+            refused = self._answered(candle.close_time, flow)
             self.state.trading.reject_order(
                 RejectOrder(order.order_id, f"{code}: {message}", "exchange", refused)
             )
@@ -136,15 +129,16 @@ class OrderSteps:
                 self.state.tracks[order.strategy].strategy.on_order_ended(notice)
             self.state.refresh(self.state.tracks[order.strategy])
         elif ack.failure is not None:
-            failed = self.state.cause(
-                candle.close_time,
-                self.state.execution.actor,
-                flow.causation_id,
-                flow.correlation_id,
-            )
+            failed = self._answered(candle.close_time, flow)
             self.state.trading.record_submission_failure(
                 RecordSubmissionFailure(order.order_id, ack.failure, failed)
             )
+
+    def _answered(self, at: datetime, flow: Cause) -> Cause:
+        """Return the cause of the execution's answer at `at` to an order of the flow."""
+        return self.state.cause(
+            at, self.state.execution.actor, flow.causation_id, flow.correlation_id
+        )
 
     def take_answers(self, candle: Candle) -> None:
         """Record the exchange's answers to the orders sent after the candle was recorded."""
