@@ -21,6 +21,14 @@ from projections.catalogue import PROJECTIONS, projection_named
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+LIMIT_BID = {
+    "strategy_id": "alpha",
+    "side": "bid",
+    "order_type": "limit",
+    "price_krw": "50000000",
+    "volume_btc": "0.001",
+}
+"""A limit order to buy for strategy `alpha`, as the API takes it."""
 
 
 @dataclass

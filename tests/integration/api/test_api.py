@@ -10,15 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from tests.builders import accept_order
-from tests.integration.api.conftest import AUTH, Api
-
-LIMIT_BID = {
-    "strategy_id": "alpha",
-    "side": "bid",
-    "order_type": "limit",
-    "price_krw": "50000000",
-    "volume_btc": "0.001",
-}
+from tests.integration.api.conftest import AUTH, LIMIT_BID, Api
 
 
 def events_in_log(api: Api) -> int:

@@ -10,16 +10,9 @@ import pytest
 from adapters.postgres.read_model_queries import PostgresReadModelQueries
 from api.cursor_key import cursor_key
 from projections.queries import InvalidCursorError
-from tests.integration.api.conftest import Api
+from tests.integration.api.conftest import LIMIT_BID, Api
 from tests.integration.conftest import PgTarget
 
-LIMIT_BID = {
-    "strategy_id": "alpha",
-    "side": "bid",
-    "order_type": "limit",
-    "price_krw": "50000000",
-    "volume_btc": "0.001",
-}
 DATABASE_WORDS = ("CONTEXT", "portal", "invalid input syntax", "psycopg", "SELECT", "DETAIL")
 
 
