@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from adapters.postgres.chain_reader import ChainReader
+from adapters.postgres.chain_reader import ChainReader, ChainVerification
 from adapters.postgres.snapshot_audit import SnapshotAudit
 from commands.messages import AcceptOrder, AllocateCapital, IngestCandles, RecordFill
 from commands.trading import Trading
@@ -93,6 +93,16 @@ def identity_at(target, position: int) -> str:  # type: ignore[no-untyped-def]
         position,
     )
     return f"{topic} {originator_id} v{version}"
+
+
+def assert_named_as_changed(  # type: ignore[no-untyped-def]
+    outcome: ChainVerification, target, position: int
+) -> None:
+    """Assert that the verification's break is the event at `position`, named as changed."""
+    assert outcome.chain_break is not None
+    assert outcome.chain_break.position == position
+    assert outcome.chain_break.kind is BreakKind.CHANGED
+    assert outcome.chain_break.event == identity_at(target, position)
 
 
 def reprice(target, position: int) -> int:  # type: ignore[no-untyped-def]
@@ -214,10 +224,7 @@ def test_an_updated_event_is_named_as_changed(trading, pg_schema, reader) -> Non
     outcome = reader.verify()
 
     # Then the edited event is named
-    assert outcome.chain_break is not None
-    assert outcome.chain_break.position == position
-    assert outcome.chain_break.kind is BreakKind.CHANGED
-    assert outcome.chain_break.event == identity_at(pg_schema, position)
+    assert_named_as_changed(outcome, pg_schema, position)
     assert outcome.events_checked == position - 1
 
 
@@ -516,15 +523,21 @@ def first_order_placed(target) -> int:  # type: ignore[no-untyped-def]
     )
 
 
+def originator_at(target, position: int) -> object:  # type: ignore[no-untyped-def]
+    """Return the aggregate id of the event at `position`."""
+    ((originator_id,),) = rows(
+        target, "SELECT originator_id FROM {events} WHERE notification_id = %s", position
+    )
+    return originator_id
+
+
 def test_an_order_loaded_as_another_aggregate_class_is_named_as_changed(
     trading, pg_schema, reader
 ) -> None:
     # Given a chained log whose first order's created event is edited to load as a Position
     record_orders(trading)
     position = first_order_placed(pg_schema)
-    order_id = rows(
-        pg_schema, "SELECT originator_id FROM {events} WHERE notification_id = %s", position
-    )[0][0]
+    order_id = originator_at(pg_schema, position)
     edited = edit_state(
         pg_schema, position, "domain.orders.order:Order", "domain.positions.position:Position"
     )
@@ -539,19 +552,14 @@ def test_an_order_loaded_as_another_aggregate_class_is_named_as_changed(
     outcome = reader.verify()
 
     # Then the edited event is named
-    assert outcome.chain_break is not None
-    assert outcome.chain_break.position == position
-    assert outcome.chain_break.kind is BreakKind.CHANGED
-    assert outcome.chain_break.event == identity_at(pg_schema, position)
+    assert_named_as_changed(outcome, pg_schema, position)
 
 
 def test_an_edited_library_timestamp_is_named_as_changed(trading, pg_schema, reader) -> None:
     # Given a chained log whose first order's library timestamp (its created_on) is edited
     record_orders(trading)
     position = first_order_placed(pg_schema)
-    order_id = rows(
-        pg_schema, "SELECT originator_id FROM {events} WHERE notification_id = %s", position
-    )[0][0]
+    order_id = originator_at(pg_schema, position)
     stamp = '"timestamp":{"_type_":"datetime_iso","_data_":"20'
     assert edit_state(pg_schema, position, stamp, stamp.replace('"20', '"19')) == 1
     fresh = Trading(env(pg_schema))
@@ -564,10 +572,7 @@ def test_an_edited_library_timestamp_is_named_as_changed(trading, pg_schema, rea
     outcome = reader.verify()
 
     # Then the edited event is named
-    assert outcome.chain_break is not None
-    assert outcome.chain_break.position == position
-    assert outcome.chain_break.kind is BreakKind.CHANGED
-    assert outcome.chain_break.event == identity_at(pg_schema, position)
+    assert_named_as_changed(outcome, pg_schema, position)
 
 
 def chain_as_before_issue_17(target) -> None:  # type: ignore[no-untyped-def]
