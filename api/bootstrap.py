@@ -89,6 +89,12 @@ class System:
             self.queries.close()
 
 
+def embedded_services(settings: Settings) -> EmbeddedServices:
+    """Return the embedded servers under the data dir, started as the settings say."""
+    options = {} if settings.database.embedded_fsync else {"fsync": "off"}
+    return EmbeddedServices(settings.data_dir, postgres_options=options)
+
+
 def database_conninfo(settings: Settings, *, start_embedded: bool = True) -> str:
     """Return the libpq URL of the database: the configured one, else the embedded server.
 
@@ -101,7 +107,7 @@ def database_conninfo(settings: Settings, *, start_embedded: bool = True) -> str
     """
     if settings.database.url is not None:
         return settings.database.url.get_secret_value()
-    services = EmbeddedServices(settings.data_dir)
+    services = embedded_services(settings)
     if start_embedded:
         services.up(postgres=True, nats=False)
     endpoint = services.postgres.endpoint()
@@ -178,7 +184,7 @@ def nats_url(settings: Settings, *, start_embedded: bool = True) -> str:
     """
     if settings.nats.url is not None:
         return settings.nats.url
-    services = EmbeddedServices(settings.data_dir)
+    services = embedded_services(settings)
     if start_embedded:
         services.up(postgres=False, nats=True)
     endpoint = services.nats.endpoint()

@@ -56,6 +56,13 @@ class DatabaseSettings(_Section):
     pool_size: int = Field(5, ge=1, le=100)
     max_overflow: int = Field(10, ge=0, le=100)
     connect_timeout_s: float = Field(10.0, gt=0, le=300)
+    embedded_fsync: bool = Field(
+        True,
+        description="Whether the embedded PostgreSQL flushes its writes to disk (fsync). Turn "
+        "it off only for throwaway data (tests, demos): a crash of the server or of the ledger "
+        "loses nothing either way, but an operating-system crash or a power loss can then "
+        "corrupt the log. Read when the server starts.",
+    )
 
     @field_validator("url")
     @classmethod

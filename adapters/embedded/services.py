@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -75,12 +76,16 @@ class EmbeddedServices:
         postgres_port: int | None = None,
         nats_port: int | None = None,
         stop_timeout_s: float = 10.0,
+        postgres_options: Mapping[str, str] | None = None,
     ) -> None:
+        """`postgres_options`: server settings the PostgreSQL it starts is given."""
         self._state_dir = state_dir.expanduser().resolve()
         self._state_file = self._state_dir / "services.json"
         self._lock_file = self._state_dir / "services.lock"
         self._stop_timeout_s = stop_timeout_s
-        self.postgres = EmbeddedPostgres(self._state_dir / "pg", port=postgres_port)
+        self.postgres = EmbeddedPostgres(
+            self._state_dir / "pg", port=postgres_port, server_options=postgres_options
+        )
         self.nats = EmbeddedNats(self._state_dir / "nats", port=nats_port)
 
     @property

@@ -201,11 +201,11 @@ def _run_system(
 ) -> None:
     import uvicorn
 
-    from adapters.embedded.services import EmbeddedServices
     from adapters.trading.background import BackgroundTrading
     from api.bootstrap import (
         bootstrap,
         cqrs_pipeline,
+        embedded_services,
         log_stream,
         migrator,
         run_lease,
@@ -227,7 +227,7 @@ def _run_system(
     settings = state_of(ctx).settings()
     resolved, capital_krw = run_inputs(settings, strategies, params, capital)
     credentials = exchange_credentials(settings, exchange)
-    services = EmbeddedServices(settings.data_dir)
+    services = embedded_services(settings)
     need_pg, need_nats = settings.database.url is None, settings.nats.url is None
     with console.status("starting the embedded servers…"):
         report = services.up(postgres=need_pg, nats=need_nats) if need_pg or need_nats else None

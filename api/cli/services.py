@@ -21,10 +21,10 @@ app = typer.Typer(
 
 
 def _services(ctx: typer.Context) -> tuple[EmbeddedServices, bool, bool]:
-    from adapters.embedded.services import EmbeddedServices
+    from api.bootstrap import embedded_services
 
     settings = state_of(ctx).settings()
-    services = EmbeddedServices(settings.data_dir)
+    services = embedded_services(settings)
     return services, settings.database.url is None, settings.nats.url is None
 
 

@@ -16,6 +16,9 @@ import pytest
 from psycopg import sql
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
+os.environ.setdefault("LEDGER_DATABASE__EMBEDDED_FSYNC", "false")
+"""Every `ledger` the tests start keeps throwaway data: its embedded PostgreSQL skips the flush
+to disk that only an operating-system crash needs (`tests/integration/conftest.py`)."""
 _POSTGRES_URLS: dict[Path, str] = {}
 """Each data dir's PostgreSQL URL, once `ledger services up` told it (a subprocess per count
 cost a second or two each)."""

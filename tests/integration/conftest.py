@@ -92,6 +92,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+NON_DURABLE = {"fsync": "off"}
+"""The tests' PostgreSQL servers hold throwaway data: they skip the flush to disk that only an
+operating-system crash or a power loss needs (PostgreSQL's "Non-Durable Settings")."""
+
+
 @pytest.fixture(scope="session")
 def postgres_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     external = os.environ.get("LEDGER_TEST_DATABASE_URL")
@@ -105,7 +110,10 @@ def postgres_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgSe
             password=str(params.get("password", "")),
         )
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data")
+    # Throwaway data: no flush to disk (a crash of the server loses nothing either way).
+    server = EmbeddedPostgres(
+        tmp_path_factory.mktemp("postgres") / "data", server_options=NON_DURABLE
+    )
     endpoint = server.start()
     try:
         yield PgServer(endpoint.host, endpoint.port, endpoint.user, endpoint.dbname)

@@ -34,6 +34,18 @@ def test_settings_with_nothing_configured_use_the_documented_defaults() -> None:
     assert settings.trading.markets == ("KRW-BTC",)
     assert settings.trading.fee_rate == Decimal("0.0005")
     assert settings.data_dir == Path(".ledger")
+    assert settings.database.embedded_fsync is True  # durable unless turned off
+
+
+def test_an_embedded_postgresql_without_fsync_is_asked_for_by_name_and_a_bad_value_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE__EMBEDDED_FSYNC", "false")
+    assert load_settings().database.embedded_fsync is False
+    monkeypatch.setenv("LEDGER_DATABASE__EMBEDDED_FSYNC", "sometimes")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert "database.embedded_fsync" in str(error.value), error.value
 
 
 def test_settings_each_source_overrides_the_one_below_it(
