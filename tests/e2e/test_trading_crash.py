@@ -1,18 +1,21 @@
 """Crash safety, the smoke test: the whole system killed (SIGKILL) on its way from signal to fill.
 
 A paced sandbox runs in its own process, as an exchange would; `ledger run` trades on it and is
-killed at random moments while it processes candles (after its restart work is done), then
-started again, until the sandbox's candles are used up. The exchange then holds every order
-once, none that the log does not know, and the log holds exactly the decisions of an
+killed twice at a random moment while it processes candles (after its restart work is done),
+then started again, until the sandbox's candles are used up. The exchange then holds every
+order once, none that the log does not know, and the log holds exactly the decisions of an
 uninterrupted run of the same candles. The kill points themselves (just before and after every
 save and every request to the exchange) are covered in process (`tests/chaos/kill_points.py`:
-60 in CI, 10,000 with `make chaos`); this test kills the real processes a few times, so the
-same holds for `ledger run` on PostgreSQL and a real exchange.
+60 in CI, in `tests/unit/commands/processes/test_kill_points.py`, and 10,000 with `make
+chaos`); this test kills the real processes, so the same holds for `ledger run` on PostgreSQL
+and a real exchange, and for a run restarted after a kill and killed again.
 """
 
 from __future__ import annotations
 
+import fcntl
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -20,6 +23,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,27 +40,72 @@ from api.settings import Settings
 from commands.trading import Trading
 from domain.orders.order import Order
 from domain.replay_hash import canonical_json, is_decision_topic
-from tests.e2e.conftest import LEDGER, Cli
+from tests.e2e.conftest import LEDGER, Cli, new_cli
 from tests.e2e.test_trading_sandbox import free_port
 from tests.sandbox_process import FIXTURE, sandbox_process
 
-KILLS = 5
+KILLS = 2
 START = "2023-03-13T00:00:00+00:00"
-END = "2023-03-13T10:00"
+END = "2023-03-13T05:00"
+CANDLES = 300
+"""The minutes from START to END: five hours of a volatile day, some 250 orders with the grid."""
+FLAGS = ("--paced", "--speed", "30000", "--start", START, "--krw", "30000000")
+"""The sandbox of every run of these candles: paced, from START, funded for every strategy."""
 GRID = ("--param", "grid.levels=40", "--param", "grid.range_pct=0.02")
 KEY = UpbitCredentials("sandbox-access-key", SecretStr(SANDBOX_KEYS["sandbox-access-key"]))
 
 
 @pytest.fixture(scope="module")
-def ten_hours(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Ten hours of a volatile day (600 minutes) of the real KRW-BTC fixture."""
+def five_hours(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Five hours of a volatile day (CANDLES minutes) of the real KRW-BTC fixture."""
     with gzip.open(FIXTURE, "rt") as source:
         lines = source.read().splitlines()
-    path = tmp_path_factory.mktemp("candles") / "krw-btc-10-hours.csv.gz"
+    path = tmp_path_factory.mktemp("candles") / "krw-btc-5-hours.csv.gz"
     kept = [lines[0], *[x for x in lines[1:] if START[:16] <= x[:16] < END]]
+    assert len(kept) == 1 + CANDLES
     with gzip.open(path, "wt") as target:
         target.write("\n".join(kept) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def steady_decisions(
+    e2e_data_dir: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Callable[[Path], list[str]]:
+    """Return what gives the decision events of an uninterrupted run of a candle file.
+
+    The run is `ledger run --role trading` (the trading run alone: the relay and read models
+    decide nothing) on its own sandbox, in a schema of its own in the session's servers. It
+    runs once for the whole test session, by the first test that asks; every worker of the
+    session reads its decisions from a file beside their temporary directories.
+    """
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":  # pytest-xdist: the parent of the workers' directories
+        shared = shared.parent
+
+    def decisions(candles: Path) -> list[str]:
+        with gzip.open(candles, "rb") as source:
+            key = hashlib.sha256(source.read() + repr((FLAGS, GRID)).encode()).hexdigest()
+        cached = shared / f"steady-decisions-{key[:16]}.json"
+        with (shared / "steady-decisions.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not cached.exists():
+                cached.write_text(json.dumps(uninterrupted_run(new_cli(e2e_data_dir), candles)))
+        lines: list[str] = json.loads(cached.read_text())
+        return lines
+
+    return decisions
+
+
+def uninterrupted_run(cli: Cli, candles: Path) -> list[str]:
+    """Trade the candles on a fresh sandbox to their end, uninterrupted; return its decisions."""
+    with sandbox_process(*FLAGS, candles=candles) as url:
+        done = subprocess.run(
+            [*run_command(cli, url, free_port()), "--role", "trading"],
+            env=environment(cli), capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return decision_lines(cli)
 
 
 def run_command(cli: Cli, url: str, port: int) -> list[str]:
@@ -82,26 +131,12 @@ def status_of(cli: Cli) -> dict[str, Any]:
 
 @pytest.mark.timeout(1800)
 def test_system_killed_while_trading_sends_each_order_once_and_logs_an_unbroken_runs_events(
-    cli: Cli, ten_hours: Path, tmp_path: Path
+    cli: Cli, five_hours: Path, steady_decisions: Callable[[Path], list[str]]
 ) -> None:
-    flags = ("--paced", "--speed", "30000", "--start", START, "--krw", "30000000")
-    # Given an uninterrupted run on its own sandbox, in its own schema
-    steady = Cli(
-        tmp_path / "steady", f"{cli.schema}_s", env={"LEDGER_ENV": f"{cli.env['LEDGER_ENV']}s"}
-    )
-    with sandbox_process(*flags, candles=ten_hours) as url:
-        done = subprocess.run(
-            run_command(steady, url, free_port()),
-            env=environment(steady), capture_output=True, text=True, timeout=900, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    steady_events = decision_lines(steady)
-    subprocess.run([LEDGER, "--data-dir", str(steady.data_dir), "services", "down"], check=False)
-
-    # When another run on a fresh sandbox is killed KILLS times while it trades, and restarted
+    # Given a run on a fresh sandbox, killed KILLS times while it trades, and restarted
     rng = random.Random(7)
     kills = 0
-    with sandbox_process(*flags, candles=ten_hours) as url:
+    with sandbox_process(*FLAGS, candles=five_hours) as url:
         while True:
             before = status_of(cli).get("candles", 0)
             process = subprocess.Popen(
@@ -123,16 +158,18 @@ def test_system_killed_while_trading_sends_each_order_once_and_logs_an_unbroken_
         posts = SandboxControl(url).order_post_counts()
 
     # Then it was killed KILLS times, every order reached the exchange's order book once, none is
-    # orphaned, and the log holds exactly the uninterrupted run's decisions. (A POST whose
+    # orphaned, and the log holds exactly an uninterrupted run's decisions. (A POST whose
     # process was killed before the sandbox read it, or that the rate gate refused, reached no
     # order book: the restarted run finds no order by its identifier and sends it again.)
     assert kills == KILLS
+    assert status_of(cli)["candles"] == CANDLES
     log_orders = orders_in_log(cli)
     sent = {o for o, status in log_orders.items() if status != "risk"}
     assert len(exchange_orders) == len(set(exchange_orders)) == posts.to_book == len(sent), posts
     assert set(exchange_orders) == {str(o) for o in sent}
     assert "NEW" not in log_orders.values()
     events = decision_lines(cli)
+    steady_events = steady_decisions(five_hours)
     assert len(events) > 100
     assert Counter(events) == Counter(steady_events)
     assert events == steady_events

@@ -1,9 +1,10 @@
 """Faults under load: PostgreSQL and NATS each restarted while `ledger run` trades on a sandbox.
 
-A paced sandbox runs in its own process; `ledger run` trades ten hours of a volatile day on it
-with a dense grid, while the test restarts the run's embedded PostgreSQL (down a few seconds)
-and then its embedded NATS server (the same), each with `ledger services restart`. The run
-must finish on its own, the log must hold exactly an uninterrupted run's decisions, every order
+A paced sandbox runs in its own process; `ledger run` trades five hours of a volatile day on it
+with a dense grid, while the test restarts the run's embedded PostgreSQL (down long enough for
+the run to give up and restart) and then its embedded NATS server (down a few seconds), each
+with `ledger services restart`. The run must finish on its own, the log must hold exactly an
+uninterrupted run's decisions (`steady_decisions`, shared with the crash test), every order
 must have reached the exchange once, the read models must have caught up with the whole log,
 and each outage must have left its record: the trading service's restarts and a `reconnect`
 reconciliation with nothing unexplained for PostgreSQL, the relay's and projectors' session
@@ -26,34 +27,37 @@ from adapters.sandbox_exchange.control import SandboxControl
 from api.cli.trading_run import pipeline_status_path
 from tests.e2e.conftest import LEDGER, Cli
 from tests.e2e.test_trading_crash import (
+    CANDLES,
+    FLAGS,
     decision_lines,
     environment,
+    five_hours,  # noqa: F401 - the module fixture, shared
     orders_in_log,
     run_command,
     sandbox_orders,
     status_of,
-    ten_hours,  # noqa: F401 - the module fixture, shared
+    steady_decisions,  # noqa: F401 - the session fixture, shared
 )
 from tests.e2e.test_trading_sandbox import free_port
 from tests.sandbox_process import sandbox_process
 
-FLAGS = ("--paced", "--speed", "30000", "--start", "2023-03-13T00:00:00+00:00", "--krw", "30000000")
 PG_DOWN_S = "20"
 """Longer than the faulty run's store waits for a connection (10 attempts x 1 s), so its
 trading loop gives up and restarts; a shorter outage is absorbed by those retries."""
 NATS_DOWN_S = "5"
+AT_PG = CANDLES // 3
+"""PostgreSQL is restarted once the run has traded this many candles."""
+AFTER_PG = CANDLES // 6
+"""NATS is restarted once the run has traded this many more after the PostgreSQL restart."""
 
 
 @pytest.mark.timeout(1200)
 def test_postgres_and_nats_restarted_while_trading_lose_and_double_nothing_and_leave_a_record(
     cli: Cli,
-    ten_hours: Path,  # noqa: F811
+    five_hours: Path,  # noqa: F811
+    steady_decisions: Callable[[Path], list[str]],  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    # Given an uninterrupted run on its own sandbox, with its own servers and schema
-    steady = Cli(
-        tmp_path / "steady", f"{cli.schema}_s", env={"LEDGER_ENV": f"{cli.env['LEDGER_ENV']}s"}
-    )
     faulty = Cli(
         tmp_path / "faulty",
         f"{cli.schema}_f",
@@ -63,29 +67,22 @@ def test_postgres_and_nats_restarted_while_trading_lose_and_double_nothing_and_l
         },
     )
     try:
-        with sandbox_process(*FLAGS, candles=ten_hours) as url:
-            done = subprocess.run(
-                run_command(steady, url, free_port()),
-                env=environment(steady), capture_output=True, text=True, timeout=900, check=False,
-            )  # fmt: skip
-            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-        steady_events = decision_lines(steady)
-
-        # When another run on a fresh sandbox trades while PostgreSQL, then NATS, is restarted
+        # When a run on a fresh sandbox, with its own servers and schema, trades while
+        # PostgreSQL, then NATS, is restarted
         output = tmp_path / "faulty-run.log"
         seen: list[dict[str, Any]] = []
-        with sandbox_process(*FLAGS, candles=ten_hours) as url, output.open("w") as log:
+        with sandbox_process(*FLAGS, candles=five_hours) as url, output.open("w") as log:
             process = subprocess.Popen(
                 run_command(faulty, url, free_port()),
                 env=environment(faulty), stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
             try:
                 watch = _watcher(faulty, process, seen, output)
-                watch(lambda s: s.get("candles", 0) >= 150, "150 candles processed")
+                watch(lambda s: s.get("candles", 0) >= AT_PG, f"{AT_PG} candles processed")
                 at_pg = status_of(faulty).get("candles", 0)
                 pg = _restart(faulty, "postgres", PG_DOWN_S)
                 watch(
-                    lambda s: s.get("restarts", 0) >= 1 and s.get("candles", 0) >= at_pg + 100,
+                    lambda s: s.get("restarts", 0) >= 1 and s.get("candles", 0) >= at_pg + AFTER_PG,
                     "trading again after the PostgreSQL restart",
                 )
                 at_nats = status_of(faulty).get("candles", 0)
@@ -108,11 +105,12 @@ def test_postgres_and_nats_restarted_while_trading_lose_and_double_nothing_and_l
             if s["action"] == "restarted"
         }  # fmt: skip
         assert set(restarted) == {"postgres", "nats"}, restarted
-        assert 150 <= at_pg < at_nats < 600, (at_pg, at_nats)
+        assert AT_PG <= at_pg < at_nats < CANDLES, (at_pg, at_nats)
 
         # And the log holds exactly the uninterrupted run's decisions: none lost, none twice
         events = decision_lines(faulty)
         assert len(events) > 100
+        steady_events = steady_decisions(five_hours)
         assert Counter(events) == Counter(steady_events)
         assert events == steady_events
 
@@ -128,7 +126,7 @@ def test_postgres_and_nats_restarted_while_trading_lose_and_double_nothing_and_l
 
         # And the trading service records its restarts after the PostgreSQL outage
         final = status_of(faulty)
-        assert final["state"] == "finished" and final["candles"] == 600, final
+        assert final["state"] == "finished" and final["candles"] == CANDLES, final
         assert final["restarts"] >= 1, final
         restarting = [s for s in seen if s.get("state") == "restarting"]
         assert restarting, seen[-5:]
@@ -170,11 +168,10 @@ def test_postgres_and_nats_restarted_while_trading_lose_and_double_nothing_and_l
         assert f"CQRS pipeline {pipeline['reconnects']} reconnects" in ran
         assert "Traceback" not in ran, ran[-4000:]
     finally:
-        for each in (steady, faulty):
-            subprocess.run(
-                [LEDGER, "--data-dir", str(each.data_dir), "services", "down"],
-                capture_output=True, timeout=120, check=False,
-            )  # fmt: skip
+        subprocess.run(
+            [LEDGER, "--data-dir", str(faulty.data_dir), "services", "down"],
+            capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
 
 
 def _pipeline_of(cli: Cli) -> dict[str, Any]:
