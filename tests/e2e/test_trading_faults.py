@@ -45,7 +45,7 @@ PG_DOWN_S = "20"
 """Longer than the faulty run's store waits for a connection (10 attempts x 1 s), so its
 trading loop gives up and restarts; a shorter outage is absorbed by those retries."""
 NATS_DOWN_S = "5"
-AT_PG = CANDLES // 3
+AT_PG = CANDLES // 4
 """PostgreSQL is restarted once the run has traded this many candles."""
 AFTER_PG = CANDLES // 6
 """NATS is restarted once the run has traded this many more after the PostgreSQL restart."""
