@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
-from adapters.postgres.chain_reader import ChainVerification
 from api.cli.context import JSON_OPTION, console, err_console, open_system, print_json
+
+if TYPE_CHECKING:
+    from adapters.postgres.chain_reader import ChainVerification
 
 HOW = (
     "Every event the ledger records is chained in the transaction that records it: its link is "

@@ -17,11 +17,10 @@ from uuid import UUID
 import typer
 from rich.console import Console
 
-from api.settings import Settings, load_settings
-from domain.events import Cause
-
 if TYPE_CHECKING:
     from api.bootstrap import System
+    from api.settings import Settings
+    from domain.events import Cause
 
 console = Console(highlight=False, markup=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
@@ -39,6 +38,8 @@ class CliState:
     def settings(self) -> Settings:
         """Return the merged settings (defaults < file < secrets < env < flags)."""
         if self._settings is None:
+            from api.settings import load_settings
+
             self._settings = load_settings(
                 config_file=self.config_file, secrets_dir=self.secrets_dir, overrides=self.overrides
             )
@@ -74,6 +75,8 @@ def open_system(
 
 def make_cause(actor: str | None, correlation_id: str | None = None) -> Cause:
     """Return the Cause of a command typed now by a person at the terminal."""
+    from domain.events import Cause
+
     request_id = f"cli:{uuid.uuid4()}"
     return Cause(
         occurred_at=datetime.now(tz=UTC),

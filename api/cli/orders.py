@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import typer
 from rich.table import Table
 
-from api.bootstrap import System
 from api.cli.context import (
     ACTOR_OPTION,
     JSON_OPTION,
@@ -18,6 +17,9 @@ from api.cli.context import (
     open_system,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from api.bootstrap import System
 
 app = typer.Typer(
     help="Place and manage orders. Every change is an event; a refused command records nothing.",

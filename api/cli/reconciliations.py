@@ -8,7 +8,6 @@ from uuid import UUID
 import typer
 
 from api.cli.context import ACTOR_OPTION, JSON_OPTION, console, make_cause, open_system, print_json
-from commands.handlers import reconciliations
 
 if TYPE_CHECKING:
     from commands.trading import Trading
@@ -59,6 +58,7 @@ def reconcile(
     from adapters.upbit.execution import UpbitExecutionGateway
     from adapters.upbit.rest import UpbitRestClient
     from api.cli.trading_run import exchange_credentials
+    from commands.handlers import reconciliations
     from commands.processes.reconciliation import Reconciler
     from domain.events import Cause
 
@@ -89,6 +89,7 @@ def list_reconciliations(
 
     Example: ledger reconciliations list --json
     """
+    from commands.handlers import reconciliations
     from commands.parity import trading_runs
 
     with open_system(ctx, read_only=True) as system:
@@ -117,6 +118,7 @@ def acknowledge(
     reconciliation's and no other one waits for an acknowledgement; an operator's own halt is
     left alone. Example: ledger reconciliations acknowledge 0d4c…  --reason "my manual order"
     """
+    from commands.handlers import reconciliations
     from commands.messages import AcknowledgeReconciliation
 
     try:

@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from api.cli.context import console, krw, open_system, print_json
-from commands.handlers import reconciliations
 
 
 def status(
@@ -71,6 +70,7 @@ def status(
 def _reconciliation(trading: Any, runs: list[Any]) -> dict[str, Any]:
     """Return the last reconciliation of each exchange run and those that wait for an operator."""
     from api.cli.reconciliations import view
+    from commands.handlers import reconciliations
 
     last = {}
     for opened in runs:
