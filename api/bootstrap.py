@@ -11,13 +11,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.embedded.services import EmbeddedServices
-from adapters.nats.pipeline import CqrsPipeline
-from adapters.nats.projector import NatsProjector
-from adapters.nats.relay import LogRelay
-from adapters.nats.stream import LogStream
 from adapters.postgres.chain_reader import ChainReader
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env, schema_setup_lock
 from adapters.postgres.log_listener import LogListener
@@ -27,26 +23,8 @@ from adapters.postgres.read_model_queries import PostgresReadModelQueries
 from adapters.postgres.read_model_store import ReadModelStore
 from adapters.postgres.run_lease import RunLease
 from adapters.postgres.snapshot_audit import SnapshotAudit
-from adapters.sandbox_exchange.control import SandboxControl
-from adapters.trading.fenced_gateway import FencedGateway
-from adapters.trading.sandbox_feed import SteppedSandboxFeed
-from adapters.trading.service import TradingService, TradingStatus
-from adapters.upbit.auth import UpbitCredentials
-from adapters.upbit.candle_source import UpbitCandleSource
-from adapters.upbit.execution import UpbitExecutionGateway
-from adapters.upbit.live_ingest import LiveCandleIngest
-from adapters.upbit.rest import UpbitRestClient
-from adapters.upbit.websocket import websocket_url
-from api.curable_errors import is_curable
 from api.cursor_key import cursor_key
 from api.settings import Settings
-from commands.processes.candle_feed import LogCandleFeed
-from commands.processes.reconciliation import Reconciler
-from commands.processes.trading_loop import TradingLoop
-from commands.run_engine.exchange_execution import ExchangeExecution
-from commands.run_engine.execution import Execution
-from commands.run_engine.paper_execution import PaperExecution
-from commands.run_engine.run_model import IN_MEMORY_ENV
 from commands.trading import Trading
 from domain.candles.candle import Candle
 from domain.events import Cause
@@ -55,6 +33,18 @@ from domain.market import DEFAULT_MARKETS
 from domain.strategies.run import StrategyRun
 from projections.catalogue import PROJECTIONS, projection_named
 from projections.queries import ReadModelQueries
+
+if TYPE_CHECKING:
+    # What runs a trading run or the CQRS pipeline (NATS, the exchange's clients, the run's
+    # loop) is imported where it is wired: a command that only reads or writes the log (most
+    # of the CLI) does not load it.
+    from adapters.nats.pipeline import CqrsPipeline
+    from adapters.nats.stream import LogStream
+    from adapters.trading.service import TradingService, TradingStatus
+    from adapters.upbit.auth import UpbitCredentials
+    from adapters.upbit.rest import UpbitRestClient
+    from commands.processes.candle_feed import LogCandleFeed
+    from commands.run_engine.execution import Execution
 
 
 class ServiceUnavailableError(Exception):
@@ -204,6 +194,8 @@ def read_model_store(settings: Settings, *, start_embedded: bool = True) -> Read
 
 def log_stream(settings: Settings) -> LogStream:
     """Return the JetStream stream of the configured environment."""
+    from adapters.nats.stream import LogStream
+
     return LogStream(settings.env)
 
 
@@ -230,6 +222,10 @@ def cqrs_pipeline(
     start_embedded: bool = True,
 ) -> CqrsPipeline:
     """Wire the relay (woken by the log's NOTIFY) and the named projectors."""
+    from adapters.nats.pipeline import CqrsPipeline
+    from adapters.nats.projector import NatsProjector
+    from adapters.nats.relay import LogRelay
+
     settings = system.settings
     url = nats_url(settings, start_embedded=start_embedded)
     stream = log_stream(settings)
@@ -283,6 +279,20 @@ def trading_parts(
     service steps one minute per processed candle; `upbit` runs trade on Upbit itself.
     `fence` is checked before every order and cancel is sent (the run's lease: `run_lease`).
     """
+    from adapters.sandbox_exchange.control import SandboxControl
+    from adapters.trading.fenced_gateway import FencedGateway
+    from adapters.trading.sandbox_feed import SteppedSandboxFeed
+    from adapters.trading.service import TradingService
+    from adapters.upbit.candle_source import UpbitCandleSource
+    from adapters.upbit.execution import UpbitExecutionGateway
+    from adapters.upbit.live_ingest import LiveCandleIngest
+    from adapters.upbit.rest import UpbitRestClient
+    from adapters.upbit.websocket import websocket_url
+    from api.curable_errors import is_curable
+    from commands.processes.trading_loop import TradingLoop
+    from commands.run_engine.exchange_execution import ExchangeExecution
+    from commands.run_engine.paper_execution import PaperExecution
+
     settings = system.settings
     conninfo = database_conninfo(settings, start_embedded=False)
     log = Trading(
@@ -378,6 +388,8 @@ def scratch_ledger(
     account: str, fee_rate: Decimal, markets: frozenset[str] = DEFAULT_MARKETS
 ) -> Trading:
     """Return an empty in-memory ledger (a backtest's, a replay's, a parity check's)."""
+    from commands.run_engine.run_model import IN_MEMORY_ENV
+
     return Trading(IN_MEMORY_ENV, account=account, fee_rate=fee_rate, markets=markets)
 
 
@@ -391,6 +403,9 @@ def reconciliation(
     log: Trading, opened: StrategyRun.Opened, rest: UpbitRestClient
 ) -> Callable[[str], object]:
     """Return what reconciles a run on an exchange with the log, for a trigger, now."""
+    from adapters.upbit.execution import UpbitExecutionGateway
+    from commands.processes.reconciliation import Reconciler
+
     gateway = UpbitExecutionGateway(rest, name=opened.exchange, fee_rate=opened.fee_rate)
     reconciler = Reconciler(log, gateway)
 

@@ -1,6 +1,7 @@
 """The `ledger` command starts light: loading it (what `ledger --help` and every command pay
 before doing anything) imports no settings, bootstrap, domain, write side, read side or
-driver. A command imports what it needs inside its function."""
+driver. A command imports what it needs inside its function, and the composition root
+loads the bus, the exchange's clients and the trading loop only where it wires them."""
 
 from __future__ import annotations
 
@@ -70,3 +71,17 @@ def test_the_check_names_a_heavy_module_a_command_loads() -> None:
     assert "api.bootstrap" in heavy(modules)
     assert "api.settings" in heavy(modules)
     assert any(name.startswith("domain.") for name in heavy(modules))
+
+
+def test_the_composition_root_loads_no_bus_exchange_client_or_trading_loop() -> None:
+    modules = modules_after("import api.bootstrap")
+
+    assert "api.bootstrap" in modules
+    loaded = [
+        name
+        for name in modules
+        if name.split(".")[0] in ("nats", "httpx", "numpy", "fastapi", "uvicorn")
+        or name.startswith(("adapters.nats", "adapters.trading", "adapters.upbit"))
+        or name.startswith(("commands.processes", "commands.run_engine"))
+    ]
+    assert loaded == []
