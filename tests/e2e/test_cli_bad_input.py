@@ -1,5 +1,9 @@
 """Bad input at the CLI: a clear message naming the value and the rule, exit code 2, and
-not one event appended."""
+not one event appended.
+
+Most cases run `ledger` in this process (`Cli.inline`: the same entry point, arguments and
+environment, without an interpreter's start-up each); a refused order and a broken config
+file go through the real executable, as does the funded account's allocation."""
 
 from __future__ import annotations
 
@@ -26,24 +30,23 @@ def place(cli: Cli, *args: str) -> tuple[int, str]:
     return result.returncode, result.stderr
 
 
+def test_the_executable_refuses_an_order_for_an_untraded_market_and_appends_nothing(
+    funded: Cli,
+) -> None:
+    # Given an account with capital
+    before = funded.event_count()
+    # When the real `ledger` is asked to place an order on a market that is not traded
+    args = ("--side", "bid", "--type", "limit", "--market", "KRW-DOGE")
+    code, stderr = place(funded, *args, "--price", "50000000", "--volume", "0.001")
+    # Then it names the value and the rule, exits 2, and the log is unchanged
+    assert code == 2, stderr
+    assert "market 'KRW-DOGE' is not traded" in stderr.replace("\n", " ")
+    assert funded.event_count() == before
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (
-            (
-                "--side",
-                "bid",
-                "--type",
-                "limit",
-                "--market",
-                "KRW-DOGE",
-                "--price",
-                "50000000",
-                "--volume",
-                "0.001",
-            ),
-            "market 'KRW-DOGE' is not traded",
-        ),
         (
             (
                 "--side",
@@ -103,7 +106,7 @@ def test_order_place_with_bad_input_exits_2_and_appends_nothing(
     # Given an account with capital
     before = funded.event_count()
     # When an order with a bad value is placed
-    code, stderr = place(funded, *args)
+    code, stderr = place(funded.inline(), *args)
     # Then the CLI names the value and the rule, exits 2, and the log is unchanged
     assert code == 2, stderr
     assert expected in stderr.replace("\n", " ")
@@ -112,7 +115,9 @@ def test_order_place_with_bad_input_exits_2_and_appends_nothing(
 
 def test_order_cancel_of_an_unknown_order_id_exits_2(funded: Cli) -> None:
     before = funded.event_count()
-    result = funded("order", "cancel", "3f2a8a47-0c1d-4bfb-9b7e-4a6f3c3c6a01", "--reason", "x")
+    result = funded.inline()(
+        "order", "cancel", "3f2a8a47-0c1d-4bfb-9b7e-4a6f3c3c6a01", "--reason", "x"
+    )
     assert result.returncode == 2
     assert "order 3f2a8a47-0c1d-4bfb-9b7e-4a6f3c3c6a01 does not exist" in result.stderr
     assert funded.event_count() == before
@@ -120,7 +125,8 @@ def test_order_cancel_of_an_unknown_order_id_exits_2(funded: Cli) -> None:
 
 def test_order_illegal_transition_exits_2_and_appends_nothing(funded: Cli) -> None:
     # Given a NEW order
-    placed = funded(
+    ledger = funded.inline()
+    placed = ledger(
         "order",
         "place",
         "--strategy",
@@ -139,7 +145,7 @@ def test_order_illegal_transition_exits_2_and_appends_nothing(funded: Cli) -> No
     order_id = json.loads(placed.stdout)["order_id"]
     before = funded.event_count()
     # When it is filled before the exchange accepted it
-    result = funded(
+    result = ledger(
         "order", "fill", order_id, "--trade-id", "t1", "--price", "50000000", "--volume", "0.001"
     )
     # Then the state machine refuses, naming the status and the trigger
@@ -161,7 +167,7 @@ def test_malformed_config_value_exits_2_and_names_the_setting(
     funded: Cli, env: dict[str, str], expected: str
 ) -> None:
     before = funded.event_count()
-    result = funded(
+    result = funded.inline()(
         "capital", "allocate", "--strategy", "manual", "--amount", "5000", extra_env=env
     )
     assert result.returncode == 2
@@ -181,6 +187,6 @@ def test_malformed_config_file_exits_2_and_names_the_file(cli: Cli, tmp_path) ->
 def test_unknown_setting_in_config_file_exits_2(cli: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     config = tmp_path / "ledger.toml"
     config.write_text("[database]\npol_size = 3\n")
-    result = cli("--config", str(config), "show-config")
+    result = cli.inline()("--config", str(config), "show-config")
     assert result.returncode == 2
     assert "unknown setting 'database.pol_size'" in result.stderr
