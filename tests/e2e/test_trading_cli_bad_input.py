@@ -1,5 +1,8 @@
 """Bad input to `ledger run` and `ledger parity`: exit 2, the value and the rule named, and
-nothing started or appended."""
+nothing started or appended.
+
+Most cases run `ledger` in this process (`Cli.inline`); an unknown exchange and a placeholder
+key go through the real executable."""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from tests.e2e.conftest import Cli
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("--exchange", "bitmex"), "--exchange 'bitmex' is not one of: paper, sandbox, upbit"),
         (("--exchange", "upbit"), "needs both --exchange upbit and --live"),
         (("--live",), "--exchange paper was given with --live"),
         (("--exchange", "sandbox"), "--exchange sandbox needs --candles FILE or --exchange-url"),
@@ -35,8 +37,16 @@ from tests.e2e.conftest import Cli
 def test_run_with_bad_options_exits_2_naming_the_value_and_starts_nothing(
     cli: Cli, args: tuple[str, ...], expected: str
 ) -> None:
-    result = cli("run", *args)
+    result = cli.inline()("run", *args)
     assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in " ".join(result.stderr.split()), result.stderr
+    assert not status_path(cli.data_dir, cli.env["LEDGER_ENV"]).exists()
+
+
+def test_the_executable_refuses_an_unknown_exchange_and_starts_nothing(cli: Cli) -> None:
+    result = cli("run", "--exchange", "bitmex")
+    assert result.returncode == 2, result.stdout + result.stderr
+    expected = "--exchange 'bitmex' is not one of: paper, sandbox, upbit"
     assert expected in " ".join(result.stderr.split()), result.stderr
     assert not status_path(cli.data_dir, cli.env["LEDGER_ENV"]).exists()
 
@@ -62,7 +72,7 @@ def test_parity_with_bad_options_or_no_run_exits_2_naming_it(
     cli: Cli, args: tuple[str, ...], expected: str
 ) -> None:
     before = cli.event_count()
-    result = cli("parity", *args)
+    result = cli.inline()("parity", *args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert expected in " ".join(result.stderr.split()), result.stderr
     assert cli.event_count() == before
@@ -93,7 +103,7 @@ def test_reconciliation_commands_with_bad_input_exit_2_naming_it_and_record_noth
     cli: Cli, args: tuple[str, ...], expected: str
 ) -> None:
     before = cli.event_count()
-    result = cli(*args)
+    result = cli.inline()(*args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert expected in " ".join(result.stderr.split()), result.stderr
     assert cli.event_count() == before
