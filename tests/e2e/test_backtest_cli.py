@@ -1,4 +1,8 @@
-"""`ledger backtest` from the command line: results, determinism and refused input (exit 2)."""
+"""`ledger backtest` from the command line: results, determinism and refused input (exit 2).
+
+Refused input, the report and the persisted run go through `ledger` in this process
+(`inline`, the same entry point); the printed results, a second process's hash and the risk
+limits through the real executable."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import LEDGER
+from tests.e2e.conftest import LEDGER, Cli, run_in_process
 
 HEADER = "ts_utc,open,high,low,close,volume,value\n"
 
@@ -37,6 +41,11 @@ def backtest(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def inline(*args: str) -> subprocess.CompletedProcess[str]:
+    """`ledger backtest ARGS` run in this process."""
+    return run_in_process(["backtest", *args])
 
 
 @pytest.fixture
@@ -70,7 +79,8 @@ def test_backtest_prints_a_table_and_writes_json_with_the_replay_hash(
 
 
 def test_backtest_twice_on_the_same_file_prints_the_same_hash(csv_file: Path) -> None:
-    first, second = backtest("--candles", str(csv_file)), backtest("--candles", str(csv_file))
+    # Two processes (the executable and this one), each with its own hash seed
+    first, second = backtest("--candles", str(csv_file)), inline("--candles", str(csv_file))
     hashes = [
         line
         for r in (first, second)
@@ -104,7 +114,7 @@ def test_backtest_with_a_malformed_csv_names_file_line_and_column_and_exits_2(
 ) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(content, encoding="utf-8")
-    result = backtest("--candles", str(path))
+    result = inline("--candles", str(path))
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"{path}{expected}" in result.stderr.replace("\n", "")
     assert "replay hash" not in result.stdout
@@ -146,14 +156,14 @@ def test_backtest_with_a_malformed_csv_names_file_line_and_column_and_exits_2(
 def test_backtest_with_bad_options_explains_and_exits_2(
     csv_file: Path, args: tuple[str, ...], expected: str
 ) -> None:
-    result = backtest("--candles", str(csv_file), *args)
+    result = inline("--candles", str(csv_file), *args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert expected in " ".join(result.stderr.split())
     assert "replay hash" not in result.stdout  # nothing was run
 
 
 def test_backtest_of_a_missing_file_exits_2(tmp_path: Path) -> None:
-    result = backtest("--candles", str(tmp_path / "none.csv"))
+    result = inline("--candles", str(tmp_path / "none.csv"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr
 
@@ -162,7 +172,7 @@ def test_backtest_report_is_one_self_contained_html_file_with_charts(
     csv_file: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "report.html"
-    result = backtest("--candles", str(csv_file), "--report", str(out))
+    result = inline("--candles", str(csv_file), "--report", str(out))
     assert result.returncode == 0, result.stderr
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>")
@@ -172,11 +182,12 @@ def test_backtest_report_is_one_self_contained_html_file_with_charts(
     assert "<script" not in page and "http" not in page.replace("http://www.w3", "")
 
 
-def test_backtest_persist_writes_the_run_to_the_event_log_once(cli, csv_file: Path) -> None:  # type: ignore[no-untyped-def]
+def test_backtest_persist_writes_the_run_to_the_event_log_once(cli: Cli, csv_file: Path) -> None:
     # Given an empty event log (the e2e data dir's PostgreSQL, a fresh schema)
     before = cli.event_count()
     # When a backtest is persisted
-    first = cli("backtest", "--candles", str(csv_file), "--persist")
+    ledger = cli.inline()
+    first = ledger("backtest", "--candles", str(csv_file), "--persist")
     # Then its events are in the log, after the file's candles (its inputs, for a replay)
     assert first.returncode == 0, first.stderr
     copied = int(first.stdout.split("persisted ")[1].split(" events")[0].replace(",", ""))
@@ -184,7 +195,7 @@ def test_backtest_persist_writes_the_run_to_the_event_log_once(cli, csv_file: Pa
     after = cli.event_count()
     assert copied > 0 and after > before + copied
     # And the same run persisted again is refused, appending nothing
-    again = cli("backtest", "--candles", str(csv_file), "--persist")
+    again = ledger("backtest", "--candles", str(csv_file), "--persist")
     assert again.returncode == 2
     assert "already in the event log" in again.stderr
     assert cli.event_count() == after
