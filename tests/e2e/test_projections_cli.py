@@ -1,4 +1,7 @@
-"""`ledger project` and `ledger projections ...` as an operator runs them."""
+"""`ledger project` and `ledger projections ...` as an operator runs them.
+
+The relay, the projectors and a persisted backtest run as real `ledger` processes; the other
+commands run `ledger` in this process (`Cli.inline`, the same entry point)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from tests.e2e.conftest import LEDGER, Cli
 
 
 def status(cli: Cli) -> dict[str, dict[str, object]]:
-    result = cli("projections", "status", "--json")
+    result = cli.inline()("projections", "status", "--json")
     assert result.returncode == 0, result.stderr
     return {row["name"]: row for row in json.loads(result.stdout)}
 
@@ -36,17 +39,20 @@ def status(cli: Cli) -> dict[str, dict[str, object]]:
 def test_a_bad_projections_command_exits_2_naming_the_problem(
     cli: Cli, args: tuple[str, ...], message: str
 ) -> None:
-    result = cli(*args)
+    result = cli.inline()(*args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr.replace("\n", " ")
 
 
 def test_rebuild_verify_passes_and_then_names_a_tampered_table(cli: Cli) -> None:
-    assert cli("capital", "allocate", "--strategy", "manual", "--amount", "1000000").returncode == 0
-    rebuilt = cli("projections", "rebuild", "--all")  # brings every read model to the head
+    ledger = cli.inline()
+    assert (
+        ledger("capital", "allocate", "--strategy", "manual", "--amount", "1000000").returncode == 0
+    )
+    rebuilt = ledger("projections", "rebuild", "--all")  # brings every read model to the head
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert all(row["behind"] == 0 for row in status(cli).values())
-    verified = cli("projections", "rebuild", "--all", "--verify")
+    verified = ledger("projections", "rebuild", "--all", "--verify")
     assert verified.returncode == 0, verified.stderr
     assert "rm_strategy_capital identical" in verified.stdout.replace("\n", " ")
 
@@ -58,12 +64,12 @@ def test_rebuild_verify_passes_and_then_names_a_tampered_table(cli: Cli) -> None
             )
         )
     # Then --verify finds it, names the table, and exits 4
-    tampered = cli("projections", "rebuild", "positions", "--verify")
+    tampered = ledger("projections", "rebuild", "positions", "--verify")
     assert tampered.returncode == 4
     assert "positions.rm_strategy_capital" in tampered.stderr.replace("\n", " ")
     # And a rebuild without --verify repairs it
-    assert cli("projections", "rebuild", "positions").returncode == 0
-    assert cli("projections", "rebuild", "positions", "--verify").returncode == 0
+    assert ledger("projections", "rebuild", "positions").returncode == 0
+    assert ledger("projections", "rebuild", "positions", "--verify").returncode == 0
 
 
 FIXTURE = (
@@ -101,7 +107,7 @@ def test_read_models_of_a_persisted_backtest_verify_against_a_rebuild(cli: Cli) 
     # Then every read model equals its rebuild from the log
     orders = status(cli)["orders"]
     assert int(orders["position"]) > 100  # the run's signals, orders, fills and cash
-    verified = cli("projections", "rebuild", "--all", "--verify", timeout=300)
+    verified = cli.inline()("projections", "rebuild", "--all", "--verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     tables = [table for projection in PROJECTIONS.values() for table in projection.tables]
     assert verified.stdout.count("identical") == len(tables) >= 16  # every read model's tables
