@@ -1,4 +1,7 @@
-"""`ledger replay` as an operator or auditor runs it: identical runs, a changed log, bad input."""
+"""`ledger replay` as an operator or auditor runs it: identical runs, a changed log, bad input.
+
+A persisted backtest and its first replay go through the real executable; the other commands
+run `ledger` in this process (`Cli.inline`, the same entry point)."""
 
 from __future__ import annotations
 
@@ -56,7 +59,8 @@ def test_a_persisted_backtest_replays_identically_and_a_changed_fill_is_named(
         )
     events_before = cli.event_count()
     # When it is replayed again
-    verified = cli("replay", "--verify", timeout=300)
+    ledger = cli.inline()
+    verified = ledger("replay", "--verify")
     # Then it exits 4, naming the changed event by its log position and the differing field
     assert verified.returncode == 4, verified.stdout + verified.stderr
     text = " ".join(verified.stdout.split())
@@ -65,7 +69,7 @@ def test_a_persisted_backtest_replays_identically_and_a_changed_fill_is_named(
     assert "the log was changed after the run" in text
     assert "runs replay differently from the log" in verified.stderr
     # And without --verify the same report exits 0; a replay appends nothing
-    reported = cli("replay", timeout=300)
+    reported = ledger("replay")
     assert reported.returncode == 0 and "differs" in reported.stdout
     assert cli.event_count() == events_before
 
@@ -74,14 +78,13 @@ def test_a_persisted_backtest_with_risk_limits_replays_identically(
     cli: Cli, tmp_path: Path
 ) -> None:
     # Given a backtest with a drawdown limit that fires, persisted into the log
-    persisted = cli(
-        "backtest", "--candles", str(FIXTURE), "--max-drawdown", "0.02", "--persist", timeout=300
-    )
+    ledger = cli.inline()
+    persisted = ledger("backtest", "--candles", str(FIXTURE), "--max-drawdown", "0.02", "--persist")
     assert persisted.returncode == 0, persisted.stderr
     assert "limit fired at the candle of" in " ".join(persisted.stdout.split())
     # When the log is replayed with --verify
     out = tmp_path / "replay.json"
-    replayed = cli("replay", "--verify", "--json", str(out), timeout=300)
+    replayed = ledger("replay", "--verify", "--json", str(out))
     # Then the run replays with its recorded limit: identical, with the printed hash
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     [outcome] = json.loads(out.read_text())
@@ -100,6 +103,6 @@ def test_a_persisted_backtest_with_risk_limits_replays_identically(
 def test_a_bad_replay_command_exits_2_naming_the_problem(
     cli: Cli, args: tuple[str, ...], message: str
 ) -> None:
-    result = cli("replay", *args)
+    result = cli.inline()("replay", *args)
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in " ".join(result.stderr.split())
