@@ -1,4 +1,7 @@
-"""`ledger import`: candles into the event log once; bad files and conflicts change nothing."""
+"""`ledger import`: candles into the event log once; bad files and conflicts change nothing.
+
+The first import goes through the real executable; the other commands run `ledger` in this
+process (`Cli.inline`, the same entry point)."""
 
 from __future__ import annotations
 
@@ -53,7 +56,7 @@ def test_import_records_candles_once_and_a_second_import_appends_nothing(
     assert "180 candles recorded" in first.stdout and "3 new hours" in first.stdout
     events, rows = cli.event_count(), table_rows(cli)
     assert rows == 180
-    again = cli("import", str(path))
+    again = cli.inline()("import", str(path))
     assert again.returncode == 0, again.stderr
     assert "0 candles recorded, 180 already recorded" in again.stdout
     assert (cli.event_count(), table_rows(cli)) == (events, rows)
@@ -64,7 +67,7 @@ def test_import_of_a_malformed_file_names_the_line_and_imports_nothing(
 ) -> None:
     path = excerpt(tmp_path, 50, change=(30, ",", ",x"))
     before = cli.event_count()
-    result = cli("import", str(path))
+    result = cli.inline()("import", str(path))
     assert result.returncode == 2
     assert f"{path}:31:" in result.stderr.replace("\n", "")
     assert cli.event_count() == before and table_rows(cli) == 0
@@ -73,15 +76,16 @@ def test_import_of_a_malformed_file_names_the_line_and_imports_nothing(
 def test_import_of_a_differing_candle_is_refused_with_a_report_unless_corrections_are_allowed(
     cli: Cli, tmp_path: Path
 ) -> None:
-    cli("import", str(excerpt(tmp_path, 60)))
+    ledger = cli.inline()
+    assert ledger("import", str(excerpt(tmp_path, 60))).returncode == 0
     events, rows = cli.event_count(), table_rows(cli)
     changed = excerpt(tmp_path, 60, change=(10, "$", "1"))  # the 00:09 volume gains a digit
-    refused = cli("import", str(changed))
+    refused = ledger("import", str(changed))
     assert refused.returncode == 2
     assert "candle 2023-03-09T00:09:00+00:00 is recorded as" in refused.stderr.replace("\n", "")
     assert f"ledger import {changed} --allow-corrections" in refused.stderr.replace("\n", "")
     assert (cli.event_count(), table_rows(cli)) == (events, rows)
-    corrected = cli("import", str(changed), "--allow-corrections")
+    corrected = ledger("import", str(changed), "--allow-corrections")
     assert corrected.returncode == 0, corrected.stderr
     assert "1 corrected" in corrected.stdout
     assert cli.event_count() == events + 1
@@ -89,7 +93,7 @@ def test_import_of_a_differing_candle_is_refused_with_a_report_unless_correction
 
 @pytest.mark.parametrize("market", ["KRW-DOGE", "BTC"])
 def test_import_for_an_unknown_market_exits_2(cli: Cli, tmp_path: Path, market: str) -> None:
-    result = cli("import", str(excerpt(tmp_path, 5)), "--market", market)
+    result = cli.inline()("import", str(excerpt(tmp_path, 5)), "--market", market)
     assert result.returncode == 2
     assert f"market {market!r}" in result.stderr
 
@@ -97,10 +101,13 @@ def test_import_for_an_unknown_market_exits_2(cli: Cli, tmp_path: Path, market: 
 def test_backtest_from_the_log_matches_the_backtest_of_the_file(cli: Cli, tmp_path: Path) -> None:
     # Given three days of candles imported into the log
     path = excerpt(tmp_path, 3 * 1440)
-    assert cli("import", str(path)).returncode == 0
+    ledger = cli.inline()
+    assert ledger("import", str(path)).returncode == 0
     # When the same window is backtested from the file and from the log
-    from_file = cli("backtest", "--candles", str(path), "--from", "2023-03-09T06:00Z")
-    from_log = cli("backtest", "--from-log", "--market", "KRW-BTC", "--from", "2023-03-09T06:00Z")
+    from_file = ledger("backtest", "--candles", str(path), "--from", "2023-03-09T06:00Z")
+    from_log = ledger(
+        "backtest", "--from-log", "--market", "KRW-BTC", "--from", "2023-03-09T06:00Z"
+    )
     # Then the results and the replay hash are the same
     assert from_file.returncode == 0 and from_log.returncode == 0, from_log.stderr
     assert from_file.stdout == from_log.stdout
@@ -108,6 +115,6 @@ def test_backtest_from_the_log_matches_the_backtest_of_the_file(cli: Cli, tmp_pa
 
 
 def test_backtest_from_an_empty_log_explains_and_exits_2(cli: Cli) -> None:
-    result = cli("backtest", "--from-log", "--market", "KRW-BTC")
+    result = cli.inline()("backtest", "--from-log", "--market", "KRW-BTC")
     assert result.returncode == 2
     assert "no KRW-BTC candles are recorded in the event log" in result.stderr
