@@ -1,4 +1,7 @@
-"""`ledger sandbox` and `ledger ingest` as a user runs them: a backfill over real HTTP."""
+"""`ledger sandbox` and `ledger ingest` as a user runs them: a backfill over real HTTP.
+
+The sandbox and the first backfill are real `ledger` processes; the other commands run
+`ledger` in this process (`Cli.inline`, the same entry point)."""
 
 from __future__ import annotations
 
@@ -73,7 +76,7 @@ def test_ingest_backfills_the_sandbox_into_the_log_once(cli: Cli, sandbox_url: s
     assert first.returncode == 0, first.stderr
     assert "390 recorded" in first.stdout.replace("\n", " ")  # 00:00 .. 06:29
     events = cli.event_count()
-    again = cli("ingest", "--exchange-url", sandbox_url, "--since", "2023-03-12T00:00Z")
+    again = cli.inline()("ingest", "--exchange-url", sandbox_url, "--since", "2023-03-12T00:00Z")
     assert "0 recorded" in again.stdout.replace("\n", " ")
     assert cli.event_count() == events
 
@@ -81,7 +84,7 @@ def test_ingest_backfills_the_sandbox_into_the_log_once(cli: Cli, sandbox_url: s
 def test_ingest_of_an_unknown_market_is_the_exchanges_named_refusal(
     cli: Cli, sandbox_url: str
 ) -> None:
-    result = cli("ingest", "--exchange-url", sandbox_url, "--market", "KRW-DOGE")
+    result = cli.inline()("ingest", "--exchange-url", sandbox_url, "--market", "KRW-DOGE")
     assert result.returncode == 2
     assert "Upbit answered 404: Code not found" in result.stderr
 
@@ -90,13 +93,8 @@ def test_ingest_from_an_unreachable_exchange_exits_3(cli: Cli) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = cli(
-        "ingest",
-        "--exchange-url",
-        f"http://127.0.0.1:{port}",
-        "--since",
-        "2023-03-12T00:00Z",
-        timeout=180,
+    result = cli.inline()(
+        "ingest", "--exchange-url", f"http://127.0.0.1:{port}", "--since", "2023-03-12T00:00Z"
     )
     assert result.returncode == 3, result.stderr
 
@@ -120,6 +118,6 @@ def test_the_sandbox_trades_for_the_key_from_the_environment_only(sandbox_url: s
 def test_the_sandbox_refuses_a_bad_account_setting_naming_it(
     cli: Cli, flag: str, value: str
 ) -> None:
-    result = cli("sandbox", "--candles", str(FIXTURE), flag, value, "--port", "1")
+    result = cli.inline()("sandbox", "--candles", str(FIXTURE), flag, value, "--port", "1")
     assert result.returncode == 2
     assert flag in result.stderr and value in result.stderr
