@@ -1,4 +1,7 @@
-"""`ledger audit verify` and `ledger audit head` through the real executable."""
+"""`ledger audit verify` and `ledger audit head` as an auditor runs them.
+
+An allocation and an export go through the real executable; the other commands run `ledger`
+in this process (`Cli.inline`, the same entry point)."""
 
 from __future__ import annotations
 
@@ -12,15 +15,18 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from tests.e2e.conftest import Cli
 
-def test_audit_verify_exits_0_on_an_untouched_log_and_4_naming_a_changed_event(cli) -> None:
+
+def test_audit_verify_exits_0_on_an_untouched_log_and_4_naming_a_changed_event(cli: Cli) -> None:
     # Given a log with a capital allocation recorded through the CLI
     done = cli("capital", "allocate", "--strategy", "manual", "--amount", "1000000")
     assert done.returncode == 0, done.stderr
 
     # When the chain is verified, and the head shown
-    intact = cli("audit", "verify")
-    head = cli("audit", "head", "--json")
+    ledger = cli.inline()
+    intact = ledger("audit", "verify")
+    head = ledger("audit", "head", "--json")
 
     # Then it is intact and the head covers the whole log
     assert intact.returncode == 0, intact.stderr
@@ -38,7 +44,7 @@ def test_audit_verify_exits_0_on_an_untouched_log_and_4_naming_a_changed_event(c
                 "'1000000', '9000000'), 'UTF8') WHERE topic = 'ledger.capital.allocated'"
             ).format(table)
         )
-    broken = cli("audit", "verify", "--json")
+    broken = ledger("audit", "verify", "--json")
 
     # Then verify exits 4 naming the event
     assert broken.returncode == 4, broken.stderr
@@ -48,8 +54,8 @@ def test_audit_verify_exits_0_on_an_untouched_log_and_4_naming_a_changed_event(c
     assert "ledger.capital.allocated" in broken.stderr
 
 
-def test_audit_verify_help_explains_the_kinds_of_change(cli) -> None:
-    shown = cli("audit", "verify", "--help")
+def test_audit_verify_help_explains_the_kinds_of_change(cli: Cli) -> None:
+    shown = cli.inline()("audit", "verify", "--help")
 
     assert shown.returncode == 0
     for word in (
@@ -78,17 +84,18 @@ def python3_alone(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_audit_export_writes_a_bundle_that_verify_bundle_and_its_own_script_accept(
-    cli, tmp_path
+    cli: Cli, tmp_path: Path
 ) -> None:
     # Given a log with two allocations
+    ledger = cli.inline()
     for strategy in ("vb", "grid"):
-        done = cli("capital", "allocate", "--strategy", strategy, "--amount", "1000000")
+        done = ledger("capital", "allocate", "--strategy", strategy, "--amount", "1000000")
         assert done.returncode == 0, done.stderr
 
     # When it is exported as a .tar.gz, and verified by the CLI and by python3 alone
     archive = tmp_path / "audit.tar.gz"
     exported = cli("audit", "export", "--out", str(archive), "--json")
-    checked = cli("audit", "verify-bundle", str(archive))
+    checked = ledger("audit", "verify-bundle", str(archive))
     with tarfile.open(archive) as tar:
         tar.extractall(tmp_path / "unpacked", filter="data")
     (root,) = (tmp_path / "unpacked").iterdir()
@@ -111,22 +118,23 @@ def test_audit_export_writes_a_bundle_that_verify_bundle_and_its_own_script_acce
     target = next(i for i, line in enumerate(lines) if '"strategy_id":"grid"' in line)
     lines[target] = lines[target].replace('"1000000"', '"9000000"')
     events.write_text("\n".join(lines) + "\n", "utf-8")
-    broken = cli("audit", "verify-bundle", str(root))
+    broken = ledger("audit", "verify-bundle", str(root))
     alone = python3_alone("verify_bundle.py", ".", cwd=root)
     assert broken.returncode == 4
     assert "ledger.capital.allocated" in broken.stderr and ": changed:" in broken.stderr
     assert alone.returncode == 4 and ": changed:" in alone.stdout
 
 
-def test_audit_export_refuses_bad_input_and_writes_nothing(cli, tmp_path) -> None:
+def test_audit_export_refuses_bad_input_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "taken.tar.gz").write_text("mine")
 
-    bad_bound = cli("audit", "export", "--out", str(tmp_path / "a"), "--from", "last week")
-    taken = cli("audit", "export", "--out", str(tmp_path / "taken.tar.gz"))
-    reversed_range = cli(
+    ledger = cli.inline()
+    bad_bound = ledger("audit", "export", "--out", str(tmp_path / "a"), "--from", "last week")
+    taken = ledger("audit", "export", "--out", str(tmp_path / "taken.tar.gz"))
+    reversed_range = ledger(
         "audit", "export", "--out", str(tmp_path / "b"), "--from", "9", "--to", "2"
     )
-    no_bundle = cli("audit", "verify-bundle", str(tmp_path / "nothing-here"))
+    no_bundle = ledger("audit", "verify-bundle", str(tmp_path / "nothing-here"))
 
     assert bad_bound.returncode == 2 and "'last week'" in bad_bound.stderr
     assert taken.returncode == 2 and "never overwrites" in taken.stderr
@@ -136,8 +144,8 @@ def test_audit_export_refuses_bad_input_and_writes_nothing(cli, tmp_path) -> Non
     assert (tmp_path / "taken.tar.gz").read_text() == "mine"
 
 
-def test_audit_export_help_teaches_the_bundle_and_its_bounds(cli) -> None:
-    shown = cli("audit", "export", "--help")
+def test_audit_export_help_teaches_the_bundle_and_its_bounds(cli: Cli) -> None:
+    shown = cli.inline()("audit", "export", "--help")
 
     assert shown.returncode == 0
     for word in (
