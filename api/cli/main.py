@@ -94,77 +94,79 @@ app.command("relay")(projections.relay)
 app.command("project")(projections.project)
 
 
+EXIT_CODES: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        4,
+        (
+            "api.cli.projections.ProjectionMismatchError",
+            "api.cli.replay.ReplayMismatchError",
+            "api.cli.parity.ParityMismatchError",
+            "api.cli.audit.ChainMismatchError",
+            "api.cli.audit.BundleMismatchError",
+            "adapters.audit_bundle.export.LogNotChainedError",
+        ),
+    ),
+    (2, ("adapters.upbit.errors.UpbitPermanentError",)),
+    (
+        3,
+        (
+            "adapters.upbit.errors.UpbitError",
+            "api.bootstrap.ServiceUnavailableError",
+            "adapters.postgres.event_store.EventStoreUnavailableError",
+            "adapters.embedded.errors.EmbeddedServerError",
+            "adapters.postgres.migration_errors.MigrationDatabaseUnavailableError",
+            "commands.errors.ConcurrencyConflictError",
+            "eventsourcing.persistence.OperationalError",
+            "commands.errors.ExchangeUnavailableError",
+            "commands.errors.RunLeaseLostError",
+        ),
+    ),
+    (
+        2,
+        (
+            "domain.errors.DomainError",
+            "commands.errors.NotFoundError",
+            "api.settings.ConfigError",
+            "adapters.postgres.migration_errors.MigrationError",
+            "adapters.market_data.candle_file_error.CandleFileError",
+            "api.cli.backtest.BacktestInputError",
+            "api.cli.candles.CandleInputError",
+            "api.cli.replay.ReplayInputError",
+            "commands.errors.DuplicateRunError",
+            "commands.errors.RunHeldError",
+            "commands.errors.RunStateVersionError",
+            "api.cli.trading_run.TradingRunInputError",
+            "api.cli.parity.ParityInputError",
+            "api.cli.reconciliations.ReconcileInputError",
+            "adapters.audit_bundle.export.ExportTargetError",
+            "api.cli.audit.BundleInputError",
+            "api.cli.output_file.OutputFileError",
+        ),
+    ),
+)
+"""The exit code of each kind of error (see the module docstring), the first that matches
+winning: each error class named by the module that defines it and its name."""
+
+
+def loaded_classes(names: tuple[str, ...]) -> tuple[type, ...]:
+    """Return the named classes whose modules have been imported.
+
+    An error can only be an instance of a class whose module has run, so the others need not
+    be loaded: importing them all cost a refused command a second or two.
+    """
+    found = []
+    for name in names:
+        module_name, _, class_name = name.rpartition(".")
+        module = sys.modules.get(module_name)
+        found.append(getattr(module, class_name, None))
+    return tuple(cls for cls in found if isinstance(cls, type))
+
+
 def exit_code_for(error: BaseException) -> int:
     """Return the exit code for an error that reached the top (see the module docstring)."""
-    from eventsourcing.persistence import OperationalError
-
-    from adapters.audit_bundle.export import ExportTargetError, LogNotChainedError
-    from adapters.embedded.errors import EmbeddedServerError
-    from adapters.market_data.candles_csv import CandleFileError
-    from adapters.postgres.event_store import EventStoreUnavailableError
-    from adapters.postgres.migration_errors import MigrationDatabaseUnavailableError, MigrationError
-    from adapters.upbit.errors import UpbitError, UpbitPermanentError
-    from api.bootstrap import ServiceUnavailableError
-    from api.cli.audit import BundleInputError, BundleMismatchError, ChainMismatchError
-    from api.cli.backtest import BacktestInputError
-    from api.cli.candles import CandleInputError
-    from api.cli.output_file import OutputFileError
-    from api.cli.parity import ParityInputError, ParityMismatchError
-    from api.cli.projections import ProjectionMismatchError
-    from api.cli.reconciliations import ReconcileInputError
-    from api.cli.replay import ReplayInputError, ReplayMismatchError
-    from api.cli.trading_run import TradingRunInputError
-    from api.settings import ConfigError
-    from commands.errors import (
-        ConcurrencyConflictError,
-        DuplicateRunError,
-        ExchangeUnavailableError,
-        NotFoundError,
-        RunHeldError,
-        RunLeaseLostError,
-        RunStateVersionError,
-    )
-    from domain.errors import DomainError
-
-    mismatch = (ProjectionMismatchError, ReplayMismatchError, ParityMismatchError)
-    if isinstance(error, (*mismatch, ChainMismatchError, BundleMismatchError, LogNotChainedError)):
-        return 4
-    if isinstance(error, UpbitPermanentError):
-        return 2
-    unavailable = (
-        UpbitError,
-        ServiceUnavailableError,
-        EventStoreUnavailableError,
-        EmbeddedServerError,
-        MigrationDatabaseUnavailableError,
-        ConcurrencyConflictError,
-        OperationalError,
-        ExchangeUnavailableError,
-        RunLeaseLostError,
-    )
-    if isinstance(error, unavailable):
-        return 3
-    bad_input = (
-        DomainError,
-        NotFoundError,
-        ConfigError,
-        MigrationError,
-        CandleFileError,
-        BacktestInputError,
-        CandleInputError,
-        ReplayInputError,
-        DuplicateRunError,
-        RunHeldError,
-        RunStateVersionError,
-        TradingRunInputError,
-        ParityInputError,
-        ReconcileInputError,
-        ExportTargetError,
-        BundleInputError,
-        OutputFileError,
-    )
-    if isinstance(error, bad_input):
-        return 2
+    for code, names in EXIT_CODES:
+        if isinstance(error, loaded_classes(names)):
+            return code
     return 1
 
 

@@ -85,3 +85,11 @@ def test_the_composition_root_loads_no_bus_exchange_client_or_trading_loop() -> 
         or name.startswith(("commands.processes", "commands.run_engine"))
     ]
     assert loaded == []
+
+
+def test_mapping_an_error_to_its_exit_code_loads_nothing_heavy() -> None:
+    modules = modules_after(
+        "import api.cli.main as cli\nassert cli.exit_code_for(ValueError('x')) == 1"
+    )
+
+    assert heavy(modules) == []
