@@ -8,21 +8,18 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
-from adapters.sandbox_exchange.app import SANDBOX_KEYS
-from adapters.trading.service import TradingStatus
-from adapters.upbit.auth import UpbitCredentials
-from api.bootstrap import System
-from api.settings import PLACEHOLDER_SECRETS, Settings
-from commands.messages import OpenRun, SetRiskLimits
-from commands.trading import Trading
-from domain.events import Cause
-from domain.risk.limits import Limits
-from domain.strategies.catalog import build_strategies, parse_param, resolved_parameters
-from domain.strategies.run import StrategyRun
+if TYPE_CHECKING:
+    # Imported where used: `ledger run` refuses bad options (and `ledger status` reads the
+    # status files) without loading the exchange's app, the trading service or the domain.
+    from adapters.trading.service import TradingStatus
+    from adapters.upbit.auth import UpbitCredentials
+    from api.bootstrap import System
+    from api.settings import Settings
+    from commands.trading import Trading
+    from domain.risk.limits import Limits
+    from domain.strategies.run import StrategyRun
 
 SANDBOX_ACCESS_KEY = "sandbox-access-key"
 STATUS_FILE = "trading-status.{env}.json"
@@ -44,6 +41,8 @@ def run_inputs(
         InvalidStrategyParameterError: an unknown strategy, parameter or value.
         TradingRunInputError: the capital is not a positive amount.
     """
+    from domain.strategies.catalog import build_strategies, parse_param, resolved_parameters
+
     names = (
         [s.strip() for s in strategies.split(",")]
         if strategies
@@ -64,6 +63,9 @@ def run_inputs(
 
 
 def _set_limits(trading: Trading, run_id: str, limits: Limits, at: datetime | None) -> None:
+    from commands.messages import SetRiskLimits
+    from domain.events import Cause
+
     record = trading.get_risk_limits()
     if record is not None and record.limits == limits:
         return
@@ -95,6 +97,9 @@ def open_or_resume(
     Raises:
         TradingRunInputError: the log's run of that id was opened with other inputs.
     """
+    from commands.messages import OpenRun
+    from domain.events import Cause
+
     trading = system.trading
     settings = system.settings.trading
     wanted: dict[str, Any] = {
@@ -141,6 +146,12 @@ def exchange_credentials(settings: Settings, exchange: str) -> UpbitCredentials 
     Raises:
         TradingRunInputError: live trading without real keys.
     """
+    from pydantic import SecretStr
+
+    from adapters.sandbox_exchange.app import SANDBOX_KEYS
+    from adapters.upbit.auth import UpbitCredentials
+    from api.settings import PLACEHOLDER_SECRETS
+
     if exchange == "paper":
         return None
     if exchange == "sandbox":
