@@ -14,11 +14,13 @@ Exit codes (style S4.4, with the issue's rule that every refused input exits 2):
 from __future__ import annotations
 
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.text import Text
+from typer.core import TyperGroup
 
 from api.cli import audit, capital, migrate, orders, projections, reconciliations, risk, services
 from api.cli.backtest import backtest
@@ -170,11 +172,20 @@ def exit_code_for(error: BaseException) -> int:
     return 1
 
 
+@cache
+def command() -> TyperGroup:
+    """Return `ledger` as a click command, built once per process.
+
+    Typer evaluates every command's signature to build it; a process that runs several
+    commands (the e2e tests run most in their own process) builds it once.
+    """
+    return typer.main.get_group(app)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code instead of raising."""
-    command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="ledger", standalone_mode=False)
+        command().main(args=argv, prog_name="ledger", standalone_mode=False)
     except typer.Exit as done:
         return int(done.exit_code)
     except typer.Abort:
