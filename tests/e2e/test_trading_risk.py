@@ -9,7 +9,6 @@ the run applied them).
 
 from __future__ import annotations
 
-import gzip
 import json
 import subprocess
 import time
@@ -34,23 +33,16 @@ from tests.e2e.test_trading_crash import (
     sandbox_orders,
     status_of,
 )
-from tests.e2e.test_trading_sandbox import free_port
-from tests.sandbox_process import FIXTURE, sandbox_process
+from tests.e2e.test_trading_sandbox import fixture_slice, free_port
+from tests.sandbox_process import sandbox_process
 
 TOKEN = "e2e-risk-token-0123456789"
-DAILY_LOSS = "60000"
-"""A limit the fixture's 2023-03-11 crosses at 11:28 KST with the default strategies."""
-
-
-def fixture_slice(directory: Path, start: str, end: str) -> Path:
-    """Write the fixture's minutes in [start, end) (ISO prefixes) to a file; return it."""
-    with gzip.open(FIXTURE, "rt") as source:
-        lines = source.read().splitlines()
-    path = directory / f"krw-btc-{start[:13]}.csv.gz"
-    kept = [lines[0], *[x for x in lines[1:] if start <= x[:16] < end]]
-    with gzip.open(path, "wt") as target:
-        target.write("\n".join(kept) + "\n")
-    return path
+DAILY_LOSS = "20000"
+"""A limit the fixture's 2023-03-11 crosses at 10:20 KST with the default strategies, when they
+start trading at 23:30 KST the day before (the breakout buys at 10:18)."""
+STEP = 60
+"""The candles the operator's run trades before the halt, and halted: of 240, paced at 100 a
+second at most, so that the resume comes well before the end."""
 
 
 def risk_events(cli: Cli) -> list[dict[str, Any]]:
@@ -90,8 +82,8 @@ def parity_of(cli: Cli, tmp_path: Path) -> dict[str, Any]:
 def test_a_daily_loss_halts_the_sandbox_run_on_the_candle_the_backtest_halts_on(
     cli: Cli, tmp_path: Path
 ) -> None:
-    # Given 28 hours of real candles and a daily loss limit they cross
-    candles = fixture_slice(tmp_path, "2023-03-10T00:00", "2023-03-11T04:00")
+    # Given eleven and a half hours of real candles and a daily loss limit they cross
+    candles = fixture_slice(tmp_path, "2023-03-10T14:30", "2023-03-11T02:00")
 
     # When the system trades them on the sandbox with the limit, and a backtest runs with it
     ran = cli(
@@ -129,8 +121,8 @@ def test_an_operator_halt_through_the_api_stops_orders_until_resumed_with_actor_
     cli: Cli, tmp_path: Path
 ) -> None:
     # Given the system trading a dense grid on the sandbox, its API up with a token
-    candles = fixture_slice(tmp_path, "2023-03-13T00:00", "2023-03-13T10:00")
-    flags = ("--paced", "--speed", "20000", "--start", "2023-03-13T00:00:00+00:00")
+    candles = fixture_slice(tmp_path, "2023-03-13T00:00", "2023-03-13T04:00")
+    flags = ("--paced", "--speed", "6000", "--start", "2023-03-13T00:00:00+00:00")
     port = free_port()
     api = f"http://127.0.0.1:{port}"
     env = {**environment(cli), "LEDGER_API__TOKEN": TOKEN}
@@ -140,7 +132,7 @@ def test_an_operator_halt_through_the_api_stops_orders_until_resumed_with_actor_
             stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
-            wait_for_candles(cli, process, 120)
+            wait_for_candles(cli, process, STEP)
             wait_for_api(api, process)
 
             # When an operator halts trading through the API
@@ -150,7 +142,7 @@ def test_an_operator_halt_through_the_api_stops_orders_until_resumed_with_actor_
                 headers={**auth, "X-Actor": "alice"}, timeout=10,
             )  # fmt: skip
             assert halted.status_code == 202, halted.text
-            wait_for_candles(cli, process, status_of(cli)["candles"] + 120)
+            wait_for_candles(cli, process, status_of(cli)["candles"] + STEP)
             # And tries to resume without saying who resumes, then with an actor and a reason
             anonymous = httpx.post(
                 f"{api}/risk/resume", json={"reason": "drill over"}, headers=auth, timeout=10
