@@ -38,8 +38,14 @@ from tests.sandbox_process import sandbox_process
 
 TOKEN = "e2e-risk-token-0123456789"
 DAILY_LOSS = "20000"
-"""A limit the fixture's 2023-03-11 crosses at 10:20 KST with the default strategies, when they
-start trading at 23:30 KST the day before (the breakout buys at 10:18)."""
+"""A limit the fixture's 2023-03-10 crosses at 03:30 KST (half an hour into LOSING_HOUR) when the
+grid of LOSING_GRID buys into its fall."""
+LOSING_HOUR = ("2023-03-09T18:00", "2023-03-09T19:00")
+LOSING_GRID = (
+    "--param", "grid.levels=20", "--param", "grid.range_pct=0.02",
+    "--param", "grid.order_krw=1000000",
+)  # fmt: skip
+"""A dense grid of large orders: 8 fills in LOSING_HOUR, at a loss."""
 STEP = 60
 """The candles the operator's run trades before the halt, and halted: of 240, paced at 100 a
 second at most, so that the resume comes well before the end."""
@@ -82,18 +88,19 @@ def parity_of(cli: Cli, tmp_path: Path) -> dict[str, Any]:
 def test_a_daily_loss_halts_the_sandbox_run_on_the_candle_the_backtest_halts_on(
     cli: Cli, tmp_path: Path
 ) -> None:
-    # Given eleven and a half hours of real candles and a daily loss limit they cross
-    candles = fixture_slice(tmp_path, "2023-03-10T14:30", "2023-03-11T02:00")
+    # Given an hour of real candles and a daily loss limit a dense grid crosses in it
+    candles = fixture_slice(tmp_path, *LOSING_HOUR)
 
     # When the system trades them on the sandbox with the limit, and a backtest runs with it
     ran = cli(
         "run", "--exchange", "sandbox", "--candles", str(candles), "--speed", "1000000",
-        "--until-end", "--port", str(free_port()), "--daily-loss-krw", DAILY_LOSS, timeout=900,
+        "--until-end", "--port", str(free_port()), "--daily-loss-krw", DAILY_LOSS, *LOSING_GRID,
+        timeout=900,
     )  # fmt: skip
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     report_json = tmp_path / "backtest.json"
     backtest = cli(
-        "backtest", "--candles", str(candles), "--daily-loss-krw", DAILY_LOSS,
+        "backtest", "--candles", str(candles), "--daily-loss-krw", DAILY_LOSS, *LOSING_GRID,
         "--json", str(report_json),
     )  # fmt: skip
     assert backtest.returncode == 0, backtest.stderr
@@ -106,8 +113,13 @@ def test_a_daily_loss_halts_the_sandbox_run_on_the_candle_the_backtest_halts_on(
     assert breach["candle_open_time"].isoformat() == fired["candle_open_utc"]
     assert breach["measured"] == Decimal(fired["measured"])
     assert halt["actor"] == "risk-monitor" and "daily_loss" in halt["reason"]
+    # And the orders open at the halt were cancelled with it, for the breach
+    orders = order_events(cli)
+    cancels = [e for e in orders if isinstance(e, Order.Cancelled)]
+    assert cancels and all(e.occurred_at == halt["occurred_at"] for e in cancels)
+    assert all("daily_loss" in e.reason for e in cancels)
     # And nothing was accepted after the halt; what the strategies still decided was denied
-    later = [e for e in order_events(cli) if e.occurred_at > halt["occurred_at"]]
+    later = [e for e in orders if e.occurred_at > halt["occurred_at"]]
     assert not [e for e in later if isinstance(e, Order.Accepted)]
     denied = [e for e in later if isinstance(e, Order.Rejected)]
     assert all(e.rejected_by == "risk" and e.reason.startswith("trading_halted") for e in denied)
