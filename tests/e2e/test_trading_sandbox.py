@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import socket
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -57,20 +61,17 @@ def free_port() -> int:
 def test_sandbox_run_equals_a_backtest_in_parity_and_in_the_api(
     cli: Cli, four_hours: Path, tmp_path: Path
 ) -> None:
-    # Given the whole system run offline against the sandbox over four hours, at high speed
-    ran = cli(
-        "run",
-        "--exchange",
-        "sandbox",
-        "--candles",
-        str(four_hours),
-        "--speed",
-        "30000",
-        "--until-end",
-        "--port",
-        str(free_port()),
-        timeout=1200,
-    )
+    # Given the whole system run offline against the sandbox over four hours, at high speed (and
+    # beside it, `ledger backtest` on the same file)
+    report_json = tmp_path / "backtest.json"
+    with ThreadPoolExecutor(1) as beside:
+        backtest = beside.submit(
+            cli, "backtest", "--candles", str(four_hours), "--json", str(report_json)
+        )
+        ran = cli(
+            "run", "--exchange", "sandbox", "--candles", str(four_hours), "--speed", "30000",
+            "--until-end", "--port", str(free_port()), timeout=1200,
+        )  # fmt: skip
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert "finished: 240 candles processed" in ran.stdout.replace("\n", " "), ran.stdout
 
@@ -87,25 +88,24 @@ def test_sandbox_run_equals_a_backtest_in_parity_and_in_the_api(
     assert last["reconciliation_id"] == start["reconciliation_id"]
     assert status["reconciliation"]["waiting_for_acknowledgement"] == []
 
-    # When parity replays the candles the run saw through the backtest
-    parity_json = tmp_path / "parity.json"
-    parity = cli(
-        "parity", "--from", f"{START}:00+00:00", "--to", f"{END}:00+00:00",
-        "--json", str(parity_json),
-    )  # fmt: skip
+    # When parity replays the candles the run saw through the backtest (the API starting beside)
+    with api_server(cli) as api:
+        parity_json = tmp_path / "parity.json"
+        parity = cli(
+            "parity", "--from", f"{START}:00+00:00", "--to", f"{END}:00+00:00",
+            "--json", str(parity_json),
+        )  # fmt: skip
 
-    # Then the hashes are equal, over a run that did trade
-    assert parity.returncode == 0, parity.stdout + parity.stderr
-    (outcome,) = json.loads(parity_json.read_text())
-    assert outcome["equal"] and outcome["system_hash"] == outcome["backtest_hash"]
-    assert outcome["decisions"] > 20
+        # Then the hashes are equal, over a run that did trade
+        assert parity.returncode == 0, parity.stdout + parity.stderr
+        (outcome,) = json.loads(parity_json.read_text())
+        assert outcome["equal"] and outcome["system_hash"] == outcome["backtest_hash"]
+        assert outcome["decisions"] > 20
 
-    # And the API shows the orders, positions and P&L of `ledger backtest` on the same file
-    report_json = tmp_path / "backtest.json"
-    backtest = cli("backtest", "--candles", str(four_hours), "--json", str(report_json))
-    assert backtest.returncode == 0, backtest.stderr
-    report = json.loads(report_json.read_text())
-    views = api_views(cli)
+        # And the API shows the orders, positions and P&L of `ledger backtest` on the same file
+        assert backtest.result().returncode == 0, backtest.result().stderr
+        report = json.loads(report_json.read_text())
+        views = api_views(*api)
     traded = 0
     for name, expected in report["strategies"].items():
         position = views["positions"].get(name)
@@ -134,62 +134,68 @@ def orders_of(trades: list[dict[str, Any]]) -> Counter[tuple[str, Decimal, Decim
     return Counter((s, q.normalize(), k.normalize(), f.normalize()) for s, q, k, f in sums.values())
 
 
-def api_views(cli: Cli) -> dict[str, Any]:
-    """Serve the run's read models over HTTP and read every strategy's orders, book and P&L."""
+@contextmanager
+def api_server(cli: Cli) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start `ledger api` on the run's read models; yield its base URL and process (it may not
+    answer yet); stop it after."""
     port = free_port()
-    env = {**cli.env, "LEDGER_DATABASE__SCHEMA_NAME": cli.schema}
+    env = {**os.environ, **cli.env, "LEDGER_DATABASE__SCHEMA_NAME": cli.schema}
     server = subprocess.Popen(
         [LEDGER, "--data-dir", str(cli.data_dir), "api", "--port", str(port)],
-        env={**__import__("os").environ, **env},
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None, "api did not start"
-                time.sleep(0.2)
-        orders: dict[str, Counter[tuple[str, Decimal, Decimal, Decimal]]] = {}
-        cursor = None
-        while True:
-            params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
-            page = httpx.get(f"{base}/orders", params=params, timeout=10).json()
-            for o in page["items"]:
-                if Decimal(o["filled_btc"]) > 0:
-                    key = (
-                        o["side"],
-                        Decimal(o["filled_btc"]).normalize(),
-                        Decimal(o["filled_krw"]).normalize(),
-                        Decimal(o["fees_krw"]).normalize(),
-                    )
-                    orders.setdefault(o["strategy_id"], Counter())[key] += 1
-            cursor = page.get("next_cursor")
-            if not cursor:
-                break
-        capital = {
-            c["strategy_id"]: Decimal(c["cash_krw"])
-            for c in httpx.get(f"{base}/capital", timeout=10).json()
-        }
-        positions = {
-            p["strategy_id"]: {k: Decimal(p[k]) for k in ("qty_btc", "fees_krw")}
-            for p in httpx.get(f"{base}/positions", timeout=10).json()
-        }
-        equity = {}
-        for name in capital:
-            params = {"strategy_id": name, "interval": "1h", "limit": "200"}
-            while True:
-                curve = httpx.get(f"{base}/equity", params=params, timeout=10).json()
-                if curve["items"]:
-                    equity[name] = Decimal(curve["items"][-1]["equity_krw"])
-                if not curve["next_cursor"]:
-                    break
-                params["cursor"] = curve["next_cursor"]
-        return {"orders": orders, "capital": capital, "positions": positions, "equity": equity}
+        yield f"http://127.0.0.1:{port}", server
     finally:
         server.terminate()
         server.wait(10)
+
+
+def api_views(base: str, server: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """Read every strategy's orders, book and P&L from the API at `base`, once it answers."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and server.poll() is None, "api did not start"
+            time.sleep(0.2)
+    orders: dict[str, Counter[tuple[str, Decimal, Decimal, Decimal]]] = {}
+    cursor = None
+    while True:
+        params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{base}/orders", params=params, timeout=10).json()
+        for o in page["items"]:
+            if Decimal(o["filled_btc"]) > 0:
+                key = (
+                    o["side"],
+                    Decimal(o["filled_btc"]).normalize(),
+                    Decimal(o["filled_krw"]).normalize(),
+                    Decimal(o["fees_krw"]).normalize(),
+                )
+                orders.setdefault(o["strategy_id"], Counter())[key] += 1
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    capital = {
+        c["strategy_id"]: Decimal(c["cash_krw"])
+        for c in httpx.get(f"{base}/capital", timeout=10).json()
+    }
+    positions = {
+        p["strategy_id"]: {k: Decimal(p[k]) for k in ("qty_btc", "fees_krw")}
+        for p in httpx.get(f"{base}/positions", timeout=10).json()
+    }
+    equity = {}
+    for name in capital:
+        params = {"strategy_id": name, "interval": "1h", "limit": "200"}
+        while True:
+            curve = httpx.get(f"{base}/equity", params=params, timeout=10).json()
+            if curve["items"]:
+                equity[name] = Decimal(curve["items"][-1]["equity_krw"])
+            if not curve["next_cursor"]:
+                break
+            params["cursor"] = curve["next_cursor"]
+    return {"orders": orders, "capital": capital, "positions": positions, "equity": equity}
