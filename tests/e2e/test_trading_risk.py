@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -92,18 +93,19 @@ def test_a_daily_loss_halts_the_sandbox_run_on_the_candle_the_backtest_halts_on(
     candles = fixture_slice(tmp_path, *LOSING_HOUR)
 
     # When the system trades them on the sandbox with the limit, and a backtest runs with it
-    ran = cli(
-        "run", "--exchange", "sandbox", "--candles", str(candles), "--speed", "1000000",
-        "--until-end", "--port", str(free_port()), "--daily-loss-krw", DAILY_LOSS, *LOSING_GRID,
-        timeout=900,
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     report_json = tmp_path / "backtest.json"
-    backtest = cli(
-        "backtest", "--candles", str(candles), "--daily-loss-krw", DAILY_LOSS, *LOSING_GRID,
-        "--json", str(report_json),
-    )  # fmt: skip
-    assert backtest.returncode == 0, backtest.stderr
+    with ThreadPoolExecutor(1) as beside:
+        backtest = beside.submit(
+            cli, "backtest", "--candles", str(candles), "--daily-loss-krw", DAILY_LOSS,
+            *LOSING_GRID, "--json", str(report_json),
+        )  # fmt: skip
+        ran = cli(
+            "run", "--exchange", "sandbox", "--candles", str(candles), "--speed", "1000000",
+            "--until-end", "--port", str(free_port()), "--daily-loss-krw", DAILY_LOSS,
+            *LOSING_GRID, timeout=900,
+        )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert backtest.result().returncode == 0, backtest.result().stderr
     (fired,) = json.loads(report_json.read_text())["risk"]["fired"]
 
     # Then the run's monitor halted on the same candle, for the same loss
