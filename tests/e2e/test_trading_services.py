@@ -58,8 +58,6 @@ def test_the_run_relay_projectors_and_api_as_separate_processes_serve_what_the_r
         for c in commands
     ]
     try:
-        wait_for_api(f"http://127.0.0.1:{port}", services[-1])
-
         # When the trading run trades two hours of a dense grid on the sandbox, alone (paced at
         # 10 minutes a second at most: it holds its lease long enough for a second run to start)
         run_args = [
@@ -84,6 +82,7 @@ def test_the_run_relay_projectors_and_api_as_separate_processes_serve_what_the_r
                 trading.wait()
         assert trading.returncode == 0, out[-3000:] + err[-3000:]
         assert "not here (--role trading" in " ".join(out.split()), out
+        wait_for_api(f"http://127.0.0.1:{port}", services[-1])
 
         # Then the projectors catch up with the whole log
         deadline = time.monotonic() + 120
