@@ -40,7 +40,7 @@ def test_the_run_relay_projectors_and_api_as_separate_processes_serve_what_the_r
     cli: Cli, tmp_path: Path
 ) -> None:
     # Given the relay, two projector groups and the API, each its own process
-    candles = fixture_slice(tmp_path, "2023-03-13T00:00", "2023-03-13T02:00")
+    candles = fixture_slice(tmp_path, "2023-03-13T00:00", "2023-03-13T01:00")
     postgres = cli.postgres_url()  # `ledger services up`
     assert cli("migrate", "up").returncode == 0
     env = {**os.environ, "LEDGER_DATABASE__SCHEMA_NAME": cli.schema, "COLUMNS": "200", **cli.env}
@@ -58,11 +58,11 @@ def test_the_run_relay_projectors_and_api_as_separate_processes_serve_what_the_r
         for c in commands
     ]
     try:
-        # When the trading run trades two hours of a dense grid on the sandbox, alone (paced at
-        # 10 minutes a second at most: it holds its lease long enough for a second run to start)
+        # When the trading run trades an hour of a dense grid on the sandbox, alone (paced at 5
+        # minutes a second at most: it holds its lease long enough for a second run to start)
         run_args = [
             "run", "--role", "trading", "--exchange", "sandbox", "--candles", str(candles),
-            "--speed", "600", "--until-end", *GRID,
+            "--speed", "300", "--until-end", *GRID,
         ]  # fmt: skip
         trading = subprocess.Popen(
             [*base, *run_args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
