@@ -39,8 +39,8 @@ from tests.sandbox_process import sandbox_process
 
 TOKEN = "e2e-risk-token-0123456789"
 DAILY_LOSS = "20000"
-"""A limit the fixture's 2023-03-10 crosses at 03:30 KST (half an hour into LOSING_HOUR) when the
-grid of LOSING_GRID buys into its fall."""
+"""A limit the fixture's trading day of 2023-03-09 crosses at 18:30 UTC (03:30 KST), half an hour
+into LOSING_HOUR, when the grid of LOSING_GRID buys into its fall."""
 LOSING_HOUR = ("2023-03-09T18:00", "2023-03-09T19:00")
 LOSING_GRID = (
     "--param", "grid.levels=20", "--param", "grid.range_pct=0.02",
