@@ -11,11 +11,13 @@ STAMP  := $(VENV)/.installed-stamp
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-# uv (from PyPI, into the venv) installs the same packages as pip in a fifth of the time.
+# uv (from PyPI, into the venv) installs the same packages as pip in a fifth of the time;
+# where it cannot (an index only pip is configured for), pip does.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	( $(BIN)/python -m pip install --quiet uv && \
+	  $(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[dev]' ) || \
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the project with its dev tools

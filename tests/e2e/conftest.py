@@ -36,16 +36,22 @@ def run_in_process(
     status the shell sees) is left to a few subprocess cases in each file; the rest of the
     command, from parsing the arguments to the exit code, is the same code.
     """
+    from api.cli.context import console, err_console
     from api.cli.main import main
 
     added = {"COLUMNS": "200", **(env or {})}
     saved = {name: os.environ.get(name) for name in added}
     out, err = io.StringIO(), io.StringIO()
     os.environ.update(added)
+    # The consoles read COLUMNS once, when this process first imported them: the width a
+    # subprocess would take from its environment is set here for the command's run.
+    widths = console.width, err_console.width
+    console.width = err_console.width = int(added["COLUMNS"])
     try:
         with redirect_stdout(out), redirect_stderr(err):
             code = main(list(args))
     finally:
+        console.width, err_console.width = widths
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
