@@ -29,7 +29,7 @@ down: $(STAMP)  ## stop what `make run` / `ledger services up` started
 	$(BIN)/ledger services down
 
 test: lint typecheck imports  ## the whole suite: ruff, mypy, import contracts, unit + integration + e2e tests
-	$(BIN)/pytest -n auto --durations=25
+	$(BIN)/pytest -n auto --maxschedchunk 2 --durations=25
 
 lint: $(STAMP)  ## ruff lint and format check
 	$(BIN)/ruff check .
