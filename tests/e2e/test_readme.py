@@ -29,7 +29,7 @@ from tests.e2e.readme_blocks import Block, readme_blocks
 
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path(sys.executable).parent.parent
-SHORT_CANDLES = 6 * 60  # a `short` block's candle files: their first six hours
+SHORT_CANDLES = 2 * 60  # a `short` block's candle files: their first two hours
 BLOCK_TIMEOUT_S = 300
 UP_TIMEOUT_S = 120
 _CANDLES = re.compile(r"(--candles\s+)(\S+)")
