@@ -228,6 +228,11 @@ def _run_system(
     resolved, capital_krw = run_inputs(settings, strategies, params, capital)
     credentials = exchange_credentials(settings, exchange)
     services = embedded_services(settings)
+    starting = None
+    if exchange == "sandbox" and exchange_url is None:  # it comes up beside the servers
+        assert candles is not None
+        funds = capital_krw * len(resolved)  # the account holds every strategy's capital
+        starting = stack.enter_context(run_parts.started_sandbox(candles, speed, funds))
     need_pg, need_nats = settings.database.url is None, settings.nats.url is None
     with console.status("starting the embedded servers…"):
         report = services.up(postgres=need_pg, nats=need_nats) if need_pg or need_nats else None
@@ -253,18 +258,10 @@ def _run_system(
     services.register_process("ledger-run", os.getpid())
     stack.callback(services.unregister_process, "ledger-run")
     url = exchange_url
-    if exchange == "sandbox" and url is None:
-        assert candles is not None
-        funds = capital_krw * len(resolved)  # the account holds every strategy's capital
+    if starting is not None:  # registered once the run's lease is held
+        services.register_process("ledger-sandbox", starting.pid)
         stack.callback(services.unregister_process, "ledger-sandbox")
-        url = stack.enter_context(
-            run_parts.sandbox_process(
-                candles,
-                speed,
-                funds,
-                on_started=lambda pid: services.register_process("ledger-sandbox", pid),
-            )
-        )
+        url = run_parts.sandbox_url(starting)
     opened, is_new = open_or_resume(
         system,
         run_id=name,

@@ -20,6 +20,7 @@ from api.cli.context import console
 
 if TYPE_CHECKING:
     from adapters.nats.pipeline import CqrsPipeline
+    from adapters.sandbox_exchange.process import StartingSandbox
     from adapters.trading.service import TradingStatus
     from api.bootstrap import System
     from domain.strategies.run import StrategyRun
@@ -70,6 +71,40 @@ def checked_sandbox_candles(path: Path, *, is_non_krw_allowed: bool) -> SandboxC
 
 
 @contextmanager
+def started_sandbox(
+    candles: SandboxCandles, speed: float, krw: Decimal
+) -> Iterator[StartingSandbox]:
+    """Start `ledger sandbox --paced` on the file, from its first candle, without waiting.
+
+    It comes up while the run starts its servers and opens its log (`sandbox_url` waits for
+    it). The sandbox dies with this process, however it ends.
+    """
+    from adapters.sandbox_exchange.process import started_sandbox as start
+
+    first = candles.first.isoformat()
+    flags = ["--paced", "--speed", str(speed), "--start", first, "--krw", str(krw)]
+    if candles.is_non_krw_allowed:
+        flags.append("--allow-non-krw")
+    with start(candles.path, *flags) as sandbox:
+        yield sandbox
+
+
+def sandbox_url(sandbox: StartingSandbox) -> str:
+    """Wait until the sandbox `started_sandbox` started answers; return its URL.
+
+    Raises:
+        ServiceUnavailableError: it did not start (its last words are in the message).
+    """
+    from adapters.sandbox_exchange.process import SandboxStartError
+    from api.bootstrap import ServiceUnavailableError
+
+    try:
+        return sandbox.ready()
+    except SandboxStartError as error:
+        raise ServiceUnavailableError(str(error)) from None
+
+
+@contextmanager
 def sandbox_process(
     candles: SandboxCandles,
     speed: float,
@@ -80,18 +115,10 @@ def sandbox_process(
 
     The sandbox dies with this process, however it ends; `on_started` is given its pid.
     """
-    from adapters.sandbox_exchange.process import SandboxStartError, sandbox_process
-    from api.bootstrap import ServiceUnavailableError
-
-    first = candles.first.isoformat()
-    flags = ["--paced", "--speed", str(speed), "--start", first, "--krw", str(krw)]
-    if candles.is_non_krw_allowed:
-        flags.append("--allow-non-krw")
-    try:
-        with sandbox_process(candles.path, *flags, on_started=on_started) as url:
-            yield url
-    except SandboxStartError as error:
-        raise ServiceUnavailableError(str(error)) from None
+    with started_sandbox(candles, speed, krw) as sandbox:
+        if on_started is not None:
+            on_started(sandbox.pid)
+        yield sandbox_url(sandbox)
 
 
 def restore_sandbox(system: System, opened: StrategyRun.Opened, url: str, *, is_new: bool) -> str:
