@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from adapters.embedded.services import EmbeddedServices
 from adapters.postgres.chain_reader import ChainReader
 from adapters.postgres.event_store import ensure_schema, eventsourcing_env, schema_setup_lock
 from adapters.postgres.log_listener import LogListener
@@ -24,6 +23,10 @@ from adapters.postgres.read_model_store import ReadModelStore
 from adapters.postgres.run_lease import RunLease
 from adapters.postgres.snapshot_audit import SnapshotAudit
 from api.cursor_key import cursor_key
+from api.server_urls import ServiceUnavailableError as ServiceUnavailableError
+from api.server_urls import database_conninfo as database_conninfo
+from api.server_urls import embedded_services as embedded_services
+from api.server_urls import nats_url as nats_url
 from api.settings import Settings
 from commands.trading import Trading
 from domain.candles.candle import Candle
@@ -45,10 +48,6 @@ if TYPE_CHECKING:
     from adapters.upbit.rest import UpbitRestClient
     from commands.processes.candle_feed import LogCandleFeed
     from commands.run_engine.execution import Execution
-
-
-class ServiceUnavailableError(Exception):
-    """A server the command needs is not running or not reachable (exit code 3)."""
 
 
 @dataclass
@@ -77,37 +76,6 @@ class System:
         self.trading.close()
         if isinstance(self.queries, PostgresReadModelQueries):
             self.queries.close()
-
-
-def embedded_services(settings: Settings) -> EmbeddedServices:
-    """Return the embedded servers under the data dir, started as the settings say."""
-    options = {} if settings.database.embedded_fsync else {"fsync": "off"}
-    return EmbeddedServices(settings.data_dir, postgres_options=options)
-
-
-def database_conninfo(settings: Settings, *, start_embedded: bool = True) -> str:
-    """Return the libpq URL of the database: the configured one, else the embedded server.
-
-    With no `database.url`, the embedded PostgreSQL under `<data_dir>/pg` is started when it
-    is not running (`start_embedded`), exactly as `ledger services up` would, and reached
-    over its Unix socket.
-
-    Raises:
-        ServiceUnavailableError: the embedded server is not running and may not be started.
-    """
-    if settings.database.url is not None:
-        return settings.database.url.get_secret_value()
-    services = embedded_services(settings)
-    if start_embedded:
-        services.up(postgres=True, nats=False)
-    endpoint = services.postgres.endpoint()
-    if endpoint is None:
-        raise ServiceUnavailableError(
-            f"the embedded PostgreSQL under {settings.data_dir / 'pg'} is not running; "
-            "start it with `ledger services up`, or set LEDGER_DATABASE__URL"
-        )
-    # The local socket saves the TCP stack on every round trip (measured in benchmarks.md).
-    return endpoint.socket_url()
 
 
 def bootstrap(
@@ -164,26 +132,6 @@ def migrator(settings: Settings, *, start_embedded: bool = True) -> Migrator:
         settings.database.schema_name,
         connect_timeout_s=int(settings.database.connect_timeout_s),
     )
-
-
-def nats_url(settings: Settings, *, start_embedded: bool = True) -> str:
-    """Return the NATS URL: the configured one, else the embedded server's (started if asked).
-
-    Raises:
-        ServiceUnavailableError: the embedded server is not running and may not be started.
-    """
-    if settings.nats.url is not None:
-        return settings.nats.url
-    services = embedded_services(settings)
-    if start_embedded:
-        services.up(postgres=False, nats=True)
-    endpoint = services.nats.endpoint()
-    if endpoint is None:
-        raise ServiceUnavailableError(
-            f"the embedded NATS server under {settings.data_dir / 'nats'} is not running; start "
-            "it with `ledger services up`, or set LEDGER_NATS__URL"
-        )
-    return endpoint.url
 
 
 def read_model_store(settings: Settings, *, start_embedded: bool = True) -> ReadModelStore:

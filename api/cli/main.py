@@ -113,7 +113,7 @@ EXIT_CODES: tuple[tuple[int, tuple[str, ...]], ...] = (
         3,
         (
             "adapters.upbit.errors.UpbitError",
-            "api.bootstrap.ServiceUnavailableError",
+            "api.server_urls.ServiceUnavailableError",
             "adapters.postgres.event_store.EventStoreUnavailableError",
             "adapters.embedded.errors.EmbeddedServerError",
             "adapters.postgres.migration_errors.MigrationDatabaseUnavailableError",

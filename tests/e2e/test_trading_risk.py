@@ -34,7 +34,7 @@ from tests.e2e.test_trading_crash import (
     sandbox_orders,
     status_of,
 )
-from tests.e2e.test_trading_sandbox import fixture_slice, free_port
+from tests.e2e.test_trading_sandbox import fixture_slice, free_port, wait_for_api
 from tests.sandbox_process import sandbox_process
 
 TOKEN = "e2e-risk-token-0123456789"
@@ -214,17 +214,3 @@ def wait_for_candles(cli: Cli, process: subprocess.Popen[str], candles: int) -> 
         assert process.poll() is None, f"the run ended early: {status_of(cli)}"
         assert time.monotonic() < deadline, f"no progress: {status_of(cli)}"
         time.sleep(0.05)
-
-
-def wait_for_api(api: str, process: subprocess.Popen[str]) -> None:
-    """Wait until the run's API answers."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{api}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, "the run ended before its API answered"
-        assert time.monotonic() < deadline, "the run's API did not answer within 60 s"
-        time.sleep(0.1)

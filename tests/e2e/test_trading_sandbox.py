@@ -155,14 +155,7 @@ def api_server(cli: Cli) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 def api_views(base: str, server: subprocess.Popen[bytes]) -> dict[str, Any]:
     """Read every strategy's orders, book and P&L from the API at `base`, once it answers."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            assert time.monotonic() < deadline and server.poll() is None, "api did not start"
-            time.sleep(0.2)
+    wait_for_api(base, server)
     orders: dict[str, Counter[tuple[str, Decimal, Decimal, Decimal]]] = {}
     cursor = None
     while True:
@@ -199,3 +192,17 @@ def api_views(base: str, server: subprocess.Popen[bytes]) -> dict[str, Any]:
                 break
             params["cursor"] = curve["next_cursor"]
     return {"orders": orders, "capital": capital, "positions": positions, "equity": equity}
+
+
+def wait_for_api(api: str, process: subprocess.Popen[Any]) -> None:
+    """Wait until the run's API answers."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{api}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, "the run ended before its API answered"
+        assert time.monotonic() < deadline, "the run's API did not answer within 60 s"
+        time.sleep(0.1)

@@ -23,8 +23,7 @@ from domain.orders.order import Order
 from projections.catalogue import PROJECTIONS
 from tests.e2e.conftest import LEDGER, Cli
 from tests.e2e.test_trading_crash import GRID, log_of
-from tests.e2e.test_trading_risk import wait_for_api
-from tests.e2e.test_trading_sandbox import fixture_slice, free_port
+from tests.e2e.test_trading_sandbox import fixture_slice, free_port, wait_for_api
 
 FIRST_GROUP = ("orders", "positions")
 
